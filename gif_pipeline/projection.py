@@ -1,0 +1,113 @@
+"""Palette projection: the GIF colour-quantization step (GIFnets Eq. 1 and Eq. 3).
+
+* Hard projection (Eq. 1): every pixel takes the nearest palette colour,
+  ``Proj(I, P)[x] = P[argmin_k ||I[x] - P[k]||^2]``. Used at inference.
+* Soft projection (Eq. 3): a softmax over negative squared distances with
+  temperature ``T`` mixes the palette colours, ``sum_k softmax(-d_k / T) P[k]``.
+  It tends to the hard projection as ``T -> 0`` and keeps gradients with respect
+  to both the image and the palette. Used in training (the paper uses T = 0.001).
+
+Shapes: images are ``[B, H, W, 3]`` (or ``[H, W, 3]``), palettes ``[B, K, 3]``
+(or ``[K, 3]``, shared by the batch). Distances use the expansion
+``||a||^2 - 2 a.b + ||b||^2`` so that memory is ``B*H*W*K`` floats, never
+``B*H*W*K*3``; hard projection additionally works in row chunks so that a
+1024x1024 image with 256 colours stays small.
+
+Only builtin TFLite ops are used (``tf.argmin`` rather than ``keras.ops.argmin``,
+which lowers to a Flex op).
+"""
+from __future__ import annotations
+
+import tensorflow as tf
+
+
+def _as_batched(image, palette):
+    image = tf.convert_to_tensor(image, tf.float32)
+    palette = tf.convert_to_tensor(palette, tf.float32)
+    squeeze = image.shape.rank == 3
+    if squeeze:
+        image = image[tf.newaxis]
+    if palette.shape.rank == 2:
+        palette = tf.broadcast_to(palette[tf.newaxis], [tf.shape(image)[0], tf.shape(palette)[0], 3])
+    if image.shape.rank != 4 or palette.shape.rank != 3:
+        raise ValueError(f"expected image [B,H,W,3] and palette [B,K,3], got {image.shape} and {palette.shape}")
+    return image, palette, squeeze
+
+
+def squared_distances(pixels: tf.Tensor, palette: tf.Tensor) -> tf.Tensor:
+    """``||p - c||^2`` for pixels ``[B, N, 3]`` and palette ``[B, K, 3]`` -> ``[B, N, K]``."""
+    p2 = tf.reduce_sum(tf.square(pixels), axis=-1, keepdims=True)  # [B, N, 1]
+    c2 = tf.reduce_sum(tf.square(palette), axis=-1)[:, tf.newaxis, :]  # [B, 1, K]
+    cross = tf.matmul(pixels, palette, transpose_b=True)  # [B, N, K]
+    return tf.maximum(p2 - 2.0 * cross + c2, 0.0)
+
+
+def hard_projection(image, palette, max_elements: int = 1 << 24):
+    """Nearest-colour projection (Eq. 1).
+
+    Args:
+      image: float ``[B, H, W, 3]`` or ``[H, W, 3]``.
+      palette: float ``[B, K, 3]`` or ``[K, 3]``, in the same colour range as ``image``.
+      max_elements: upper bound on ``N*K`` distance entries held at once per image
+        (the image is processed in row chunks above this).
+
+    Returns:
+      ``(indices, quantized)``: int32 ``[B, H, W]`` and float32 ``[B, H, W, 3]``
+      (without the batch axis if ``image`` had none).
+    """
+    image, palette, squeeze = _as_batched(image, palette)
+
+    def project(chunk):
+        pixels = tf.reshape(chunk, [tf.shape(chunk)[0], -1, 3])
+        idx = tf.argmin(squared_distances(pixels, palette), axis=-1, output_type=tf.int32)
+        return tf.reshape(idx, tf.shape(chunk)[:3])
+
+    h, w, k = image.shape[1], image.shape[2], palette.shape[1]
+    if None not in (h, w, k):  # static shapes (eager, or a fixed-size export): Python-level chunks
+        rows = max(1, max_elements // max(1, w * k))
+        if rows >= h:
+            indices = project(image)
+        else:
+            indices = tf.concat([project(image[:, s:s + rows]) for s in range(0, h, rows)], axis=1)
+    else:  # dynamic shapes inside a graph: a loop over row chunks
+        h, w, k = tf.shape(image)[1], tf.shape(image)[2], tf.shape(palette)[1]
+        rows = tf.maximum(1, max_elements // tf.maximum(1, w * k))
+        n_chunks = (h + rows - 1) // rows
+        parts = tf.TensorArray(tf.int32, size=n_chunks, infer_shape=False)
+
+        def body(i, parts):
+            # TensorArray.concat joins on axis 0, so rows go first.
+            chunk = project(image[:, i * rows:(i + 1) * rows])
+            return i + 1, parts.write(i, tf.transpose(chunk, [1, 0, 2]))
+
+        _, parts = tf.while_loop(lambda i, _: i < n_chunks, body, [tf.constant(0), parts])
+        indices = tf.transpose(parts.concat(), [1, 0, 2])
+    quantized = tf.gather(palette, indices, batch_dims=1)
+    if squeeze:
+        return indices[0], quantized[0]
+    return indices, quantized
+
+
+def soft_projection(image, palette, temperature: float = 1e-3):
+    """Differentiable projection (Eq. 3): ``sum_k softmax_k(-||I - P_k||^2 / T) P_k``.
+
+    Returns float32 with the shape of ``image``. As ``temperature -> 0`` this tends to
+    :func:`hard_projection`; gradients flow to both ``image`` and ``palette``.
+    """
+    image, palette, squeeze = _as_batched(image, palette)
+    shape = tf.shape(image)
+    pixels = tf.reshape(image, [shape[0], -1, 3])
+    weights = tf.nn.softmax(-squared_distances(pixels, palette) / temperature, axis=-1)
+    out = tf.reshape(tf.matmul(weights, palette), shape)
+    return out[0] if squeeze else out
+
+
+def quantization_loss(image, palette):
+    """PaletteNet's loss (Eq. 2): mean over pixels of ``||I - P[k*]||^2``, k* the nearest colour.
+
+    The minimum distance is differentiable in the palette (gradient flows to the chosen
+    colour), which is how PaletteNet is trained self-supervised.
+    """
+    image, palette, _ = _as_batched(image, palette)
+    pixels = tf.reshape(image, [tf.shape(image)[0], -1, 3])
+    return tf.reduce_mean(tf.reduce_min(squared_distances(pixels, palette), axis=-1))

@@ -1,0 +1,32 @@
+"""gifnets: a differentiable GIF encoder (Yoo et al., CVPR 2020) with classical baselines."""
+from setuptools import find_packages, setup
+
+setup(
+    name="gifnets",
+    version="0.1.0",
+    description="GIFnets: learned palettes and dithering for GIF encoding, with classical baselines",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.10",
+    packages=find_packages(include=["gif_pipeline", "gif_pipeline.*", "trainers", "export"]),
+    package_data={
+        "gif_pipeline": ["samples/*.png", "samples/*.jpg", "samples/*.txt", "weights/*/*", "weights/*.md"],
+    },
+    install_requires=[
+        "tensorflow>=2.21,<2.22",
+        "keras>=3.12",
+        "numpy>=1.26",
+        "Pillow>=10.0",
+        "absl-py>=2.0",
+        "scipy>=1.11",
+        "tqdm>=4.60",
+        "imageio-ffmpeg>=0.5",
+    ],
+    extras_require={
+        "test": ["pytest>=8", "pytest-xdist>=3", "ai-edge-litert", "imagequant", "scikit-image>=0.22",
+                 "matplotlib>=3.8"],
+        "bench": ["ai-edge-litert", "imagequant", "matplotlib>=3.8", "scikit-image>=0.22"],
+        "tfds": ["tensorflow-datasets", "importlib_resources"],
+    },
+    entry_points={"console_scripts": ["gifnets=gif_pipeline.cli:main"]},
+)
