@@ -18,6 +18,7 @@ setup(
         "numpy>=1.26",
         "Pillow>=10.0",
         "absl-py>=2.0",
+        "tensorboard>=2.20",
         "scipy>=1.11",
         "tqdm>=4.60",
         "imageio-ffmpeg>=0.5",

@@ -1,0 +1,186 @@
+"""The ``gifnets`` command line: ``gifnets encode``, ``gifnets bench``.
+
+Exit codes: 0 success, 2 bad input or usage (the other files of a batch are still
+encoded), 1 an unexpected internal error.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+from gif_pipeline.errors import GifnetsError
+
+EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT = 0, 1, 2
+
+
+def _colors(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--colors must be an integer in 2..256, got {text!r}") from None
+    if not 2 <= value <= 256:
+        raise argparse.ArgumentTypeError(f"--colors must be in 2..256 (a GIF palette holds at most 256), got {value}")
+    return value
+
+
+def _rgb(text: str) -> tuple[int, int, int]:
+    from PIL import ImageColor
+
+    try:
+        return ImageColor.getrgb(text)[:3]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a colour: {text!r} (use e.g. white, #ff8800)") from None
+
+
+def _alpha(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 255:
+        raise argparse.ArgumentTypeError(f"--alpha-threshold must be an integer in 0..255, got {text!r}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _add_encode_parser(sub):
+    from gif_pipeline import encode, image_io
+
+    p = sub.add_parser(
+        "encode",
+        help="turn images into GIFs",
+        description="Encode images as GIF89a files. One input: -o is a file or a folder. "
+        "Several inputs: -o is a folder (created if needed), each IN becomes NAME.gif.",
+    )
+    p.add_argument("inputs", nargs="+", metavar="IN", help="input images (JPEG, PNG, WebP, TIFF, BMP, GIF, ...)")
+    p.add_argument("-o", "--output", required=True, metavar="OUT", help="output .gif file or folder")
+    p.add_argument("--colors", type=_colors, default=256, help="palette size, 2..256 (default: %(default)s)")
+    p.add_argument("--palette", choices=sorted(encode.PALETTE_STAGES), default=encode.DEFAULT_PALETTE,
+                   help="palette method (default: %(default)s)")
+    p.add_argument("--dither", choices=sorted(encode.DITHER_STAGES), default=encode.DEFAULT_DITHER,
+                   help="dithering: none or fs (Floyd-Steinberg) (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=0, help="seed for k-means (default: %(default)s)")
+    p.add_argument("--background", type=_rgb, default=None, metavar="COLOR",
+                   help="composite transparent pixels onto COLOR instead of keeping GIF transparency")
+    p.add_argument("--alpha-threshold", type=_alpha, default=128, metavar="A",
+                   help="alpha below A becomes the transparent index (default: %(default)s)")
+    p.add_argument("--max-pixels", type=_positive_int, default=image_io.DEFAULT_MAX_PIXELS, metavar="N",
+                   help="refuse images with more than N pixels (decompression-bomb guard; default: %(default)s)")
+    p.add_argument("-f", "--force", action="store_true", help="overwrite existing outputs (never an input)")
+    p.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
+    p.add_argument("--json", action="store_true", help="print one JSON object of stats per file on stdout")
+    p.set_defaults(func=_run_encode)
+
+
+def _plan_outputs(inputs: list[str], output: str) -> list[str]:
+    """Map each input to its output path, or raise GifnetsError for an impossible plan."""
+    many = len(inputs) > 1
+    if many or os.path.isdir(output) or output.endswith(os.sep):
+        if os.path.exists(output) and not os.path.isdir(output):
+            raise GifnetsError(f"{output}: with several inputs, -o must be a folder")
+        os.makedirs(output, exist_ok=True)
+        outs = [os.path.join(output, os.path.splitext(os.path.basename(p))[0] + ".gif") for p in inputs]
+    else:
+        outs = [output]
+    seen: dict[str, str] = {}
+    for src, dst in zip(inputs, outs):
+        key = os.path.realpath(dst)
+        if key in seen:
+            raise GifnetsError(f"{seen[key]} and {src} would both be written to {dst}; encode them separately")
+        seen[key] = src
+    return outs
+
+
+def _run_encode(args) -> int:
+    from tqdm import tqdm
+
+    from gif_pipeline import encode, gif_io, image_io
+
+    outputs = _plan_outputs(args.inputs, args.output)
+    status = EXIT_OK
+    show_bar = not args.quiet and len(args.inputs) > 1
+    pairs = list(zip(args.inputs, outputs))
+    for src, dst in tqdm(pairs, desc="encoding", unit="img", disable=not show_bar, file=sys.stderr):
+        try:
+            loaded = image_io.load_image(src, max_pixels=args.max_pixels, background=args.background,
+                                         alpha_threshold=args.alpha_threshold)
+            result = encode.encode_image(loaded.rgb, colors=args.colors, palette=args.palette,
+                                         dither=args.dither, alpha_mask=loaded.alpha_mask, seed=args.seed)
+            gif_io.atomic_write(dst, result.gif_bytes, force=args.force, protect=args.inputs)
+        except GifnetsError as e:
+            tqdm.write(f"gifnets: error: {e}", file=sys.stderr)
+            status = max(status, EXIT_BAD_INPUT)
+            continue
+        except Exception as e:  # an internal error on one file must not lose the rest of the batch
+            tqdm.write(f"gifnets: internal error on {src}: {type(e).__name__}: {e}", file=sys.stderr)
+            status = status or EXIT_INTERNAL
+            continue
+        stats = {"input": src, "output": dst, **result.stats(loaded.rgb, loaded.alpha_mask)}
+        if args.json:
+            tqdm.write(json.dumps(stats), file=sys.stdout)
+        elif not args.quiet:
+            tqdm.write(f"{src} -> {dst}: {stats['colors']} colours, {stats['bytes']:,} bytes, "
+                       f"PSNR {stats['psnr']:.2f} dB, {stats['seconds']:.2f} s", file=sys.stdout)
+    return status
+
+
+def _add_bench_parser(sub):
+    p = sub.add_parser("bench", help="compare gifnets with Pillow, k-means, libimagequant, ffmpeg and pngquant",
+                       add_help=False)
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+    p.set_defaults(func=lambda args: __import__("gif_pipeline.bench", fromlist=["main"]).main(args.rest) or 0)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="gifnets", description="GIF encoding with learned palettes and dithering.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_encode_parser(sub)
+    _add_bench_parser(sub)
+    return parser
+
+
+def _import_tensorflow_quietly():
+    """Import TensorFlow with its C++ start-up chatter (CUDA probes on CPU machines) kept off stderr.
+
+    Python errors from the import still surface; set TF_CPP_MIN_LOG_LEVEL=0 to see everything.
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    if "tensorflow" in sys.modules or os.environ["TF_CPP_MIN_LOG_LEVEL"] != "3":
+        return
+    sys.stderr.flush()
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        import tensorflow  # noqa: F401
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def main(argv: list[str] | None = None) -> int:
+    _import_tensorflow_quietly()
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except GifnetsError as e:
+        print(f"gifnets: error: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("gifnets: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,241 @@
+"""What every training stage shares: flags, distribution strategy, callbacks, run records.
+
+Each stage (``train_palette``, ``train_banding``, ``train_dither``, ``train_joint``) builds
+its model and data, then calls :func:`fit`. ``fit`` gives it:
+
+* checkpoints that survive a kill (``keras.callbacks.BackupAndRestore`` every
+  ``--checkpoint_every`` steps; rerunning the same command resumes);
+* a clear stop on NaN (:class:`StopOnNaN`);
+* a progress bar with loss and images/s (Keras' own bar plus :class:`Throughput`);
+* TensorBoard scalars, and image summaries where the stage provides them;
+* ``config.json`` beside the weights.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import sys
+import time
+
+from absl import flags, logging
+
+FLAGS = flags.FLAGS
+
+
+def define_common_flags(default_model_dir: str, default_steps: int, default_batch_size: int,
+                        default_learning_rate: float):
+    """The flags every stage takes (issue #5), with the stage's defaults."""
+    flags.DEFINE_multi_string("data", None, "Image folder(s) (recursive), TFRecord files, or 'celeb_a:DATA_DIR' "
+                              "for TFDS CelebA with a manual directory. Default: the sample images in the package.")
+    flags.DEFINE_string("model_dir", default_model_dir, "Where checkpoints, TensorBoard logs and weights go.")
+    flags.DEFINE_integer("steps", default_steps, "Total training steps.")
+    flags.DEFINE_integer("epochs", None, "Split --steps into this many epochs (validation and early stopping "
+                         "run once per epoch). Default: one epoch per --checkpoint_every steps.")
+    flags.DEFINE_integer("batch_size", default_batch_size, "Global batch size.")
+    flags.DEFINE_float("learning_rate", default_learning_rate, "Initial learning rate (Adam).")
+    flags.DEFINE_integer("image_size", 256, "Training crop size (paper: 256).")
+    flags.DEFINE_integer("seed", None, "Seed for weights and data order; with a seed, runs are repeatable.")
+    flags.DEFINE_enum("strategy", "default", ["default", "mirrored", "multi_worker", "tpu"],
+                      "tf.distribute strategy. multi_worker reads TF_CONFIG; tpu needs --tpu.")
+    flags.DEFINE_string("tpu", None, "TPU name or address for --strategy=tpu.")
+    flags.DEFINE_bool("mixed_precision", False, "Compute in float16/bfloat16 with float32 variables.")
+    flags.DEFINE_bool("resume", True, "Resume from --model_dir's backup if a run was interrupted; "
+                      "--noresume starts over.")
+    flags.DEFINE_integer("checkpoint_every", 100, "Steps between checkpoints.")
+    flags.DEFINE_integer("image_summary_every", 0, "Steps between TensorBoard image summaries "
+                         "(0: once per epoch).")
+    flags.DEFINE_integer("validation_steps", 2, "Validation batches per epoch (0: no validation).")
+    flags.DEFINE_bool("augment", True, "Apply the stage's augmentations (GIFnets supplement).")
+    flags.DEFINE_bool("cache", False, "Cache decoded images in memory (small data sets).")
+
+
+def build_inputs(augment: str | None):
+    """Train and validation datasets from ``--data`` (or the embedded samples), per the flags."""
+    from gif_pipeline import data
+
+    config = data.DataConfig(image_size=FLAGS.image_size, batch_size=FLAGS.batch_size, seed=FLAGS.seed,
+                             cache=FLAGS.cache)
+    sources = FLAGS.data or None
+    train = data.build_dataset(sources, config, split="train", augment=augment if FLAGS.augment else None)
+    val = None
+    if FLAGS.validation_steps:
+        # Validation always uses a fixed seed: the same centre crops every epoch.
+        val = data.build_dataset(sources, config.replace(seed=FLAGS.seed or 0), split="val", repeat=True,
+                                 drop_remainder=False)
+    return train, val
+
+
+def get_strategy(name: str, tpu: str | None = None):
+    """The tf.distribute strategy named by ``--strategy``."""
+    import tensorflow as tf
+
+    if name == "default":
+        return tf.distribute.get_strategy()
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if name == "multi_worker":
+        if "TF_CONFIG" not in os.environ:
+            raise SystemExit("--strategy=multi_worker needs the TF_CONFIG environment variable (see BUILD.md)")
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    if name == "tpu":
+        if not tpu:
+            raise SystemExit("--strategy=tpu needs --tpu=NAME_OR_ADDRESS")
+        resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=tpu)
+        tf.config.experimental_connect_to_cluster(resolver)
+        tf.tpu.experimental.initialize_tpu_system(resolver)
+        return tf.distribute.TPUStrategy(resolver)
+    raise SystemExit(f"unknown --strategy {name!r}")
+
+
+def setup(seed: int | None, mixed_precision: bool):
+    """Seeds and precision policy, before any model is built."""
+    import keras
+
+    if seed is not None:
+        keras.utils.set_random_seed(seed)
+    if mixed_precision:
+        keras.mixed_precision.set_global_policy("mixed_float16")
+
+
+def prepare_model_dir(model_dir: str, resume: bool):
+    os.makedirs(model_dir, exist_ok=True)
+    backup = os.path.join(model_dir, "backup")
+    if os.path.isdir(backup):
+        if resume:
+            logging.info("Resuming the interrupted run in %s", backup)
+        else:
+            logging.info("--noresume: discarding %s", backup)
+            shutil.rmtree(backup)
+
+
+def write_run_record(model_dir: str, record: dict):
+    """Write ``config.json`` (the final config of the run) atomically."""
+    path = os.path.join(model_dir, "config.json")
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(record, f, indent=2, sort_keys=True, default=str)
+        f.write("\n")
+    os.replace(tmp, path)
+    return path
+
+
+def _keras_callback_base():
+    import keras
+
+    return keras.callbacks.Callback
+
+
+class StopOnNaN(_keras_callback_base()):
+    """Stop training at the first non-finite loss with a message that says what to try."""
+
+    def __init__(self):
+        super().__init__()
+        self.stopped_at = None
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(float(loss)):
+            self.stopped_at = batch
+            self.model.stop_training = True
+            print(f"\nTraining stopped: the loss became {loss} at batch {batch}. "
+                  "Try a lower --learning_rate, or --noresume to start over.", file=sys.stderr)
+
+
+class Throughput(_keras_callback_base()):
+    """Adds images/s to the progress bar's logs and to TensorBoard."""
+
+    def __init__(self, batch_size: int):
+        super().__init__()
+        self.batch_size = batch_size
+        self._start = None
+        self._batches = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start, self._batches = time.perf_counter(), 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._batches += 1
+        if logs is not None:
+            logs["images_per_s"] = self.batch_size * self._batches / max(time.perf_counter() - self._start, 1e-9)
+
+
+class ImageSummaries(_keras_callback_base()):
+    """Writes TensorBoard image summaries from ``make_images(batch) -> {name: [B,H,W,3] in [0,1]}``."""
+
+    def __init__(self, log_dir: str, batch, make_images, every_steps: int = 0, max_outputs: int = 3):
+        super().__init__()
+        import tensorflow as tf
+
+        self._writer = tf.summary.create_file_writer(os.path.join(log_dir, "images"))
+        self._batch, self._make_images = batch, make_images
+        self._every, self._max = every_steps, max_outputs
+        self._step = 0
+
+    def _write(self):
+        import tensorflow as tf
+
+        with self._writer.as_default(step=self._step):
+            for name, images in self._make_images(self._batch).items():
+                tf.summary.image(name, tf.clip_by_value(images, 0.0, 1.0), max_outputs=self._max)
+        self._writer.flush()
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._step += 1
+        if self._every and self._step % self._every == 0:
+            self._write()
+
+    def on_epoch_end(self, epoch, logs=None):
+        if not self._every:
+            self._write()
+
+
+def fit(model, train_ds, *, model_dir: str, steps: int, epochs: int | None, batch_size: int,
+        checkpoint_every: int, val_ds=None, validation_steps: int = 0, extra_callbacks=(), verbose="auto"):
+    """Run ``model.fit`` with the callbacks every stage shares; returns the History."""
+    import keras
+
+    epochs = epochs or max(1, math.ceil(steps / max(1, checkpoint_every)))
+    steps_per_epoch = max(1, math.ceil(steps / epochs))
+    nan_guard = StopOnNaN()
+    callbacks = [
+        keras.callbacks.BackupAndRestore(os.path.join(model_dir, "backup"),
+                                         save_freq=min(checkpoint_every, steps_per_epoch)),
+        keras.callbacks.TensorBoard(os.path.join(model_dir, "logs"), update_freq=max(1, min(50, steps_per_epoch))),
+        nan_guard,
+        Throughput(batch_size),
+        *extra_callbacks,
+    ]
+    history = model.fit(train_ds, epochs=epochs, steps_per_epoch=steps_per_epoch, callbacks=callbacks,
+                        validation_data=val_ds if validation_steps else None,
+                        validation_steps=validation_steps or None, verbose=verbose)
+    history.stopped_on_nan = nan_guard.stopped_at is not None
+    return history
+
+
+def save_model_atomically(model, path: str):
+    """``model.save`` to a temporary ``.keras`` file, then rename over ``path``."""
+    tmp = path[: -len(".keras")] + ".tmp.keras"
+    model.save(tmp)
+    os.replace(tmp, path)
+
+
+def finish(model, model_dir: str, weights_name: str, *, stage: str, model_config: dict, history,
+           extra: dict | None = None):
+    """Save the trained model and ``config.json``; exit non-zero if training hit NaN."""
+    nan_stop = getattr(history, "stopped_on_nan", False)
+    final = {k: float(v[-1]) for k, v in history.history.items() if v}
+    if nan_stop or any(not math.isfinite(v) for v in final.values()):
+        raise SystemExit(f"{stage}: training stopped on a non-finite loss; nothing was saved to {model_dir}")
+    path = os.path.join(model_dir, weights_name)
+    save_model_atomically(model, path)
+    flag_values = {f.name: f.value for module, fl in FLAGS.flags_by_module_dict().items()
+                   if "trainers" in module or module == "__main__" for f in fl}
+    record = {"stage": stage, "weights": weights_name, "model": model_config, "flags": flag_values,
+              "final_metrics": final, "epochs_run": len(next(iter(history.history.values()), []))}
+    record.update(extra or {})
+    write_run_record(model_dir, record)
+    logging.info("Saved %s and config.json in %s", weights_name, model_dir)
+    print(f"{stage}: saved {path}", file=sys.stderr)
+    return path

@@ -1,0 +1,82 @@
+"""Stage 1: train PaletteNet alone, self-supervised with Eq. 2 (GIFnets §3.1, supplement).
+
+    trainers/train_palette --np=16 --steps=20
+    python -m trainers.train_palette --np=16 --data=../shared/data/train --steps=20000
+
+Writes ``MODEL_DIR/palette_net.keras`` and ``MODEL_DIR/config.json`` (default MODEL_DIR:
+``runs/palette_np{NP}``). Adam at 1e-3, decayed by 0.8 every 100k steps (the supplement).
+"""
+from __future__ import annotations
+
+import os
+
+from absl import app, flags, logging
+
+from trainers import common
+
+FLAGS = flags.FLAGS
+flags.DEFINE_integer("np", 16, "Palette size Np (2..256).")
+flags.DEFINE_enum("backbone", "inception_v2", ["inception_v2", "pointnet"], "PaletteNet backbone.")
+flags.DEFINE_float("depth_multiplier", 0.5, "InceptionV2 width multiplier (paper: 1.0).")
+flags.DEFINE_integer("min_depth", 16, "InceptionV2 minimum channels.")
+flags.DEFINE_integer("decay_steps", 100_000, "Learning-rate decay interval in steps (supplement: 100k).")
+flags.DEFINE_float("decay_rate", 0.8, "Learning-rate decay factor (supplement: 0.8).")
+common.define_common_flags(default_model_dir=None, default_steps=1000, default_batch_size=8,
+                           default_learning_rate=1e-3)
+
+WEIGHTS = "palette_net.keras"
+
+
+def build_model(strategy):
+    import keras
+
+    from gif_pipeline.configs import PaletteNetConfig
+    from gif_pipeline.models.palette_net import PaletteNet
+
+    config = PaletteNetConfig(num_colors=FLAGS.np, backbone=FLAGS.backbone,
+                              depth_multiplier=FLAGS.depth_multiplier, min_depth=FLAGS.min_depth)
+    with strategy.scope():
+        model = PaletteNet(config)
+        schedule = keras.optimizers.schedules.ExponentialDecay(
+            FLAGS.learning_rate, FLAGS.decay_steps, FLAGS.decay_rate, staircase=True)
+        model.compile(optimizer=keras.optimizers.Adam(schedule))
+    return model
+
+
+def image_summaries(model):
+    from gif_pipeline.projection import hard_projection
+
+    def make(batch):
+        _, quantized = hard_projection(batch, model(batch, training=False))
+        return {"original": (batch + 1) / 2, "quantized": (quantized + 1) / 2}
+
+    return make
+
+
+def main(argv):
+    del argv
+    try:
+        from gif_pipeline.configs import check_num_colors
+
+        check_num_colors(FLAGS.np)
+    except ValueError as e:
+        raise app.UsageError(f"--np: {e}")
+    model_dir = FLAGS.model_dir or os.path.join("runs", f"palette_np{FLAGS.np}")
+    common.setup(FLAGS.seed, FLAGS.mixed_precision)
+    common.prepare_model_dir(model_dir, FLAGS.resume)
+    strategy = common.get_strategy(FLAGS.strategy, FLAGS.tpu)
+    train, val = common.build_inputs(augment="palette")
+    model = build_model(strategy)
+    sample = next(iter(val if val is not None else train))
+    history = common.fit(model, train, model_dir=model_dir, steps=FLAGS.steps, epochs=FLAGS.epochs,
+                         batch_size=FLAGS.batch_size, checkpoint_every=FLAGS.checkpoint_every, val_ds=val,
+                         validation_steps=FLAGS.validation_steps,
+                         extra_callbacks=[common.ImageSummaries(os.path.join(model_dir, "logs"), sample[:3],
+                                                                image_summaries(model),
+                                                                FLAGS.image_summary_every)])
+    common.finish(model, model_dir, WEIGHTS, stage="palette", model_config=model.config.to_dict(),
+                  history=history)
+
+
+if __name__ == "__main__":
+    app.run(main)
