@@ -25,7 +25,8 @@ setup(
     ],
     extras_require={
         "test": ["pytest>=8", "pytest-xdist>=3", "ai-edge-litert", "imagequant", "scikit-image>=0.22",
-                 "matplotlib>=3.8"],
+                 "matplotlib>=3.8",
+                 "tensorflow-datasets", "importlib_resources"],
         "bench": ["ai-edge-litert", "imagequant", "matplotlib>=3.8", "scikit-image>=0.22"],
         "tfds": ["tensorflow-datasets", "importlib_resources"],
     },

@@ -42,21 +42,79 @@ class PaletteNetConfig(_Config):
     backbone: str = "inception_v2"  # or "pointnet", the paper's comparison
     depth_multiplier: float = 1.0  # InceptionV2 width multiplier (TF-slim semantics)
     min_depth: int = 16  # InceptionV2 minimum channel count (TF-slim semantics)
+    use_separable_conv: bool = True  # slim's Conv2d_1a_7x7 is a separable conv by default
     pointnet_widths: tuple[int, ...] = (64, 128, 1024)  # PointNet's shared per-pixel MLP
+    # Moving-average momentum of every batch norm. Slim uses 0.9997 for long ImageNet runs;
+    # 0.99 lets the inference statistics catch up within a short CPU training run.
+    batch_norm_momentum: float = 0.99
 
     def __post_init__(self):
         check_num_colors(self.num_colors)
         if self.backbone not in ("inception_v2", "pointnet"):
             raise ValueError(f"backbone must be 'inception_v2' or 'pointnet', got {self.backbone!r}")
+        if not isinstance(self.depth_multiplier, (int, float)) or not self.depth_multiplier > 0:
+            raise ValueError(f"depth_multiplier must be > 0, got {self.depth_multiplier!r}")
+        if not isinstance(self.min_depth, int) or isinstance(self.min_depth, bool) or self.min_depth < 1:
+            raise ValueError(f"min_depth must be a positive integer, got {self.min_depth!r}")
+        widths = tuple(self.pointnet_widths)
+        if not widths or any(not isinstance(w, int) or isinstance(w, bool) or w < 1 for w in widths):
+            raise ValueError(f"pointnet_widths must be a non-empty tuple of positive integers, got {widths!r}")
+        if not 0.0 <= self.batch_norm_momentum < 1.0:
+            raise ValueError(f"batch_norm_momentum must be in [0, 1), got {self.batch_norm_momentum!r}")
+
+    @classmethod
+    def tiny(cls, **overrides) -> "PaletteNetConfig":
+        """A CPU-test-sized variant (InceptionV2 at 1/8 width, a narrow PointNet)."""
+        values = dict(depth_multiplier=0.125, min_depth=8, pointnet_widths=(16, 32), batch_norm_momentum=0.9)
+        values.update(overrides)
+        return cls(**values)
 
 
 @dataclasses.dataclass(frozen=True)
 class DitherNetConfig(_Config):
-    """DitherNet (GIFnets §3.2): a U-Net that predicts the error image E' (Eq. 5)."""
+    """DitherNet (GIFnets §3.2): a U-Net that predicts the error image E' (Eq. 5).
+
+    ``block_channels[i]`` is one conv3x3+BN+ReLU layer; a 2x2 max-pool follows block ``i`` for
+    every ``i`` in ``pool_after`` (paper: pooling between the 16-, 32- and 64-channel levels, so
+    after blocks 0, 2 and 4). The decoder mirrors the encoder (see ``models/dither_net.py``).
+    """
 
     block_channels: tuple[int, ...] = (16, 32, 32, 64, 64)
     bottleneck_channels: tuple[int, ...] = (512, 512)
+    pool_after: tuple[int, ...] = (0, 2, 4)  # indices into block_channels followed by 2x2 max-pool
     temperature: float = 1e-3  # soft projection temperature T in training (paper: 0.001)
+    batch_norm_momentum: float = 0.99
+
+    def __post_init__(self):
+        def positive_ints(values):
+            return all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in values)
+
+        blocks = tuple(self.block_channels)
+        if not blocks or not positive_ints(blocks):
+            raise ValueError(f"block_channels must be a non-empty tuple of positive integers, got {blocks!r}")
+        if not positive_ints(tuple(self.bottleneck_channels)):
+            raise ValueError(f"bottleneck_channels must be a tuple of positive integers, "
+                             f"got {tuple(self.bottleneck_channels)!r}")
+        pools = tuple(self.pool_after)
+        if (any(not isinstance(i, int) or isinstance(i, bool) for i in pools)
+                or list(pools) != sorted(set(pools)) or any(not 0 <= i < len(blocks) for i in pools)):
+            raise ValueError(f"pool_after must be increasing block indices in 0..{len(blocks) - 1}, got {pools!r}")
+        if not isinstance(self.temperature, (int, float)) or not self.temperature > 0:
+            raise ValueError(f"temperature must be > 0, got {self.temperature!r}")
+        if not 0.0 <= self.batch_norm_momentum < 1.0:
+            raise ValueError(f"batch_norm_momentum must be in [0, 1), got {self.batch_norm_momentum!r}")
+
+    @property
+    def size_multiple(self) -> int:
+        """Input sides are padded to a multiple of this (2 ** number of poolings)."""
+        return 2 ** len(self.pool_after)
+
+    @classmethod
+    def tiny(cls, **overrides) -> "DitherNetConfig":
+        """A CPU-test-sized variant with the paper's layout and narrow layers."""
+        values = dict(block_channels=(4, 8, 8, 8, 8), bottleneck_channels=(16, 16), batch_norm_momentum=0.9)
+        values.update(overrides)
+        return cls(**values)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,9 +122,28 @@ class BandingNetConfig(_Config):
     """BandingNet (GIFnets §3.3): [Y, banding-edge map] -> 4 conv blocks -> Dense(256) -> Dense(1)."""
 
     channels: tuple[int, ...] = (32, 64, 64, 64)
+    kernel_size: int = 3  # conv kernel of each block (not given in the paper)
     pool_stride: int = 4
     dense_units: int = 256
     use_edge_map: bool = True  # the paper's ablation: 0.057 MAD with, 0.088 without
+
+    def __post_init__(self):
+        channels = tuple(self.channels)
+        if not channels or any(not isinstance(c, int) or isinstance(c, bool) or c < 1 for c in channels):
+            raise ValueError(f"channels must be a non-empty tuple of positive integers, got {channels!r}")
+        for name in ("kernel_size", "pool_stride", "dense_units"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if not isinstance(self.use_edge_map, bool):
+            raise ValueError(f"use_edge_map must be a bool, got {self.use_edge_map!r}")
+
+    @classmethod
+    def tiny(cls, **overrides) -> "BandingNetConfig":
+        """A CPU-test-sized variant with the paper's layout and narrow layers."""
+        values = dict(channels=(4, 8, 8, 8), dense_units=16)
+        values.update(overrides)
+        return cls(**values)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -86,10 +163,25 @@ class LossConfig(_Config):
     banding_eta: float = 1.5  # multi-scale factor eta of Eq. 7
     banding_scales: int = 4  # k = 1..4 in Eq. 8
 
+    def __post_init__(self):
+        for name in ("lam", "gamma", "delta", "theta", "beta"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or not value >= 0:
+                raise ValueError(f"loss weight {name} must be a number >= 0, got {value!r}")
+        if self.perceptual not in ("none", "vgg16", "vgg19", "nima"):
+            raise ValueError(f"perceptual must be 'none', 'vgg16', 'vgg19' or 'nima', got {self.perceptual!r}")
+        if not isinstance(self.banding_eta, (int, float)) or not self.banding_eta > 1:
+            raise ValueError(f"banding_eta must be > 1, got {self.banding_eta!r}")
+        if not isinstance(self.banding_scales, int) or isinstance(self.banding_scales, bool) \
+                or self.banding_scales < 1:
+            raise ValueError(f"banding_scales must be a positive integer, got {self.banding_scales!r}")
+
     @classmethod
     def for_num_colors(cls, num_colors: int, perceptual: str = "none") -> "LossConfig":
         """The supplement's weights: Np <= 64 vs Np >= 128 (lambda 0.2, delta 0.025)."""
         check_num_colors(num_colors)
+        if perceptual not in ("none", "vgg16", "vgg19", "nima"):
+            raise ValueError(f"perceptual must be 'none', 'vgg16', 'vgg19' or 'nima', got {perceptual!r}")
         theta = {"none": 0.0, "vgg16": 1e-3, "vgg19": 1e-3, "nima": 1e-4}[perceptual]
         if num_colors >= 128:
             return cls(lam=0.2, delta=0.025, theta=theta, perceptual=perceptual)

@@ -97,7 +97,11 @@ def encode_image(
         indices = np.zeros(rgb.shape[:2], np.uint8)
     else:
         fit_pixels = rgb[~alpha_mask][None] if has_alpha else rgb
-        pal = PALETTE_STAGES[palette](fit_pixels, colors - 1 if has_alpha else colors, seed=seed)
+        n_fit = colors - 1 if has_alpha else colors
+        if n_fit == 1:  # --colors 2 with transparency: one opaque colour, the mean
+            pal = np.rint(fit_pixels.reshape(-1, 3).mean(0)).astype(np.uint8)[None]
+        else:
+            pal = PALETTE_STAGES[palette](fit_pixels, n_fit, seed=seed)
         indices = DITHER_STAGES[dither](rgb, pal)
     if has_alpha:
         transparent_index = len(pal) if not bool(alpha_mask.all()) else 0

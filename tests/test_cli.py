@@ -96,3 +96,17 @@ def test_huge_image_is_refused_with_a_hint(tmp_path, capsys):
     assert cli.main(["encode", str(src), "-o", str(tmp_path / "big.gif"), "--max-pixels", "1000"]) == 2
     assert "--max-pixels" in capsys.readouterr().err
     assert not (tmp_path / "big.gif").exists()
+
+
+def test_two_colours_with_transparency_gives_one_opaque_colour_and_the_transparent_index():
+    from gif_pipeline import encode
+
+    rgb = np.full((8, 8, 3), 100, np.uint8)
+    rgb[4:] = 200
+    mask = np.zeros((8, 8), bool)
+    mask[:2] = True
+    result = encode.encode_image(rgb, colors=2, palette="kmeans", dither="fs", alpha_mask=mask)
+    frame = gif_io.decode_gif(result.gif_bytes)[0]
+    assert frame.transparent_index == 1
+    assert (frame.indices[:2] == 1).all() and (frame.indices[2:] == 0).all()
+    np.testing.assert_array_equal(frame.palette[0], [167, 167, 167])  # mean of the opaque pixels

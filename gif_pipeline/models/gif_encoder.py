@@ -1,0 +1,95 @@
+"""The differentiable GIF encoder (GIFnets Fig. 2): PaletteNet, projection, DitherNet, projection.
+
+    P  = PaletteNet(I)                     §3.1
+    I' = Proj(I, P)                        Eq. 1 (hard) / Eq. 3 (soft)
+    E' = DitherNet(I, I')                  §3.2
+    Î  = Proj(I + E', P)                   Eq. 5
+
+``soft=True`` (the default in training) uses the soft projection with temperature T so that
+gradients reach DitherNet and PaletteNet; ``soft=False`` is the real encoder (every pixel is a
+palette colour, with its index). ``dither_net=None`` gives PaletteNet + nearest colour.
+
+:class:`GIFEncoder` also carries the training step of stage 2 (``stage="dither"``: PaletteNet
+frozen, loss Eq. 6) and stage 3 (``stage="joint"``: both trained, loss Eq. 9). BandingNet, when
+given, is a frozen critic in both.
+"""
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from gif_pipeline import losses
+from gif_pipeline.configs import LossConfig
+from gif_pipeline.projection import hard_projection, soft_projection
+
+STAGES = ("dither", "joint")
+
+
+class GIFEncoder(keras.Model):
+    """Image ``[B, H, W, 3]`` in [-1, 1] -> dict of ``palette``, ``quantized`` (I'), ``error`` (E'),
+    ``dithered`` (Î) and, in hard mode, ``indices`` (int32 ``[B, H, W]``)."""
+
+    def __init__(self, palette_net, dither_net=None, banding_net=None, *, loss_config: LossConfig | None = None,
+                 temperature: float = 1e-3, stage: str = "dither", perceptual=None, name="gif_encoder", **kwargs):
+        super().__init__(name=name, **kwargs)
+        if stage not in STAGES:
+            raise ValueError(f"stage must be one of {STAGES}, got {stage!r}")
+        if not temperature > 0:
+            raise ValueError(f"temperature must be > 0, got {temperature!r}")
+        self.palette_net, self.dither_net, self.banding_net = palette_net, dither_net, banding_net
+        self.loss_config = loss_config or LossConfig()
+        self.temperature, self.stage, self.perceptual = temperature, stage, perceptual
+        self.palette_net.trainable = stage == "joint"
+        if banding_net is not None:
+            banding_net.trainable = False
+        self.trackers = {name: keras.metrics.Mean(name=name) for name in
+                         ("loss", "l1_image", "l1_error", "banding", "perceptual", "l2_palette")}
+
+    def call(self, images, training=False, soft=None):
+        soft = training if soft is None else soft
+        palette = self.palette_net(images, training=training and self.stage == "joint")
+        project = (lambda x: (None, soft_projection(x, palette, self.temperature))) if soft else \
+            (lambda x: hard_projection(x, palette))
+        indices, quantized = project(images)
+        out = {"palette": palette, "quantized": quantized}
+        if self.dither_net is None:
+            error, dithered = tf.zeros_like(images), quantized
+        else:
+            error = self.dither_net([images, quantized], training=training)
+            indices, dithered = project(images + error)
+        out.update(error=error, dithered=dithered)
+        if indices is not None:
+            out["indices"] = indices
+        return out
+
+    def _loss(self, images, training):
+        out = self(images, training=training, soft=True)
+        args = (images, out["dithered"], out["error"], out["quantized"], self.banding_net, self.perceptual,
+                self.loss_config)
+        total, terms = (losses.total_loss if self.stage == "joint" else losses.dither_loss)(*args)
+        if self.stage != "joint":
+            terms = dict(terms, l2_palette=losses.l2(images, out["quantized"]))
+        return total, terms
+
+    def _update(self, total, terms):
+        self.trackers["loss"].update_state(total)
+        for name, tracker in self.trackers.items():
+            if name != "loss":
+                tracker.update_state(terms[name])
+        return {name: t.result() for name, t in self.trackers.items()}
+
+    def train_step(self, data):
+        images = tf.cast(keras.utils.unpack_x_y_sample_weight(data)[0], tf.float32)
+        with tf.GradientTape() as tape:
+            total, terms = self._loss(images, training=True)
+        variables = self.trainable_variables
+        self.optimizer.apply(tape.gradient(total, variables), variables)
+        return self._update(total, terms)
+
+    def test_step(self, data):
+        images = tf.cast(keras.utils.unpack_x_y_sample_weight(data)[0], tf.float32)
+        return self._update(*self._loss(images, training=False))
+
+    @property
+    def metrics(self):
+        return list(self.trackers.values())

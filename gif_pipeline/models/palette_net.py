@@ -1,0 +1,154 @@
+"""PaletteNet (GIFnets §3.1): predicts an image's GIF palette, trained self-supervised with Eq. 2.
+
+Layer mapping (``Np = config.num_colors``):
+
+* ``backbone``: :func:`~gif_pipeline.models.inception_v2.inception_v2_backbone` up to Mixed_5c
+  (``config.backbone == "inception_v2"``; width from ``depth_multiplier``/``min_depth``), or the
+  PointNet comparison :func:`~gif_pipeline.models.pointnet.pointnet_backbone` (``"pointnet"``);
+* ``global_avg_pool``: global average pooling of the Mixed_5c map (InceptionV2 only; PointNet
+  already ends in its global max-pool);
+* ``palette_dense``: ``Dense(Np * 3)`` with tanh, so palette values lie in [-1, 1] like the image;
+* ``palette_reshape``: ``[B, Np * 3] -> [B, Np, 3]``.
+
+Input: float32 ``[B, H, W, 3]`` in [-1, 1], any ``H, W``. Output: float32 ``[B, Np, 3]`` in [-1, 1].
+
+Loss (Eq. 2): ``L = mean_x ||I[x] - P[k*(x)]||^2`` with ``k*`` the nearest palette entry
+(:func:`gif_pipeline.projection.quantization_loss`). :class:`PaletteNet` has its own ``train_step``
+so ``model.compile(optimizer=...); model.fit(images)`` trains it: the target is the input image,
+and datasets may yield ``images`` or ``(images, anything)``.
+"""
+from __future__ import annotations
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import layers
+
+from gif_pipeline.configs import PaletteNetConfig
+from gif_pipeline.models.common import image_to_unit, palette_to_uint8
+from gif_pipeline.models.inception_v2 import inception_v2_backbone
+from gif_pipeline.models.pointnet import pointnet_backbone
+from gif_pipeline.projection import quantization_loss
+
+__all__ = ["PaletteNet", "build_palette_net", "palette_to_uint8"]
+
+
+@keras.saving.register_keras_serializable(package="gifnets")
+class PaletteNet(keras.Model):
+    """Image ``[B, H, W, 3]`` in [-1, 1] -> palette ``[B, Np, 3]`` in [-1, 1] (GIFnets §3.1)."""
+
+    def __init__(self, config: PaletteNetConfig | dict | None = None, name: str = "palette_net", **kwargs):
+        super().__init__(name=name, **kwargs)
+        if config is None:
+            config = PaletteNetConfig()
+        elif isinstance(config, dict):
+            config = PaletteNetConfig.from_dict(config)
+        elif not isinstance(config, PaletteNetConfig):
+            raise TypeError(f"config must be a PaletteNetConfig or dict, got {type(config).__name__}")
+        self.config = config
+        self.num_colors = config.num_colors
+        if config.backbone == "inception_v2":
+            self.backbone = inception_v2_backbone(
+                depth_multiplier=config.depth_multiplier, min_depth=config.min_depth,
+                use_separable_conv=config.use_separable_conv, batch_norm_momentum=config.batch_norm_momentum)
+            self.pool = layers.GlobalAveragePooling2D(name="global_avg_pool")
+        else:
+            self.backbone = pointnet_backbone(config.pointnet_widths, batch_norm_momentum=config.batch_norm_momentum)
+            self.pool = None
+        # Initialised in tanh's linear range: a small kernel (image-dependent part) and a spread bias
+        # (the starting palette covers the colour cube). A unit-variance kernel on the non-negative
+        # pooled features saturates tanh from the start and stalls Eq. 2. (The paper gives no init.)
+        self.palette_dense = layers.Dense(
+            config.num_colors * 3, activation="tanh", name="palette_dense",
+            kernel_initializer=keras.initializers.VarianceScaling(0.1, mode="fan_in", distribution="truncated_normal"),
+            bias_initializer=keras.initializers.RandomUniform(-1.0, 1.0))
+        self.palette_reshape = layers.Reshape((config.num_colors, 3), name="palette_reshape")
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+        self.build((None, None, None, 3))
+
+    def build(self, input_shape):
+        features = self.backbone.output.shape[-1]
+        if not self.palette_dense.built:
+            self.palette_dense.build((None, features))
+        self.built = True
+
+    def call(self, images, training=False):
+        shape = tuple(images.shape)
+        if len(shape) != 4 or shape[-1] != 3:
+            raise ValueError(f"PaletteNet expects images [B, H, W, 3] in [-1, 1], got shape {shape}")
+        if "float" not in keras.backend.standardize_dtype(images.dtype):
+            raise ValueError(f"PaletteNet expects float images in [-1, 1] (see image_to_unit), got {images.dtype}")
+        features = self.backbone(images, training=training)
+        if self.pool is not None:
+            features = self.pool(features)
+        return self.palette_reshape(self.palette_dense(features))
+
+    # --- self-supervised training with Eq. 2 -------------------------------------------------
+
+    @staticmethod
+    def _images(data):
+        images, _, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        if sample_weight is not None:
+            raise ValueError("PaletteNet's Eq. 2 loss does not support sample weights")
+        images = tf.convert_to_tensor(images)
+        if not images.dtype.is_floating:
+            raise ValueError(f"PaletteNet trains on float images in [-1, 1] (see image_to_unit), got {images.dtype}")
+        return tf.cast(images, tf.float32)
+
+    def _loss(self, images, training):
+        palette = self(images, training=training)
+        loss = quantization_loss(images, palette)
+        if self.losses:  # regularisers, if a caller adds any
+            loss = loss + tf.add_n([tf.cast(l, loss.dtype) for l in self.losses])
+        return loss
+
+    def make_train_function(self, force=False):
+        # Create the optimizer's slots up front: otherwise they appear during the first trace of the
+        # train step and tf.function has to trace the whole (large) step a second time.
+        if self.optimizer is not None and not self.optimizer.built:
+            self.optimizer.build(self.trainable_variables)
+        return super().make_train_function(force=force)
+
+    def train_step(self, data):
+        images = self._images(data)
+        with tf.GradientTape() as tape:
+            loss = self._loss(images, training=True)
+        grads = tape.gradient(loss, self.trainable_variables)
+        self.optimizer.apply(grads, self.trainable_variables)
+        self.loss_tracker.update_state(loss)
+        return {"loss": self.loss_tracker.result()}
+
+    def test_step(self, data):
+        self.loss_tracker.update_state(self._loss(self._images(data), training=False))
+        return {"loss": self.loss_tracker.result()}
+
+    @property
+    def metrics(self):
+        return [self.loss_tracker]
+
+    # --- convenience --------------------------------------------------------------------------
+
+    def predict_palette(self, rgb: np.ndarray) -> np.ndarray:
+        """uint8 image ``[H, W, 3]`` -> uint8 palette ``[Np, 3]`` (inference mode)."""
+        rgb = np.asarray(rgb)
+        if rgb.ndim != 3:
+            raise ValueError(f"predict_palette expects one uint8 image [H, W, 3], got shape {rgb.shape}")
+        palette = self(image_to_unit(rgb)[tf.newaxis], training=False)
+        return palette_to_uint8(palette[0])
+
+    # --- serialisation ------------------------------------------------------------------------
+
+    def get_config(self):
+        return {"name": self.name, "trainable": self.trainable, "config": self.config.to_dict()}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        net_config = config.pop("config")
+        config.pop("dtype", None)
+        return cls(PaletteNetConfig.from_dict(net_config), **config)
+
+
+def build_palette_net(config: PaletteNetConfig | None = None) -> PaletteNet:
+    """A built (weights created) :class:`PaletteNet` for ``config`` (paper defaults if None)."""
+    return PaletteNet(config if config is not None else PaletteNetConfig())

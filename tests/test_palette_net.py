@@ -1,0 +1,242 @@
+"""PaletteNet (GIFnets §3.1, Eq. 2), its InceptionV2 / PointNet backbones and the uint8 <-> [-1, 1] helpers."""
+import glob
+import os
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image
+
+from gif_pipeline.configs import PaletteNetConfig
+from gif_pipeline.models import inception_v2
+from gif_pipeline.models.common import image_to_unit, palette_to_uint8, unit_to_uint8
+from gif_pipeline.models.palette_net import PaletteNet, build_palette_net
+from gif_pipeline.models.pointnet import pointnet_backbone
+from gif_pipeline.projection import quantization_loss
+
+DATA = os.path.join(os.path.dirname(__file__), "data")
+
+# TF-slim inception_v2_base's endpoint list, in order (research/slim/nets/inception_v2.py).
+SLIM_ENDPOINTS = [
+    "Conv2d_1a_7x7", "MaxPool_2a_3x3", "Conv2d_2b_1x1", "Conv2d_2c_3x3", "MaxPool_3a_3x3",
+    "Mixed_3b", "Mixed_3c", "Mixed_4a", "Mixed_4b", "Mixed_4c", "Mixed_4d", "Mixed_4e",
+    "Mixed_5a", "Mixed_5b", "Mixed_5c",
+]
+# Output stride of each endpoint (slim's comments: 224 -> 112, 56, 56, 56, 28, 28, 28, 14 x5, 7 x3).
+SLIM_STRIDES = [2, 4, 4, 4, 8, 8, 8, 16, 16, 16, 16, 16, 32, 32, 32]
+# Channels of each endpoint at depth_multiplier 1 (slim's comments: 64, 64, 64, 192, 192, 256, 320, 576, 1024).
+SLIM_CHANNELS = [64, 64, 64, 192, 192, 256, 320, 576, 576, 576, 576, 576, 1024, 1024, 1024]
+
+
+def tiny(**overrides):
+    values = dict(num_colors=8, depth_multiplier=0.125, min_depth=8, pointnet_widths=(16, 32),
+                  batch_norm_momentum=0.9)
+    values.update(overrides)
+    return PaletteNetConfig(**values)
+
+
+@pytest.fixture(scope="module")
+def crops():
+    """Six 32x32 crops of the sample images, in [-1, 1]."""
+    images = [np.asarray(Image.open(p).convert("RGB")) for p in sorted(glob.glob(os.path.join(DATA, "*.png")))]
+    assert len(images) >= 3
+    batch = np.stack([im[:32, :32] for im in images[:3]] + [im[32:64, 32:64] for im in images[:3]])
+    return image_to_unit(batch).numpy()
+
+
+@pytest.fixture(scope="module")
+def nets():
+    keras.utils.set_random_seed(0)
+    return {
+        ("inception_v2", 4): build_palette_net(tiny(num_colors=4)),
+        ("inception_v2", 16): build_palette_net(tiny(num_colors=16)),
+        ("pointnet", 8): build_palette_net(tiny(backbone="pointnet")),
+    }
+
+
+# --- InceptionV2 backbone --------------------------------------------------------------------
+
+def test_endpoints_follow_slim_names_strides_and_channels():
+    assert list(inception_v2.ENDPOINTS) == SLIM_ENDPOINTS
+    model = inception_v2.inception_v2_backbone(depth_multiplier=0.25, min_depth=8, return_endpoints=True)
+    outputs = model(np.zeros((1, 64, 96, 3), np.float32))
+    assert list(outputs) == SLIM_ENDPOINTS
+    expected_channels = inception_v2.endpoint_channels(0.25, 8)
+    for name, stride, full in zip(SLIM_ENDPOINTS, SLIM_STRIDES, SLIM_CHANNELS):
+        assert outputs[name].shape[1:3] == (64 // stride, 96 // stride), name
+        assert outputs[name].shape[-1] == expected_channels[name], name
+        if name.startswith("Mixed"):  # concat of branches that were each scaled by depth()
+            assert abs(expected_channels[name] - full * 0.25) <= 8 * 4, name
+        else:
+            assert expected_channels[name] == max(int(full * 0.25), 8), name
+    # slim's conv count: 3 stem convs + 7 per inception module (8 of them) + 5 per grid reduction (2).
+    convs = [l for l in model.layers if isinstance(l, (keras.layers.Conv2D, keras.layers.SeparableConv2D))]
+    assert len(convs) == 3 + 8 * 7 + 2 * 5
+    bns = [l for l in model.layers if isinstance(l, keras.layers.BatchNormalization)]
+    assert {bn.name for bn in bns} == {f"{c.name}_BatchNorm" for c in convs}
+    # Spot checks of the slim scope -> layer name mapping and strides.
+    assert model.get_layer("Mixed_4a_Branch_1_Conv2d_1a_3x3").strides == (2, 2)
+    assert model.get_layer("Mixed_5a_Branch_0_Conv2d_1a_3x3").strides == (2, 2)
+    assert isinstance(model.get_layer("Mixed_5c_Branch_3_MaxPool_0a_3x3"), keras.layers.MaxPooling2D)
+    assert isinstance(model.get_layer("Mixed_5b_Branch_3_AvgPool_0a_3x3"), keras.layers.AveragePooling2D)
+
+
+def test_final_endpoint_stops_the_graph_and_rejects_unknown_names():
+    model = inception_v2.inception_v2_backbone(depth_multiplier=0.125, min_depth=8, final_endpoint="Mixed_4a")
+    assert model.output.shape[-1] == inception_v2.endpoint_channels(0.125, 8)["Mixed_4a"]
+    names = {l.name for l in model.layers}
+    assert "Mixed_4a" in names and not any(n.startswith("Mixed_4b") for n in names)
+    with pytest.raises(ValueError, match="final_endpoint"):
+        inception_v2.inception_v2_backbone(final_endpoint="Mixed_6a")
+    with pytest.raises(ValueError, match="depth_multiplier"):
+        inception_v2.inception_v2_backbone(depth_multiplier=0.0)
+
+
+def test_stem_is_slims_separable_conv_with_depthwise_multiplier_8_or_a_plain_conv():
+    sep = inception_v2.inception_v2_backbone(final_endpoint="Conv2d_1a_7x7").get_layer("Conv2d_1a_7x7")
+    assert isinstance(sep, keras.layers.SeparableConv2D)
+    assert tuple(sep.depthwise_kernel.shape) == (7, 7, 3, 8)  # min(int(64 / 3), 8) = 8
+    assert tuple(sep.pointwise_kernel.shape) == (1, 1, 24, 64)
+    assert sep.strides == (2, 2)
+    small = inception_v2.inception_v2_backbone(0.125, 8, final_endpoint="Conv2d_1a_7x7").get_layer("Conv2d_1a_7x7")
+    assert tuple(small.depthwise_kernel.shape) == (7, 7, 3, 2)  # depth(64) = 8 -> min(int(8 / 3), 8) = 2
+    plain = inception_v2.inception_v2_backbone(final_endpoint="Conv2d_1a_7x7", use_separable_conv=False)
+    assert tuple(plain.get_layer("Conv2d_1a_7x7").kernel.shape) == (7, 7, 3, 64)
+
+
+def test_full_width_backbone_has_about_slims_10_2m_parameters():
+    model = inception_v2.inception_v2_backbone(depth_multiplier=1.0)
+    params = model.count_params()  # weights + BN beta + BN moving statistics, as slim's variables
+    assert abs(params - 10.2e6) / 10.2e6 < 0.10, params
+    assert model.output.shape[-1] == 1024
+
+
+# --- PaletteNet --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("key", [("inception_v2", 4), ("inception_v2", 16), ("pointnet", 8)])
+@pytest.mark.parametrize("size", [(17, 23), (32, 32), (64, 48)])
+def test_palette_shape_and_range_at_any_size(nets, key, size):
+    net = nets[key]
+    images = np.random.default_rng(0).uniform(-1, 1, (2, *size, 3)).astype(np.float32)
+    palette = net(images, training=False).numpy()
+    assert palette.shape == (2, key[1], 3)
+    assert np.all(np.isfinite(palette)) and np.all(np.abs(palette) <= 1.0)
+    assert not np.allclose(palette[0], palette[1])  # depends on the image
+
+
+def test_bad_inputs_raise(nets):
+    net = nets[("inception_v2", 4)]
+    with pytest.raises(ValueError):
+        net(np.zeros((1, 16, 16, 4), np.float32))
+    with pytest.raises(ValueError, match="float"):
+        net(np.zeros((1, 16, 16, 3), np.uint8))
+    with pytest.raises(ValueError, match="backbone"):
+        tiny(backbone="resnet")
+    with pytest.raises(ValueError, match="depth_multiplier"):
+        tiny(depth_multiplier=0)
+    with pytest.raises(ValueError, match="colours"):
+        tiny(num_colors=1)
+
+
+@pytest.mark.parametrize("key", [("inception_v2", 16), ("pointnet", 8)])
+def test_eq2_gradients_reach_every_trainable_variable(nets, crops, key):
+    net = nets[key]
+    with tf.GradientTape() as tape:
+        loss = quantization_loss(crops, net(crops, training=True))
+    grads = tape.gradient(loss, net.trainable_variables)
+    assert len(grads) == len(net.trainable_variables) > 0
+    missing = [v.path for v, g in zip(net.trainable_variables, grads) if g is None or not np.any(g.numpy() != 0)]
+    assert not missing
+
+
+def test_pointnet_palette_ignores_pixel_order(nets, crops):
+    net = nets[("pointnet", 8)]
+    flat = crops.reshape(len(crops), -1, 3)
+    perm = np.random.default_rng(3).permutation(flat.shape[1])
+    shuffled = flat[:, perm].reshape(crops.shape)
+    np.testing.assert_allclose(net(shuffled).numpy(), net(crops).numpy(), atol=1e-5)
+
+
+def test_keras_save_load_round_trip(tmp_path, crops):
+    keras.utils.set_random_seed(1)
+    net = build_palette_net(tiny(num_colors=6, use_separable_conv=False))
+    net(crops, training=True)  # moves the batch-norm moving statistics off their initial values
+    net.compile(optimizer=keras.optimizers.Adam(2e-4))
+    path = str(tmp_path / "palette_net.keras")
+    net.save(path)
+    loaded = keras.models.load_model(path)
+    assert isinstance(loaded, PaletteNet)
+    assert loaded.config == net.config
+    # Loaded after other random draws, so a fresh initialisation could not match by chance.
+    np.testing.assert_array_equal(loaded(crops).numpy(), net(crops).numpy())
+    assert isinstance(loaded.optimizer, keras.optimizers.Adam)
+    assert np.isclose(float(loaded.optimizer.learning_rate), 2e-4)
+
+
+def _fit_lowers_eq2(crops, config, optimizer, steps, run_eagerly):
+    keras.utils.set_random_seed(0)
+    net = build_palette_net(config)
+    before = float(quantization_loss(crops, net(crops, training=True)))
+    net.compile(optimizer=optimizer, run_eagerly=run_eagerly)
+    dataset = tf.data.Dataset.from_tensors(crops).repeat(steps)  # self-supervised: images only
+    history = net.fit(dataset, epochs=1, shuffle=False, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
+    after = float(quantization_loss(crops, net(crops, training=True)))
+    assert after < 0.75 * before, (before, after)
+
+
+def test_fit_lowers_eq2_inception(crops):
+    # Eager: tracing the full InceptionV2 train step costs ~15 s of CPU; the graph path is
+    # covered by the PointNet test below and by the slow test.
+    _fit_lowers_eq2(crops, tiny(), keras.optimizers.SGD(0.03), steps=4, run_eagerly=True)
+
+
+def test_fit_lowers_eq2_pointnet_in_graph_mode(crops):
+    _fit_lowers_eq2(crops, tiny(backbone="pointnet"), keras.optimizers.Adam(1e-2), steps=6, run_eagerly=False)
+
+
+@pytest.mark.slow
+def test_fit_lowers_eq2_inception_in_graph_mode(crops):
+    _fit_lowers_eq2(crops, tiny(), keras.optimizers.Adam(1e-3), steps=8, run_eagerly=False)
+
+
+def test_fit_rejects_uint8_images():
+    net = build_palette_net(tiny(backbone="pointnet"))
+    net.compile(optimizer="adam", run_eagerly=True)
+    with pytest.raises(ValueError, match="float"):
+        net.fit(np.zeros((2, 8, 8, 3), np.uint8), verbose=0)
+
+
+def test_predict_palette_returns_uint8(nets):
+    rgb = np.asarray(Image.open(os.path.join(DATA, "hopper_64.png")).convert("RGB"))
+    palette = nets[("inception_v2", 4)].predict_palette(rgb)
+    assert palette.dtype == np.uint8 and palette.shape == (4, 3)
+
+
+# --- helpers and config ------------------------------------------------------------------------
+
+def test_uint8_unit_round_trip_and_palette_conversion():
+    values = np.arange(256, dtype=np.uint8)
+    rgb = np.stack([values, values[::-1], values], axis=-1).reshape(16, 16, 3)
+    unit = image_to_unit(rgb).numpy()
+    assert unit.dtype == np.float32 and unit.min() == -1.0 and unit.max() == 1.0
+    np.testing.assert_array_equal(unit_to_uint8(unit), rgb)
+    palette = np.array([[-1.5, -1.0, 0.0], [0.999, 1.0, 2.0]], np.float32)
+    np.testing.assert_array_equal(palette_to_uint8(palette), [[0, 0, 128], [255, 255, 255]])
+    with pytest.raises(ValueError, match="uint8"):
+        image_to_unit(unit)
+    with pytest.raises(ValueError):
+        palette_to_uint8(np.zeros((4,), np.float32))
+    with pytest.raises(ValueError):
+        unit_to_uint8(np.array([np.nan]))
+
+
+def test_config_dict_round_trip():
+    config = tiny(backbone="pointnet", pointnet_widths=(8, 16, 32))
+    assert PaletteNetConfig.from_dict(config.to_dict()) == config
+    small = PaletteNetConfig.tiny(num_colors=32)
+    assert small.num_colors == 32 and small.depth_multiplier < 1
+    net = PaletteNet.from_config(PaletteNet(config).get_config())
+    assert net.config == config
+    assert pointnet_backbone((8, 16, 32)).output.shape[-1] == 32

@@ -1,0 +1,100 @@
+"""The training stages as a user runs them: `trainers/NAME --flags`, checkpoints, resume, errors."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TINY_PALETTE = ["--np=8", "--depth_multiplier=0.1", "--min_depth=8", "--image_size=32", "--batch_size=2",
+                "--validation_steps=1"]
+TINY_DITHER = ["--np=8", "--block_channels=4,8,8,8,8", "--bottleneck_channels=8,8", "--image_size=32",
+               "--batch_size=2", "--validation_steps=1"]
+
+
+def _env():
+    return dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=ROOT)
+
+
+def run_trainer(name, *flags, cwd, timeout=600):
+    return subprocess.run([os.path.join(ROOT, "trainers", name), *flags], cwd=cwd, env=_env(),
+                          capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def palette_run(tmp_path_factory):
+    """Stage 1 exactly as typed in the README (tiny sizes), from a folder that is not the repo."""
+    cwd = tmp_path_factory.mktemp("work")
+    r = run_trainer("train_palette", *TINY_PALETTE, "--steps=4", "--checkpoint_every=2", "--seed=3", cwd=cwd)
+    assert r.returncode == 0, r.stderr[-3000:]
+    return cwd, r
+
+
+def test_train_palette_writes_weights_config_and_tensorboard_logs(palette_run):
+    cwd, r = palette_run
+    run = cwd / "runs" / "palette_np8"
+    assert (run / "palette_net.keras").is_file()
+    record = json.loads((run / "config.json").read_text())
+    assert record["stage"] == "palette" and record["model"]["num_colors"] == 8
+    assert record["flags"]["steps"] == 4 and record["flags"]["seed"] == 3
+    assert 0 < record["final_metrics"]["loss"] < 4  # Eq. 2 on [-1, 1] images is at most 12
+    events = [f for _, _, fs in os.walk(run / "logs") for f in fs if f.startswith("events.out")]
+    assert len(events) >= 2  # scalars and images
+    assert "embedded" in r.stderr or "sample images" in r.stderr  # the log says the sample set is used
+    assert not (run / "backup").exists()  # a finished run leaves no resume state
+
+
+def test_train_dither_uses_stage_one_output_and_says_what_is_missing(palette_run):
+    cwd, _ = palette_run
+    r = run_trainer("train_dither", *TINY_DITHER, "--steps=2", "--checkpoint_every=2", cwd=cwd)
+    if not os.path.exists(os.path.join(ROOT, "gif_pipeline", "weights", "banding.keras")):
+        # Without a BandingNet, the error names the command to run first, in one line.
+        assert r.returncode != 0
+        assert "trainers/train_banding" in r.stderr.strip().splitlines()[-1]
+        r = run_trainer("train_dither", *TINY_DITHER, "--steps=2", "--checkpoint_every=2", "--delta=0", cwd=cwd)
+    assert r.returncode == 0, r.stderr[-3000:]
+    record = json.loads((cwd / "runs" / "dither_np8" / "config.json").read_text())
+    assert record["palette_model"].endswith("palette_net.keras") or "weights" in record["palette_model"]
+    assert (cwd / "runs" / "dither_np8" / "dither_net.keras").is_file()
+
+
+def test_missing_palette_net_names_the_command_to_run_first(tmp_path):
+    r = run_trainer("train_dither", "--np=7", "--steps=1", cwd=tmp_path)
+    assert r.returncode != 0
+    assert "trainers/train_palette --np=7" in r.stderr.strip().splitlines()[-1]
+
+
+def test_wrong_np_is_a_usage_error(tmp_path):
+    r = run_trainer("train_palette", "--np=1", cwd=tmp_path)
+    assert r.returncode != 0 and "--np" in r.stderr
+
+
+def test_a_killed_run_resumes_where_it_stopped(tmp_path):
+    flags = [*TINY_PALETTE, "--steps=8", "--checkpoint_every=1", "--seed=5", "--validation_steps=0",
+             f"--model_dir={tmp_path / 'run'}"]
+    proc = subprocess.Popen([os.path.join(ROOT, "trainers", "train_palette"), *flags], cwd=tmp_path, env=_env(),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    backup = tmp_path / "run" / "backup"
+    deadline = time.time() + 400
+    # Wait until at least two epochs (of one step each) are checkpointed, then kill it hard.
+    while time.time() < deadline and proc.poll() is None:
+        state = backup / "training_metadata.json"
+        if state.exists():
+            try:
+                if json.loads(state.read_text()).get("epoch", 0) >= 2:
+                    break
+            except ValueError:
+                pass
+        time.sleep(0.2)
+    assert proc.poll() is None, "training finished before it could be killed: " + proc.stderr.read()[-2000:]
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert backup.exists() and not (tmp_path / "run" / "palette_net.keras").exists()
+    r = run_trainer("train_palette", *flags, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "Resuming" in r.stderr
+    record = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert 0 < record["epochs_run"] < 8  # only the epochs left after the kill ran

@@ -1,0 +1,115 @@
+"""Task code shared by stage 2 (``train_dither``) and stage 3 (``train_joint``): flags, models,
+loss weights and image summaries. The trainers themselves are the short ``main`` functions."""
+from __future__ import annotations
+
+import os
+
+from absl import flags, logging
+
+from trainers import common
+
+FLAGS = flags.FLAGS
+
+
+def define_flags(stage: str):
+    flags.DEFINE_integer("np", 16, "Palette size Np (2..256).")
+    flags.DEFINE_string("palette_model", None, "Trained PaletteNet (.keras). Default: the shipped weights for "
+                        "--np, else runs/palette_np{NP}/palette_net.keras.")
+    flags.DEFINE_string("banding_model", None, "Trained BandingNet (.keras). Default: the shipped weights, else "
+                        "runs/banding/banding_net.keras. Not needed with --delta=0.")
+    flags.DEFINE_float("temperature", 1e-3, "Soft projection temperature T (paper: 0.001).")
+    for name, doc in (("lam", "lambda, weight of L1(I, I_hat)"), ("gamma", "gamma, weight of L1(E', I' - I)"),
+                      ("delta", "delta, weight of the banding loss B(I_hat)"),
+                      ("theta", "theta, weight of the perceptual loss R"), ("beta", "beta, weight of L2(I, I')")):
+        flags.DEFINE_float(name, None, f"Loss weight {doc}; default: the supplement's value for --np.")
+    flags.DEFINE_enum("perceptual", "none", ["none", "vgg16", "vgg19", "nima"], "Perceptual term R (Eq. 6).")
+    flags.DEFINE_string("perceptual_weights", None, "Local weights file for --perceptual (nothing downloads).")
+    flags.DEFINE_integer("decay_steps", 20_000, "Learning-rate decay interval (supplement: 20k).")
+    flags.DEFINE_float("decay_rate", 0.96, "Learning-rate decay factor (supplement: 0.96).")
+    flags.DEFINE_integer("patience", 3, "Early stopping: epochs without a better validation loss.")
+    if stage == "dither":
+        flags.DEFINE_list("block_channels", ["16", "32", "32", "64", "64"], "DitherNet U-Net block channels.")
+        flags.DEFINE_list("bottleneck_channels", ["512", "512"], "DitherNet bottleneck channels.")
+    else:
+        flags.DEFINE_string("dither_model", None, "Trained DitherNet (.keras). Default: the shipped weights for "
+                            "--np, else runs/dither_np{NP}/dither_net.keras.")
+
+
+def loss_config():
+    from gif_pipeline.configs import LossConfig
+
+    config = LossConfig.for_num_colors(FLAGS.np, FLAGS.perceptual)
+    overrides = {k: getattr(FLAGS, k) for k in ("lam", "gamma", "delta", "theta", "beta")
+                 if getattr(FLAGS, k) is not None}
+    return config.replace(**overrides)
+
+
+def load_frozen_models(config):
+    """PaletteNet and (if delta > 0) BandingNet, loaded from their stage-1 outputs."""
+    from gif_pipeline import pretrained
+
+    palette_path = pretrained.find_model("palette", FLAGS.np, FLAGS.palette_model)
+    logging.info("PaletteNet: %s", palette_path)
+    palette_net = pretrained.load("palette", FLAGS.np, palette_path)
+    if palette_net.num_colors != FLAGS.np:
+        raise SystemExit(f"{palette_path} predicts {palette_net.num_colors} colours, not --np={FLAGS.np}")
+    banding_net = None
+    if config.delta > 0:
+        banding_path = pretrained.find_model("banding", explicit=FLAGS.banding_model)
+        logging.info("BandingNet: %s", banding_path)
+        banding_net = pretrained.load("banding", explicit=banding_path)
+    else:
+        logging.warning("--delta=0: training without the banding loss")
+    return palette_net, banding_net, {"palette_model": palette_path,
+                                      "banding_model": banding_path if banding_net is not None else None}
+
+
+def perceptual_model(config):
+    if config.perceptual == "none" or config.theta == 0:
+        return None
+    from gif_pipeline.losses import make_perceptual_loss
+
+    return make_perceptual_loss(config.perceptual, FLAGS.perceptual_weights)
+
+
+def compile_encoder(encoder, learning_rate):
+    import keras
+
+    schedule = keras.optimizers.schedules.ExponentialDecay(learning_rate, FLAGS.decay_steps, FLAGS.decay_rate,
+                                                           staircase=True)
+    encoder.compile(optimizer=keras.optimizers.Adam(schedule))
+
+
+def image_summaries(encoder):
+    def make(batch):
+        out = encoder(batch, training=False, soft=False)
+        to01 = lambda x: (x + 1.0) / 2.0  # noqa: E731
+        return {"original": to01(batch), "quantized": to01(out["quantized"]), "dithered": to01(out["dithered"]),
+                "error": 0.5 + 0.5 * out["error"]}
+
+    return make
+
+
+def train(encoder, train_ds, val_ds, model_dir):
+    import keras
+
+    sample = next(iter(val_ds if val_ds is not None else train_ds))
+    encoder(sample[:1], training=False)  # build it: BackupAndRestore needs a built model
+    callbacks = [common.ImageSummaries(os.path.join(model_dir, "logs"), sample[:3], image_summaries(encoder),
+                                       FLAGS.image_summary_every)]
+    if val_ds is not None and FLAGS.patience:
+        callbacks.append(keras.callbacks.EarlyStopping("val_loss", patience=FLAGS.patience))
+    return common.fit(encoder, train_ds, model_dir=model_dir, steps=FLAGS.steps, epochs=FLAGS.epochs,
+                      batch_size=FLAGS.batch_size, checkpoint_every=FLAGS.checkpoint_every, val_ds=val_ds,
+                      validation_steps=FLAGS.validation_steps, extra_callbacks=callbacks)
+
+
+def check_np():
+    from absl import app
+
+    from gif_pipeline.configs import check_num_colors
+
+    try:
+        check_num_colors(FLAGS.np)
+    except ValueError as e:
+        raise app.UsageError(f"--np: {e}")
