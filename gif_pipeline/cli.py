@@ -69,8 +69,10 @@ def _add_encode_parser(sub):
     p.add_argument("--palette", choices=sorted(encode.PALETTE_STAGES), default=encode.DEFAULT_PALETTE,
                    help="palette method (default: %(default)s)")
     p.add_argument("--dither", choices=sorted(encode.DITHER_STAGES), default=encode.DEFAULT_DITHER,
-                   help="dithering: none or fs (Floyd-Steinberg) (default: %(default)s)")
+                   help="dithering: none, fs (Floyd-Steinberg) or net (DitherNet) (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="seed for k-means (default: %(default)s)")
+    p.add_argument("--kmeans-iterations", type=_positive_int, default=None, metavar="N",
+                   help="Lloyd iterations of --palette kmeans (default 10) and net+kmeans (default 5)")
     p.add_argument("--background", type=_rgb, default=None, metavar="COLOR",
                    help="composite transparent pixels onto COLOR instead of keeping GIF transparency")
     p.add_argument("--alpha-threshold", type=_alpha, default=128, metavar="A",
@@ -116,7 +118,8 @@ def _run_encode(args) -> int:
             loaded = image_io.load_image(src, max_pixels=args.max_pixels, background=args.background,
                                          alpha_threshold=args.alpha_threshold)
             result = encode.encode_image(loaded.rgb, colors=args.colors, palette=args.palette,
-                                         dither=args.dither, alpha_mask=loaded.alpha_mask, seed=args.seed)
+                                         dither=args.dither, alpha_mask=loaded.alpha_mask, seed=args.seed,
+                                         kmeans_iterations=args.kmeans_iterations)
             gif_io.atomic_write(dst, result.gif_bytes, force=args.force, protect=args.inputs)
         except GifnetsError as e:
             tqdm.write(f"gifnets: error: {e}", file=sys.stderr)
@@ -136,10 +139,18 @@ def _run_encode(args) -> int:
 
 
 def _add_bench_parser(sub):
-    p = sub.add_parser("bench", help="compare gifnets with Pillow, k-means, libimagequant, ffmpeg and pngquant",
-                       add_help=False)
-    p.add_argument("rest", nargs=argparse.REMAINDER)
-    p.set_defaults(func=lambda args: __import__("gif_pipeline.bench", fromlist=["main"]).main(args.rest) or 0)
+    # Listed for --help only: main() hands `gifnets bench ...` to gif_pipeline.bench.main.
+    sub.add_parser("bench", help="compare gifnets with Pillow, k-means, libimagequant, ffmpeg and pngquant "
+                   "(gifnets bench --help)", add_help=False)
+
+
+def _add_client_parser(sub):
+    from export import client
+
+    p = sub.add_parser("client", help="send images to a TF Serving server and write the GIFs it returns",
+                       description="Encode images with a GIFnets model served by TensorFlow Serving (REST or gRPC). "
+                       "One input: -o is a file or a folder. Several inputs: -o is a folder.")
+    client.add_arguments(p)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -147,6 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_encode_parser(sub)
     _add_bench_parser(sub)
+    _add_client_parser(sub)
     return parser
 
 
@@ -170,7 +182,12 @@ def _import_tensorflow_quietly():
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
     _import_tensorflow_quietly()
+    if argv[:1] == ["bench"]:  # the benchmark has its own parser (and --help)
+        from gif_pipeline import bench
+
+        return bench.main(argv[1:], prog="gifnets bench") or 0
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)

@@ -9,6 +9,7 @@ network dithering).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 from typing import Callable
 
@@ -22,18 +23,89 @@ DitherStage = Callable[..., np.ndarray]  # (rgb uint8[H,W,3], palette uint8[K,3]
 
 
 def _classical_palette(method: str) -> PaletteStage:
-    def stage(rgb, n, seed=0):
+    def stage(rgb, n, seed=0, iterations=None):
         if method == "kmeans":
-            return palettes.kmeans(rgb, n, seed=seed)
+            return palettes.kmeans(rgb, n, seed=seed, **({} if iterations is None else {"iterations": iterations}))
         return palettes.make_palette(rgb, n, method)
 
     return stage
 
 
+@functools.lru_cache(maxsize=8)
+def _load_net(kind: str, np_colors: int | None):
+    from gif_pipeline import pretrained
+    from gif_pipeline.errors import MissingPrerequisiteError
+
+    try:
+        return pretrained.load(kind, np_colors, search_runs=False)
+    except MissingPrerequisiteError:
+        shipped = pretrained.shipped_colors(kind)
+        net = {"palette": "PaletteNet", "dither": "DitherNet"}[kind]
+        raise MissingPrerequisiteError(
+            f"no trained {net} for {np_colors} colours is installed (available: "
+            f"{', '.join(map(str, shipped)) or 'none'}); choose one of those --colors, a classical method, "
+            f"or train one with trainers/train_{kind} --np={np_colors}") from None
+
+
+def _available_colors(kind: str) -> list[int]:
+    from gif_pipeline import pretrained
+
+    return pretrained.shipped_colors(kind)
+
+
+def _net_palette(refine_iterations: int) -> PaletteStage:
+    """PaletteNet's palette (§3.1), optionally refined by Lloyd iterations (``net+kmeans``)."""
+
+    def stage(rgb, n, seed=0, iterations=None):
+        del seed  # the network is deterministic
+        refine = refine_iterations if iterations is None or not refine_iterations else iterations
+        import tensorflow as tf
+
+        from gif_pipeline.models.common import image_to_unit, palette_to_uint8
+
+        net = _load_net("palette", n)
+        image = image_to_unit(rgb)[tf.newaxis]
+        palette = net(image, training=False)
+        if refine:
+            palette = palettes.lloyd_refine(image, palette, refine)
+        return np.unique(palette_to_uint8(palette[0]), axis=0)
+
+    return stage
+
+
+def _net_dither(rgb: np.ndarray, palette: np.ndarray) -> np.ndarray:
+    """DitherNet (§3.2, Eq. 5) on any palette: E' = DitherNet(I, Proj(I, P)); indices of Proj(I + E', P).
+
+    DitherNets are trained per Np; the one for the smallest shipped Np >= len(palette) is used
+    (else the largest).
+    """
+    from gif_pipeline.models.common import image_to_unit
+    from gif_pipeline.projection import hard_projection
+
+    shipped = _available_colors("dither")
+    if not shipped:
+        from gif_pipeline.errors import MissingPrerequisiteError
+
+        raise MissingPrerequisiteError("no trained DitherNet is installed; use --dither fs or none")
+    np_colors = min([c for c in shipped if c >= len(palette)] or [max(shipped)])
+    net = _load_net("dither", np_colors)
+    image = image_to_unit(rgb)[None]
+    unit_palette = palette.astype(np.float32) / 127.5 - 1.0
+    _, quantized = hard_projection(image, unit_palette)
+    error = net([image, quantized], training=False)
+    indices, _ = hard_projection(image + error, unit_palette)
+    return indices.numpy()[0].astype(np.uint8)
+
+
+KMEANS_REFINE_ITERATIONS = 5
+
 PALETTE_STAGES: dict[str, PaletteStage] = {m: _classical_palette(m) for m in ("median-cut", "kmeans", "octree")}
+PALETTE_STAGES["net"] = _net_palette(0)
+PALETTE_STAGES["net+kmeans"] = _net_palette(KMEANS_REFINE_ITERATIONS)
 DITHER_STAGES: dict[str, DitherStage] = {
     "none": lambda rgb, palette: dithering.remap(rgb, palette, "none"),
     "fs": lambda rgb, palette: dithering.remap(rgb, palette, "fs"),
+    "net": _net_dither,
 }
 
 DEFAULT_PALETTE = "kmeans"
@@ -74,10 +146,12 @@ def encode_image(
     dither: str = DEFAULT_DITHER,
     alpha_mask: np.ndarray | None = None,
     seed: int = 0,
+    kmeans_iterations: int | None = None,
 ) -> EncodeResult:
     """Encode ``rgb`` (uint8 [H, W, 3]) as a GIF with at most ``colors`` colours.
 
-    ``alpha_mask`` (bool [H, W], True = transparent) reserves one palette entry as the GIF's
+    ``kmeans_iterations`` sets the Lloyd iterations of ``kmeans`` (default 10) and ``net+kmeans``
+    (default 5). ``alpha_mask`` (bool [H, W], True = transparent) reserves one palette entry as the GIF's
     transparent index; the other ``colors - 1`` entries are fitted to the opaque pixels.
     """
     check_num_colors(colors)
@@ -101,7 +175,7 @@ def encode_image(
         if n_fit == 1:  # --colors 2 with transparency: one opaque colour, the mean
             pal = np.rint(fit_pixels.reshape(-1, 3).mean(0)).astype(np.uint8)[None]
         else:
-            pal = PALETTE_STAGES[palette](fit_pixels, n_fit, seed=seed)
+            pal = PALETTE_STAGES[palette](fit_pixels, n_fit, seed=seed, iterations=kmeans_iterations)
         indices = DITHER_STAGES[dither](rgb, pal)
     if has_alpha:
         transparent_index = len(pal) if not bool(alpha_mask.all()) else 0

@@ -1,7 +1,7 @@
 """Where trained models are found: an explicit path, the weights shipped in the package, or the
 output of the trainer that makes them (``runs/``).
 
-Shipped files live in ``gif_pipeline/weights/`` as ``palette_np{NP}.keras``, ``dither_np{NP}.keras``
+Shipped files live in ``gif_pipeline/weights/`` (or the folder in ``$GIFNETS_WEIGHTS``) as ``palette_np{NP}.keras``, ``dither_np{NP}.keras``
 and ``banding.keras``, each with a model card (``*.md``) beside it.
 """
 from __future__ import annotations
@@ -20,7 +20,8 @@ KINDS = {
 
 
 def weights_dir() -> str:
-    return str(resources.files("gif_pipeline") / "weights")
+    """The shipped weights, or the folder named by the ``GIFNETS_WEIGHTS`` environment variable."""
+    return os.environ.get("GIFNETS_WEIGHTS") or str(resources.files("gif_pipeline") / "weights")
 
 
 def shipped_path(kind: str, np: int | None = None) -> str:
@@ -55,11 +56,11 @@ def shipped_colors(kind: str) -> list[int]:
                   if n.startswith(prefix) and n.endswith(".keras") and n[len(prefix):-len(".keras")].isdigit())
 
 
-def load(kind: str, np: int | None = None, explicit: str | None = None):
+def load(kind: str, np: int | None = None, explicit: str | None = None, search_runs: bool = True):
     """Load a trained model (registering gifnets' custom layers first)."""
     import keras
 
     from gif_pipeline.models import banding_net, dither_net, palette_net  # noqa: F401  (registration)
 
-    path = find_model(kind, np, explicit)
+    path = find_model(kind, np, explicit, search_runs=search_runs)
     return keras.saving.load_model(path, compile=False)

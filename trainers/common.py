@@ -40,6 +40,8 @@ def define_common_flags(default_model_dir: str, default_steps: int, default_batc
     flags.DEFINE_enum("strategy", "default", ["default", "mirrored", "multi_worker", "tpu"],
                       "tf.distribute strategy. multi_worker reads TF_CONFIG; tpu needs --tpu.")
     flags.DEFINE_string("tpu", None, "TPU name or address for --strategy=tpu.")
+    flags.DEFINE_integer("logical_cpus", 0, "Split the CPU into this many logical devices (to try "
+                         "--strategy=mirrored on one machine); 0 keeps one.")
     flags.DEFINE_bool("mixed_precision", False, "Compute in float16/bfloat16 with float32 variables.")
     flags.DEFINE_bool("resume", True, "Resume from --model_dir's backup if a run was interrupted; "
                       "--noresume starts over.")
@@ -74,7 +76,9 @@ def get_strategy(name: str, tpu: str | None = None):
     if name == "default":
         return tf.distribute.get_strategy()
     if name == "mirrored":
-        return tf.distribute.MirroredStrategy()
+        devices = [d.name for d in tf.config.list_logical_devices("GPU")] or \
+            [d.name for d in tf.config.list_logical_devices("CPU")]
+        return tf.distribute.MirroredStrategy(devices)
     if name == "multi_worker":
         if "TF_CONFIG" not in os.environ:
             raise SystemExit("--strategy=multi_worker needs the TF_CONFIG environment variable (see BUILD.md)")
@@ -90,11 +94,17 @@ def get_strategy(name: str, tpu: str | None = None):
 
 
 def setup(seed: int | None, mixed_precision: bool):
-    """Seeds and precision policy, before any model is built."""
+    """Logical CPUs, seeds and precision policy, before TensorFlow's runtime starts."""
+    import tensorflow as tf
+
+    if FLAGS.logical_cpus > 1:
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * FLAGS.logical_cpus)
     import keras
 
-    if seed is not None:
+    if seed is not None:  # a seeded run is repeatable: same weights, same data, deterministic kernels
         keras.utils.set_random_seed(seed)
+        tf.config.experimental.enable_op_determinism()
     if mixed_precision:
         keras.mixed_precision.set_global_policy("mixed_float16")
 

@@ -37,3 +37,14 @@ def palette_to_uint8(palette) -> np.ndarray:
     if len(shape) not in (2, 3) or shape[-1] != 3 or shape[-2] < 1:
         raise ValueError(f"palette must be [K, 3] or [B, K, 3], got shape {shape}")
     return unit_to_uint8(palette)
+
+
+def scale_loss_for_replicas(loss: tf.Tensor) -> tf.Tensor:
+    """Divide a per-replica mean loss by the number of replicas before taking gradients.
+
+    tf.distribute sums gradients over replicas, so a custom ``train_step`` must do this to match
+    a single-device step on the same global batch (Keras' built-in ``train_step`` does the same).
+    """
+    context = tf.distribute.get_replica_context()
+    replicas = context.num_replicas_in_sync if context is not None else 1
+    return loss / tf.cast(replicas, loss.dtype) if replicas > 1 else loss

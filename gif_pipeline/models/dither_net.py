@@ -111,7 +111,7 @@ class CropLike(layers.Layer):
 def _conv_bn_relu(x, channels: int, momentum: float, name: str):
     x = layers.Conv2D(channels, 3, padding="same", use_bias=False, kernel_initializer="he_normal",
                       name=f"{name}_conv")(x)
-    x = layers.BatchNormalization(momentum=momentum, name=f"{name}_bn")(x)
+    x = layers.BatchNormalization(momentum=momentum, synchronized=True, name=f"{name}_bn")(x)
     return layers.ReLU(name=f"{name}_relu")(x)
 
 

@@ -20,6 +20,7 @@ import tensorflow as tf
 
 from gif_pipeline import losses
 from gif_pipeline.configs import LossConfig
+from gif_pipeline.models.common import scale_loss_for_replicas
 from gif_pipeline.projection import hard_projection, soft_projection
 
 STAGES = ("dither", "joint")
@@ -82,8 +83,9 @@ class GIFEncoder(keras.Model):
         images = tf.cast(keras.utils.unpack_x_y_sample_weight(data)[0], tf.float32)
         with tf.GradientTape() as tape:
             total, terms = self._loss(images, training=True)
+            scaled = scale_loss_for_replicas(total)
         variables = self.trainable_variables
-        self.optimizer.apply(tape.gradient(total, variables), variables)
+        self.optimizer.apply(tape.gradient(scaled, variables), variables)
         return self._update(total, terms)
 
     def test_step(self, data):

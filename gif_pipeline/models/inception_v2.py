@@ -106,7 +106,8 @@ class _Builder:
 
     def bn_relu(self, x, name: str):
         x = layers.BatchNormalization(
-            momentum=self.momentum, epsilon=_BN_EPSILON, scale=False, name=f"{name}_BatchNorm")(x)
+            momentum=self.momentum, epsilon=_BN_EPSILON, scale=False, synchronized=True,
+            name=f"{name}_BatchNorm")(x)
         return layers.ReLU(name=f"{name}_Relu")(x)
 
     def conv(self, x, depth: int, kernel: int, name: str, stride: int = 1):

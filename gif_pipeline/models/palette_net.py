@@ -25,7 +25,7 @@ import tensorflow as tf
 from keras import layers
 
 from gif_pipeline.configs import PaletteNetConfig
-from gif_pipeline.models.common import image_to_unit, palette_to_uint8
+from gif_pipeline.models.common import image_to_unit, palette_to_uint8, scale_loss_for_replicas
 from gif_pipeline.models.inception_v2 import inception_v2_backbone
 from gif_pipeline.models.pointnet import pointnet_backbone
 from gif_pipeline.projection import quantization_loss
@@ -113,7 +113,8 @@ class PaletteNet(keras.Model):
         images = self._images(data)
         with tf.GradientTape() as tape:
             loss = self._loss(images, training=True)
-        grads = tape.gradient(loss, self.trainable_variables)
+            scaled = scale_loss_for_replicas(loss)
+        grads = tape.gradient(scaled, self.trainable_variables)
         self.optimizer.apply(grads, self.trainable_variables)
         self.loss_tracker.update_state(loss)
         return {"loss": self.loss_tracker.result()}

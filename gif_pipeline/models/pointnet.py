@@ -33,7 +33,8 @@ def pointnet_backbone(
     x = inputs
     for i, width in enumerate(widths):
         x = layers.Conv2D(int(width), 1, use_bias=False, kernel_initializer="he_normal", name=f"mlp_{i}")(x)
-        x = layers.BatchNormalization(momentum=batch_norm_momentum, epsilon=1e-3, name=f"mlp_{i}_BatchNorm")(x)
+        x = layers.BatchNormalization(momentum=batch_norm_momentum, epsilon=1e-3, synchronized=True,
+                                      name=f"mlp_{i}_BatchNorm")(x)
         x = layers.ReLU(name=f"mlp_{i}_Relu")(x)
     outputs = layers.GlobalMaxPooling2D(name="global_max_pool")(x)
     return keras.Model(inputs, outputs, name=name)

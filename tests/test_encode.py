@@ -1,0 +1,66 @@
+"""The encoder pipeline: every palette stage mixes with every dither stage through one code path."""
+import numpy as np
+import pytest
+from PIL import Image
+
+from gif_pipeline import encode, gif_io
+from gif_pipeline.configs import DitherNetConfig, PaletteNetConfig
+from gif_pipeline.errors import MissingPrerequisiteError
+
+PHOTO = np.asarray(Image.open("tests/data/retina_64.png").convert("RGB"))
+
+
+@pytest.fixture(scope="module")
+def tiny_weights(tmp_path_factory):
+    """Tiny untrained networks installed as 'shipped' weights for Np = 8."""
+    from gif_pipeline.models.dither_net import build_dither_net
+    from gif_pipeline.models.palette_net import PaletteNet
+
+    folder = tmp_path_factory.mktemp("weights")
+    PaletteNet(PaletteNetConfig(num_colors=8, depth_multiplier=0.1, min_depth=8)).save(folder / "palette_np8.keras")
+    build_dither_net(DitherNetConfig(block_channels=(4, 8, 8, 8, 8), bottleneck_channels=(8, 8))).save(
+        folder / "dither_np8.keras")
+    return folder
+
+
+@pytest.fixture
+def use_weights(tiny_weights, monkeypatch):
+    monkeypatch.setenv("GIFNETS_WEIGHTS", str(tiny_weights))
+    encode._load_net.cache_clear()
+    yield
+    encode._load_net.cache_clear()
+
+
+@pytest.mark.parametrize("palette", ["median-cut", "kmeans", "octree", "net", "net+kmeans"])
+@pytest.mark.parametrize("dither", ["none", "fs", "net"])
+def test_any_palette_mixes_with_any_dither(use_weights, palette, dither):
+    result = encode.encode_image(PHOTO, colors=8, palette=palette, dither=dither)
+    frame = gif_io.decode_gif(result.gif_bytes)[0]
+    np.testing.assert_array_equal(frame.indices, result.indices)
+    np.testing.assert_array_equal(frame.palette[result.indices], result.rgb)
+    assert len(result.palette) <= 8 and result.indices.max() < len(result.palette)
+    stats = result.stats(PHOTO)
+    assert stats["colors"] <= 8 and 10 < stats["psnr"] < 60
+
+
+def test_net_kmeans_refinement_never_loses_to_the_raw_network_palette(use_weights):
+    raw = encode.encode_image(PHOTO, colors=8, palette="net", dither="none")
+    refined = encode.encode_image(PHOTO, colors=8, palette="net+kmeans", dither="none", kmeans_iterations=10)
+    assert refined.stats(PHOTO)["psnr"] >= raw.stats(PHOTO)["psnr"] - 0.05
+
+
+def test_missing_network_for_that_many_colours_says_what_is_available(use_weights):
+    with pytest.raises(MissingPrerequisiteError, match="available: 8"):
+        encode.encode_image(PHOTO, colors=32, palette="net", dither="none")
+
+
+def test_kmeans_beats_median_cut():
+    mc = encode.encode_image(PHOTO, colors=16, palette="median-cut", dither="none").stats(PHOTO)
+    km = encode.encode_image(PHOTO, colors=16, palette="kmeans", dither="none").stats(PHOTO)
+    assert km["psnr"] > mc["psnr"] + 0.3
+
+
+@pytest.mark.parametrize("bad", [{"colors": 1}, {"colors": 300}, {"palette": "magic"}, {"dither": "ordered"}])
+def test_bad_arguments_raise(bad):
+    with pytest.raises(ValueError):
+        encode.encode_image(PHOTO, **bad)
