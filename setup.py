@@ -26,7 +26,9 @@ setup(
     extras_require={
         "test": ["pytest>=8", "pytest-xdist>=3", "ai-edge-litert", "imagequant", "scikit-image>=0.22",
                  "matplotlib>=3.8",
-                 "tensorflow-datasets", "importlib_resources"],
+                 "tensorflow-datasets", "importlib_resources", "tensorflow-serving-api>=2.21,<2.22"],
+        "export": ["ai-edge-litert"],
+        "serving": ["tensorflow-serving-api>=2.21,<2.22"],
         "bench": ["ai-edge-litert", "imagequant", "matplotlib>=3.8", "scikit-image>=0.22"],
         "tfds": ["tensorflow-datasets", "importlib_resources"],
     },

@@ -200,7 +200,13 @@ def test_load_encoder_sources(tmp_path):
         esm.load_encoder(NP, "net", init="trained", palette_model=str(tmp_path / "missing.keras"))
     with pytest.raises(esm.ExportError, match="mode"):
         esm.load_encoder(NP, "dither-only")
-    net = tiny_bundle("net").palette_net
+    import keras
+
+    from gif_pipeline.configs import PaletteNetConfig
+    from gif_pipeline.models.palette_net import build_palette_net
+
+    keras.utils.set_random_seed(1)  # a PointNet palette net saves and loads much faster than InceptionV2
+    net = build_palette_net(PaletteNetConfig(num_colors=NP, backbone="pointnet", pointnet_widths=(8, 8)))
     path = str(tmp_path / "palette.keras")
     net.save(path)
     bundle = esm.load_encoder(NP, "net", init="trained", palette_model=path)
