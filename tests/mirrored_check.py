@@ -24,7 +24,8 @@ def build(kind):
     if kind == "palette":
         model = palette_net
     else:
-        dither_net = build_dither_net(DitherNetConfig(block_channels=(4, 4, 4, 4, 4), bottleneck_channels=(4, 4)))
+        # Different widths per layer, so that mixed-up batch-norm reductions would fail loudly.
+        dither_net = build_dither_net(DitherNetConfig(block_channels=(4, 6, 6, 8, 8), bottleneck_channels=(10, 10)))
         model = GIFEncoder(palette_net, dither_net, loss_config=LossConfig(delta=0.0), temperature=0.05)
         model(BATCH[:1])
     model.compile(optimizer=keras.optimizers.SGD(0.05))
@@ -40,6 +41,7 @@ def losses(kind, strategy):
 
 
 kind = sys.argv[1]
-mirrored = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+mirrored = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"],
+                                         cross_device_ops=tf.distribute.ReductionToOneDevice())
 print(json.dumps({"replicas": mirrored.num_replicas_in_sync, "default": losses(kind, tf.distribute.get_strategy()),
                   "mirrored": losses(kind, mirrored)}))

@@ -76,9 +76,13 @@ def get_strategy(name: str, tpu: str | None = None):
     if name == "default":
         return tf.distribute.get_strategy()
     if name == "mirrored":
-        devices = [d.name for d in tf.config.list_logical_devices("GPU")] or \
-            [d.name for d in tf.config.list_logical_devices("CPU")]
-        return tf.distribute.MirroredStrategy(devices)
+        gpus = [d.name for d in tf.config.list_logical_devices("GPU")]
+        if gpus:
+            return tf.distribute.MirroredStrategy(gpus)
+        # On CPUs, reduce through one device: CPU collective all-reduces can pair up the synchronized
+        # batch-norm reductions of different layers (seen as shape mismatches in DitherNet).
+        return tf.distribute.MirroredStrategy([d.name for d in tf.config.list_logical_devices("CPU")],
+                                              cross_device_ops=tf.distribute.ReductionToOneDevice())
     if name == "multi_worker":
         if "TF_CONFIG" not in os.environ:
             raise SystemExit("--strategy=multi_worker needs the TF_CONFIG environment variable (see BUILD.md)")
