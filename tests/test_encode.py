@@ -40,7 +40,9 @@ def test_any_palette_mixes_with_any_dither(use_weights, palette, dither):
     np.testing.assert_array_equal(frame.palette[result.indices], result.rgb)
     assert len(result.palette) <= 8 and result.indices.max() < len(result.palette)
     stats = result.stats(PHOTO)
-    assert stats["colors"] <= 8 and 10 < stats["psnr"] < 60
+    assert stats["colors"] <= 8 and stats["psnr"] < 60
+    # The tiny networks here are untrained (a few colours); classical palettes must be good.
+    assert stats["psnr"] > (5 if palette.startswith("net") else 20)
 
 
 def test_net_kmeans_refinement_never_loses_to_the_raw_network_palette(use_weights):

@@ -34,6 +34,8 @@ flags.DEFINE_integer("dense_units", 256, "Units of the hidden dense layer (paper
 flags.DEFINE_integer("kernel_size", 3, "Conv kernel size.")
 flags.DEFINE_enum("lr_schedule", "cosine", ["cosine", "constant"], "Learning-rate schedule over --steps.")
 flags.DEFINE_integer("shuffle_buffer", 512, "Examples in the shuffle buffer.")
+flags.DEFINE_string("init_weights", None, "Start from the weights of this BandingNet (.keras, same layout), "
+                    "e.g. to continue a finished run with a new learning-rate schedule.")
 flags.DEFINE_string("cambi_images", None, "Optional folder of images (>= 216 px on one side): after training, "
                     "also report the Spearman correlation with CAMBI on their quantized versions.")
 common.define_common_flags(default_model_dir=os.path.join("runs", "banding"), default_steps=3000,
@@ -216,7 +218,24 @@ def build_model(strategy, total_steps: int):
         if FLAGS.lr_schedule == "cosine":
             lr = keras.optimizers.schedules.CosineDecay(lr, max(1, total_steps), alpha=0.05)
         model.compile(optimizer=keras.optimizers.Adam(lr), loss="mean_absolute_error")
+        if FLAGS.init_weights:
+            _init_from(model, FLAGS.init_weights)
     return model, config
+
+
+def _init_from(model, path: str):
+    import keras
+
+    from gif_pipeline.models import banding_net  # noqa: F401  (registers the custom layer)
+
+    if not os.path.exists(path):
+        raise app.UsageError(f"--init_weights: no such file {path}")
+    source = keras.saving.load_model(path, compile=False)
+    theirs, ours = source.get_weights(), model.get_weights()
+    if [w.shape for w in theirs] != [w.shape for w in ours]:
+        raise app.UsageError(f"--init_weights: {path} has another BandingNet layout than the flags ask for")
+    model.set_weights(theirs)
+    logging.info("Initialised BandingNet from %s", path)
 
 
 def _log_scalars(model_dir: str, step: int, values: dict):
