@@ -427,25 +427,6 @@ def encode_file(client, path: str, background=None, max_pixels=None) -> ServedGi
     return gif_from_outputs(out["indices"][0], out["palette"][0], loaded.alpha_mask)
 
 
-def plan_outputs(inputs: list[str], output: str) -> list[str]:
-    """One input: ``output`` is a file (or an existing folder); several: a folder of NAME.gif."""
-    many = len(inputs) > 1
-    if many or os.path.isdir(output) or output.endswith(os.sep):
-        if os.path.exists(output) and not os.path.isdir(output):
-            raise GifnetsError(f"{output}: with several inputs, -o must be a folder")
-        os.makedirs(output, exist_ok=True)
-        outs = [os.path.join(output, os.path.splitext(os.path.basename(p))[0] + ".gif") for p in inputs]
-    else:
-        outs = [output]
-    seen: dict[str, str] = {}
-    for src, dst in zip(inputs, outs):
-        key = os.path.realpath(dst)
-        if key in seen:
-            raise GifnetsError(f"{seen[key]} and {src} would both be written to {dst}; send them separately")
-        seen[key] = src
-    return outs
-
-
 # ------------------------------------------------------------------------------------------- CLI
 
 
@@ -533,7 +514,7 @@ def run(args) -> int:
                              retry=RetryPolicy(retries=args.retries))
     except ValueError as e:
         raise GifnetsError(str(e)) from None
-    outputs = plan_outputs(args.inputs, args.output)
+    outputs = gif_io.plan_outputs(args.inputs, args.output)
     status = 0
     pairs = list(zip(args.inputs, outputs))
     try:

@@ -85,31 +85,12 @@ def _add_encode_parser(sub):
     p.set_defaults(func=_run_encode)
 
 
-def _plan_outputs(inputs: list[str], output: str) -> list[str]:
-    """Map each input to its output path, or raise GifnetsError for an impossible plan."""
-    many = len(inputs) > 1
-    if many or os.path.isdir(output) or output.endswith(os.sep):
-        if os.path.exists(output) and not os.path.isdir(output):
-            raise GifnetsError(f"{output}: with several inputs, -o must be a folder")
-        os.makedirs(output, exist_ok=True)
-        outs = [os.path.join(output, os.path.splitext(os.path.basename(p))[0] + ".gif") for p in inputs]
-    else:
-        outs = [output]
-    seen: dict[str, str] = {}
-    for src, dst in zip(inputs, outs):
-        key = os.path.realpath(dst)
-        if key in seen:
-            raise GifnetsError(f"{seen[key]} and {src} would both be written to {dst}; encode them separately")
-        seen[key] = src
-    return outs
-
-
 def _run_encode(args) -> int:
     from tqdm import tqdm
 
     from gif_pipeline import encode, gif_io, image_io
 
-    outputs = _plan_outputs(args.inputs, args.output)
+    outputs = gif_io.plan_outputs(args.inputs, args.output)
     status = EXIT_OK
     show_bar = not args.quiet and len(args.inputs) > 1
     pairs = list(zip(args.inputs, outputs))

@@ -592,3 +592,23 @@ def _publish_no_clobber(tmp: str, target: str) -> None:
         os.replace(tmp, target)
         return
     os.unlink(tmp)
+
+
+def plan_outputs(inputs: list[str], output: str) -> list[str]:
+    """Map inputs to output paths: one input -> ``output`` (a file, or NAME.gif in an existing folder);
+    several -> NAME.gif in the folder ``output`` (created). GifnetsError for an impossible plan."""
+    many = len(inputs) > 1
+    if many or os.path.isdir(output) or output.endswith(os.sep):
+        if os.path.exists(output) and not os.path.isdir(output):
+            raise GifnetsError(f"{output}: with several inputs, -o must be a folder")
+        os.makedirs(output, exist_ok=True)
+        outs = [os.path.join(output, os.path.splitext(os.path.basename(p))[0] + ".gif") for p in inputs]
+    else:
+        outs = [output]
+    seen: dict[str, str] = {}
+    for src, dst in zip(inputs, outs):
+        key = os.path.realpath(dst)
+        if key in seen:
+            raise GifnetsError(f"{seen[key]} and {src} would both be written to {dst}; process them separately")
+        seen[key] = src
+    return outs
