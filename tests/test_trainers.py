@@ -45,6 +45,9 @@ def test_train_palette_writes_weights_config_and_tensorboard_logs(palette_run):
     assert len(events) >= 2  # scalars and images
     assert "embedded" in r.stderr or "sample images" in r.stderr  # the log says the sample set is used
     assert not (run / "backup").exists()  # a finished run leaves no resume state
+    # The saved model is the best validation epoch's, and config.json says which loss that was.
+    assert (run / "best.weights.h5").is_file()
+    assert record["best_val_loss"] == pytest.approx(min(record["history"]["val_loss"]))
 
 
 def test_train_dither_uses_stage_one_output_and_says_what_is_missing(palette_run):

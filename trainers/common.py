@@ -8,6 +8,7 @@ its model and data, then calls :func:`fit`. ``fit`` gives it:
 * a clear stop on NaN (:class:`StopOnNaN`);
 * a progress bar with loss and images/s (Keras' own bar plus :class:`Throughput`);
 * TensorBoard scalars, and image summaries where the stage provides them;
+* the weights of the best validation epoch (``best.weights.h5``), restored at the end;
 * ``config.json`` beside the weights.
 """
 from __future__ import annotations
@@ -221,10 +222,21 @@ def fit(model, train_ds, *, model_dir: str, steps: int, epochs: int | None, batc
         Throughput(batch_size),
         *extra_callbacks,
     ]
+    best = os.path.join(model_dir, "best.weights.h5")
+    if val_ds is not None and validation_steps:
+        callbacks.append(keras.callbacks.ModelCheckpoint(best, monitor="val_loss", save_best_only=True,
+                                                         save_weights_only=True))
     history = model.fit(train_ds, epochs=epochs, steps_per_epoch=steps_per_epoch, callbacks=callbacks,
                         validation_data=val_ds if validation_steps else None,
                         validation_steps=validation_steps or None, verbose=verbose)
     history.stopped_on_nan = nan_guard.stopped_at is not None
+    history.best_val_loss = None
+    val_losses = history.history.get("val_loss") or []
+    if os.path.exists(best) and val_losses and not history.stopped_on_nan:
+        # Keep the weights of the best validation epoch, not the last (training can spike late).
+        model.load_weights(best)
+        history.best_val_loss = float(min(val_losses))
+        logging.info("Restored the weights of the best validation epoch (val_loss %.5f)", history.best_val_loss)
     return history
 
 
@@ -247,7 +259,9 @@ def finish(model, model_dir: str, weights_name: str, *, stage: str, model_config
     flag_values = {f.name: f.value for module, fl in FLAGS.flags_by_module_dict().items()
                    if "trainers" in module or module == "__main__" for f in fl}
     record = {"stage": stage, "weights": weights_name, "model": model_config, "flags": flag_values,
-              "final_metrics": final, "epochs_run": len(next(iter(history.history.values()), []))}
+              "final_metrics": final, "best_val_loss": getattr(history, "best_val_loss", None),
+              "history": {k: [float(x) for x in v] for k, v in history.history.items()},
+              "epochs_run": len(next(iter(history.history.values()), []))}
     record.update(extra or {})
     write_run_record(model_dir, record)
     logging.info("Saved %s and config.json in %s", weights_name, model_dir)
