@@ -66,9 +66,10 @@ def _add_encode_parser(sub):
     p.add_argument("inputs", nargs="+", metavar="IN", help="input images (JPEG, PNG, WebP, TIFF, BMP, GIF, ...)")
     p.add_argument("-o", "--output", required=True, metavar="OUT", help="output .gif file or folder")
     p.add_argument("--colors", type=_colors, default=256, help="palette size, 2..256 (default: %(default)s)")
-    p.add_argument("--palette", choices=sorted(encode.PALETTE_STAGES), default=encode.DEFAULT_PALETTE,
-                   help="palette method (default: %(default)s)")
-    p.add_argument("--dither", choices=sorted(encode.DITHER_STAGES), default=encode.DEFAULT_DITHER,
+    p.add_argument("--palette", choices=["auto"] + sorted(encode.PALETTE_STAGES), default=encode.DEFAULT_PALETTE,
+                   help="palette method; net = PaletteNet, net+kmeans = PaletteNet refined by Lloyd "
+                   "iterations (default: %(default)s; " + encode.AUTO_HELP + ")")
+    p.add_argument("--dither", choices=["auto"] + sorted(encode.DITHER_STAGES), default=encode.DEFAULT_DITHER,
                    help="dithering: none, fs (Floyd-Steinberg) or net (DitherNet) (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="seed for k-means (default: %(default)s)")
     p.add_argument("--kmeans-iterations", type=_positive_int, default=None, metavar="N",
@@ -115,7 +116,8 @@ def _run_encode(args) -> int:
             tqdm.write(json.dumps(stats), file=sys.stdout)
         elif not args.quiet:
             tqdm.write(f"{src} -> {dst}: {stats['colors']} colours, {stats['bytes']:,} bytes, "
-                       f"PSNR {stats['psnr']:.2f} dB, {stats['seconds']:.2f} s", file=sys.stdout)
+                       f"PSNR {stats['psnr']:.2f} dB, {stats['seconds']:.2f} s "
+                       f"(palette {stats['palette']}, dither {stats['dither']})", file=sys.stdout)
     return status
 
 

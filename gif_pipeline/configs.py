@@ -47,9 +47,32 @@ class PaletteNetConfig(_Config):
     # Moving-average momentum of every batch norm. Slim uses 0.9997 for long ImageNet runs;
     # 0.99 lets the inference statistics catch up within a short CPU training run.
     batch_norm_momentum: float = 0.99
+    # Not in the paper (0 = Eq. 2 alone): weight of a coverage term, the mean over palette colours
+    # of the squared distance to their nearest pixel. Eq. 2 only moves colours that some pixel
+    # picks; a colour no pixel picks gets no gradient and stays dead. The term pulls it back.
+    coverage_weight: float = 0.0
+    # Short side (pixels) the network reads at inference; larger images are downscaled first
+    # (the palette is a global property). 0 reads the image as given. The trainer records its
+    # --image_size here.
+    input_size: int = 0
+    # How the tanh output becomes the palette. "direct" (the paper): the palette is the tanh output.
+    # "whitened" (not in the paper): the tanh output z, times ``whitened_scale``, is read in the
+    # image's whitened colour space, palette = mean + scale * z @ chol(cov)^T, clipped to [-1, 1].
+    # Even an image-blind z then gives an image-adapted palette, so training starts near a good
+    # quantizer instead of a random one.
+    output: str = "direct"
+    whitened_scale: float = 3.0
 
     def __post_init__(self):
         check_num_colors(self.num_colors)
+        if self.output not in ("direct", "whitened"):
+            raise ValueError(f"output must be 'direct' or 'whitened', got {self.output!r}")
+        if not self.whitened_scale > 0.0:
+            raise ValueError(f"whitened_scale must be > 0, got {self.whitened_scale!r}")
+        if not self.coverage_weight >= 0.0:
+            raise ValueError(f"coverage_weight must be >= 0, got {self.coverage_weight!r}")
+        if isinstance(self.input_size, bool) or not isinstance(self.input_size, int) or self.input_size < 0:
+            raise ValueError(f"input_size must be a non-negative integer, got {self.input_size!r}")
         if self.backbone not in ("inception_v2", "pointnet"):
             raise ValueError(f"backbone must be 'inception_v2' or 'pointnet', got {self.backbone!r}")
         if not isinstance(self.depth_multiplier, (int, float)) or not self.depth_multiplier > 0:

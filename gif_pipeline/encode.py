@@ -47,14 +47,58 @@ def _load_net(kind: str, np_colors: int | None):
             f"or train one with trainers/train_{kind} --np={np_colors}") from None
 
 
+def clear_model_cache():
+    """Forget loaded networks (after the weights folder, e.g. ``$GIFNETS_WEIGHTS``, changed)."""
+    _load_net.cache_clear()
+    _palette_function.cache_clear()
+
+
 def _available_colors(kind: str) -> list[int]:
     from gif_pipeline import pretrained
 
     return pretrained.shipped_colors(kind)
 
 
+def downscale_short_side(image, size: int):
+    """Area-downscale a float ``[B, H, W, 3]`` image so its short side is ``size`` (never upscales)."""
+    import tensorflow as tf
+
+    if not size:
+        return image
+    h, w = int(image.shape[1]), int(image.shape[2])
+    scale = size / min(h, w)
+    if scale >= 1.0:
+        return image
+    return tf.image.resize(image, (max(1, round(h * scale)), max(1, round(w * scale))), method="area")
+
+
+#: Lloyd refinement (``net+kmeans``) reads the image with its short side at most this size.
+REFINE_SIZE = 256
+
+
+@functools.lru_cache(maxsize=16)
+def _palette_function(np_colors: int, refine: int):
+    """A compiled image -> palette function: PaletteNet on the downscaled image, then ``refine`` Lloyd steps."""
+    import tensorflow as tf
+
+    net = _load_net("palette", np_colors)
+
+    @tf.function(reduce_retracing=True)
+    def run(net_input, refine_input):
+        palette = net(net_input, training=False)
+        if refine:
+            palette = palettes.lloyd_refine(refine_input, palette, refine)
+        return palette
+
+    return net, run
+
+
 def _net_palette(refine_iterations: int) -> PaletteStage:
-    """PaletteNet's palette (§3.1), optionally refined by Lloyd iterations (``net+kmeans``)."""
+    """PaletteNet's palette (§3.1), optionally refined by Lloyd iterations (``net+kmeans``).
+
+    The network reads the image downscaled to its trained ``input_size`` (a palette is a global
+    property); the Lloyd steps read it at a short side of at most :data:`REFINE_SIZE`.
+    """
 
     def stage(rgb, n, seed=0, iterations=None):
         del seed  # the network is deterministic
@@ -63,11 +107,23 @@ def _net_palette(refine_iterations: int) -> PaletteStage:
 
         from gif_pipeline.models.common import image_to_unit, palette_to_uint8
 
-        net = _load_net("palette", n)
-        image = image_to_unit(rgb)[tf.newaxis]
-        palette = net(image, training=False)
-        if refine:
-            palette = palettes.lloyd_refine(image, palette, refine)
+        shipped = _available_colors("palette")
+        # No net for exactly n (e.g. n - 1 colours when one entry is kept for transparency): use the
+        # next larger one and drop its least-used colours.
+        np_net = n if n in shipped else min([c for c in shipped if c > n] or [n])
+        net, run = _palette_function(np_net, int(refine))
+        image = image_to_unit(rgb)[None]
+        net_input = downscale_short_side(image, getattr(net.config, "input_size", 0))
+        refine_input = downscale_short_side(image, REFINE_SIZE) if refine else net_input
+        palette = run(net_input, refine_input)
+        if np_net > n:
+            from gif_pipeline.projection import hard_projection
+
+            indices, _ = hard_projection(refine_input, palette)
+            counts = np.bincount(indices.numpy().ravel(), minlength=np_net)
+            palette = tf.gather(palette, np.sort(np.argsort(-counts, kind="stable")[:n]), axis=1)
+            if refine:
+                palette = palettes.lloyd_refine(refine_input, palette, refine)
         return np.unique(palette_to_uint8(palette[0]), axis=0)
 
     return stage
@@ -108,8 +164,29 @@ DITHER_STAGES: dict[str, DitherStage] = {
     "net": _net_dither,
 }
 
-DEFAULT_PALETTE = "kmeans"
-DEFAULT_DITHER = "fs"
+
+
+def resolve_palette(method: str, n: int) -> str:
+    """``auto`` -> ``net+kmeans`` when a PaletteNet for ``n`` colours (or ``n + 1``, for the
+    transparency entry) is installed, else ``kmeans``; other methods are returned unchanged."""
+    if method != "auto":
+        return method
+    shipped = _available_colors("palette")
+    return "net+kmeans" if (n in shipped or n + 1 in shipped) else "kmeans"
+
+
+def resolve_dither(method: str, n: int) -> str:
+    """``auto`` -> ``net`` when a DitherNet for ``n`` colours is installed, else ``fs``."""
+    if method != "auto":
+        return method
+    return "net" if n in _available_colors("dither") else "fs"
+
+
+#: The defaults pick the trained networks where they are installed for the requested --colors.
+DEFAULT_PALETTE = "auto"
+DEFAULT_DITHER = "auto"
+AUTO_HELP = ("auto: the trained network where one is installed for that --colors "
+             "(palette net+kmeans, dither net), else kmeans / fs")
 
 
 @dataclasses.dataclass
@@ -122,6 +199,7 @@ class EncodeResult:
     rgb: np.ndarray  # uint8 [H, W, 3], the decoded GIF (transparent pixels keep the input colour)
     transparent_index: int | None
     seconds: float
+    methods: tuple[str, str] = ("", "")  # the palette and dither stages used ("auto" resolved)
 
     @property
     def colors_used(self) -> int:
@@ -136,6 +214,8 @@ class EncodeResult:
             "bytes": len(self.gif_bytes),
             "psnr": round(float(metrics.psnr(a, b)), 3) if a.size else float("inf"),
             "seconds": round(self.seconds, 4),
+            "palette": self.methods[0],
+            "dither": self.methods[1],
         }
 
 
@@ -155,10 +235,11 @@ def encode_image(
     transparent index; the other ``colors - 1`` entries are fitted to the opaque pixels.
     """
     check_num_colors(colors)
-    if palette not in PALETTE_STAGES:
-        raise ValueError(f"unknown palette method {palette!r}; choose from {sorted(PALETTE_STAGES)}")
-    if dither not in DITHER_STAGES:
-        raise ValueError(f"unknown dither method {dither!r}; choose from {sorted(DITHER_STAGES)}")
+    if palette not in PALETTE_STAGES and palette != "auto":
+        raise ValueError(f"unknown palette method {palette!r}; choose from {sorted(PALETTE_STAGES) + ['auto']}")
+    if dither not in DITHER_STAGES and dither != "auto":
+        raise ValueError(f"unknown dither method {dither!r}; choose from {sorted(DITHER_STAGES) + ['auto']}")
+    palette = resolve_palette(palette, colors)
     rgb = np.ascontiguousarray(rgb, dtype=np.uint8)
     if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.shape[0] == 0 or rgb.shape[1] == 0:
         raise ValueError(f"expected a uint8 [H, W, 3] image, got shape {rgb.shape}")
@@ -176,6 +257,7 @@ def encode_image(
             pal = np.rint(fit_pixels.reshape(-1, 3).mean(0)).astype(np.uint8)[None]
         else:
             pal = PALETTE_STAGES[palette](fit_pixels, n_fit, seed=seed, iterations=kmeans_iterations)
+        dither = resolve_dither(dither, colors)
         indices = DITHER_STAGES[dither](rgb, pal)
     if has_alpha:
         transparent_index = len(pal) if not bool(alpha_mask.all()) else 0
@@ -188,4 +270,5 @@ def encode_image(
     decoded = pal[indices]
     if has_alpha:
         decoded = np.where(alpha_mask[..., None], rgb, decoded)
-    return EncodeResult(gif_bytes, indices, pal, decoded, transparent_index, seconds)
+    return EncodeResult(gif_bytes, indices, pal, decoded, transparent_index, seconds,
+                        (palette, resolve_dither(dither, colors)))

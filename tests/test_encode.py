@@ -26,9 +26,9 @@ def tiny_weights(tmp_path_factory):
 @pytest.fixture
 def use_weights(tiny_weights, monkeypatch):
     monkeypatch.setenv("GIFNETS_WEIGHTS", str(tiny_weights))
-    encode._load_net.cache_clear()
+    encode.clear_model_cache()
     yield
-    encode._load_net.cache_clear()
+    encode.clear_model_cache()
 
 
 @pytest.mark.parametrize("palette", ["median-cut", "kmeans", "octree", "net", "net+kmeans"])
@@ -54,6 +54,37 @@ def test_net_kmeans_refinement_never_loses_to_the_raw_network_palette(use_weight
 def test_missing_network_for_that_many_colours_says_what_is_available(use_weights):
     with pytest.raises(MissingPrerequisiteError, match="available: 8"):
         encode.encode_image(PHOTO, colors=32, palette="net", dither="none")
+
+
+def test_auto_uses_the_networks_where_installed_and_classical_methods_elsewhere(use_weights):
+    with_nets = encode.encode_image(PHOTO, colors=8)  # the defaults are "auto"
+    assert with_nets.methods == ("net+kmeans", "net")
+    assert with_nets.stats(PHOTO)["palette"] == "net+kmeans"
+    without = encode.encode_image(PHOTO, colors=16)
+    assert without.methods == ("kmeans", "fs")
+    # A mix stays selectable under auto: a classical palette with the installed DitherNet.
+    assert encode.encode_image(PHOTO, colors=8, palette="median-cut").methods == ("median-cut", "net")
+
+
+def test_transparency_entry_uses_the_next_larger_palette_net(use_weights):
+    alpha = np.zeros(PHOTO.shape[:2], bool)
+    alpha[:8, :8] = True  # 7 opaque colours + 1 transparent entry: the Np=8 network, pruned to 7
+    result = encode.encode_image(PHOTO, colors=8, palette="net+kmeans", dither="none", alpha_mask=alpha)
+    assert result.methods[0] == "net+kmeans"
+    assert len(result.palette) <= 8 and result.transparent_index is not None
+    assert np.all(result.indices[:8, :8] == result.transparent_index)
+    assert np.all(result.indices[8:] != result.transparent_index)
+
+
+def test_downscale_short_side_keeps_aspect_and_never_upscales():
+    import tensorflow as tf
+
+    image = tf.random.uniform([1, 60, 90, 3])
+    assert tuple(encode.downscale_short_side(image, 30).shape) == (1, 30, 45, 3)
+    assert encode.downscale_short_side(image, 120) is image
+    assert encode.downscale_short_side(image, 0) is image
+    flat = tf.fill([1, 40, 40, 3], 0.25)  # area averaging keeps a flat colour
+    np.testing.assert_allclose(encode.downscale_short_side(flat, 10).numpy(), 0.25, atol=1e-6)
 
 
 def test_kmeans_beats_median_cut():

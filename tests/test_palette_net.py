@@ -240,3 +240,70 @@ def test_config_dict_round_trip():
     net = PaletteNet.from_config(PaletteNet(config).get_config())
     assert net.config == config
     assert pointnet_backbone((8, 16, 32)).output.shape[-1] == 32
+
+
+# --- whitened output and the coverage term (not in the paper; the shipped models use them) -------
+def test_colour_statistics_match_numpy_mean_and_cholesky(crops):
+    from gif_pipeline.models.palette_net import colour_statistics
+
+    mean, chol = colour_statistics(crops)
+    for b in range(len(crops)):
+        pixels = crops[b].reshape(-1, 3).astype(np.float64)
+        cov = np.cov(pixels.T, bias=True) + 1e-4 * np.eye(3)
+        np.testing.assert_allclose(mean[b].numpy(), pixels.mean(0), atol=1e-5)
+        np.testing.assert_allclose(chol[b].numpy(), np.linalg.cholesky(cov), atol=1e-4)
+    flat = np.full((1, 8, 8, 3), 0.3, np.float32)  # zero covariance stays finite (the ridge)
+    assert np.all(np.isfinite(colour_statistics(flat)[1].numpy()))
+
+
+def test_whitened_output_adapts_an_image_blind_code_to_each_image(crops):
+    from gif_pipeline.models.palette_net import unwhiten_palette
+
+    z = tf.zeros([len(crops), 4, 3]) + tf.constant([[0.0, 0.0, 0.0], [0.3, 0, 0], [0, 0.3, 0], [0, 0, -0.3]])
+    palette = unwhiten_palette(crops, z, scale=3.0).numpy()
+    assert palette.min() >= -1 and palette.max() <= 1
+    # The zero code is each image's mean colour, so the same code gives each image its own palette.
+    np.testing.assert_allclose(palette[:, 0], crops.reshape(len(crops), -1, 3).mean(1), atol=1e-5)
+    assert np.abs(palette[0] - palette[1]).max() > 0.05
+
+
+def test_whitened_net_trains_round_trips_and_starts_closer_than_direct(tmp_path, crops):
+    keras.utils.set_random_seed(0)
+    direct = build_palette_net(tiny(backbone="pointnet"))
+    keras.utils.set_random_seed(0)
+    whitened = build_palette_net(tiny(backbone="pointnet", output="whitened", coverage_weight=0.1))
+    loss_direct = float(quantization_loss(crops, direct(crops)))
+    loss_whitened = float(quantization_loss(crops, whitened(crops)))
+    assert loss_whitened < loss_direct, (loss_whitened, loss_direct)
+    with tf.GradientTape() as tape:
+        loss = whitened._loss(tf.constant(crops), training=True)
+    grads = tape.gradient(loss, whitened.trainable_variables)
+    assert all(g is not None and np.all(np.isfinite(g.numpy())) for g in grads)
+    path = str(tmp_path / "whitened.keras")
+    whitened.save(path)
+    loaded = keras.models.load_model(path, compile=False)
+    assert loaded.config.output == "whitened" and loaded.config.coverage_weight == 0.1
+    np.testing.assert_allclose(loaded(crops).numpy(), whitened(crops).numpy(), atol=1e-6)
+
+
+def test_coverage_loss_is_zero_on_image_colours_and_pulls_dead_colours_in(crops):
+    from gif_pipeline.projection import coverage_loss
+
+    image = tf.constant(crops[:1])
+    on_pixels = tf.reshape(image, [1, -1, 3])[:, :5]
+    assert float(coverage_loss(image, on_pixels)) == pytest.approx(0.0, abs=1e-6)
+    dead = tf.Variable(tf.concat([on_pixels, tf.fill([1, 1, 3], 5.0)], axis=1))  # far outside [-1, 1]
+    assert float(coverage_loss(image, dead)) > 1.0
+    with tf.GradientTape() as tape:
+        eq2 = quantization_loss(image, dead)
+    assert float(tf.reduce_sum(tf.abs(tape.gradient(eq2, dead)[0, -1]))) == 0.0  # Eq. 2 ignores it
+    with tf.GradientTape() as tape:
+        cov = coverage_loss(image, dead)
+    assert float(tf.reduce_sum(tf.abs(tape.gradient(cov, dead)[0, -1]))) > 0.0
+
+
+@pytest.mark.parametrize("bad", [dict(output="sorted"), dict(coverage_weight=-1.0), dict(input_size=-2),
+                                 dict(whitened_scale=0.0)])
+def test_bad_new_config_values_raise(bad):
+    with pytest.raises(ValueError):
+        tiny(**bad)

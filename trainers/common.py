@@ -136,6 +136,17 @@ def write_run_record(model_dir: str, record: dict):
     return path
 
 
+def run_record(stage: str, weights_name: str, model_config: dict) -> dict:
+    """What ``config.json`` says of a run: stage, weights file, model config and the trainer's flags.
+
+    Stages write it when training starts (``"running": true``, so a run in progress can be
+    evaluated from its ``best.weights.h5``) and again, complete, when it ends.
+    """
+    flag_values = {f.name: f.value for module, fl in FLAGS.flags_by_module_dict().items()
+                   if "trainers" in module or module == "__main__" for f in fl}
+    return {"stage": stage, "weights": weights_name, "model": model_config, "flags": flag_values}
+
+
 def _keras_callback_base():
     import keras
 
@@ -256,12 +267,10 @@ def finish(model, model_dir: str, weights_name: str, *, stage: str, model_config
         raise SystemExit(f"{stage}: training stopped on a non-finite loss; nothing was saved to {model_dir}")
     path = os.path.join(model_dir, weights_name)
     save_model_atomically(model, path)
-    flag_values = {f.name: f.value for module, fl in FLAGS.flags_by_module_dict().items()
-                   if "trainers" in module or module == "__main__" for f in fl}
-    record = {"stage": stage, "weights": weights_name, "model": model_config, "flags": flag_values,
-              "final_metrics": final, "best_val_loss": getattr(history, "best_val_loss", None),
-              "history": {k: [float(x) for x in v] for k, v in history.history.items()},
-              "epochs_run": len(next(iter(history.history.values()), []))}
+    record = run_record(stage, weights_name, model_config)
+    record.update({"final_metrics": final, "best_val_loss": getattr(history, "best_val_loss", None),
+                   "history": {k: [float(x) for x in v] for k, v in history.history.items()},
+                   "epochs_run": len(next(iter(history.history.values()), []))})
     record.update(extra or {})
     write_run_record(model_dir, record)
     logging.info("Saved %s and config.json in %s", weights_name, model_dir)

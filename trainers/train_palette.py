@@ -21,6 +21,11 @@ flags.DEFINE_float("depth_multiplier", 0.5, "InceptionV2 width multiplier (paper
 flags.DEFINE_integer("min_depth", 16, "InceptionV2 minimum channels.")
 flags.DEFINE_integer("decay_steps", 100_000, "Learning-rate decay interval in steps (supplement: 100k).")
 flags.DEFINE_float("decay_rate", 0.8, "Learning-rate decay factor (supplement: 0.8).")
+flags.DEFINE_float("coverage_weight", 0.0, "Weight of the coverage term that revives unused palette colours "
+                   "(not in the paper: 0). The shipped models use 0.1; see BUILD.md.")
+flags.DEFINE_enum("output", "direct", ["direct", "whitened"], "Palette output: the tanh output itself "
+                  "(paper), or codes in the image's whitened colour space (see PaletteNetConfig).")
+flags.DEFINE_float("clipnorm", 0.0, "Clip the global gradient norm to this (0: no clipping, as in the paper).")
 common.define_common_flags(default_model_dir=None, default_steps=1000, default_batch_size=8,
                            default_learning_rate=1e-3)
 
@@ -34,12 +39,14 @@ def build_model(strategy):
     from gif_pipeline.models.palette_net import PaletteNet
 
     config = PaletteNetConfig(num_colors=FLAGS.np, backbone=FLAGS.backbone,
-                              depth_multiplier=FLAGS.depth_multiplier, min_depth=FLAGS.min_depth)
+                              depth_multiplier=FLAGS.depth_multiplier, min_depth=FLAGS.min_depth,
+                              coverage_weight=FLAGS.coverage_weight, input_size=FLAGS.image_size,
+                              output=FLAGS.output)
     with strategy.scope():
         model = PaletteNet(config)
         schedule = keras.optimizers.schedules.ExponentialDecay(
             FLAGS.learning_rate, FLAGS.decay_steps, FLAGS.decay_rate, staircase=True)
-        model.compile(optimizer=keras.optimizers.Adam(schedule))
+        model.compile(optimizer=keras.optimizers.Adam(schedule, global_clipnorm=FLAGS.clipnorm or None))
     return model
 
 
@@ -67,6 +74,8 @@ def main(argv):
     strategy = common.get_strategy(FLAGS.strategy, FLAGS.tpu)
     train, val = common.build_inputs(augment="palette")
     model = build_model(strategy)
+    common.write_run_record(model_dir, {**common.run_record("palette", WEIGHTS, model.config.to_dict()),
+                                        "running": True})
     sample = next(iter(val if val is not None else train))
     history = common.fit(model, train, model_dir=model_dir, steps=FLAGS.steps, epochs=FLAGS.epochs,
                          batch_size=FLAGS.batch_size, checkpoint_every=FLAGS.checkpoint_every, val_ds=val,

@@ -13,7 +13,10 @@ Layer mapping (``Np = config.num_colors``):
 Input: float32 ``[B, H, W, 3]`` in [-1, 1], any ``H, W``. Output: float32 ``[B, Np, 3]`` in [-1, 1].
 
 Loss (Eq. 2): ``L = mean_x ||I[x] - P[k*(x)]||^2`` with ``k*`` the nearest palette entry
-(:func:`gif_pipeline.projection.quantization_loss`). :class:`PaletteNet` has its own ``train_step``
+(:func:`gif_pipeline.projection.quantization_loss`), plus, if ``config.coverage_weight`` > 0 (not
+in the paper), that weight times :func:`gif_pipeline.projection.coverage_loss`, which revives
+palette colours that no pixel picks. With ``config.output == "whitened"`` (not in the paper) the
+tanh output is read in the image's whitened colour space (:func:`unwhiten_palette`). :class:`PaletteNet` has its own ``train_step``
 so ``model.compile(optimizer=...); model.fit(images)`` trains it: the target is the input image,
 and datasets may yield ``images`` or ``(images, anything)``.
 """
@@ -28,9 +31,41 @@ from gif_pipeline.configs import PaletteNetConfig
 from gif_pipeline.models.common import image_to_unit, palette_to_uint8, scale_loss_for_replicas
 from gif_pipeline.models.inception_v2 import inception_v2_backbone
 from gif_pipeline.models.pointnet import pointnet_backbone
-from gif_pipeline.projection import quantization_loss
+from gif_pipeline.projection import coverage_loss, quantization_loss
 
 __all__ = ["PaletteNet", "build_palette_net", "palette_to_uint8"]
+
+
+def colour_statistics(images):
+    """Mean ``[B, 3]`` and lower Cholesky factor ``[B, 3, 3]`` of each image's colour covariance.
+
+    The 3x3 Cholesky factor is written out element by element (builtin TFLite ops only); a small
+    ridge keeps it defined for flat images.
+    """
+    images = tf.cast(images, tf.float32)
+    pixels = tf.reshape(images, [tf.shape(images)[0], -1, 3])
+    mean = tf.reduce_mean(pixels, axis=1)
+    centred = pixels - mean[:, tf.newaxis, :]
+    n = tf.cast(tf.shape(pixels)[1], tf.float32)
+    cov = tf.matmul(centred, centred, transpose_a=True) / n + 1e-4 * tf.eye(3)
+    c = [[cov[:, i, j] for j in range(3)] for i in range(3)]
+    l11 = tf.sqrt(c[0][0])
+    l21 = c[1][0] / l11
+    l31 = c[2][0] / l11
+    l22 = tf.sqrt(tf.maximum(c[1][1] - l21 * l21, 1e-8))
+    l32 = (c[2][1] - l31 * l21) / l22
+    l33 = tf.sqrt(tf.maximum(c[2][2] - l31 * l31 - l32 * l32, 1e-8))
+    zero = tf.zeros_like(l11)
+    chol = tf.stack([tf.stack([l11, zero, zero], -1), tf.stack([l21, l22, zero], -1),
+                     tf.stack([l31, l32, l33], -1)], axis=1)
+    return mean, chol
+
+
+def unwhiten_palette(images, z, scale: float):
+    """``mean + scale * z @ chol^T`` clipped to [-1, 1]: codes ``z`` [B, Np, 3] in the images' whitened colours."""
+    mean, chol = colour_statistics(images)
+    palette = mean[:, tf.newaxis, :] + scale * tf.matmul(tf.cast(z, tf.float32), chol, transpose_b=True)
+    return tf.clip_by_value(palette, -1.0, 1.0)
 
 
 @keras.saving.register_keras_serializable(package="gifnets")
@@ -81,7 +116,10 @@ class PaletteNet(keras.Model):
         features = self.backbone(images, training=training)
         if self.pool is not None:
             features = self.pool(features)
-        return self.palette_reshape(self.palette_dense(features))
+        palette = self.palette_reshape(self.palette_dense(features))
+        if self.config.output == "whitened":
+            palette = unwhiten_palette(images, palette, self.config.whitened_scale)
+        return palette
 
     # --- self-supervised training with Eq. 2 -------------------------------------------------
 
@@ -98,6 +136,8 @@ class PaletteNet(keras.Model):
     def _loss(self, images, training):
         palette = self(images, training=training)
         loss = quantization_loss(images, palette)
+        if self.config.coverage_weight:
+            loss = loss + self.config.coverage_weight * coverage_loss(images, palette)
         if self.losses:  # regularisers, if a caller adds any
             loss = loss + tf.add_n([tf.cast(l, loss.dtype) for l in self.losses])
         return loss
