@@ -83,11 +83,15 @@ def _palette_function(np_colors: int, refine: int):
 
     net = _load_net("palette", np_colors)
 
+    coarse = refine - refine // 4
+
     @tf.function(reduce_retracing=True)
-    def run(net_input, refine_input):
+    def run(net_input, coarse_input, refine_input):
         palette = net(net_input, training=False)
-        if refine:
-            palette = palettes.lloyd_refine(refine_input, palette, refine)
+        if coarse:  # most Lloyd steps on a half-size image (4x fewer pixels), the last quarter at full size
+            palette = palettes.lloyd_refine(coarse_input, palette, coarse)
+        if refine - coarse:
+            palette = palettes.lloyd_refine(refine_input, palette, refine - coarse)
         return palette
 
     return net, run
@@ -97,7 +101,8 @@ def _net_palette(refine_iterations: int) -> PaletteStage:
     """PaletteNet's palette (§3.1), optionally refined by Lloyd iterations (``net+kmeans``).
 
     The network reads the image downscaled to its trained ``input_size`` (a palette is a global
-    property); the Lloyd steps read it at a short side of at most :data:`REFINE_SIZE`.
+    property); the Lloyd steps read it at a short side of at most :data:`REFINE_SIZE` (the first
+    three quarters of them at half that size, which costs a quarter as much).
     """
 
     def stage(rgb, n, seed=0, iterations=None):
@@ -115,7 +120,8 @@ def _net_palette(refine_iterations: int) -> PaletteStage:
         image = image_to_unit(rgb)[None]
         net_input = downscale_short_side(image, getattr(net.config, "input_size", 0))
         refine_input = downscale_short_side(image, REFINE_SIZE) if refine else net_input
-        palette = run(net_input, refine_input)
+        coarse_input = downscale_short_side(refine_input, min(refine_input.shape[1:3]) // 2) if refine else net_input
+        palette = run(net_input, coarse_input, refine_input)
         if np_net > n:
             from gif_pipeline.projection import hard_projection
 
@@ -153,7 +159,7 @@ def _net_dither(rgb: np.ndarray, palette: np.ndarray) -> np.ndarray:
     return indices.numpy()[0].astype(np.uint8)
 
 
-KMEANS_REFINE_ITERATIONS = 5
+KMEANS_REFINE_ITERATIONS = 20
 
 PALETTE_STAGES: dict[str, PaletteStage] = {m: _classical_palette(m) for m in ("median-cut", "kmeans", "octree")}
 PALETTE_STAGES["net"] = _net_palette(0)
@@ -231,7 +237,7 @@ def encode_image(
     """Encode ``rgb`` (uint8 [H, W, 3]) as a GIF with at most ``colors`` colours.
 
     ``kmeans_iterations`` sets the Lloyd iterations of ``kmeans`` (default 10) and ``net+kmeans``
-    (default 5). ``alpha_mask`` (bool [H, W], True = transparent) reserves one palette entry as the GIF's
+    (default 20). ``alpha_mask`` (bool [H, W], True = transparent) reserves one palette entry as the GIF's
     transparent index; the other ``colors - 1`` entries are fitted to the opaque pixels.
     """
     check_num_colors(colors)
