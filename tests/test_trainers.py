@@ -101,3 +101,22 @@ def test_a_killed_run_resumes_where_it_stopped(tmp_path):
     assert "Resuming" in r.stderr
     record = json.loads((tmp_path / "run" / "config.json").read_text())
     assert 0 < record["epochs_run"] < 8  # only the epochs left after the kill ran
+
+
+def test_ship_model_evaluates_copies_without_optimizer_and_writes_a_card(palette_run, tmp_path):
+    cwd, _ = palette_run
+    run = cwd / "runs" / "palette_np8"
+    dest = tmp_path / "weights"
+    args = ["--kind=palette", f"--run={run}", f"--val={os.path.join(ROOT, 'tests', 'data')}", f"--dest={dest}"]
+    r = run_trainer("ship_model", *args, cwd=cwd)
+    assert r.returncode == 0, r.stderr[-3000:]
+    shipped = dest / "palette_np8.keras"
+    card = (dest / "palette_np8.md").read_text()
+    # No optimizer state: the shipped copy is smaller than the trainer's (which keeps Adam's slots).
+    assert shipped.stat().st_size < (run / "palette_net.keras").stat().st_size
+    assert "| net+kmeans | none |" in card and "| median-cut | none |" in card
+    assert "trainers/train_palette" in card and "--np=8" in card and "3 images" in card
+    again = run_trainer("ship_model", *args, cwd=cwd)  # never replaces shipped weights silently
+    assert again.returncode != 0 and "--force" in again.stderr
+    bad = run_trainer("ship_model", "--kind=palette", f"--run={tmp_path}", cwd=cwd)
+    assert bad.returncode != 0 and "config.json" in bad.stderr

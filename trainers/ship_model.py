@@ -133,7 +133,9 @@ def model_card(kind: str, name: str, model, record: dict, rows: list[dict], n_im
              f"batch {record.get('flags', {}).get('batch_size')}.",
              f"- Best validation loss {min(val_losses):.5f} (epoch {val_losses.index(min(val_losses)) + 1}); "
              "the shipped weights are that epoch's." if val_losses else "- No validation history recorded.",
-             "- Reproduce:", "", "```", reproduce_command(record, kind), "```", "",
+             *([f"- Note: {record['note']}."] if record.get("note") else []),
+             "- Reproduce (then `trainers/ship_model --kind=" + kind + " --run=MODEL_DIR`):", "", "```",
+             reproduce_command(record, kind), "```", "",
              f"## Held-out numbers ({n_images} images of `{val}`, through `gifnets encode`'s code path)", "",
              "| palette | dither | PSNR dB | SSIM | GIF bytes | ms/image (median) |", "|---|---|---:|---:|---:|---:|"]
     for r in rows:
