@@ -50,7 +50,7 @@ def _load_net(kind: str, np_colors: int | None):
 def clear_model_cache():
     """Forget loaded networks (after the weights folder, e.g. ``$GIFNETS_WEIGHTS``, changed)."""
     _load_net.cache_clear()
-    _palette_function.cache_clear()
+    _net_function.cache_clear()
 
 
 def _available_colors(kind: str) -> list[int]:
@@ -77,24 +77,30 @@ REFINE_SIZE = 256
 
 
 @functools.lru_cache(maxsize=16)
-def _palette_function(np_colors: int, refine: int):
-    """A compiled image -> palette function: PaletteNet on the downscaled image, then ``refine`` Lloyd steps."""
+def _net_function(np_colors: int):
+    """The installed PaletteNet for ``np_colors`` and its compiled forward pass."""
     import tensorflow as tf
 
     net = _load_net("palette", np_colors)
+    return net, tf.function(lambda image: net(image, training=False), reduce_retracing=True)
+
+
+@functools.lru_cache(maxsize=16)
+def _refine_function(refine: int):
+    """Compiled ``refine`` Lloyd steps: three quarters on a half-size image (4x fewer pixels), the rest at full size."""
+    import tensorflow as tf
 
     coarse = refine - refine // 4
 
     @tf.function(reduce_retracing=True)
-    def run(net_input, coarse_input, refine_input):
-        palette = net(net_input, training=False)
-        if coarse:  # most Lloyd steps on a half-size image (4x fewer pixels), the last quarter at full size
+    def run(palette, coarse_input, refine_input):
+        if coarse:
             palette = palettes.lloyd_refine(coarse_input, palette, coarse)
         if refine - coarse:
             palette = palettes.lloyd_refine(refine_input, palette, refine - coarse)
         return palette
 
-    return net, run
+    return run
 
 
 def _net_palette(refine_iterations: int) -> PaletteStage:
@@ -116,20 +122,20 @@ def _net_palette(refine_iterations: int) -> PaletteStage:
         # No net for exactly n (e.g. n - 1 colours when one entry is kept for transparency): use the
         # next larger one and drop its least-used colours.
         np_net = n if n in shipped else min([c for c in shipped if c > n] or [n])
-        net, run = _palette_function(np_net, int(refine))
+        net, predict = _net_function(np_net)
         image = image_to_unit(rgb)[None]
         net_input = downscale_short_side(image, getattr(net.config, "input_size", 0))
         refine_input = downscale_short_side(image, REFINE_SIZE) if refine else net_input
-        coarse_input = downscale_short_side(refine_input, min(refine_input.shape[1:3]) // 2) if refine else net_input
-        palette = run(net_input, coarse_input, refine_input)
+        palette = predict(net_input)
         if np_net > n:
             from gif_pipeline.projection import hard_projection
 
             indices, _ = hard_projection(refine_input, palette)
             counts = np.bincount(indices.numpy().ravel(), minlength=np_net)
             palette = tf.gather(palette, np.sort(np.argsort(-counts, kind="stable")[:n]), axis=1)
-            if refine:
-                palette = palettes.lloyd_refine(refine_input, palette, refine)
+        if refine:
+            coarse_input = downscale_short_side(refine_input, min(refine_input.shape[1:3]) // 2)
+            palette = _refine_function(int(refine))(palette, coarse_input, refine_input)
         return np.unique(palette_to_uint8(palette[0]), axis=0)
 
     return stage
@@ -169,7 +175,6 @@ DITHER_STAGES: dict[str, DitherStage] = {
     "fs": lambda rgb, palette: dithering.remap(rgb, palette, "fs"),
     "net": _net_dither,
 }
-
 
 
 def resolve_palette(method: str, n: int) -> str:
@@ -245,7 +250,7 @@ def encode_image(
         raise ValueError(f"unknown palette method {palette!r}; choose from {sorted(PALETTE_STAGES) + ['auto']}")
     if dither not in DITHER_STAGES and dither != "auto":
         raise ValueError(f"unknown dither method {dither!r}; choose from {sorted(DITHER_STAGES) + ['auto']}")
-    palette = resolve_palette(palette, colors)
+    palette, dither = resolve_palette(palette, colors), resolve_dither(dither, colors)
     rgb = np.ascontiguousarray(rgb, dtype=np.uint8)
     if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.shape[0] == 0 or rgb.shape[1] == 0:
         raise ValueError(f"expected a uint8 [H, W, 3] image, got shape {rgb.shape}")
@@ -263,7 +268,6 @@ def encode_image(
             pal = np.rint(fit_pixels.reshape(-1, 3).mean(0)).astype(np.uint8)[None]
         else:
             pal = PALETTE_STAGES[palette](fit_pixels, n_fit, seed=seed, iterations=kmeans_iterations)
-        dither = resolve_dither(dither, colors)
         indices = DITHER_STAGES[dither](rgb, pal)
     if has_alpha:
         transparent_index = len(pal) if not bool(alpha_mask.all()) else 0
@@ -276,5 +280,4 @@ def encode_image(
     decoded = pal[indices]
     if has_alpha:
         decoded = np.where(alpha_mask[..., None], rgb, decoded)
-    return EncodeResult(gif_bytes, indices, pal, decoded, transparent_index, seconds,
-                        (palette, resolve_dither(dither, colors)))
+    return EncodeResult(gif_bytes, indices, pal, decoded, transparent_index, seconds, (palette, dither))

@@ -102,15 +102,19 @@ def soft_projection(image, palette, temperature: float = 1e-3):
     return out[0] if squeeze else out
 
 
+def _pixel_palette_distances(image, palette) -> tf.Tensor:
+    """``[B, N, K]`` squared distances between every pixel and every palette colour."""
+    image, palette, _ = _as_batched(image, palette)
+    return squared_distances(tf.reshape(image, [tf.shape(image)[0], -1, 3]), palette)
+
+
 def coverage_loss(image, palette):
     """Mean over palette colours of the squared distance to their nearest pixel (not in the paper).
 
     Zero when every colour sits on some pixel. Added to Eq. 2 with a small weight it gives colours
     that no pixel picks (and so Eq. 2 never moves) a gradient towards the image's colours.
     """
-    image, palette, _ = _as_batched(image, palette)
-    pixels = tf.reshape(image, [tf.shape(image)[0], -1, 3])
-    return tf.reduce_mean(tf.reduce_min(squared_distances(pixels, palette), axis=1))
+    return tf.reduce_mean(tf.reduce_min(_pixel_palette_distances(image, palette), axis=1))
 
 
 def quantization_loss(image, palette):
@@ -119,6 +123,4 @@ def quantization_loss(image, palette):
     The minimum distance is differentiable in the palette (gradient flows to the chosen
     colour), which is how PaletteNet is trained self-supervised.
     """
-    image, palette, _ = _as_batched(image, palette)
-    pixels = tf.reshape(image, [tf.shape(image)[0], -1, 3])
-    return tf.reduce_mean(tf.reduce_min(squared_distances(pixels, palette), axis=-1))
+    return tf.reduce_mean(tf.reduce_min(_pixel_palette_distances(image, palette), axis=-1))

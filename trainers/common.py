@@ -139,8 +139,9 @@ def write_run_record(model_dir: str, record: dict):
 def run_record(stage: str, weights_name: str, model_config: dict) -> dict:
     """What ``config.json`` says of a run: stage, weights file, model config and the trainer's flags.
 
-    Stages write it when training starts (``"running": true``, so a run in progress can be
-    evaluated from its ``best.weights.h5``) and again, complete, when it ends.
+    :func:`finish` writes it when a run ends. ``train_palette`` also writes it when training starts
+    (``"running": true``), so ``trainers/ship_model`` can evaluate an unfinished run from its
+    ``best.weights.h5``.
     """
     flag_values = {f.name: f.value for module, fl in FLAGS.flags_by_module_dict().items()
                    if "trainers" in module or module == "__main__" for f in fl}

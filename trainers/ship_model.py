@@ -6,8 +6,8 @@ optimizer state into ``gif_pipeline/weights/``, and write its model card.
 
 The run folder is a trainer's ``--model_dir``: its ``config.json`` gives the model config, the
 flags (the card's reproduce command) and the loss history. The weights come from the finished
-model (``palette_net.keras`` / ``dither_net.keras``) or, while a run is still going, from its
-``best.weights.h5``. The card's numbers are measured through ``gifnets encode``'s own code path
+model (``palette_net.keras`` / ``dither_net.keras``) or, while a PaletteNet run is still going,
+from its ``best.weights.h5``. The card's numbers are measured through ``gifnets encode``'s own code path
 (:func:`gif_pipeline.encode.encode_image`), against the classical modes, on every image of ``--val``.
 """
 from __future__ import annotations
@@ -54,13 +54,12 @@ def load_run_model(kind: str, run: str):
     finished = os.path.join(run, RUN_FILES[kind])
     if os.path.isfile(finished):
         return keras.saving.load_model(finished, compile=False), record, finished
+    # Only stage 1 checkpoints the shipped network itself; stages 2-3 checkpoint the whole encoder.
     best = os.path.join(run, "best.weights.h5")
-    if not os.path.isfile(best):
-        raise app.UsageError(f"{run} has neither {RUN_FILES[kind]} nor best.weights.h5")
-    if kind == "palette":
-        model = palette_net.PaletteNet(record["model"])
-    else:
-        model = dither_net.DitherNet(record["model"])
+    if kind != "palette" or not os.path.isfile(best):
+        raise app.UsageError(f"{run} has no {RUN_FILES[kind]}" + (" nor best.weights.h5" if kind == "palette" else
+                                                                   ": let the run finish"))
+    model = palette_net.PaletteNet(record["model"])
     model.load_weights(best)
     return model, record, best
 
@@ -82,11 +81,11 @@ def evaluate(kind: str, np_colors: int, weights_dir: str, images: list[str]) -> 
 
     os.environ["GIFNETS_WEIGHTS"] = weights_dir
     encode.clear_model_cache()
+    pictures = [image_io.load_image(path).rgb for path in images]
     rows = []
     for palette, dither in COMPARE[kind]:
         psnrs, ssims, times, sizes = [], [], [], []
-        for i, path in enumerate(images):
-            rgb = image_io.load_image(path).rgb
+        for i, rgb in enumerate(pictures):
             if i == 0:  # compile and warm up outside the timing
                 encode.encode_image(rgb, np_colors, palette, dither)
             result = encode.encode_image(rgb, np_colors, palette, dither)
