@@ -4,7 +4,9 @@ The exported graph is the whole encoder of GIFnets Fig. 2, pre- and post-process
 clients send raw pixels and get back exactly what a GIF stores:
 
     x        = image / 127.5 - 1                         (uint8 -> [-1, 1])
-    P        = PaletteNet(x)                              §3.1, float palette in [-1, 1]
+    P        = PaletteNet(resize(x))[:Np]                 §3.1, float palette in [-1, 1]; the net reads
+                                                          x bilinearly downscaled to its trained input
+                                                          size, and a nested net gives its first Np
     P        = Lloyd(x, P, n)        (mode *+kmeans)      refinement of Eq. 2's error
     P8       = round((P + 1) * 127.5)                     uint8 palette (what the GIF stores)
     I'       = Proj(x, P)                                 Eq. 1 (DitherNet's second input)
@@ -126,7 +128,9 @@ def load_encoder(num_colors: int = 16, mode: str = "net+dither", kmeans_iteratio
     if mode not in MODES:
         raise ExportError(f"mode must be one of {MODES}, got {mode!r}")
     if kmeans_iterations is None:
-        kmeans_iterations = 5 if "kmeans" in mode else 0
+        from gif_pipeline.encode import KMEANS_REFINE_ITERATIONS
+
+        kmeans_iterations = KMEANS_REFINE_ITERATIONS if "kmeans" in mode else 0
     kinds = ["palette"] + (["dither"] if "dither" in mode else [])
     explicit = {"palette": palette_model, "dither": dither_model}
     models, sources = {}, {}
@@ -135,7 +139,7 @@ def load_encoder(num_colors: int = 16, mode: str = "net+dither", kmeans_iteratio
             path = None
         else:
             try:
-                path = pretrained.find_model(kind, num_colors, explicit[kind])
+                path = pretrained.find_model(kind, _installed_np(kind, num_colors, explicit[kind]), explicit[kind])
             except MissingPrerequisiteError:
                 if init == "trained" or explicit[kind]:
                     raise
@@ -150,12 +154,39 @@ def load_encoder(num_colors: int = 16, mode: str = "net+dither", kmeans_iteratio
             sources[kind] = f"trained:{os.path.abspath(path)}"
     palette_net = models["palette"]
     got = getattr(palette_net, "num_colors", None)
-    if got is not None and got != num_colors:
+    nested = bool(getattr(getattr(palette_net, "config", None), "nested_sizes", ()))
+    if got is not None and got != num_colors and not (nested and got > num_colors):
         raise ExportError(f"the palette model {sources['palette']} predicts {got} colours, not --np={num_colors}")
     return EncoderBundle(palette_net, models.get("dither"), num_colors, mode, kmeans_iterations, sources)
 
 
+def _installed_np(kind: str, num_colors: int, explicit: str | None) -> int:
+    """The Np of the installed network that serves ``num_colors``: a nested PaletteNet serves fewer."""
+    if kind != "palette" or explicit:
+        return num_colors
+    from gif_pipeline import encode
+
+    np_net, how = encode.pick_palette_net(num_colors)
+    return np_net if how == "prefix" else num_colors
+
+
 # ----------------------------------------------------------------------------------------- graph
+
+
+def _net_input(x, size: int):
+    """``x`` bilinearly downscaled so its short side is ``size`` (never upscaled; 0: unchanged).
+
+    Dynamic shapes and builtin TFLite ops only (RESIZE_BILINEAR). For a 2x reduction this is the
+    2x2 mean, the same as the area resize of :func:`gif_pipeline.encode.downscale_short_side`.
+    """
+    import tensorflow as tf
+
+    if isinstance(size, int) and not size:
+        return x
+    hw = tf.cast(tf.shape(x)[1:3], tf.float32)
+    scale = tf.minimum(1.0, tf.cast(size, tf.float32) / tf.reduce_min(hw))
+    new = tf.maximum(1, tf.cast(tf.round(hw * scale), tf.int32))
+    return tf.image.resize(x, new, method="bilinear")
 
 
 def _round_palette(palette):
@@ -197,9 +228,19 @@ def encoder_graph(bundle: EncoderBundle, image, chunked: bool = True):
         hard_projection = _project_whole  # noqa: F811
 
     x = tf.cast(image, tf.float32) / 127.5 - 1.0
-    palette = bundle.palette_net(x, training=False)
-    if bundle.kmeans_iterations:
-        palette = lloyd_refine(x, palette, bundle.kmeans_iterations)
+    net_config = getattr(bundle.palette_net, "config", None)
+    palette = bundle.palette_net(_net_input(x, getattr(net_config, "input_size", 0)), training=False)
+    palette = palette[:, :bundle.num_colors]  # a nested PaletteNet's first Np colours
+    if bundle.kmeans_iterations:  # as `gifnets encode`: 3/4 of the steps at half size, then at <= REFINE_SIZE
+        from gif_pipeline.encode import REFINE_SIZE
+
+        refine_input = _net_input(x, REFINE_SIZE)
+        coarse = bundle.kmeans_iterations - bundle.kmeans_iterations // 4
+        if coarse:
+            half = tf.maximum(1, tf.reduce_min(tf.shape(refine_input)[1:3]) // 2)
+            palette = lloyd_refine(_net_input(refine_input, half), palette, coarse)
+        if bundle.kmeans_iterations - coarse:
+            palette = lloyd_refine(refine_input, palette, bundle.kmeans_iterations - coarse)
     palette_u8 = _round_palette(palette)
     palette_rounded = tf.cast(palette_u8, tf.float32) / 127.5 - 1.0
     if bundle.dither_net is not None:
@@ -324,7 +365,8 @@ def add_model_arguments(p: argparse.ArgumentParser) -> None:
                    help="net: PaletteNet + nearest colour; +dither: with DitherNet; +kmeans: Lloyd refinement "
                         "of the network's palette (default: %(default)s)")
     p.add_argument("--kmeans_iterations", type=int, default=None,
-                   help="Lloyd iterations for the +kmeans modes (default: 5)")
+                   help="Lloyd iterations for the +kmeans modes (default: 20, as in `gifnets encode`; three "
+                        "quarters of them at half size)")
     p.add_argument("--init", choices=INITS, default="auto",
                    help="trained models, freshly initialised ones, or trained where found (default: %(default)s)")
     p.add_argument("--palette_model", default=None, help="path of a trained PaletteNet .keras file")

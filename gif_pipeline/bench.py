@@ -9,6 +9,8 @@ on every image of ``DIR`` (recursively) for every colour budget ``Np``, and meas
 * VMAF (libvmaf's default model) and CAMBI with ``max_log_contrast=5``
   (:mod:`gif_pipeline.cambi`; one ffmpeg run gives both; ``--no-vmaf`` turns them off;
   CAMBI needs the longer side >= 216 px and is left empty for smaller images);
+* the banding score of gifnets' teacher metric (:func:`gif_pipeline.banding_metric.banding_score`,
+  0 = no visible banding) of the decoded GIF;
 * GIF bytes, and milliseconds per image: RGB in memory -> GIF bytes in memory, i.e.
   palette + mapping + GIF writing, for gifnets and every peer alike (see
   :mod:`gif_pipeline.peers`). With ``--timing-repeats R`` each encode runs R times and the
@@ -70,13 +72,13 @@ DEFAULT_COLORS = (16, 32, 64, 128, 256)
 HTML_PEERS = ("pillow-mediancut:fs", "libimagequant:d1")
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp", ".tif", ".tiff", ".ppm", ".tga", ".qoi")
 CAMBI_MAX_LOG_CONTRAST = 5
-METRIC_COLUMNS = ("psnr", "ssim", "wsnr", "vmaf", "cambi", "gif_bytes", "ms")
+METRIC_COLUMNS = ("psnr", "ssim", "wsnr", "vmaf", "cambi", "banding", "gif_bytes", "ms")
 CSV_COLUMNS = ("image", "width", "height", "method", "kind", "colors", "colors_used") + METRIC_COLUMNS + ("error",)
 #: Markdown formats of the summary columns.
 _FORMATS = {"psnr": "{:.2f}", "ssim": "{:.4f}", "wsnr": "{:.2f}", "vmaf": "{:.2f}", "cambi": "{:.3f}",
-            "gif_bytes": "{:,.0f}", "ms": "{:.1f}"}
+            "banding": "{:.3f}", "gif_bytes": "{:,.0f}", "ms": "{:.1f}"}
 _HEADERS = {"psnr": "PSNR dB", "ssim": "SSIM", "wsnr": "WSNR dB", "vmaf": "VMAF", "cambi": "CAMBI",
-            "gif_bytes": "GIF bytes", "ms": "ms/image"}
+            "banding": "banding", "gif_bytes": "GIF bytes", "ms": "ms/image"}
 
 
 class BenchError(GifnetsError, ValueError):
@@ -234,10 +236,11 @@ def smooth_crop_box(rgb: np.ndarray, size: int, min_range: float = 12.0) -> tupl
 
 
 def _measure(ref: np.ndarray, dist: np.ndarray, with_vmaf: bool) -> dict:
-    from gif_pipeline import metrics
+    from gif_pipeline import banding_metric, metrics
 
     out = {"psnr": float(metrics.psnr(ref, dist)), "ssim": float(metrics.ssim(ref, dist)),
-           "wsnr": float(metrics.wsnr(ref, dist)), "vmaf": math.nan, "cambi": math.nan}
+           "wsnr": float(metrics.wsnr(ref, dist)), "vmaf": math.nan, "cambi": math.nan,
+           "banding": float(banding_metric.banding_score(dist))}
     if with_vmaf:
         from gif_pipeline import cambi
 
@@ -293,7 +296,8 @@ def _summary_markdown(summary, colors, methods, skipped, failures, info) -> str:
     lines += [f"- {k}: {v}" for k, v in info.items()]
     lines += ["", "Means over images. Time is RGB in memory -> GIF bytes in memory (palette + mapping + "
               "GIF writing), including process start-up for the command-line peers (ffmpeg, pngquant). "
-              "Bytes are the GIF file sizes. CAMBI: lower is less banding (max_log_contrast=5).", ""]
+              "Bytes are the GIF file sizes. CAMBI: lower is less banding (max_log_contrast=5). banding: "
+              "gifnets' banding teacher (Algorithm 1, 0 = no visible banding) on the GIF.", ""]
     cols = [c for c in METRIC_COLUMNS if any(not math.isnan(s[c]) for s in summary)]
     for n in colors:
         block = [s for s in summary if s["colors"] == n]
@@ -343,7 +347,8 @@ def _plots(summary, colors, methods) -> dict[str, bytes]:
                     markersize=3, linewidth=1.2)
 
     present = [m for m in methods if any(s["method"] == m for s in summary)]
-    panels = [c for c in ("psnr", "wsnr", "ssim", "vmaf", "cambi") if any(not math.isnan(s[c]) for s in summary)]
+    panels = [c for c in ("psnr", "wsnr", "ssim", "vmaf", "cambi", "banding")
+              if any(not math.isnan(s[c]) for s in summary)]
     out = {}
     cmap = plt.get_cmap("tab20")
     colours = {m: cmap(i % 20) for i, m in enumerate(present)}

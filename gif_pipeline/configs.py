@@ -62,6 +62,14 @@ class PaletteNetConfig(_Config):
     # quantizer instead of a random one.
     output: str = "direct"
     whitened_scale: float = 3.0
+    # Not in the paper: prefix sizes that are trained to be palettes on their own, e.g.
+    # (16, 32, 64, 128, 256) with num_colors=256. Eq. 2 is then averaged over the prefixes
+    # P[:k], so the first k colours are a k-colour palette and one network serves every Np.
+    # Empty: the plain Eq. 2 on all num_colors.
+    nested_sizes: tuple[int, ...] = ()
+    # Pixels sampled at random per image for the training loss (0: all). An unbiased estimate
+    # of Eq. 2 that keeps large palettes affordable on a CPU; inference is unaffected.
+    loss_pixels: int = 0
 
     def __post_init__(self):
         check_num_colors(self.num_colors)
@@ -73,6 +81,13 @@ class PaletteNetConfig(_Config):
             raise ValueError(f"coverage_weight must be >= 0, got {self.coverage_weight!r}")
         if isinstance(self.input_size, bool) or not isinstance(self.input_size, int) or self.input_size < 0:
             raise ValueError(f"input_size must be a non-negative integer, got {self.input_size!r}")
+        if isinstance(self.loss_pixels, bool) or not isinstance(self.loss_pixels, int) or self.loss_pixels < 0:
+            raise ValueError(f"loss_pixels must be a non-negative integer, got {self.loss_pixels!r}")
+        sizes = tuple(self.nested_sizes)
+        if sizes and (any(not isinstance(k, int) or isinstance(k, bool) or k < 2 for k in sizes)
+                      or list(sizes) != sorted(set(sizes)) or sizes[-1] != self.num_colors):
+            raise ValueError(f"nested_sizes must be increasing integers >= 2 ending with num_colors "
+                             f"({self.num_colors}), got {sizes!r}")
         if self.backbone not in ("inception_v2", "pointnet"):
             raise ValueError(f"backbone must be 'inception_v2' or 'pointnet', got {self.backbone!r}")
         if not isinstance(self.depth_multiplier, (int, float)) or not self.depth_multiplier > 0:
@@ -169,6 +184,12 @@ class BandingNetConfig(_Config):
         return cls(**values)
 
 
+PERCEPTUAL_KINDS = ("none", "vgg16", "vgg19", "nima", "csf")
+#: Weight of the CSF term (mean squared CSF-filtered error, about 1e-3 for a 16-colour GIF) so that
+#: it dominates Eq. 6's L1 terms (about 0.1). Chosen for the shipped DitherNet; not in the paper.
+CSF_THETA = 30.0
+
+
 @dataclasses.dataclass(frozen=True)
 class LossConfig(_Config):
     """Weights of Eq. 6 and Eq. 9, defaults from the supplement for Np <= 64.
@@ -180,9 +201,9 @@ class LossConfig(_Config):
     lam: float = 0.01
     gamma: float = 0.3
     delta: float = 0.05
-    theta: float = 0.0  # perceptual term R: 0.001 (VGG) or 0.0001 (NIMA) when weights are given
+    theta: float = 0.0  # perceptual term R: 0.001 (VGG), 0.0001 (NIMA) when weights are given; CSF: see below
     beta: float = 1.0
-    perceptual: str = "none"  # "none", "vgg16", "vgg19" or "nima"
+    perceptual: str = "none"  # "none", "vgg16", "vgg19", "nima" or "csf" (not in the paper; needs no weights)
     banding_eta: float = 1.5  # multi-scale factor eta of Eq. 7
     banding_scales: int = 4  # k = 1..4 in Eq. 8
 
@@ -191,8 +212,8 @@ class LossConfig(_Config):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or isinstance(value, bool) or not value >= 0:
                 raise ValueError(f"loss weight {name} must be a number >= 0, got {value!r}")
-        if self.perceptual not in ("none", "vgg16", "vgg19", "nima"):
-            raise ValueError(f"perceptual must be 'none', 'vgg16', 'vgg19' or 'nima', got {self.perceptual!r}")
+        if self.perceptual not in PERCEPTUAL_KINDS:
+            raise ValueError(f"perceptual must be one of {PERCEPTUAL_KINDS}, got {self.perceptual!r}")
         if not isinstance(self.banding_eta, (int, float)) or not self.banding_eta > 1:
             raise ValueError(f"banding_eta must be > 1, got {self.banding_eta!r}")
         if not isinstance(self.banding_scales, int) or isinstance(self.banding_scales, bool) \
@@ -203,9 +224,9 @@ class LossConfig(_Config):
     def for_num_colors(cls, num_colors: int, perceptual: str = "none") -> "LossConfig":
         """The supplement's weights: Np <= 64 vs Np >= 128 (lambda 0.2, delta 0.025)."""
         check_num_colors(num_colors)
-        if perceptual not in ("none", "vgg16", "vgg19", "nima"):
-            raise ValueError(f"perceptual must be 'none', 'vgg16', 'vgg19' or 'nima', got {perceptual!r}")
-        theta = {"none": 0.0, "vgg16": 1e-3, "vgg19": 1e-3, "nima": 1e-4}[perceptual]
+        if perceptual not in PERCEPTUAL_KINDS:
+            raise ValueError(f"perceptual must be one of {PERCEPTUAL_KINDS}, got {perceptual!r}")
+        theta = {"none": 0.0, "vgg16": 1e-3, "vgg19": 1e-3, "nima": 1e-4, "csf": CSF_THETA}[perceptual]
         if num_colors >= 128:
             return cls(lam=0.2, delta=0.025, theta=theta, perceptual=perceptual)
         return cls(theta=theta, perceptual=perceptual)

@@ -51,6 +51,7 @@ def clear_model_cache():
     """Forget loaded networks (after the weights folder, e.g. ``$GIFNETS_WEIGHTS``, changed)."""
     _load_net.cache_clear()
     _net_function.cache_clear()
+    _batch_function.cache_clear()
 
 
 def _available_colors(kind: str) -> list[int]:
@@ -103,6 +104,30 @@ def _refine_function(refine: int):
     return run
 
 
+def _is_nested(np_colors: int) -> bool:
+    return bool(getattr(_net_function(np_colors)[0].config, "nested_sizes", ()))
+
+
+def pick_palette_net(n: int) -> tuple[int, str]:
+    """Which installed PaletteNet gives ``n`` colours, and how: ``(Np, "exact" | "prefix" | "prune")``.
+
+    In order: a net for exactly ``n``; one for ``n + 1`` (the transparency entry), pruned; a nested
+    net (``nested_sizes``) of at least ``n`` colours, whose first ``n`` colours are the palette; else
+    the smallest larger net, pruned to its ``n`` most used colours. With no net of at least ``n``
+    colours, loading ``n`` raises the error that lists the installed ones.
+    """
+    shipped = _available_colors("palette")
+    larger = [c for c in shipped if c > n]
+    if n in shipped or not larger:
+        return n, "exact"
+    if n + 1 in shipped and not _is_nested(n + 1):
+        return n + 1, "prune"
+    nested = [c for c in larger if _is_nested(c)]
+    if nested:
+        return nested[0], "prefix"
+    return larger[0], "prune"
+
+
 def _net_palette(refine_iterations: int) -> PaletteStage:
     """PaletteNet's palette (§3.1), optionally refined by Lloyd iterations (``net+kmeans``).
 
@@ -118,16 +143,15 @@ def _net_palette(refine_iterations: int) -> PaletteStage:
 
         from gif_pipeline.models.common import image_to_unit, palette_to_uint8
 
-        shipped = _available_colors("palette")
-        # No net for exactly n (e.g. n - 1 colours when one entry is kept for transparency): use the
-        # next larger one and drop its least-used colours.
-        np_net = n if n in shipped else min([c for c in shipped if c > n] or [n])
+        np_net, how = pick_palette_net(n)
         net, predict = _net_function(np_net)
         image = image_to_unit(rgb)[None]
         net_input = downscale_short_side(image, getattr(net.config, "input_size", 0))
         refine_input = downscale_short_side(image, REFINE_SIZE) if refine else net_input
         palette = predict(net_input)
-        if np_net > n:
+        if how == "prefix":
+            palette = palette[:, :n]
+        elif how == "prune":
             from gif_pipeline.projection import hard_projection
 
             indices, _ = hard_projection(refine_input, palette)
@@ -179,11 +203,14 @@ DITHER_STAGES: dict[str, DitherStage] = {
 
 def resolve_palette(method: str, n: int) -> str:
     """``auto`` -> ``net+kmeans`` when a PaletteNet for ``n`` colours (or ``n + 1``, for the
-    transparency entry) is installed, else ``kmeans``; other methods are returned unchanged."""
+    transparency entry), or a nested one of at least ``n`` colours, is installed, else ``kmeans``;
+    other methods are returned unchanged."""
     if method != "auto":
         return method
     shipped = _available_colors("palette")
-    return "net+kmeans" if (n in shipped or n + 1 in shipped) else "kmeans"
+    if n in shipped or n + 1 in shipped or any(_is_nested(c) for c in shipped if c > n):
+        return "net+kmeans"
+    return "kmeans"
 
 
 def resolve_dither(method: str, n: int) -> str:
@@ -281,3 +308,74 @@ def encode_image(
     if has_alpha:
         decoded = np.where(alpha_mask[..., None], rgb, decoded)
     return EncodeResult(gif_bytes, indices, pal, decoded, transparent_index, seconds, (palette, dither))
+
+
+@functools.lru_cache(maxsize=16)
+def _batch_function(n: int, refine: int, dither_np: int | None):
+    """A compiled image batch -> (uint8 palettes, uint8 indices) function for :func:`encode_batch`."""
+    import tensorflow as tf
+
+    from gif_pipeline.projection import hard_projection
+
+    np_net, how = pick_palette_net(n)
+    net = _net_function(np_net)[0]
+    dither_net = _load_net("dither", dither_np) if dither_np else None
+    input_size = getattr(net.config, "input_size", 0)
+    refine_fn = _refine_function(refine) if refine else None
+
+    @tf.function(reduce_retracing=True)
+    def run(images):
+        images = tf.cast(images, tf.float32) / 127.5 - 1.0
+        refine_input = downscale_short_side(images, REFINE_SIZE)
+        palette = net(downscale_short_side(images, input_size), training=False)
+        if how == "prefix":
+            palette = palette[:, :n]
+        elif how == "prune":  # keep each image's n most used colours
+            indices, _ = hard_projection(refine_input, palette)
+            counts = tf.reduce_sum(tf.one_hot(indices, np_net), axis=[1, 2])
+            keep = tf.sort(tf.math.top_k(counts, n).indices, axis=-1)
+            palette = tf.gather(palette, keep, batch_dims=1)
+        if refine_fn is not None:
+            coarse = downscale_short_side(refine_input, min(refine_input.shape[1:3]) // 2)
+            palette = refine_fn(palette, coarse, refine_input)
+        palette = tf.round((tf.clip_by_value(palette, -1.0, 1.0) + 1.0) * 127.5)  # the colours the GIF stores
+        unit = palette / 127.5 - 1.0
+        _, quantized = hard_projection(images, unit)
+        shifted = images if dither_net is None else images + dither_net([images, quantized], training=False)
+        indices, _ = hard_projection(shifted, unit)
+        return tf.cast(palette, tf.uint8), tf.cast(indices, tf.uint8)
+
+    return run
+
+
+def encode_batch(images, colors: int = 256, palette: str = DEFAULT_PALETTE, dither: str = DEFAULT_DITHER,
+                 kmeans_iterations: int | None = None) -> list[EncodeResult]:
+    """Encode a batch of same-size uint8 images ``[B, H, W, 3]`` in one network pass (no transparency).
+
+    For services and throughput: the network palette stages (``net``, ``net+kmeans``, or ``auto``
+    resolving to them) with ``none`` or ``net`` dithering run as one compiled TF function over the
+    batch; any other combination falls back to :func:`encode_image` per image. Palettes may hold
+    repeated colours (the GIF stays valid). ``seconds`` of each result is the batch time over B.
+    """
+    images = np.asarray(images)
+    if images.ndim != 4 or images.shape[-1] != 3 or images.dtype != np.uint8 or 0 in images.shape:
+        raise ValueError(f"expected uint8 images [B, H, W, 3], got {images.dtype} {images.shape}")
+    check_num_colors(colors)
+    palette, dither = resolve_palette(palette, colors), resolve_dither(dither, colors)
+    if palette not in ("net", "net+kmeans") or dither not in ("none", "net"):
+        return [encode_image(rgb, colors, palette, dither, kmeans_iterations=kmeans_iterations) for rgb in images]
+    refine = 0 if palette == "net" else (KMEANS_REFINE_ITERATIONS if kmeans_iterations is None else kmeans_iterations)
+    dither_np = None
+    if dither == "net":
+        shipped = _available_colors("dither")
+        if not shipped:
+            from gif_pipeline.errors import MissingPrerequisiteError
+
+            raise MissingPrerequisiteError("no trained DitherNet is installed; use --dither fs or none")
+        dither_np = min([c for c in shipped if c >= colors] or [max(shipped)])
+    start = time.perf_counter()
+    palettes_u8, indices_u8 = (t.numpy() for t in _batch_function(colors, int(refine), dither_np)(images))
+    gifs = [gif_io.encode_gif(ind, pal) for ind, pal in zip(indices_u8, palettes_u8)]
+    seconds = (time.perf_counter() - start) / len(images)
+    return [EncodeResult(g, ind, pal, pal[ind], None, seconds, (palette, dither))
+            for g, ind, pal in zip(gifs, indices_u8, palettes_u8)]

@@ -20,6 +20,11 @@ Perceptual term ``R`` (optional; the supplement uses theta = 0.001 with VGG, 0.0
   that whole model (e.g. idealo's ``weights_mobilenet_aesthetic_0.07.hdf5``).
   ``R = mean_batch(score(I) - score(I_hat))``: the loss in mean aesthetic score.
 
+* :class:`CSFLoss` (not in the paper; needs no weights): the mean squared error after weighting
+  its spectrum with the contrast sensitivity function that WSNR uses (:mod:`gif_pipeline.metrics`).
+  Dithering trades pixel error for high-frequency noise the eye filters out; this term measures
+  exactly that trade, where Eq. 6's L1 terms penalise any dither.
+
 Nothing is ever downloaded. Without a weights file R is off and a warning says so
 (:func:`make_perceptual_loss`).
 """
@@ -38,7 +43,7 @@ from gif_pipeline.errors import MissingPrerequisiteError
 from gif_pipeline.models.banding_net import multiscale_banding_loss
 
 __all__ = [
-    "NimaScore", "VGGFeatureLoss", "dither_loss", "l1", "l2", "make_perceptual_loss", "total_loss",
+    "CSFLoss", "NimaScore", "VGGFeatureLoss", "dither_loss", "l1", "l2", "make_perceptual_loss", "total_loss",
 ]
 
 
@@ -189,6 +194,37 @@ class VGGFeatureLoss:
         return tf.add_n([l2(a, b) for a, b in zip(feats_a, feats_b)])
 
 
+class CSFLoss:
+    """``R(I, I_hat)``: mean over pixels and RGB channels of the squared error filtered by the CSF.
+
+    The filter is :func:`gif_pipeline.metrics.contrast_sensitivity` (peak 1, Kite et al.), applied
+    in the 2-D Fourier domain; by Parseval, a flat filter would give ``L2(I, I_hat)``. Image sides
+    must be static (training crops).
+    """
+
+    def __init__(self, viewing_distance: float | None = None, dpi: float | None = None):
+        from gif_pipeline import metrics
+
+        self.pixels_per_degree = metrics.pixels_per_degree(
+            viewing_distance or metrics.DEFAULT_VIEWING_DISTANCE_CM, dpi or metrics.DEFAULT_DPI)
+
+    @functools.lru_cache(maxsize=8)
+    def _filter(self, h: int, w: int):
+        from gif_pipeline import metrics
+
+        return metrics.contrast_sensitivity((h, w), self.pixels_per_degree).astype("float32")
+
+    def __call__(self, image, dithered):
+        diff = tf.cast(image, tf.float32) - tf.cast(dithered, tf.float32)
+        h, w = diff.shape[1], diff.shape[2]
+        if h is None or w is None:
+            raise ValueError("CSFLoss needs images with static height and width")
+        channels_first = tf.transpose(diff, [0, 3, 1, 2])
+        spectrum = tf.signal.fft2d(tf.complex(channels_first, tf.zeros_like(channels_first)))
+        weighted = tf.abs(spectrum) * self._filter(int(h), int(w))
+        return tf.reduce_mean(tf.square(weighted)) / float(h * w)
+
+
 _NIMA_BACKBONES = {
     # Both networks expect inputs in [-1, 1], the networks' own range: no preprocessing needed.
     "mobilenet": functools.partial(keras.applications.MobileNet, include_top=False, pooling="avg", weights=None),
@@ -257,8 +293,10 @@ def make_perceptual_loss(kind: str | LossConfig, weights_path=None, **kwargs):
         kind = kind.perceptual
     if kind == "none":
         return None
+    if kind == "csf":
+        return CSFLoss(**kwargs)
     if kind not in ("vgg16", "vgg19", "nima"):
-        raise ValueError(f"perceptual kind must be 'none', 'vgg16', 'vgg19' or 'nima', got {kind!r}")
+        raise ValueError(f"perceptual kind must be 'none', 'vgg16', 'vgg19', 'nima' or 'csf', got {kind!r}")
     if weights_path is None:
         warnings.warn(f"no weights file for the {kind} perceptual loss: the term R is off "
                       "(weights are never downloaded; pass a local path)", stacklevel=2)

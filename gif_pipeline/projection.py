@@ -117,6 +117,27 @@ def coverage_loss(image, palette):
     return tf.reduce_mean(tf.reduce_min(_pixel_palette_distances(image, palette), axis=1))
 
 
+def nested_quantization_loss(image, palette, sizes):
+    """Eq. 2 averaged over the palette prefixes ``P[:k]``, ``k`` in ``sizes`` (not in the paper).
+
+    Trains the first ``k`` colours to be a ``k``-colour palette on their own for every ``k``, so
+    that one network serves several Np. The distances are computed once for the whole palette.
+    """
+    distances = _pixel_palette_distances(image, palette)
+    return tf.add_n([tf.reduce_mean(tf.reduce_min(distances[..., :k], axis=-1)) for k in sizes]) / len(sizes)
+
+
+def sample_pixels(image, count: int, seed=None):
+    """``count`` pixels per image drawn uniformly with replacement: ``[B, H, W, 3]`` -> ``[B, 1, count, 3]``.
+
+    The same positions are used for every image of the batch (an unbiased estimate of a mean over pixels).
+    """
+    image = tf.convert_to_tensor(image, tf.float32)
+    flat = tf.reshape(image, [tf.shape(image)[0], -1, 3])
+    positions = tf.random.uniform([count], 0, tf.shape(flat)[1], dtype=tf.int32, seed=seed)
+    return tf.gather(flat, positions, axis=1)[:, tf.newaxis]
+
+
 def quantization_loss(image, palette):
     """PaletteNet's loss (Eq. 2): mean over pixels of ``||I - P[k*]||^2``, k* the nearest colour.
 

@@ -51,6 +51,7 @@ def test_rows_cover_every_image_and_method(report, images_dir):
         assert float(r["psnr"]) > 20 and 0 < float(r["ssim"]) <= 1 and math.isfinite(float(r["wsnr"]))
         assert int(r["gif_bytes"]) > 0 and float(r["ms"]) > 0
         assert r["vmaf"] == "" and r["cambi"] == ""  # --no-vmaf
+        assert 0.0 <= float(r["banding"]) <= 1.0  # the teacher runs without ffmpeg
         assert r["kind"] == ("gifnets" if r["method"].startswith("gifnets:") else "peer")
 
 
@@ -64,6 +65,9 @@ def test_rows_match_an_independent_run(report, images_dir):
     assert int(row["gif_bytes"]) == len(again.gif_bytes)
     assert float(row["psnr"]) == pytest.approx(metrics.psnr(rgb, again.rgb), rel=1e-5)
     assert float(row["wsnr"]) == pytest.approx(metrics.wsnr(rgb, again.rgb), rel=1e-5)
+    from gif_pipeline.banding_metric import banding_score
+
+    assert float(row["banding"]) == pytest.approx(banding_score(again.rgb), abs=1e-6)
 
 
 def test_summary_is_the_mean_over_images(report):

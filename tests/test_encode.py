@@ -76,6 +76,55 @@ def test_transparency_entry_uses_the_next_larger_palette_net(use_weights):
     assert np.all(result.indices[8:] != result.transparent_index)
 
 
+@pytest.fixture
+def nested_weights(tmp_path, monkeypatch):
+    """An Np=8 network and a nested Np=32 one (prefixes 8, 16, 32) as 'shipped' weights."""
+    from gif_pipeline.models.palette_net import PaletteNet
+
+    PaletteNet(PaletteNetConfig.tiny(num_colors=8)).save(tmp_path / "palette_np8.keras")
+    PaletteNet(PaletteNetConfig.tiny(num_colors=32, nested_sizes=(8, 16, 32))).save(tmp_path / "palette_np32.keras")
+    monkeypatch.setenv("GIFNETS_WEIGHTS", str(tmp_path))
+    encode.clear_model_cache()
+    yield
+    encode.clear_model_cache()
+
+
+def test_a_nested_palette_net_serves_every_smaller_number_of_colours(nested_weights):
+    assert encode.pick_palette_net(8) == (8, "exact")
+    assert encode.pick_palette_net(7) == (8, "prune")  # the transparency entry: the 8-colour net
+    assert encode.pick_palette_net(16) == (32, "prefix")
+    assert encode.pick_palette_net(20) == (32, "prefix")
+    assert encode.pick_palette_net(64) == (64, "exact")  # none large enough: loading it names the installed ones
+    assert encode.resolve_palette("auto", 20) == "net+kmeans"
+    assert encode.resolve_palette("auto", 64) == "kmeans"
+    from gif_pipeline.models.common import image_to_unit, palette_to_uint8
+
+    net, predict = encode._net_function(32)
+    full = palette_to_uint8(predict(image_to_unit(PHOTO)[None])[0])
+    got = encode.encode_image(PHOTO, colors=16, palette="net", dither="none").palette
+    np.testing.assert_array_equal(got, np.unique(full[:16], axis=0))
+
+
+@pytest.mark.parametrize("palette,dither", [("net+kmeans", "none"), ("net", "net"), ("median-cut", "fs")])
+def test_encode_batch_matches_encode_image(use_weights, palette, dither):
+    batch = np.stack([PHOTO, PHOTO[::-1], PHOTO[:, ::-1]])
+    results = encode.encode_batch(batch, colors=8, palette=palette, dither=dither)
+    assert len(results) == 3
+    for rgb, got in zip(batch, results):
+        frame = gif_io.decode_gif(got.gif_bytes)[0]
+        np.testing.assert_array_equal(frame.palette[frame.indices], got.rgb)
+        single = encode.encode_image(rgb, colors=8, palette=palette, dither=dither)
+        assert got.methods == single.methods
+        assert got.stats(rgb)["psnr"] == pytest.approx(single.stats(rgb)["psnr"], abs=0.05)
+
+
+def test_encode_batch_rejects_mixed_or_non_uint8_input(use_weights):
+    with pytest.raises(ValueError, match="uint8 images"):
+        encode.encode_batch(PHOTO, colors=8)
+    with pytest.raises(ValueError, match="uint8 images"):
+        encode.encode_batch(PHOTO[None].astype(np.float32), colors=8)
+
+
 def test_downscale_short_side_keeps_aspect_and_never_upscales():
     import tensorflow as tf
 

@@ -316,3 +316,29 @@ def test_export_all_command(tmp_path):
     assert sorted(os.listdir(out / "tflite")) == ["gifnets_dynamic_int8.tflite", "gifnets_float32.tflite",
                                                   "gifnets_tflite.json"]
     assert manifest["models"]["palette"].startswith("random:")
+
+
+def test_a_nested_palette_net_exports_for_a_smaller_np_at_its_input_size(tmp_path):
+    """A nested PaletteNet serves Np=8 with its first 8 colours; the net reads the image at its input_size."""
+    import keras
+
+    from gif_pipeline.configs import PaletteNetConfig
+    from gif_pipeline.models.palette_net import build_palette_net
+
+    keras.utils.set_random_seed(2)
+    config = PaletteNetConfig(num_colors=16, backbone="pointnet", pointnet_widths=(8, 8), nested_sizes=(8, 16),
+                              input_size=16)
+    net = build_palette_net(config)
+    path = str(tmp_path / "nested.keras")
+    net.save(path)
+    bundle = esm.load_encoder(8, "net", init="trained", palette_model=path)
+    rgb = sample("hopper", 32, 32)
+    out = {k: v.numpy() for k, v in esm.serving_outputs(bundle, tf.constant(rgb[None])).items()}
+    assert out["palette"].shape == (1, 8, 3)
+    small = tf.image.resize(unit(rgb[None]), (16, 16), method="area")
+    expected = np.clip(np.round((net(small).numpy()[:, :8] + 1.0) * 127.5), 0, 255)
+    np.testing.assert_array_equal(out["palette"], expected.astype(np.uint8))
+    tflite = etl.export_tflite(bundle, str(tmp_path / "tflite"), 32, ["float32"])["float32"]
+    indices, palette = etl.TFLiteEncoder(tflite).encode(rgb)
+    np.testing.assert_array_equal(palette, out["palette"][0])
+    assert np.mean(indices == out["indices"][0]) >= 0.999

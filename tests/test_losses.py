@@ -8,7 +8,7 @@ import tensorflow as tf
 
 from gif_pipeline.configs import BandingNetConfig, DitherNetConfig, LossConfig
 from gif_pipeline.errors import MissingPrerequisiteError
-from gif_pipeline.losses import NimaScore, VGGFeatureLoss, dither_loss, make_perceptual_loss, total_loss
+from gif_pipeline.losses import CSFLoss, NimaScore, VGGFeatureLoss, dither_loss, make_perceptual_loss, total_loss
 from gif_pipeline.models.banding_net import build_banding_net, multiscale_banding_loss
 from gif_pipeline.models.dither_net import build_dither_net, dither
 from gif_pipeline.projection import soft_projection
@@ -160,6 +160,27 @@ def _tiny_nima_backbone(input_shape):
     x = keras.layers.Conv2D(8, 3, strides=2, padding="same", activation="relu")(x)
     x = keras.layers.GlobalAveragePooling2D()(x)
     return keras.Model(inputs, x, name="tiny_backbone")
+
+
+def test_csf_loss_keeps_smooth_errors_and_discounts_fine_dither_noise():
+    from gif_pipeline import metrics
+
+    csf = CSFLoss()
+    image = tf.zeros((1, 32, 32, 3))
+    offset = tf.fill((1, 32, 32, 3), 0.1)  # a flat error: all at frequency 0, where the CSF is 1
+    assert float(csf(image, offset)) == pytest.approx(0.01, rel=1e-4)
+    checker = 0.1 * (2.0 * ((np.indices((32, 32)).sum(0) % 2)) - 1.0)  # the same energy at the highest frequency
+    checker = tf.constant(np.repeat(checker[None, :, :, None], 3, -1), tf.float32)
+    assert float(csf(image, checker)) < 0.01 * 0.05
+    # It is WSNR's noise term: the same CSF on the same Fourier grid (here on one channel, RGB equal).
+    rng = np.random.default_rng(0)
+    a, b = rng.uniform(-1, 1, (2, 24, 20)).astype(np.float32)
+    weights = metrics.contrast_sensitivity((24, 20), csf.pixels_per_degree)
+    expected = np.mean(np.abs(weights * np.fft.fft2(a - b)) ** 2) / (24 * 20)
+    stack = lambda x: tf.constant(np.repeat(x[None, :, :, None], 3, -1))  # noqa: E731
+    assert float(csf(stack(a), stack(b))) == pytest.approx(expected, rel=1e-4)
+    assert isinstance(make_perceptual_loss("csf"), CSFLoss)
+    assert LossConfig.for_num_colors(16, "csf").theta > 0
 
 
 def test_make_perceptual_loss_without_weights_warns_and_is_off(tmp_path):

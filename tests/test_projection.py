@@ -95,3 +95,25 @@ def test_quantization_loss_matches_definition_and_trains_the_palette():
 def test_mismatched_ranks_raise():
     with pytest.raises(ValueError):
         projection.hard_projection(np.zeros((4, 3), np.float32), np.zeros((2, 3), np.float32))
+
+
+def test_nested_loss_is_the_mean_of_eq2_over_the_prefixes():
+    rng = np.random.default_rng(3)
+    image = tf.constant(rng.uniform(-1, 1, (2, 6, 5, 3)), tf.float32)
+    palette = tf.constant(rng.uniform(-1, 1, (2, 8, 3)), tf.float32)
+    expected = np.mean([float(projection.quantization_loss(image, palette[:, :k])) for k in (2, 4, 8)])
+    assert float(projection.nested_quantization_loss(image, palette, (2, 4, 8))) == pytest.approx(expected, rel=1e-5)
+    # A longer palette never quantizes worse: the prefixes' losses decrease.
+    losses = [float(projection.quantization_loss(image, palette[:, :k])) for k in (2, 4, 8)]
+    assert losses[0] >= losses[1] >= losses[2]
+
+
+def test_sample_pixels_draws_pixels_of_each_image():
+    rng = np.random.default_rng(4)
+    image = tf.constant(rng.uniform(-1, 1, (2, 7, 9, 3)), tf.float32)
+    sampled = projection.sample_pixels(image, 50, seed=1)
+    assert sampled.shape == (2, 1, 50, 3)
+    for b in range(2):
+        flat = image[b].numpy().reshape(-1, 3)
+        for pixel in sampled[b, 0].numpy():
+            assert np.min(np.abs(flat - pixel).sum(-1)) < 1e-6

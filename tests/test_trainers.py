@@ -96,11 +96,12 @@ def test_a_killed_run_resumes_where_it_stopped(tmp_path):
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert backup.exists() and not (tmp_path / "run" / "palette_net.keras").exists()
+    saved_epochs = json.loads((backup / "training_metadata.json").read_text())["epoch"]
     r = run_trainer("train_palette", *flags, cwd=tmp_path)
     assert r.returncode == 0, r.stderr[-3000:]
     assert "Resuming" in r.stderr
     record = json.loads((tmp_path / "run" / "config.json").read_text())
-    assert 0 < record["epochs_run"] < 8  # only the epochs left after the kill ran
+    assert record["epochs_run"] == 8 - saved_epochs  # exactly the epochs left after the kill ran, none again
 
 
 def test_ship_model_evaluates_copies_without_optimizer_and_writes_a_card(palette_run, tmp_path):
@@ -120,3 +121,29 @@ def test_ship_model_evaluates_copies_without_optimizer_and_writes_a_card(palette
     assert again.returncode != 0 and "--force" in again.stderr
     bad = run_trainer("ship_model", "--kind=palette", f"--run={tmp_path}", cwd=cwd)
     assert bad.returncode != 0 and "config.json" in bad.stderr
+
+
+def test_ship_model_takes_an_unfinished_dither_run_from_its_encoder_checkpoint(palette_run, tmp_path):
+    import shutil
+
+    import numpy as np
+
+    from gif_pipeline import pretrained
+
+    cwd, _ = palette_run
+    run = tmp_path / "dither_run"
+    r = run_trainer("train_dither", *TINY_DITHER, "--steps=2", "--checkpoint_every=1", "--perceptual=csf",
+                    "--refine_palette=2", "--delta=0", f"--model_dir={run}", cwd=cwd)
+    assert r.returncode == 0, r.stderr[-3000:]
+    finished = pretrained.load("dither", explicit=str(run / "dither_net.keras"))
+    unfinished = tmp_path / "unfinished"
+    shutil.copytree(run, unfinished)
+    (unfinished / "dither_net.keras").unlink()  # as if the run were still going
+    dest = tmp_path / "weights"
+    r = run_trainer("ship_model", "--kind=dither", f"--run={unfinished}", f"--val={os.path.join(ROOT, 'tests', 'data')}",
+                    f"--dest={dest}", "--max_images=1", cwd=cwd)
+    assert r.returncode == 0, r.stderr[-3000:]
+    shipped = pretrained.load("dither", explicit=str(dest / "dither_np8.keras"))
+    for a, b in zip(finished.weights, shipped.weights):  # the best epoch's weights, as the finished run kept
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    assert "| kmeans | net |" in (dest / "dither_np8.md").read_text()

@@ -139,9 +139,9 @@ def write_run_record(model_dir: str, record: dict):
 def run_record(stage: str, weights_name: str, model_config: dict) -> dict:
     """What ``config.json`` says of a run: stage, weights file, model config and the trainer's flags.
 
-    :func:`finish` writes it when a run ends. ``train_palette`` also writes it when training starts
-    (``"running": true``), so ``trainers/ship_model`` can evaluate an unfinished run from its
-    ``best.weights.h5``.
+    :func:`finish` writes it when a run ends. ``train_palette`` and ``train_dither`` also write it
+    when training starts (``"running": true``), so ``trainers/ship_model`` can evaluate an
+    unfinished run from its ``best.weights.h5``.
     """
     flag_values = {f.name: f.value for module, fl in FLAGS.flags_by_module_dict().items()
                    if "trainers" in module or module == "__main__" for f in fl}
@@ -227,8 +227,11 @@ def fit(model, train_ds, *, model_dir: str, steps: int, epochs: int | None, batc
     steps_per_epoch = max(1, math.ceil(steps / epochs))
     nan_guard = StopOnNaN()
     callbacks = [
+        # Keras resumes at the start of the epoch it saved in, so a backup taken on the last batch of
+        # an epoch would repeat that whole epoch: save at the epoch's end instead.
         keras.callbacks.BackupAndRestore(os.path.join(model_dir, "backup"),
-                                         save_freq=min(checkpoint_every, steps_per_epoch)),
+                                         save_freq="epoch" if checkpoint_every >= steps_per_epoch
+                                         else checkpoint_every),
         keras.callbacks.TensorBoard(os.path.join(model_dir, "logs"), update_freq=max(1, min(50, steps_per_epoch))),
         nan_guard,
         Throughput(batch_size),

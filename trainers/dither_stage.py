@@ -22,12 +22,17 @@ def define_flags(stage: str):
                       ("delta", "delta, weight of the banding loss B(I_hat)"),
                       ("theta", "theta, weight of the perceptual loss R"), ("beta", "beta, weight of L2(I, I')")):
         flags.DEFINE_float(name, None, f"Loss weight {doc}; default: the supplement's value for --np.")
-    flags.DEFINE_enum("perceptual", "none", ["none", "vgg16", "vgg19", "nima"], "Perceptual term R (Eq. 6).")
+    flags.DEFINE_enum("perceptual", "none", ["none", "vgg16", "vgg19", "nima", "csf"], "Perceptual term R (Eq. 6); "
+                      "csf (not in the paper) is the CSF-weighted error and needs no weights file.")
     flags.DEFINE_string("perceptual_weights", None, "Local weights file for --perceptual (nothing downloads).")
     flags.DEFINE_integer("decay_steps", 20_000, "Learning-rate decay interval (supplement: 20k).")
     flags.DEFINE_float("decay_rate", 0.96, "Learning-rate decay factor (supplement: 0.96).")
     flags.DEFINE_integer("patience", 3, "Early stopping: epochs without a better validation loss.")
     if stage == "dither":
+        flags.DEFINE_enum("projection", "soft", ["soft", "straight_through"], "Training projection: the soft "
+                          "one (Eq. 3, the paper) or the hard one with an identity gradient (not in the paper).")
+        flags.DEFINE_integer("refine_palette", 0, "Lloyd steps on PaletteNet's palette before projecting, as "
+                             "`--palette net+kmeans` does at inference (0: the paper's palette).")
         flags.DEFINE_list("block_channels", ["16", "32", "32", "64", "64"], "DitherNet U-Net block channels.")
         flags.DEFINE_list("bottleneck_channels", ["512", "512"], "DitherNet bottleneck channels.")
     else:

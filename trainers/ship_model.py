@@ -6,8 +6,8 @@ optimizer state into ``gif_pipeline/weights/``, and write its model card.
 
 The run folder is a trainer's ``--model_dir``: its ``config.json`` gives the model config, the
 flags (the card's reproduce command) and the loss history. The weights come from the finished
-model (``palette_net.keras`` / ``dither_net.keras``) or, while a PaletteNet run is still going,
-from its ``best.weights.h5``. The card's numbers are measured through ``gifnets encode``'s own code path
+model (``palette_net.keras`` / ``dither_net.keras``) or, while a run is still going, from its
+``best.weights.h5`` (for a DitherNet: the stage-2 encoder's, rebuilt from ``config.json``). The card's numbers are measured through ``gifnets encode``'s own code path
 (:func:`gif_pipeline.encode.encode_image`), against the classical modes, on every image of ``--val``.
 """
 from __future__ import annotations
@@ -30,6 +30,7 @@ flags.DEFINE_integer("max_images", 0, "Use at most this many --val images (0: al
 flags.DEFINE_string("dest", None, "Weights folder (default: the package's gif_pipeline/weights).")
 flags.DEFINE_bool("eval_only", False, "Print the numbers; write nothing.")
 flags.DEFINE_bool("force", False, "Replace shipped weights of the same name.")
+flags.DEFINE_list("colors", [], "Palette sizes to measure (default: a nested PaletteNet's prefix sizes, else its Np).")
 
 RUN_FILES = {"palette": "palette_net.keras", "dither": "dither_net.keras"}
 COMPARE = {
@@ -54,14 +55,36 @@ def load_run_model(kind: str, run: str):
     finished = os.path.join(run, RUN_FILES[kind])
     if os.path.isfile(finished):
         return keras.saving.load_model(finished, compile=False), record, finished
-    # Only stage 1 checkpoints the shipped network itself; stages 2-3 checkpoint the whole encoder.
     best = os.path.join(run, "best.weights.h5")
-    if kind != "palette" or not os.path.isfile(best):
-        raise app.UsageError(f"{run} has no {RUN_FILES[kind]}" + (" nor best.weights.h5" if kind == "palette" else
-                                                                   ": let the run finish"))
-    model = palette_net.PaletteNet(record["model"])
-    model.load_weights(best)
+    if not os.path.isfile(best):
+        raise app.UsageError(f"{run} has no {RUN_FILES[kind]} nor best.weights.h5")
+    if kind == "palette":
+        model = palette_net.PaletteNet(record["model"])
+        model.load_weights(best)
+    else:
+        model = _dither_net_from_encoder_checkpoint(record, best)
     return model, record, best
+
+
+def _dither_net_from_encoder_checkpoint(record: dict, path: str):
+    """Stage 2 checkpoints the whole GIFEncoder: rebuild it as the run did and take its DitherNet."""
+    import numpy as np
+
+    from gif_pipeline import pretrained
+    from gif_pipeline.configs import DitherNetConfig, LossConfig
+    from gif_pipeline.models.dither_net import build_dither_net
+    from gif_pipeline.models.gif_encoder import GIFEncoder
+
+    if "palette_model" not in record or "loss" not in record:
+        raise app.UsageError("config.json does not say which PaletteNet the DitherNet run used: let the run finish")
+    palette = pretrained.load("palette", explicit=record["palette_model"])
+    banding = pretrained.load("banding", explicit=record["banding_model"]) if record.get("banding_model") else None
+    dither = build_dither_net(DitherNetConfig.from_dict(record["model"]))
+    encoder = GIFEncoder(palette, dither, banding, loss_config=LossConfig.from_dict(record["loss"]),
+                         projection=record.get("projection", "soft"), refine_palette=record.get("refine_palette", 0))
+    encoder(np.zeros((1, 32, 32, 3), np.float32), training=False)
+    encoder.load_weights(path)
+    return dither
 
 
 def _list_images(folder: str, limit: int) -> list[str]:
@@ -73,29 +96,34 @@ def _list_images(folder: str, limit: int) -> list[str]:
     return files[:limit] if limit else files
 
 
-def evaluate(kind: str, np_colors: int, weights_dir: str, images: list[str]) -> list[dict]:
-    """Mean PSNR/SSIM/ms per mode over ``images``, with ``weights_dir`` as the shipped weights."""
+def evaluate(kind: str, colors: list[int], weights_dir: str, images: list[str]) -> list[dict]:
+    """Mean PSNR/SSIM/WSNR/banding/bytes and median ms per mode and palette size over ``images``,
+    with ``weights_dir`` as the shipped weights."""
     import numpy as np
 
-    from gif_pipeline import encode, image_io, metrics
+    from gif_pipeline import banding_metric, encode, image_io, metrics
 
     os.environ["GIFNETS_WEIGHTS"] = weights_dir
     encode.clear_model_cache()
     pictures = [image_io.load_image(path).rgb for path in images]
     rows = []
-    for palette, dither in COMPARE[kind]:
-        psnrs, ssims, times, sizes = [], [], [], []
-        for i, rgb in enumerate(pictures):
-            if i == 0:  # compile and warm up outside the timing
-                encode.encode_image(rgb, np_colors, palette, dither)
-            result = encode.encode_image(rgb, np_colors, palette, dither)
-            psnrs.append(metrics.psnr(rgb, result.rgb))
-            ssims.append(metrics.ssim(rgb, result.rgb))
-            times.append(result.seconds * 1000)
-            sizes.append(len(result.gif_bytes))
-        rows.append({"palette": palette, "dither": dither, "psnr": float(np.mean(psnrs)),
-                     "ssim": float(np.mean(ssims)), "ms": float(np.median(times)), "bytes": float(np.mean(sizes))})
-        logging.info("%s/%s: %.2f dB", palette, dither, rows[-1]["psnr"])
+    for n in colors:
+        for palette, dither in COMPARE[kind]:
+            values = {k: [] for k in ("psnr", "ssim", "wsnr", "banding", "ms", "bytes")}
+            for i, rgb in enumerate(pictures):
+                if i == 0:  # compile and warm up outside the timing
+                    encode.encode_image(rgb, n, palette, dither)
+                result = encode.encode_image(rgb, n, palette, dither)
+                values["psnr"].append(metrics.psnr(rgb, result.rgb))
+                values["ssim"].append(metrics.ssim(rgb, result.rgb))
+                values["wsnr"].append(metrics.wsnr(rgb, result.rgb))
+                values["banding"].append(banding_metric.banding_score(result.rgb))
+                values["ms"].append(result.seconds * 1000)
+                values["bytes"].append(len(result.gif_bytes))
+            row = {"colors": n, "palette": palette, "dither": dither,
+                   **{k: float(np.median(v) if k == "ms" else np.mean(v)) for k, v in values.items()}}
+            rows.append(row)
+            logging.info("Np=%d %s/%s: %.2f dB, WSNR %.2f dB", n, palette, dither, row["psnr"], row["wsnr"])
     return rows
 
 
@@ -136,10 +164,13 @@ def model_card(kind: str, name: str, model, record: dict, rows: list[dict], n_im
              "- Reproduce (then `trainers/ship_model --kind=" + kind + " --run=MODEL_DIR`):", "", "```",
              reproduce_command(record, kind), "```", "",
              f"## Held-out numbers ({n_images} images of `{val}`, through `gifnets encode`'s code path)", "",
-             "| palette | dither | PSNR dB | SSIM | GIF bytes | ms/image (median) |", "|---|---|---:|---:|---:|---:|"]
+             "| colours | palette | dither | PSNR dB | SSIM | WSNR dB | banding | GIF bytes | ms/image (median) |",
+             "|---:|---|---|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
-        lines.append(f"| {r['palette']} | {r['dither']} | {r['psnr']:.2f} | {r['ssim']:.4f} | {r['bytes']:,.0f} | {r['ms']:.1f} |")
-    lines += ["", "Times are wall-clock on a shared 2-core CPU: compare them within this table only.", ""]
+        lines.append(f"| {r['colors']} | {r['palette']} | {r['dither']} | {r['psnr']:.2f} | {r['ssim']:.4f} | "
+                     f"{r['wsnr']:.2f} | {r['banding']:.3f} | {r['bytes']:,.0f} | {r['ms']:.1f} |")
+    lines += ["", "banding: gifnets' banding teacher (Algorithm 1; 0 = none visible). Times are wall-clock on a "
+              "shared 2-core CPU: compare them within this table only.", ""]
     return "\n".join(lines)
 
 
@@ -155,10 +186,16 @@ def main(argv):
     if os.path.exists(final) and not FLAGS.force and not FLAGS.eval_only:
         raise app.UsageError(f"{final} exists; pass --force to replace it")
     images = _list_images(FLAGS.val, FLAGS.max_images)
+    try:
+        colors = [int(c) for c in FLAGS.colors] or list(getattr(getattr(model, "config", None), "nested_sizes", ())
+                                                        or [np_colors])
+    except ValueError:
+        raise app.UsageError(f"--colors: expected integers, got {','.join(FLAGS.colors)}")
     with tempfile.TemporaryDirectory() as tmp:
-        # The candidate goes into a scratch weights folder, beside the other shipped networks.
+        # The candidate goes into a scratch weights folder, beside the other shipped networks of other
+        # kinds (networks of its own kind would serve some palette sizes in its place).
         for other in os.listdir(pretrained.weights_dir()) if os.path.isdir(pretrained.weights_dir()) else []:
-            if other.endswith(".keras") and other != name:
+            if other.endswith(".keras") and not other.startswith(f"{FLAGS.kind}_np"):
                 os.symlink(os.path.join(os.path.abspath(pretrained.weights_dir()), other), os.path.join(tmp, other))
         candidate = os.path.join(tmp, name)
         model.save(candidate)  # loaded with compile=False or built fresh: no optimizer state
@@ -166,7 +203,7 @@ def main(argv):
         logging.info("Evaluating %s (%.2f MB, from %s) on %d images of %s", name, size_mb, source, len(images),
                      FLAGS.val)
         start = time.time()
-        rows = evaluate(FLAGS.kind, np_colors, tmp, images)
+        rows = evaluate(FLAGS.kind, colors, tmp, images)
         logging.info("Evaluation took %.0f s", time.time() - start)
         card = model_card(FLAGS.kind, name, model, record, rows, len(images), FLAGS.val, size_mb)
         print(card)

@@ -41,15 +41,20 @@ def main(argv):
             dither_net = build_dither_net(config)
             encoder = GIFEncoder(palette_net, dither_net, banding_net, loss_config=losses,
                                  temperature=FLAGS.temperature, stage="dither",
-                                 perceptual=dither_stage.perceptual_model(losses))
+                                 perceptual=dither_stage.perceptual_model(losses), projection=FLAGS.projection,
+                                 refine_palette=FLAGS.refine_palette)
             dither_stage.compile_encoder(encoder, FLAGS.learning_rate)
     except GifnetsError as e:
         raise SystemExit(f"train_dither: {e}")
     common.prepare_model_dir(model_dir, FLAGS.resume)
+    extra = {"loss": losses.to_dict(), "projection": FLAGS.projection, "refine_palette": FLAGS.refine_palette,
+             **sources}
+    common.write_run_record(model_dir, {**common.run_record("dither", "dither_net.keras", config.to_dict()),
+                                        **extra, "running": True})
     train, val = common.build_inputs(augment="dither")
     history = dither_stage.train(encoder, train, val, model_dir)
     common.finish(dither_net, model_dir, "dither_net.keras", stage="dither", model_config=config.to_dict(),
-                  history=history, extra={"loss": losses.to_dict(), **sources})
+                  history=history, extra=extra)
 
 
 if __name__ == "__main__":

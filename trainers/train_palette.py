@@ -25,6 +25,12 @@ flags.DEFINE_float("coverage_weight", 0.0, "Weight of the coverage term that rev
                    "(not in the paper: 0). The shipped models use 0.1; see BUILD.md.")
 flags.DEFINE_enum("output", "direct", ["direct", "whitened"], "Palette output: the tanh output itself "
                   "(paper), or codes in the image's whitened colour space (see PaletteNetConfig).")
+flags.DEFINE_list("nested_sizes", [], "Train these palette prefixes to be palettes on their own, e.g. "
+                  "16,32,64,128,256 with --np=256: one network for every Np (not in the paper; see BUILD.md).")
+flags.DEFINE_integer("loss_pixels", 0, "Pixels sampled per image for the training loss (0: all). Keeps "
+                     "large --np affordable on a CPU (not in the paper).")
+flags.DEFINE_string("init_from", None, "Start the backbone from this trained PaletteNet (.keras) of the same "
+                    "backbone and width, e.g. the shipped Np=16 model when training another Np.")
 flags.DEFINE_float("clipnorm", 0.0, "Clip the global gradient norm to this (0: no clipping, as in the paper).")
 common.define_common_flags(default_model_dir=None, default_steps=1000, default_batch_size=8,
                            default_learning_rate=1e-3)
@@ -41,13 +47,28 @@ def build_model(strategy):
     config = PaletteNetConfig(num_colors=FLAGS.np, backbone=FLAGS.backbone,
                               depth_multiplier=FLAGS.depth_multiplier, min_depth=FLAGS.min_depth,
                               coverage_weight=FLAGS.coverage_weight, input_size=FLAGS.image_size,
-                              output=FLAGS.output)
+                              output=FLAGS.output, nested_sizes=tuple(int(k) for k in FLAGS.nested_sizes),
+                              loss_pixels=FLAGS.loss_pixels)
     with strategy.scope():
         model = PaletteNet(config)
+        if FLAGS.init_from:
+            init_backbone(model, FLAGS.init_from)
         schedule = keras.optimizers.schedules.ExponentialDecay(
             FLAGS.learning_rate, FLAGS.decay_steps, FLAGS.decay_rate, staircase=True)
         model.compile(optimizer=keras.optimizers.Adam(schedule, global_clipnorm=FLAGS.clipnorm or None))
     return model
+
+
+def init_backbone(model, path):
+    """Copy the backbone weights of the PaletteNet at ``path`` into ``model`` (same backbone and width)."""
+    from gif_pipeline import pretrained
+
+    source = pretrained.load("palette", explicit=path)
+    if [w.shape for w in source.backbone.weights] != [w.shape for w in model.backbone.weights]:
+        raise SystemExit(f"--init_from: {path} has a different backbone ({source.config.backbone}, depth multiplier "
+                         f"{source.config.depth_multiplier}) than this run")
+    model.backbone.set_weights(source.backbone.get_weights())
+    logging.info("Backbone initialised from %s", path)
 
 
 def image_summaries(model):
@@ -68,6 +89,15 @@ def main(argv):
         check_num_colors(FLAGS.np)
     except ValueError as e:
         raise app.UsageError(f"--np: {e}")
+    try:
+        sizes = tuple(int(k) for k in FLAGS.nested_sizes)
+    except ValueError:
+        raise app.UsageError(f"--nested_sizes: expected integers, got {','.join(FLAGS.nested_sizes)}")
+    if sizes and (list(sizes) != sorted(set(sizes)) or sizes[0] < 2 or sizes[-1] != FLAGS.np):
+        raise app.UsageError(f"--nested_sizes must be increasing, >= 2 and end with --np={FLAGS.np}, got "
+                             f"{','.join(map(str, sizes))}")
+    if FLAGS.loss_pixels < 0:
+        raise app.UsageError(f"--loss_pixels must be >= 0, got {FLAGS.loss_pixels}")
     model_dir = FLAGS.model_dir or os.path.join("runs", f"palette_np{FLAGS.np}")
     common.setup(FLAGS.seed, FLAGS.mixed_precision)
     common.prepare_model_dir(model_dir, FLAGS.resume)

@@ -12,18 +12,25 @@ palette colour, with its index). ``dither_net=None`` gives PaletteNet + nearest 
 :class:`GIFEncoder` also carries the training step of stage 2 (``stage="dither"``: PaletteNet
 frozen, loss Eq. 6) and stage 3 (``stage="joint"``: both trained, loss Eq. 9). BandingNet, when
 given, is a frozen critic in both.
+
+Two training options of stage 2, not in the paper: ``projection="straight_through"`` projects
+hard in training too and passes the gradient through the projection unchanged (the soft
+projection's gradient vanishes away from the decision boundaries at T = 0.001), and
+``refine_palette=N`` refines the frozen PaletteNet's palette with ``N`` Lloyd steps first, so
+that DitherNet trains on the palettes that ``--palette net+kmeans`` gives it at inference.
 """
 from __future__ import annotations
 
 import keras
 import tensorflow as tf
 
-from gif_pipeline import losses
+from gif_pipeline import losses, palettes
 from gif_pipeline.configs import LossConfig
 from gif_pipeline.models.common import scale_loss_for_replicas
 from gif_pipeline.projection import hard_projection, soft_projection
 
 STAGES = ("dither", "joint")
+PROJECTIONS = ("soft", "straight_through")
 
 
 class GIFEncoder(keras.Model):
@@ -31,10 +38,19 @@ class GIFEncoder(keras.Model):
     ``dithered`` (Î) and, in hard mode, ``indices`` (int32 ``[B, H, W]``)."""
 
     def __init__(self, palette_net, dither_net=None, banding_net=None, *, loss_config: LossConfig | None = None,
-                 temperature: float = 1e-3, stage: str = "dither", perceptual=None, name="gif_encoder", **kwargs):
+                 temperature: float = 1e-3, stage: str = "dither", perceptual=None, projection: str = "soft",
+                 refine_palette: int = 0, name="gif_encoder", **kwargs):
         super().__init__(name=name, **kwargs)
         if stage not in STAGES:
             raise ValueError(f"stage must be one of {STAGES}, got {stage!r}")
+        if projection not in PROJECTIONS:
+            raise ValueError(f"projection must be one of {PROJECTIONS}, got {projection!r}")
+        if isinstance(refine_palette, bool) or not isinstance(refine_palette, int) or refine_palette < 0:
+            raise ValueError(f"refine_palette must be a non-negative integer, got {refine_palette!r}")
+        if stage == "joint" and (projection != "soft" or refine_palette):
+            raise ValueError("the joint stage trains PaletteNet through the soft projection: "
+                             "projection='straight_through' and refine_palette are stage-2 options")
+        self.projection, self.refine_palette = projection, refine_palette
         if not temperature > 0:
             raise ValueError(f"temperature must be > 0, got {temperature!r}")
         self.palette_net, self.dither_net, self.banding_net = palette_net, dither_net, banding_net
@@ -49,8 +65,17 @@ class GIFEncoder(keras.Model):
     def call(self, images, training=False, soft=None):
         soft = training if soft is None else soft
         palette = self.palette_net(images, training=training and self.stage == "joint")
-        project = (lambda x: (None, soft_projection(x, palette, self.temperature))) if soft else \
-            (lambda x: hard_projection(x, palette))
+        if self.refine_palette:
+            palette = tf.stop_gradient(palettes.lloyd_refine(images, palette, self.refine_palette))
+        if soft and self.projection == "straight_through":
+            def project(x):
+                return None, x + tf.stop_gradient(hard_projection(x, palette)[1] - x)
+        elif soft:
+            def project(x):
+                return None, soft_projection(x, palette, self.temperature)
+        else:
+            def project(x):
+                return hard_projection(x, palette)
         indices, quantized = project(images)
         out = {"palette": palette, "quantized": quantized}
         if self.dither_net is None:

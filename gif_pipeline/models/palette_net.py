@@ -15,7 +15,9 @@ Input: float32 ``[B, H, W, 3]`` in [-1, 1], any ``H, W``. Output: float32 ``[B, 
 Loss (Eq. 2): ``L = mean_x ||I[x] - P[k*(x)]||^2`` with ``k*`` the nearest palette entry
 (:func:`gif_pipeline.projection.quantization_loss`), plus, if ``config.coverage_weight`` > 0 (not
 in the paper), that weight times :func:`gif_pipeline.projection.coverage_loss`, which revives
-palette colours that no pixel picks. With ``config.output == "whitened"`` (not in the paper) the
+palette colours that no pixel picks. With ``config.nested_sizes`` (not in the paper) Eq. 2 is
+averaged over palette prefixes (:func:`gif_pipeline.projection.nested_quantization_loss`), so one
+network serves several Np. With ``config.output == "whitened"`` (not in the paper) the
 tanh output is read in the image's whitened colour space (:func:`unwhiten_palette`). :class:`PaletteNet` has its own ``train_step``
 so ``model.compile(optimizer=...); model.fit(images)`` trains it: the target is the input image,
 and datasets may yield ``images`` or ``(images, anything)``.
@@ -31,7 +33,7 @@ from gif_pipeline.configs import PaletteNetConfig
 from gif_pipeline.models.common import image_to_unit, palette_to_uint8, scale_loss_for_replicas
 from gif_pipeline.models.inception_v2 import inception_v2_backbone
 from gif_pipeline.models.pointnet import pointnet_backbone
-from gif_pipeline.projection import coverage_loss, quantization_loss
+from gif_pipeline.projection import coverage_loss, nested_quantization_loss, quantization_loss, sample_pixels
 
 __all__ = ["PaletteNet", "build_palette_net", "palette_to_uint8"]
 
@@ -135,9 +137,15 @@ class PaletteNet(keras.Model):
 
     def _loss(self, images, training):
         palette = self(images, training=training)
-        loss = quantization_loss(images, palette)
+        pixels = images
+        if self.config.loss_pixels and training:
+            pixels = sample_pixels(images, self.config.loss_pixels)
+        if self.config.nested_sizes:
+            loss = nested_quantization_loss(pixels, palette, self.config.nested_sizes)
+        else:
+            loss = quantization_loss(pixels, palette)
         if self.config.coverage_weight:
-            loss = loss + self.config.coverage_weight * coverage_loss(images, palette)
+            loss = loss + self.config.coverage_weight * coverage_loss(pixels, palette)
         if self.losses:  # regularisers, if a caller adds any
             loss = loss + tf.add_n([tf.cast(l, loss.dtype) for l in self.losses])
         return loss

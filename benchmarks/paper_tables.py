@@ -1,0 +1,145 @@
+#!/usr/bin/env python
+"""The GIFnets paper's Tables 1 and 2, re-done on a folder of held-out images with our models.
+
+* Table 1: PSNR (dB) of Pillow-style median cut vs PaletteNet palettes, nearest colour, per Np.
+  Each ``--palette NAME=PATH`` is a PaletteNet (InceptionV2 or PointNet backbone); it is measured
+  at every ``--colors`` it serves: its own Np, or any smaller Np for a nested network (its first
+  Np colours). The network reads the image downscaled to its trained ``input_size`` and its palette
+  is used as predicted (no Lloyd refinement: that is ``--palette net+kmeans``).
+* Table 2: DitherNets (``--dither NAME=PATH``, e.g. trained with and without the banding loss) on
+  the same palettes (``--dither_palette``, default kmeans) at ``--dither_colors``, next to no
+  dithering and Floyd-Steinberg: PSNR, SSIM, WSNR and the banding teacher's score.
+
+    python benchmarks/paper_tables.py --palette inception=gif_pipeline/weights/palette_np16.keras \\
+        --palette pointnet=runs/pointnet16/palette_net.keras --dither with_banding=runs/a/dither_net.keras
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def _named_paths(items: list[str], flag: str) -> dict[str, str]:
+    out = {}
+    for item in items:
+        name, sep, path = item.partition("=")
+        if not sep or not name or not path:
+            raise SystemExit(f"{flag}: expected NAME=PATH, got {item!r}")
+        if not os.path.exists(path):
+            raise SystemExit(f"{flag}: no model at {path}")
+        out[name] = path
+    return out
+
+
+def net_palette(net, rgb: np.ndarray, n: int) -> np.ndarray | None:
+    """uint8 palette of ``n`` colours from PaletteNet ``net``, or None if it does not serve ``n``."""
+    from gif_pipeline.encode import downscale_short_side
+    from gif_pipeline.models.common import image_to_unit, palette_to_uint8
+
+    config = net.config
+    if n != config.num_colors and not (config.nested_sizes and n < config.num_colors):
+        return None
+    image = downscale_short_side(image_to_unit(rgb)[None], config.input_size)
+    return palette_to_uint8(net(image, training=False)[0, :n])
+
+
+def table1(pictures, palette_nets: dict, colors: list[int]) -> list[str]:
+    from gif_pipeline import dithering, metrics, palettes
+
+    lines = ["## Table 1: palette PSNR (dB), nearest colour", "",
+             "| Np | median cut | " + " | ".join(palette_nets) + " |", "|---:|---:|" + "---:|" * len(palette_nets)]
+    for n in colors:
+        scores = []
+        for rgb in pictures:
+            pal = palettes.make_palette(rgb, n, "median-cut")
+            scores.append(metrics.psnr(rgb, pal[dithering.remap(rgb, pal, "none")]))
+        cells = [np.mean(scores)]
+        for net in palette_nets.values():
+            scores = []
+            for rgb in pictures:
+                pal = net_palette(net, rgb, n)
+                if pal is None:
+                    break
+                scores.append(metrics.psnr(rgb, pal[dithering.remap(rgb, pal, "none")]))
+            cells.append(np.mean(scores) if scores else None)
+        lines.append(f"| {n} | " + " | ".join("–" if c is None else f"{c:.2f}" for c in cells) + " |")
+        print(lines[-1], flush=True)
+    return lines
+
+
+def table2(pictures, dither_nets: dict, n: int, palette_method: str) -> list[str]:
+    from gif_pipeline import banding_metric, dithering, encode, metrics
+    from gif_pipeline.models.common import image_to_unit
+    from gif_pipeline.projection import hard_projection
+
+    rows = {name: [] for name in ["none", "fs", *dither_nets]}
+    for rgb in pictures:
+        pal = encode.PALETTE_STAGES[palette_method](rgb, n)
+        outs = {"none": dithering.remap(rgb, pal, "none"), "fs": dithering.remap(rgb, pal, "fs")}
+        unit, image = pal.astype(np.float32) / 127.5 - 1.0, image_to_unit(rgb)[None]
+        _, quantized = hard_projection(image, unit)
+        for name, net in dither_nets.items():
+            indices, _ = hard_projection(image + net([image, quantized], training=False), unit)
+            outs[name] = indices.numpy()[0]
+        for name, idx in outs.items():
+            out = pal[idx]
+            rows[name].append((metrics.psnr(rgb, out), metrics.ssim(rgb, out), metrics.wsnr(rgb, out),
+                               banding_metric.banding_score(out)))
+    lines = [f"## Table 2: dithering at Np = {n} on {palette_method} palettes", "",
+             "| dither | PSNR dB | SSIM | WSNR dB | banding |", "|---|---:|---:|---:|---:|"]
+    for name, values in rows.items():
+        m = np.mean(np.array(values, dtype=np.float64), axis=0)
+        lines.append(f"| {name} | {m[0]:.2f} | {m[1]:.4f} | {m[2]:.2f} | {m[3]:.3f} |")
+        print(lines[-1], flush=True)
+    return lines
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--images", default="../shared/data/val", help="held-out image folder (default: %(default)s)")
+    p.add_argument("--palette", action="append", default=[], help="NAME=PATH of a PaletteNet (repeatable)")
+    p.add_argument("--dither", action="append", default=[], help="NAME=PATH of a DitherNet (repeatable)")
+    p.add_argument("--colors", default="16,32,64,128,256", help="Table 1 palette sizes (default: %(default)s)")
+    p.add_argument("--dither_colors", type=int, default=16, help="Table 2 palette size (default: %(default)s)")
+    p.add_argument("--dither_palette", default="kmeans", help="Table 2 palette method (default: %(default)s)")
+    p.add_argument("--limit", type=int, default=0, help="use only the first N images (0: all)")
+    p.add_argument("--out", default=None, help="also write the tables as Markdown here")
+    args = p.parse_args(argv)
+    palette_paths, dither_paths = _named_paths(args.palette, "--palette"), _named_paths(args.dither, "--dither")
+    if not palette_paths and not dither_paths:
+        raise SystemExit("give at least one --palette or --dither model")
+
+    import keras
+
+    from gif_pipeline import data, pretrained
+    from gif_pipeline.image_io import load_image
+
+    files = data.list_image_files([args.images])[: args.limit or None]
+    if not files:
+        raise SystemExit(f"no images in {args.images}")
+    pictures = [load_image(f, background=(255, 255, 255)).rgb for f in files]
+    lines = [f"# GIFnets Tables 1 and 2 on {len(files)} images of {args.images}", ""]
+    if palette_paths:
+        nets = {name: pretrained.load("palette", explicit=path) for name, path in palette_paths.items()}
+        lines += table1(pictures, nets, [int(c) for c in args.colors.split(",")]) + [""]
+        lines += [f"- {name}: `{path}`" for name, path in palette_paths.items()] + [""]
+    if dither_paths:
+        nets = {name: keras.saving.load_model(path, compile=False) for name, path in dither_paths.items()}
+        lines += table2(pictures, nets, args.dither_colors, args.dither_palette) + [""]
+        lines += [f"- {name}: `{path}`" for name, path in dither_paths.items()] + [""]
+    text = "\n".join(lines)
+    if args.out:
+        with open(args.out + ".tmp", "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(args.out + ".tmp", args.out)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
