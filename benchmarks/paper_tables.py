@@ -114,8 +114,6 @@ def main(argv=None) -> int:
     if not palette_paths and not dither_paths:
         raise SystemExit("give at least one --palette or --dither model")
 
-    import keras
-
     from gif_pipeline import data, pretrained
     from gif_pipeline.image_io import load_image
 
@@ -129,14 +127,14 @@ def main(argv=None) -> int:
         lines += table1(pictures, nets, [int(c) for c in args.colors.split(",")]) + [""]
         lines += [f"- {name}: `{path}`" for name, path in palette_paths.items()] + [""]
     if dither_paths:
-        nets = {name: keras.saving.load_model(path, compile=False) for name, path in dither_paths.items()}
+        nets = {name: pretrained.load("dither", explicit=path) for name, path in dither_paths.items()}
         lines += table2(pictures, nets, args.dither_colors, args.dither_palette) + [""]
         lines += [f"- {name}: `{path}`" for name, path in dither_paths.items()] + [""]
     text = "\n".join(lines)
-    if args.out:
-        with open(args.out + ".tmp", "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(args.out + ".tmp", args.out)
+    if args.out:  # a report: replaced on every run, atomically
+        from gif_pipeline import gif_io
+
+        gif_io.atomic_write(args.out, text.encode("utf-8"), force=True)
     print(text)
     return 0
 

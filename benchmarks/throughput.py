@@ -90,10 +90,10 @@ def main(argv=None) -> int:
             lines.append(f"| {colors} | {name} | {r:.1f} | {r / liq[0]:.2f}x | {r / liq[1]:.2f}x |")
         print("\n".join(lines[-len(rows):]), flush=True)
     text = "\n".join(lines) + "\n"
-    if args.out:
-        with open(args.out + ".tmp", "w") as f:
-            f.write(text)
-        os.replace(args.out + ".tmp", args.out)
+    if args.out:  # a report: replaced on every run, atomically
+        from gif_pipeline import gif_io
+
+        gif_io.atomic_write(args.out, text.encode("utf-8"), force=True)
     print(text)
     return 0
 

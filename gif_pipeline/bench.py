@@ -525,7 +525,8 @@ def run(images_dir: str, colors: Sequence[int] = DEFAULT_COLORS, methods: Sequen
     if html_methods is None:
         from gif_pipeline import encode
 
-        default = gifnets_method_name(encode.DEFAULT_PALETTE, encode.DEFAULT_DITHER)
+        # The trained pipeline (what `auto` picks where networks are installed), else any gifnets mode.
+        default = gifnets_method_name("net+kmeans", "net")
         gif_default = default if any(m.name == default for m in active) else next(
             (m.name for m in active if m.kind == "gifnets"), None)
         html_methods = [*HTML_PEERS] + ([gif_default] if gif_default else [])

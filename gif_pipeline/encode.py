@@ -213,18 +213,26 @@ def resolve_palette(method: str, n: int) -> str:
     return "kmeans"
 
 
+#: ``--dither auto`` uses an installed DitherNet up to this many colours, whatever Np it was trained
+#: for: the shipped Np = 16 network beats Floyd-Steinberg's WSNR and banding at 16, 32 and 64
+#: colours on the validation photos (see its model card); above that no DitherNet has been measured.
+DITHER_NET_MAX_COLORS = 64
+
+
 def resolve_dither(method: str, n: int) -> str:
-    """``auto`` -> ``net`` when a DitherNet for ``n`` colours is installed, else ``fs``."""
+    """``auto`` -> ``net`` when a DitherNet for ``n`` colours is installed, or any DitherNet and
+    ``n <= DITHER_NET_MAX_COLORS``; else ``fs``."""
     if method != "auto":
         return method
-    return "net" if n in _available_colors("dither") else "fs"
+    shipped = _available_colors("dither")
+    return "net" if n in shipped or (shipped and n <= DITHER_NET_MAX_COLORS) else "fs"
 
 
 #: The defaults pick the trained networks where they are installed for the requested --colors.
 DEFAULT_PALETTE = "auto"
 DEFAULT_DITHER = "auto"
-AUTO_HELP = ("auto: the trained network where one is installed for that --colors "
-             "(palette net+kmeans, dither net), else kmeans / fs")
+AUTO_HELP = ("auto: the trained networks where installed for that --colors (palette net+kmeans; "
+             "dither net up to 64 colours), else kmeans / fs")
 
 
 @dataclasses.dataclass

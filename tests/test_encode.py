@@ -60,7 +60,9 @@ def test_auto_uses_the_networks_where_installed_and_classical_methods_elsewhere(
     with_nets = encode.encode_image(PHOTO, colors=8)  # the defaults are "auto"
     assert with_nets.methods == ("net+kmeans", "net")
     assert with_nets.stats(PHOTO)["palette"] == "net+kmeans"
-    without = encode.encode_image(PHOTO, colors=16)
+    # No PaletteNet for 16 colours; the Np=8 DitherNet serves up to DITHER_NET_MAX_COLORS colours.
+    assert encode.encode_image(PHOTO, colors=16).methods == ("kmeans", "net")
+    without = encode.encode_image(PHOTO, colors=encode.DITHER_NET_MAX_COLORS + 1)
     assert without.methods == ("kmeans", "fs")
     # A mix stays selectable under auto: a classical palette with the installed DitherNet.
     assert encode.encode_image(PHOTO, colors=8, palette="median-cut").methods == ("median-cut", "net")

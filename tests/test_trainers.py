@@ -147,3 +147,13 @@ def test_ship_model_takes_an_unfinished_dither_run_from_its_encoder_checkpoint(p
     for a, b in zip(finished.weights, shipped.weights):  # the best epoch's weights, as the finished run kept
         np.testing.assert_array_equal(a.numpy(), b.numpy())
     assert "| kmeans | net |" in (dest / "dither_np8.md").read_text()
+
+
+def test_reproduce_command_gives_list_flags_once_and_multi_flags_per_value():
+    from trainers import ship_model
+
+    cmd = ship_model.reproduce_command({"flags": {"nested_sizes": ["16", "32"], "data": ["a", "b"], "np": 32,
+                                                  "cache": True, "augment": False, "resume": True}}, "palette")
+    assert cmd.startswith("trainers/train_palette ")
+    assert "--nested_sizes=16,32" in cmd and "--data=a --data=b" in cmd and "--np=32" in cmd
+    assert "--cache" in cmd and "--noaugment" in cmd and "resume" not in cmd

@@ -32,6 +32,7 @@ flags.DEFINE_bool("eval_only", False, "Print the numbers; write nothing.")
 flags.DEFINE_bool("force", False, "Replace shipped weights of the same name.")
 flags.DEFINE_list("colors", [], "Palette sizes to measure (default: a nested PaletteNet's prefix sizes, else its Np).")
 
+MULTI_FLAGS = {"data"}  # the trainers' DEFINE_multi_* flags (given once per value)
 RUN_FILES = {"palette": "palette_net.keras", "dither": "dither_net.keras"}
 COMPARE = {
     # kind: [(palette, dither)] measured for the card, the shipped network's modes first
@@ -136,8 +137,10 @@ def reproduce_command(record: dict, kind: str) -> str:
             continue
         if isinstance(value, bool):
             parts.append(f"--{name}" if value else f"--no{name}")
-        elif isinstance(value, list):
+        elif isinstance(value, list) and name in MULTI_FLAGS:
             parts.extend(f"--{name}={v}" for v in value)
+        elif isinstance(value, list):  # a DEFINE_list flag: repeating it would keep only the last value
+            parts.append(f"--{name}={','.join(map(str, value))}")
         else:
             parts.append(f"--{name}={value}")
     return " ".join(parts)
@@ -154,6 +157,10 @@ def model_card(kind: str, name: str, model, record: dict, rows: list[dict], n_im
              f"- Config: `{json.dumps(record.get('model', {}), sort_keys=True)}`",
              f"- {model.count_params():,} parameters; the file is {size_mb:.2f} MB (weights only, no optimizer state).",
              "", "## Training",
+             *([f"- Frozen networks: PaletteNet `{record['palette_model']}`"
+                + (f", BandingNet `{record['banding_model']}`" if record.get("banding_model") else "")
+                + (f"; palettes refined by {record['refine_palette']} Lloyd steps" if record.get("refine_palette")
+                   else "") + "."] if record.get("palette_model") else []),
              f"- Data: {', '.join(record.get('flags', {}).get('data') or ['the package samples'])} "
              "(validation during training: the trainer's held-out 20% split by file name).",
              f"- Epochs run: {record.get('epochs_run')}; steps: {record.get('flags', {}).get('steps')}; "

@@ -1,0 +1,81 @@
+"""The benchmark scripts run end to end on tiny models and the sample images, and print their tables."""
+import os
+import sys
+
+import numpy as np
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DATA = os.path.join(ROOT, "tests", "data")
+sys.path.insert(0, ROOT)
+
+
+@pytest.fixture(scope="module")
+def tiny_models(tmp_path_factory):
+    import keras
+
+    from gif_pipeline.configs import DitherNetConfig, PaletteNetConfig
+    from gif_pipeline.models.dither_net import build_dither_net
+    from gif_pipeline.models.palette_net import PaletteNet
+
+    keras.utils.set_random_seed(0)
+    folder = tmp_path_factory.mktemp("weights")
+    PaletteNet(PaletteNetConfig.tiny(num_colors=8)).save(folder / "palette_np8.keras")
+    PaletteNet(PaletteNetConfig.tiny(num_colors=16, nested_sizes=(8, 16))).save(folder / "palette_np16.keras")
+    build_dither_net(DitherNetConfig.tiny()).save(folder / "dither_np8.keras")
+    return folder
+
+
+def test_paper_tables_measure_each_network_where_it_serves(tiny_models, tmp_path, capsys):
+    from benchmarks import paper_tables
+    from gif_pipeline import dithering, metrics, palettes
+    from gif_pipeline.image_io import load_image
+
+    out = tmp_path / "tables.md"
+    assert paper_tables.main(["--images", DATA, "--colors", "8,16", "--out", str(out),
+                              "--palette", f"plain={tiny_models / 'palette_np8.keras'}",
+                              "--palette", f"nested={tiny_models / 'palette_np16.keras'}",
+                              "--dither", f"tiny={tiny_models / 'dither_np8.keras'}", "--dither_colors", "8"]) == 0
+    text = out.read_text()
+    rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]]
+            for line in text.splitlines() if line.startswith("| ")}
+    assert rows["16"][1] == "–" and rows["16"][2] != "–"  # the 8-colour net does not serve 16; the nested one does
+    pictures = [load_image(os.path.join(DATA, f)).rgb for f in sorted(os.listdir(DATA)) if f.endswith(".png")]
+    psnr = []
+    for rgb in pictures:
+        pal = palettes.make_palette(rgb, 8, "median-cut")
+        psnr.append(metrics.psnr(rgb, pal[dithering.remap(rgb, pal, "none")]))
+    assert rows["8"][0] == f"{np.mean(psnr):.2f}"
+    assert set(rows) >= {"none", "fs", "tiny"} and "## Table 2" in text
+
+
+def test_paper_tables_reject_bad_model_arguments(tmp_path):
+    from benchmarks import paper_tables
+
+    with pytest.raises(SystemExit, match="NAME=PATH"):
+        paper_tables.main(["--palette", "no-path"])
+    with pytest.raises(SystemExit, match="no model"):
+        paper_tables.main(["--palette", f"x={tmp_path / 'missing.keras'}"])
+
+
+def test_throughput_compares_with_libimagequant_in_the_same_run(tiny_models, tmp_path, monkeypatch):
+    pytest.importorskip("imagequant")
+    from benchmarks import throughput
+    from gif_pipeline import encode
+
+    monkeypatch.setenv("GIFNETS_WEIGHTS", str(tiny_models))
+    encode.clear_model_cache()
+    out = tmp_path / "throughput.md"
+    try:
+        assert throughput.main(["--images", DATA, "--colors", "8", "--batch", "2", "--repeats", "1",
+                                "--out", str(out)]) == 0
+    finally:
+        encode.clear_model_cache()
+    lines = [line for line in out.read_text().splitlines() if line.startswith("| 8 |")]
+    names = [line.split("|")[2].strip() for line in lines]
+    assert names[:2] == ["libimagequant d0", "libimagequant d1"]
+    assert "gifnets net+kmeans / net" in names and "gifnets net / none" in names
+    liq_d0 = float(lines[0].split("|")[3])
+    for line in lines:
+        rate, ratio = float(line.split("|")[3]), float(line.split("|")[4].strip().rstrip("x"))
+        assert rate > 0 and ratio == pytest.approx(rate / liq_d0, abs=0.02 + 0.03 * ratio)
