@@ -214,9 +214,10 @@ def resolve_palette(method: str, n: int) -> str:
 
 
 #: ``--dither auto`` uses an installed DitherNet up to this many colours, whatever Np it was trained
-#: for: the shipped Np = 16 network beats Floyd-Steinberg's WSNR and banding at 16, 32 and 64
-#: colours on the validation photos (see its model card); above that no DitherNet has been measured.
-DITHER_NET_MAX_COLORS = 64
+#: for. On the validation photos (results/val) the shipped Np = 16 network beats Floyd-Steinberg on
+#: the same palette in WSNR, VMAF, banding and bytes at 16 colours; at 32 and 64 colours its WSNR,
+#: banding and bytes are still better but its VMAF is lower, so Floyd-Steinberg stays the default there.
+DITHER_NET_MAX_COLORS = 16
 
 
 def resolve_dither(method: str, n: int) -> str:
@@ -232,7 +233,7 @@ def resolve_dither(method: str, n: int) -> str:
 DEFAULT_PALETTE = "auto"
 DEFAULT_DITHER = "auto"
 AUTO_HELP = ("auto: the trained networks where installed for that --colors (palette net+kmeans; "
-             "dither net up to 64 colours), else kmeans / fs")
+             "dither net up to 16 colours), else kmeans / fs")
 
 
 @dataclasses.dataclass
@@ -331,7 +332,7 @@ def _batch_function(n: int, refine: int, dither_np: int | None):
     input_size = getattr(net.config, "input_size", 0)
     refine_fn = _refine_function(refine) if refine else None
 
-    @tf.function(reduce_retracing=True)
+    @tf.function(reduce_retracing=True, autograph=False)  # no tensor-dependent Python control flow
     def run(images):
         images = tf.cast(images, tf.float32) / 127.5 - 1.0
         refine_input = downscale_short_side(images, REFINE_SIZE)
