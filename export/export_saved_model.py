@@ -232,15 +232,15 @@ def encoder_graph(bundle: EncoderBundle, image, chunked: bool = True):
     palette = bundle.palette_net(_net_input(x, getattr(net_config, "input_size", 0)), training=False)
     palette = palette[:, :bundle.num_colors]  # a nested PaletteNet's first Np colours
     if bundle.kmeans_iterations:  # as `gifnets encode`: 3/4 of the steps at half size, then at <= REFINE_SIZE
-        from gif_pipeline.encode import REFINE_SIZE
+        from gif_pipeline.encode import REFINE_SIZE, refine_schedule
 
         refine_input = _net_input(x, REFINE_SIZE)
-        coarse = bundle.kmeans_iterations - bundle.kmeans_iterations // 4
+        coarse, fine = refine_schedule(bundle.kmeans_iterations)
         if coarse:
             half = tf.maximum(1, tf.reduce_min(tf.shape(refine_input)[1:3]) // 2)
             palette = lloyd_refine(_net_input(refine_input, half), palette, coarse)
-        if bundle.kmeans_iterations - coarse:
-            palette = lloyd_refine(refine_input, palette, bundle.kmeans_iterations - coarse)
+        if fine:
+            palette = lloyd_refine(refine_input, palette, fine)
     palette_u8 = _round_palette(palette)
     palette_rounded = tf.cast(palette_u8, tf.float32) / 127.5 - 1.0
     if bundle.dither_net is not None:

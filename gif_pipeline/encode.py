@@ -86,19 +86,25 @@ def _net_function(np_colors: int):
     return net, tf.function(lambda image: net(image, training=False), reduce_retracing=True)
 
 
+def refine_schedule(iterations: int) -> tuple[int, int]:
+    """``net+kmeans``'s Lloyd steps ``(at half size, at full size)``: three quarters on a half-size image."""
+    coarse = iterations - iterations // 4
+    return coarse, iterations - coarse
+
+
 @functools.lru_cache(maxsize=16)
 def _refine_function(refine: int):
     """Compiled ``refine`` Lloyd steps: three quarters on a half-size image (4x fewer pixels), the rest at full size."""
     import tensorflow as tf
 
-    coarse = refine - refine // 4
+    coarse, fine = refine_schedule(refine)
 
     @tf.function(reduce_retracing=True)
     def run(palette, coarse_input, refine_input):
         if coarse:
             palette = palettes.lloyd_refine(coarse_input, palette, coarse)
-        if refine - coarse:
-            palette = palettes.lloyd_refine(refine_input, palette, refine - coarse)
+        if fine:
+            palette = palettes.lloyd_refine(refine_input, palette, fine)
         return palette
 
     return run
@@ -165,6 +171,16 @@ def _net_palette(refine_iterations: int) -> PaletteStage:
     return stage
 
 
+def _dither_net_colors(n: int) -> int:
+    """Np of the installed DitherNet used for ``n`` colours: the smallest >= ``n``, else the largest."""
+    shipped = _available_colors("dither")
+    if not shipped:
+        from gif_pipeline.errors import MissingPrerequisiteError
+
+        raise MissingPrerequisiteError("no trained DitherNet is installed; use --dither fs or none")
+    return min([c for c in shipped if c >= n] or [max(shipped)])
+
+
 def _net_dither(rgb: np.ndarray, palette: np.ndarray) -> np.ndarray:
     """DitherNet (§3.2, Eq. 5) on any palette: E' = DitherNet(I, Proj(I, P)); indices of Proj(I + E', P).
 
@@ -174,13 +190,7 @@ def _net_dither(rgb: np.ndarray, palette: np.ndarray) -> np.ndarray:
     from gif_pipeline.models.common import image_to_unit
     from gif_pipeline.projection import hard_projection
 
-    shipped = _available_colors("dither")
-    if not shipped:
-        from gif_pipeline.errors import MissingPrerequisiteError
-
-        raise MissingPrerequisiteError("no trained DitherNet is installed; use --dither fs or none")
-    np_colors = min([c for c in shipped if c >= len(palette)] or [max(shipped)])
-    net = _load_net("dither", np_colors)
+    net = _load_net("dither", _dither_net_colors(len(palette)))
     image = image_to_unit(rgb)[None]
     unit_palette = palette.astype(np.float32) / 127.5 - 1.0
     _, quantized = hard_projection(image, unit_palette)
@@ -207,10 +217,9 @@ def resolve_palette(method: str, n: int) -> str:
     other methods are returned unchanged."""
     if method != "auto":
         return method
-    shipped = _available_colors("palette")
-    if n in shipped or n + 1 in shipped or any(_is_nested(c) for c in shipped if c > n):
-        return "net+kmeans"
-    return "kmeans"
+    np_net, how = pick_palette_net(n)
+    exact = how == "exact" and n in _available_colors("palette")
+    return "net+kmeans" if exact or how == "prefix" or np_net == n + 1 else "kmeans"
 
 
 #: ``--dither auto`` uses an installed DitherNet up to this many colours, whatever Np it was trained
@@ -332,7 +341,10 @@ def _batch_function(n: int, refine: int, dither_np: int | None):
     input_size = getattr(net.config, "input_size", 0)
     refine_fn = _refine_function(refine) if refine else None
 
-    @tf.function(reduce_retracing=True, autograph=False)  # no tensor-dependent Python control flow
+    # No reduce_retracing: downscale_short_side reads static shapes, so each batch shape gets its own
+    # trace (a relaxed [None, None, None, 3] trace failed on the second size). No autograph: no
+    # tensor-dependent Python control flow.
+    @tf.function(autograph=False)
     def run(images):
         images = tf.cast(images, tf.float32) / 127.5 - 1.0
         refine_input = downscale_short_side(images, REFINE_SIZE)
@@ -374,14 +386,7 @@ def encode_batch(images, colors: int = 256, palette: str = DEFAULT_PALETTE, dith
     if palette not in ("net", "net+kmeans") or dither not in ("none", "net"):
         return [encode_image(rgb, colors, palette, dither, kmeans_iterations=kmeans_iterations) for rgb in images]
     refine = 0 if palette == "net" else (KMEANS_REFINE_ITERATIONS if kmeans_iterations is None else kmeans_iterations)
-    dither_np = None
-    if dither == "net":
-        shipped = _available_colors("dither")
-        if not shipped:
-            from gif_pipeline.errors import MissingPrerequisiteError
-
-            raise MissingPrerequisiteError("no trained DitherNet is installed; use --dither fs or none")
-        dither_np = min([c for c in shipped if c >= colors] or [max(shipped)])
+    dither_np = _dither_net_colors(colors) if dither == "net" else None
     start = time.perf_counter()
     palettes_u8, indices_u8 = (t.numpy() for t in _batch_function(colors, int(refine), dither_np)(images))
     gifs = [gif_io.encode_gif(ind, pal) for ind, pal in zip(indices_u8, palettes_u8)]

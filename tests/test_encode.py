@@ -120,6 +120,14 @@ def test_encode_batch_matches_encode_image(use_weights, palette, dither):
         assert got.stats(rgb)["psnr"] == pytest.approx(single.stats(rgb)["psnr"], abs=0.05)
 
 
+def test_encode_batch_takes_batches_of_any_size_one_after_another(use_weights):
+    for shape in ((2, 64, 64), (3, 48, 40), (1, 40, 56)):  # compiled functions must not pin one shape
+        batch = np.stack([PHOTO[: shape[1], : shape[2]]] * shape[0])
+        for palette, dither in (("net+kmeans", "net"), ("net", "none")):
+            results = encode.encode_batch(batch, colors=8, palette=palette, dither=dither)
+            assert len(results) == shape[0] and results[0].indices.shape == shape[1:]
+
+
 def test_encode_batch_rejects_mixed_or_non_uint8_input(use_weights):
     with pytest.raises(ValueError, match="uint8 images"):
         encode.encode_batch(PHOTO, colors=8)
