@@ -205,11 +205,10 @@ def _project_whole(image, palette):
     """
     import tensorflow as tf
 
-    from gif_pipeline.projection import squared_distances
+    from gif_pipeline.projection import nearest
 
     shape = tf.shape(image)
-    pixels = tf.reshape(image, [shape[0], -1, 3])
-    indices = tf.reshape(tf.argmin(squared_distances(pixels, palette), axis=-1, output_type=tf.int32), shape[:3])
+    indices = tf.reshape(nearest(tf.reshape(image, [shape[0], -1, 3]), palette)[0], shape[:3])
     return indices, tf.gather(palette, indices, batch_dims=1)
 
 
@@ -221,7 +220,7 @@ def encoder_graph(bundle: EncoderBundle, image, chunked: bool = True):
     """
     import tensorflow as tf
 
-    from gif_pipeline.palettes import lloyd_refine
+    from gif_pipeline.palettes import refine_palette
     from gif_pipeline.projection import hard_projection
 
     if not chunked:
@@ -231,16 +230,8 @@ def encoder_graph(bundle: EncoderBundle, image, chunked: bool = True):
     net_config = getattr(bundle.palette_net, "config", None)
     palette = bundle.palette_net(_net_input(x, getattr(net_config, "input_size", 0)), training=False)
     palette = palette[:, :bundle.num_colors]  # a nested PaletteNet's first Np colours
-    if bundle.kmeans_iterations:  # as `gifnets encode`: 3/4 of the steps at half size, then at <= REFINE_SIZE
-        from gif_pipeline.encode import REFINE_SIZE, refine_schedule
-
-        refine_input = _net_input(x, REFINE_SIZE)
-        coarse, fine = refine_schedule(bundle.kmeans_iterations)
-        if coarse:
-            half = tf.maximum(1, tf.reduce_min(tf.shape(refine_input)[1:3]) // 2)
-            palette = lloyd_refine(_net_input(refine_input, half), palette, coarse)
-        if fine:
-            palette = lloyd_refine(refine_input, palette, fine)
+    if bundle.kmeans_iterations:  # the same Lloyd schedule as `gifnets encode`
+        palette = refine_palette(x, palette, bundle.kmeans_iterations)
     palette_u8 = _round_palette(palette)
     palette_rounded = tf.cast(palette_u8, tf.float32) / 127.5 - 1.0
     if bundle.dither_net is not None:

@@ -73,8 +73,8 @@ def downscale_short_side(image, size: int):
     return tf.image.resize(image, (max(1, round(h * scale)), max(1, round(w * scale))), method="area")
 
 
-#: Lloyd refinement (``net+kmeans``) reads the image with its short side at most this size.
-REFINE_SIZE = 256
+#: A larger PaletteNet cut to ``n`` colours keeps those most used on a grid of about this many pixels.
+PRUNE_GRID_PIXELS = 128 * 128
 
 
 @functools.lru_cache(maxsize=16)
@@ -86,28 +86,12 @@ def _net_function(np_colors: int):
     return net, tf.function(lambda image: net(image, training=False), reduce_retracing=True)
 
 
-def refine_schedule(iterations: int) -> tuple[int, int]:
-    """``net+kmeans``'s Lloyd steps ``(at half size, at full size)``: three quarters on a half-size image."""
-    coarse = iterations - iterations // 4
-    return coarse, iterations - coarse
-
-
 @functools.lru_cache(maxsize=16)
 def _refine_function(refine: int):
-    """Compiled ``refine`` Lloyd steps: three quarters on a half-size image (4x fewer pixels), the rest at full size."""
+    """Compiled ``net+kmeans`` refinement: ``refine`` Lloyd steps on pixel grids (:func:`palettes.refine_palette`)."""
     import tensorflow as tf
 
-    coarse, fine = refine_schedule(refine)
-
-    @tf.function(reduce_retracing=True)
-    def run(palette, coarse_input, refine_input):
-        if coarse:
-            palette = palettes.lloyd_refine(coarse_input, palette, coarse)
-        if fine:
-            palette = palettes.lloyd_refine(refine_input, palette, fine)
-        return palette
-
-    return run
+    return tf.function(lambda palette, image: palettes.refine_palette(image, palette, refine), reduce_retracing=True)
 
 
 def _is_nested(np_colors: int) -> bool:
@@ -138,8 +122,7 @@ def _net_palette(refine_iterations: int) -> PaletteStage:
     """PaletteNet's palette (§3.1), optionally refined by Lloyd iterations (``net+kmeans``).
 
     The network reads the image downscaled to its trained ``input_size`` (a palette is a global
-    property); the Lloyd steps read it at a short side of at most :data:`REFINE_SIZE` (the first
-    three quarters of them at half that size, which costs a quarter as much).
+    property); the Lloyd steps read pixel grids of a few thousand pixels (:func:`palettes.refine_palette`).
     """
 
     def stage(rgb, n, seed=0, iterations=None):
@@ -152,20 +135,17 @@ def _net_palette(refine_iterations: int) -> PaletteStage:
         np_net, how = pick_palette_net(n)
         net, predict = _net_function(np_net)
         image = image_to_unit(rgb)[None]
-        net_input = downscale_short_side(image, getattr(net.config, "input_size", 0))
-        refine_input = downscale_short_side(image, REFINE_SIZE) if refine else net_input
-        palette = predict(net_input)
+        palette = predict(downscale_short_side(image, getattr(net.config, "input_size", 0)))
         if how == "prefix":
             palette = palette[:, :n]
         elif how == "prune":
             from gif_pipeline.projection import hard_projection
 
-            indices, _ = hard_projection(refine_input, palette)
+            indices, _ = hard_projection(palettes.grid_sample(image, PRUNE_GRID_PIXELS), palette)
             counts = np.bincount(indices.numpy().ravel(), minlength=np_net)
             palette = tf.gather(palette, np.sort(np.argsort(-counts, kind="stable")[:n]), axis=1)
         if refine:
-            coarse_input = downscale_short_side(refine_input, min(refine_input.shape[1:3]) // 2)
-            palette = _refine_function(int(refine))(palette, coarse_input, refine_input)
+            palette = _refine_function(int(refine))(palette, image)
         return np.unique(palette_to_uint8(palette[0]), axis=0)
 
     return stage
@@ -339,7 +319,6 @@ def _batch_function(n: int, refine: int, dither_np: int | None):
     net = _net_function(np_net)[0]
     dither_net = _load_net("dither", dither_np) if dither_np else None
     input_size = getattr(net.config, "input_size", 0)
-    refine_fn = _refine_function(refine) if refine else None
 
     # No reduce_retracing: downscale_short_side reads static shapes, so each batch shape gets its own
     # trace (a relaxed [None, None, None, 3] trace failed on the second size). No autograph: no
@@ -347,18 +326,16 @@ def _batch_function(n: int, refine: int, dither_np: int | None):
     @tf.function(autograph=False)
     def run(images):
         images = tf.cast(images, tf.float32) / 127.5 - 1.0
-        refine_input = downscale_short_side(images, REFINE_SIZE)
         palette = net(downscale_short_side(images, input_size), training=False)
         if how == "prefix":
             palette = palette[:, :n]
         elif how == "prune":  # keep each image's n most used colours
-            indices, _ = hard_projection(refine_input, palette)
+            indices, _ = hard_projection(palettes.grid_sample(images, PRUNE_GRID_PIXELS), palette)
             counts = tf.reduce_sum(tf.one_hot(indices, np_net), axis=[1, 2])
             keep = tf.sort(tf.math.top_k(counts, n).indices, axis=-1)
             palette = tf.gather(palette, keep, batch_dims=1)
-        if refine_fn is not None:
-            coarse = downscale_short_side(refine_input, min(refine_input.shape[1:3]) // 2)
-            palette = refine_fn(palette, coarse, refine_input)
+        if refine:
+            palette = palettes.refine_palette(images, palette, refine)
         palette = tf.round((tf.clip_by_value(palette, -1.0, 1.0) + 1.0) * 127.5)  # the colours the GIF stores
         unit = palette / 127.5 - 1.0
         _, quantized = hard_projection(images, unit)
