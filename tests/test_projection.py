@@ -117,3 +117,15 @@ def test_sample_pixels_draws_pixels_of_each_image():
         flat = image[b].numpy().reshape(-1, 3)
         for pixel in sampled[b, 0].numpy():
             assert np.min(np.abs(flat - pixel).sum(-1)) < 1e-6
+
+
+def test_nearest_matches_brute_force_distances():
+    rng = np.random.default_rng(7)
+    pixels = rng.uniform(-1, 1, (2, 500, 3)).astype(np.float32)
+    palette = rng.uniform(-1, 1, (2, 37, 3)).astype(np.float32)
+    brute = ((pixels[:, :, None].astype(np.float64) - palette[:, None]) ** 2).sum(-1)
+    indices, distance = projection.nearest(tf.constant(pixels), tf.constant(palette))
+    assert indices.dtype == tf.int32 and indices.shape == (2, 500)
+    chosen = np.take_along_axis(brute, indices.numpy()[..., None], -1)[..., 0]
+    np.testing.assert_allclose(chosen, brute.min(-1), atol=1e-5)  # the nearest colour (or a tie)
+    np.testing.assert_allclose(distance.numpy(), brute.min(-1), atol=1e-5)
