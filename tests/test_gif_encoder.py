@@ -57,3 +57,16 @@ def test_joint_stage_rejects_stage_two_options(nets, bad):
 def test_bad_options_raise(nets, bad):
     with pytest.raises(ValueError):
         GIFEncoder(*nets, **bad)
+
+
+def test_palette_colors_uses_the_first_colours_of_the_palette_net(nets):
+    palette_net, dither_net = nets
+    image = _image(2)
+    full = palette_net(image, training=False)
+    out = GIFEncoder(palette_net, dither_net, palette_colors=4)(image, soft=False)
+    np.testing.assert_allclose(out["palette"].numpy(), full[:, :4].numpy(), atol=1e-6)
+    assert int(tf.reduce_max(out["indices"])) < 4  # only those colours are used
+    with pytest.raises(ValueError, match="palette_colors"):
+        GIFEncoder(palette_net, dither_net, palette_colors=1)
+    with pytest.raises(ValueError, match="joint stage"):
+        GIFEncoder(palette_net, dither_net, stage="joint", palette_colors=4)

@@ -157,3 +157,31 @@ def test_reproduce_command_gives_list_flags_once_and_multi_flags_per_value():
     assert cmd.startswith("trainers/train_palette ")
     assert "--nested_sizes=16,32" in cmd and "--data=a --data=b" in cmd and "--np=32" in cmd
     assert "--cache" in cmd and "--noaugment" in cmd and "resume" not in cmd
+
+
+def test_stage_two_trains_on_a_nested_palette_nets_first_colours(tmp_path):
+    import numpy as np
+
+    from gif_pipeline import pretrained
+    from trainers import ship_model
+
+    nested = tmp_path / "nested"
+    r = run_trainer("train_palette", *[f for f in TINY_PALETTE if not f.startswith("--np=")], "--np=16",
+                    "--nested_sizes=8,16", "--steps=1", "--checkpoint_every=1", f"--model_dir={nested}", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-3000:]
+    run = tmp_path / "dither8"
+    r = run_trainer("train_dither", *TINY_DITHER, "--steps=1", "--checkpoint_every=1", "--delta=0",
+                    f"--palette_model={nested / 'palette_net.keras'}", f"--model_dir={run}", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-3000:]
+    record = json.loads((run / "config.json").read_text())
+    assert record["palette_colors"] == 8 and record["palette_model"].endswith("palette_net.keras")
+    # ship_model rebuilds the encoder with the same 8-colour prefix to read an unfinished run's checkpoint.
+    rebuilt = ship_model._dither_net_from_encoder_checkpoint(record, str(run / "best.weights.h5"))
+    finished = pretrained.load("dither", explicit=str(run / "dither_net.keras"))
+    for a, b in zip(finished.weights, rebuilt.weights):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    # Stage 3 would train the whole nested network for one prefix: refused in one line.
+    r = run_trainer("train_joint", "--np=8", "--steps=1", "--delta=0", "--image_size=32", "--batch_size=2",
+                    f"--palette_model={nested / 'palette_net.keras'}", f"--dither_model={run / 'dither_net.keras'}",
+                    f"--model_dir={tmp_path / 'joint'}", cwd=tmp_path)
+    assert r.returncode != 0 and "not --np=8" in r.stderr.strip().splitlines()[-1]

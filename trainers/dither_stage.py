@@ -49,15 +49,35 @@ def loss_config():
     return config.replace(**overrides)
 
 
-def load_frozen_models(config):
-    """PaletteNet and (if delta > 0) BandingNet, loaded from their stage-1 outputs."""
-    from gif_pipeline import pretrained
+def load_frozen_models(config, allow_prefix: bool = False):
+    """PaletteNet and (if delta > 0) BandingNet, loaded from their stage-1 outputs.
 
-    palette_path = pretrained.find_model("palette", FLAGS.np, FLAGS.palette_model)
+    With ``allow_prefix`` (stage 2), a nested PaletteNet of more than ``--np`` colours serves
+    through its first ``--np`` colours, as in ``gifnets encode``; it is the default when no
+    network for exactly ``--np`` is shipped or trained. Returns ``(palette_net, banding_net,
+    record)``; ``record["palette_colors"]`` is ``--np`` when the palette is such a prefix, else None.
+    """
+    from gif_pipeline import pretrained
+    from gif_pipeline.errors import MissingPrerequisiteError
+
+    try:
+        palette_path = pretrained.find_model("palette", FLAGS.np, FLAGS.palette_model)
+    except MissingPrerequisiteError:
+        nested = [c for c in pretrained.shipped_colors("palette") if c > FLAGS.np]
+        if not allow_prefix or not nested:
+            raise
+        palette_path = pretrained.shipped_path("palette", nested[-1])
     logging.info("PaletteNet: %s", palette_path)
     palette_net = pretrained.load("palette", FLAGS.np, palette_path)
+    palette_colors = None
     if palette_net.num_colors != FLAGS.np:
-        raise SystemExit(f"{palette_path} predicts {palette_net.num_colors} colours, not --np={FLAGS.np}")
+        nested = tuple(getattr(palette_net.config, "nested_sizes", ()) or ())
+        if not (allow_prefix and nested and palette_net.num_colors > FLAGS.np):
+            raise SystemExit(f"{palette_path} predicts {palette_net.num_colors} colours, not --np={FLAGS.np}"
+                             + (" (only stage 2 can use a nested PaletteNet's first colours)" if nested else ""))
+        palette_colors = FLAGS.np
+        logging.info("Using the first %d of its %d colours (nested sizes %s)", FLAGS.np, palette_net.num_colors,
+                     nested)
     banding_net = None
     if config.delta > 0:
         banding_path = pretrained.find_model("banding", explicit=FLAGS.banding_model)
@@ -65,7 +85,7 @@ def load_frozen_models(config):
         banding_net = pretrained.load("banding", explicit=banding_path)
     else:
         logging.warning("--delta=0: training without the banding loss")
-    return palette_net, banding_net, {"palette_model": palette_path,
+    return palette_net, banding_net, {"palette_model": palette_path, "palette_colors": palette_colors,
                                       "banding_model": banding_path if banding_net is not None else None}
 
 

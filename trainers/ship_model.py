@@ -82,7 +82,8 @@ def _dither_net_from_encoder_checkpoint(record: dict, path: str):
     banding = pretrained.load("banding", explicit=record["banding_model"]) if record.get("banding_model") else None
     dither = build_dither_net(DitherNetConfig.from_dict(record["model"]))
     encoder = GIFEncoder(palette, dither, banding, loss_config=LossConfig.from_dict(record["loss"]),
-                         projection=record.get("projection", "soft"), refine_palette=record.get("refine_palette", 0))
+                         projection=record.get("projection", "soft"), refine_palette=record.get("refine_palette", 0),
+                         palette_colors=record.get("palette_colors"))
     encoder(np.zeros((1, 32, 32, 3), np.float32), training=False)
     encoder.load_weights(path)
     return dither

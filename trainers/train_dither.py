@@ -34,7 +34,7 @@ def main(argv):
     try:
         strategy = common.get_strategy(FLAGS.strategy, FLAGS.tpu)
         with strategy.scope():
-            palette_net, banding_net, sources = dither_stage.load_frozen_models(losses)
+            palette_net, banding_net, sources = dither_stage.load_frozen_models(losses, allow_prefix=True)
             config = DitherNetConfig(block_channels=tuple(int(c) for c in FLAGS.block_channels),
                                      bottleneck_channels=tuple(int(c) for c in FLAGS.bottleneck_channels),
                                      temperature=FLAGS.temperature)
@@ -42,7 +42,7 @@ def main(argv):
             encoder = GIFEncoder(palette_net, dither_net, banding_net, loss_config=losses,
                                  temperature=FLAGS.temperature, stage="dither",
                                  perceptual=dither_stage.perceptual_model(losses), projection=FLAGS.projection,
-                                 refine_palette=FLAGS.refine_palette)
+                                 refine_palette=FLAGS.refine_palette, palette_colors=sources["palette_colors"])
             dither_stage.compile_encoder(encoder, FLAGS.learning_rate)
     except GifnetsError as e:
         raise SystemExit(f"train_dither: {e}")

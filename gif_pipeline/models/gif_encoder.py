@@ -18,6 +18,7 @@ hard in training too and passes the gradient through the projection unchanged (t
 projection's gradient vanishes away from the decision boundaries at T = 0.001), and
 ``refine_palette=N`` refines the frozen PaletteNet's palette with ``N`` Lloyd steps first, so
 that DitherNet trains on the palettes that ``--palette net+kmeans`` gives it at inference.
+``palette_colors=N`` uses the first ``N`` colours of a nested PaletteNet (stage 2 only).
 """
 from __future__ import annotations
 
@@ -39,7 +40,7 @@ class GIFEncoder(keras.Model):
 
     def __init__(self, palette_net, dither_net=None, banding_net=None, *, loss_config: LossConfig | None = None,
                  temperature: float = 1e-3, stage: str = "dither", perceptual=None, projection: str = "soft",
-                 refine_palette: int = 0, name="gif_encoder", **kwargs):
+                 refine_palette: int = 0, palette_colors: int | None = None, name="gif_encoder", **kwargs):
         super().__init__(name=name, **kwargs)
         if stage not in STAGES:
             raise ValueError(f"stage must be one of {STAGES}, got {stage!r}")
@@ -50,7 +51,13 @@ class GIFEncoder(keras.Model):
         if stage == "joint" and (projection != "soft" or refine_palette):
             raise ValueError("the joint stage trains PaletteNet through the soft projection: "
                              "projection='straight_through' and refine_palette are stage-2 options")
-        self.projection, self.refine_palette = projection, refine_palette
+        if palette_colors is not None and (isinstance(palette_colors, bool) or not isinstance(palette_colors, int)
+                                           or palette_colors < 2):
+            raise ValueError(f"palette_colors must be an integer >= 2, got {palette_colors!r}")
+        if stage == "joint" and palette_colors is not None:
+            raise ValueError("the joint stage trains PaletteNet: cutting a nested PaletteNet's palette to its "
+                             "first colours would train that prefix at the expense of the others")
+        self.projection, self.refine_palette, self.palette_colors = projection, refine_palette, palette_colors
         if not temperature > 0:
             raise ValueError(f"temperature must be > 0, got {temperature!r}")
         self.palette_net, self.dither_net, self.banding_net = palette_net, dither_net, banding_net
@@ -65,6 +72,8 @@ class GIFEncoder(keras.Model):
     def call(self, images, training=False, soft=None):
         soft = training if soft is None else soft
         palette = self.palette_net(images, training=training and self.stage == "joint")
+        if self.palette_colors is not None:  # a nested PaletteNet's first colours are a smaller palette
+            palette = palette[:, :self.palette_colors]
         if self.refine_palette:
             palette = tf.stop_gradient(palettes.lloyd_refine(images, palette, self.refine_palette))
         if soft and self.projection == "straight_through":
