@@ -203,19 +203,18 @@ def resolve_palette(method: str, n: int) -> str:
 
 
 #: ``--dither auto`` uses an installed DitherNet up to this many colours, whatever Np it was trained
-#: for. On the validation photos (results/val) the shipped Np = 16 network beats Floyd-Steinberg on
-#: the same palette in WSNR, VMAF, banding and bytes at 16 colours; at 32 and 64 colours its WSNR,
-#: banding and bytes are still better but its VMAF is lower, so Floyd-Steinberg stays the default there.
+#: for, and Floyd-Steinberg above. On the validation photos (results/val) the shipped Np = 16 network
+#: beats Floyd-Steinberg on the same palette in WSNR, VMAF, banding and bytes at 16 colours. At 32 and
+#: 64 colours the shipped Np = 64 network beats it in PSNR, WSNR and bytes but not in VMAF, so
+#: Floyd-Steinberg stays the default there (``--dither net`` selects the network).
 DITHER_NET_MAX_COLORS = 16
 
 
 def resolve_dither(method: str, n: int) -> str:
-    """``auto`` -> ``net`` when a DitherNet for ``n`` colours is installed, or any DitherNet and
-    ``n <= DITHER_NET_MAX_COLORS``; else ``fs``."""
+    """``auto`` -> ``net`` when a DitherNet is installed and ``n <= DITHER_NET_MAX_COLORS``; else ``fs``."""
     if method != "auto":
         return method
-    shipped = _available_colors("dither")
-    return "net" if n in shipped or (shipped and n <= DITHER_NET_MAX_COLORS) else "fs"
+    return "net" if _available_colors("dither") and n <= DITHER_NET_MAX_COLORS else "fs"
 
 
 #: The defaults pick the trained networks where they are installed for the requested --colors.

@@ -116,14 +116,8 @@ def _weighted_samples(rgb: np.ndarray, max_samples: int, rng: np.random.Generato
 
 def _assign(points: tf.Tensor, centres: tf.Tensor):
     """Nearest centre (Eq. 1) for every point: ``(indices int32 [N], squared distance [N])``."""
-    n, k = int(points.shape[0]), int(centres.shape[0])
-    step = max(1, _MAX_DISTANCE_ELEMENTS // k)
-    idx, dist = [], []
-    for s in range(0, n, step):
-        d = projection.squared_distances(points[tf.newaxis, s:s + step], centres[tf.newaxis])[0]
-        idx.append(tf.argmin(d, axis=-1, output_type=tf.int32))
-        dist.append(tf.reduce_min(d, axis=-1))
-    return tf.concat(idx, 0), tf.concat(dist, 0)
+    idx, dist = _assign_pixels(points[tf.newaxis], centres[tf.newaxis], _MAX_DISTANCE_ELEMENTS)
+    return idx[0], dist[0]
 
 
 def _lloyd_step(points: tf.Tensor, weights: tf.Tensor, centres: tf.Tensor):

@@ -89,6 +89,12 @@ def _dither_net_from_encoder_checkpoint(record: dict, path: str):
     return dither
 
 
+def _shown_path(path: str) -> str:
+    """``path`` relative to the working directory when it lies inside it (cards name repo paths, not this disk's)."""
+    relative = os.path.relpath(path)
+    return path if relative.startswith("..") else relative
+
+
 def _list_images(folder: str, limit: int) -> list[str]:
     from gif_pipeline import data
 
@@ -158,8 +164,9 @@ def model_card(kind: str, name: str, model, record: dict, rows: list[dict], n_im
              f"- Config: `{json.dumps(record.get('model', {}), sort_keys=True)}`",
              f"- {model.count_params():,} parameters; the file is {size_mb:.2f} MB (weights only, no optimizer state).",
              "", "## Training",
-             *([f"- Frozen networks: PaletteNet `{record['palette_model']}`"
-                + (f", BandingNet `{record['banding_model']}`" if record.get("banding_model") else "")
+             *([f"- Frozen networks: PaletteNet `{_shown_path(record['palette_model'])}`"
+                + (f" (its first {record['palette_colors']} colours)" if record.get("palette_colors") else "")
+                + (f", BandingNet `{_shown_path(record['banding_model'])}`" if record.get("banding_model") else "")
                 + (f"; palettes refined by {record['refine_palette']} Lloyd steps" if record.get("refine_palette")
                    else "") + "."] if record.get("palette_model") else []),
              f"- Data: {', '.join(record.get('flags', {}).get('data') or ['the package samples'])} "
