@@ -19,8 +19,8 @@ def _env():
     return dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=ROOT)
 
 
-def run_trainer(name, *flags, cwd, timeout=600):
-    return subprocess.run([os.path.join(ROOT, "trainers", name), *flags], cwd=cwd, env=_env(),
+def run_trainer(name, *flags, cwd, timeout=600, env=None):
+    return subprocess.run([os.path.join(ROOT, "trainers", name), *flags], cwd=cwd, env={**_env(), **(env or {})},
                           capture_output=True, text=True, timeout=timeout)
 
 
@@ -65,7 +65,10 @@ def test_train_dither_uses_stage_one_output_and_says_what_is_missing(palette_run
 
 
 def test_missing_palette_net_names_the_command_to_run_first(tmp_path):
-    r = run_trainer("train_dither", "--np=7", "--steps=1", cwd=tmp_path)
+    # No weights installed at all (a shipped nested PaletteNet would otherwise serve its first 7 colours).
+    empty = tmp_path / "no_weights"
+    empty.mkdir()
+    r = run_trainer("train_dither", "--np=7", "--steps=1", cwd=tmp_path, env={"GIFNETS_WEIGHTS": str(empty)})
     assert r.returncode != 0
     assert "trainers/train_palette --np=7" in r.stderr.strip().splitlines()[-1]
 
