@@ -263,7 +263,7 @@ def lloyd_refine(image, palette, iterations: int, max_elements: int = 1 << 22, r
       image: float ``[B, H, W, 3]`` (or ``[H, W, 3]``).
       palette: float ``[B, K, 3]`` (or ``[K, 3]``) in the same range as ``image``
         (e.g. [-1, 1] for the networks).
-      iterations: Python int, the number of updates (unrolled in the graph).
+      iterations: Python int, the number of updates (a ``tf.while_loop`` in a graph).
       max_elements: bound on the ``N*K`` distances held at once per image when shapes are
         static (pixels are assigned in chunks above it); dynamic shapes assign in one piece.
       relocate_empty: move a colour that no pixel chose to the worst-served pixel (the
@@ -282,8 +282,14 @@ def lloyd_refine(image, palette, iterations: int, max_elements: int = 1 << 22, r
     image, palette, squeeze = projection._as_batched(image, palette)
     squeeze = squeeze and squeeze_palette
     pixels = tf.reshape(image, [tf.shape(image)[0], -1, 3])
-    for _ in range(int(iterations)):
-        palette = _lloyd_update(pixels, palette, max_elements, relocate_empty)
+    if int(iterations) <= 1:
+        for _ in range(int(iterations)):
+            palette = _lloyd_update(pixels, palette, max_elements, relocate_empty)
+    else:  # a loop, not an unrolled graph: tracing 20 unrolled updates took ~4 s on first use
+        _, palette = tf.while_loop(
+            lambda i, _: i < int(iterations),
+            lambda i, p: (i + 1, tf.ensure_shape(_lloyd_update(pixels, p, max_elements, relocate_empty), p.shape)),
+            [tf.constant(0), palette])
     return palette[0] if squeeze else palette
 
 
