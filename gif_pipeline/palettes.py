@@ -282,14 +282,11 @@ def lloyd_refine(image, palette, iterations: int, max_elements: int = 1 << 22, r
     image, palette, squeeze = projection._as_batched(image, palette)
     squeeze = squeeze and squeeze_palette
     pixels = tf.reshape(image, [tf.shape(image)[0], -1, 3])
-    if int(iterations) <= 1:
-        for _ in range(int(iterations)):
-            palette = _lloyd_update(pixels, palette, max_elements, relocate_empty)
-    else:  # a loop, not an unrolled graph: tracing 20 unrolled updates took ~4 s on first use
-        _, palette = tf.while_loop(
-            lambda i, _: i < int(iterations),
-            lambda i, p: (i + 1, tf.ensure_shape(_lloyd_update(pixels, p, max_elements, relocate_empty), p.shape)),
-            [tf.constant(0), palette])
+    # A loop, not an unrolled graph: tracing 20 unrolled updates took ~4 s on first use.
+    _, palette = tf.while_loop(
+        lambda i, _: i < int(iterations),
+        lambda i, p: (i + 1, tf.ensure_shape(_lloyd_update(pixels, p, max_elements, relocate_empty), p.shape)),
+        [tf.constant(0), palette])
     return palette[0] if squeeze else palette
 
 

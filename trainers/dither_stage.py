@@ -63,10 +63,12 @@ def load_frozen_models(config, allow_prefix: bool = False):
     try:
         palette_path = pretrained.find_model("palette", FLAGS.np, FLAGS.palette_model)
     except MissingPrerequisiteError:
-        nested = [c for c in pretrained.shipped_colors("palette") if c > FLAGS.np]
-        if not allow_prefix or not nested:
+        from gif_pipeline.encode import pick_palette_net
+
+        np_net, how = pick_palette_net(FLAGS.np)  # the shipped network `gifnets encode` uses for --np
+        if not allow_prefix or how != "prefix":
             raise
-        palette_path = pretrained.shipped_path("palette", nested[-1])
+        palette_path = pretrained.shipped_path("palette", np_net)
     logging.info("PaletteNet: %s", palette_path)
     palette_net = pretrained.load("palette", FLAGS.np, palette_path)
     palette_colors = None
