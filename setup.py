@@ -20,6 +20,7 @@ setup(
         "absl-py>=2.0",
         "tensorboard>=2.20",
         "scipy>=1.11",
+        "threadpoolctl>=3.1",
         "tqdm>=4.60",
         "imageio-ffmpeg>=0.5",
     ],

@@ -50,8 +50,9 @@ from gif_pipeline.errors import GifnetsError
 VARIANTS = ("float32", "float16", "dynamic_int8", "full_int8", "int8_float_projection")
 DEFAULT_SIZE = 256
 # TFLite builtin op types of the projection and Lloyd steps, kept float in int8_float_projection.
-PROJECTION_OPS = ("BATCH_MATMUL", "ARG_MIN", "SUM", "SQUARED_DIFFERENCE", "SQUARE", "MUL", "SUB", "ADD", "GATHER",
-                  "ONE_HOT", "DIV", "MAXIMUM", "SELECT_V2", "GREATER")
+PROJECTION_OPS = ("BATCH_MATMUL", "ARG_MIN", "ARG_MAX", "REDUCE_MAX", "UNSORTED_SEGMENT_SUM", "SUM",
+                  "SQUARED_DIFFERENCE", "SQUARE", "MUL", "SUB", "ADD", "GATHER", "ONE_HOT", "DIV", "MAXIMUM",
+                  "SELECT_V2", "GREATER")
 
 log = logging.getLogger("gifnets.export")
 

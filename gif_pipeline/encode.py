@@ -51,6 +51,7 @@ def clear_model_cache():
     """Forget loaded networks (after the weights folder, e.g. ``$GIFNETS_WEIGHTS``, changed)."""
     _load_net.cache_clear()
     _net_function.cache_clear()
+    _dither_function.cache_clear()
     _batch_function.cache_clear()
 
 
@@ -161,6 +162,22 @@ def _dither_net_colors(n: int) -> int:
     return min([c for c in shipped if c >= n] or [max(shipped)])
 
 
+@functools.lru_cache(maxsize=16)
+def _dither_function(dither_np: int):
+    """The installed DitherNet for ``dither_np`` as a compiled ``(image, palette) -> indices`` function."""
+    import tensorflow as tf
+
+    from gif_pipeline.projection import hard_projection
+
+    net = _load_net("dither", dither_np)
+
+    def run(image, palette):
+        _, quantized = hard_projection(image, palette)
+        return hard_projection(image + net([image, quantized], training=False), palette)[0]
+
+    return tf.function(run, reduce_retracing=True)
+
+
 def _net_dither(rgb: np.ndarray, palette: np.ndarray) -> np.ndarray:
     """DitherNet (§3.2, Eq. 5) on any palette: E' = DitherNet(I, Proj(I, P)); indices of Proj(I + E', P).
 
@@ -168,18 +185,14 @@ def _net_dither(rgb: np.ndarray, palette: np.ndarray) -> np.ndarray:
     (else the largest).
     """
     from gif_pipeline.models.common import image_to_unit
-    from gif_pipeline.projection import hard_projection
 
-    net = _load_net("dither", _dither_net_colors(len(palette)))
-    image = image_to_unit(rgb)[None]
-    unit_palette = palette.astype(np.float32) / 127.5 - 1.0
-    _, quantized = hard_projection(image, unit_palette)
-    error = net([image, quantized], training=False)
-    indices, _ = hard_projection(image + error, unit_palette)
+    run = _dither_function(_dither_net_colors(len(palette)))
+    indices = run(image_to_unit(rgb)[None], palette.astype(np.float32) / 127.5 - 1.0)
     return indices.numpy()[0].astype(np.uint8)
 
 
-KMEANS_REFINE_ITERATIONS = 20
+#: ``net+kmeans``'s Lloyd steps (:func:`palettes.refine_schedule`: 6 coarse, 3 split-merge rounds of 2, 3 fine).
+KMEANS_REFINE_ITERATIONS = 15
 
 PALETTE_STAGES: dict[str, PaletteStage] = {m: _classical_palette(m) for m in ("median-cut", "kmeans", "octree")}
 PALETTE_STAGES["net"] = _net_palette(0)
@@ -266,7 +279,7 @@ def encode_image(
     """Encode ``rgb`` (uint8 [H, W, 3]) as a GIF with at most ``colors`` colours.
 
     ``kmeans_iterations`` sets the Lloyd iterations of ``kmeans`` (default 10) and ``net+kmeans``
-    (default 20). ``alpha_mask`` (bool [H, W], True = transparent) reserves one palette entry as the GIF's
+    (default 15). ``alpha_mask`` (bool [H, W], True = transparent) reserves one palette entry as the GIF's
     transparent index; the other ``colors - 1`` entries are fitted to the opaque pixels.
     """
     check_num_colors(colors)
@@ -337,9 +350,11 @@ def _batch_function(n: int, refine: int, dither_np: int | None):
             palette = palettes.refine_palette(images, palette, refine)
         palette = tf.round((tf.clip_by_value(palette, -1.0, 1.0) + 1.0) * 127.5)  # the colours the GIF stores
         unit = palette / 127.5 - 1.0
-        _, quantized = hard_projection(images, unit)
-        shifted = images if dither_net is None else images + dither_net([images, quantized], training=False)
-        indices, _ = hard_projection(shifted, unit)
+        if dither_net is None:
+            indices, _ = hard_projection(images, unit)
+        else:
+            _, quantized = hard_projection(images, unit)
+            indices, _ = hard_projection(images + dither_net([images, quantized], training=False), unit)
         return tf.cast(palette, tf.uint8), tf.cast(indices, tf.uint8)
 
     return run

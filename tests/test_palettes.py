@@ -219,14 +219,58 @@ def test_refine_palette_on_grids_fits_the_whole_photo():
     assert float(projection.quantization_loss(image, grids)) < 0.9 * start
     # Lloyd on ~4k/16k-pixel grids lands within 10% of Lloyd on every pixel.
     assert float(projection.quantization_loss(image, grids)) < 1.1 * float(projection.quantization_loss(image, everything))
-    assert palettes.refine_schedule(20) == (15, 5) and palettes.refine_schedule(1) == (1, 0)
+    assert palettes.refine_schedule(15) == (6, 3, 3) and palettes.refine_schedule(1) == (1, 0, 0)
+    for iterations in range(40):  # every step is spent, and the coarse steps come before any round
+        coarse, rounds, fine = palettes.refine_schedule(iterations)
+        assert coarse + 2 * rounds + fine == iterations and coarse >= 2 * rounds and rounds <= palettes.SPLIT_MERGE_ROUNDS
 
 
-def test_lloyd_refine_converts_to_tflite_with_builtin_ops_only():
+def _clusters(rng, centres, per, spread=0.01):
+    return np.concatenate([c + rng.normal(0, spread, (per, 3)) for c in centres]).astype(np.float32)
+
+
+def test_split_merge_escapes_a_lloyd_local_minimum():
+    # Two colours share cluster A; one sits between clusters B and C. Lloyd cannot leave this
+    # (each colour is already its pixels' mean); moving one of A's colours to split B|C can.
+    rng = np.random.default_rng(0)
+    pixels = _clusters(rng, [(-0.9, -0.9, -0.9), (0.0, 0.0, 0.0), (0.9, 0.9, 0.9)], 200)[None, :, None]
+    stuck = tf.constant([[[-0.91, -0.91, -0.91], [-0.89, -0.89, -0.89], [0.45, 0.45, 0.45]]])
+    lloyd = palettes.lloyd_refine(pixels, stuck, 6)
+    before = float(projection.quantization_loss(pixels, lloyd))
+    moved = palettes.split_merge(pixels, lloyd, rounds=1, lloyd_steps=2)
+    after = float(projection.quantization_loss(pixels, moved))
+    assert before > 0.05 and after < 0.01 * before
+    found = np.sort(moved.numpy()[0, :, 0])
+    np.testing.assert_allclose(found, [-0.9, 0.0, 0.9], atol=0.01)
+
+
+def test_split_merge_never_increases_the_error_and_keeps_shapes():
+    rng = np.random.default_rng(1)
+    images = rng.uniform(-1, 1, (3, 12, 10, 3)).astype(np.float32)
+    images[2] = images[2, :1, :1]  # one colour: nothing to split, the palette must be kept
+    pal = rng.uniform(-1, 1, (3, 6, 3)).astype(np.float32)
+    start = palettes.lloyd_refine(images, pal, 3)
+    out = palettes.split_merge(images, start, rounds=3)
+    assert out.shape == start.shape
+    for i in range(3):
+        assert float(projection.quantization_loss(images[i:i + 1], out[i:i + 1])) <= \
+            float(projection.quantization_loss(images[i:i + 1], start[i:i + 1])) + 1e-7
+    np.testing.assert_array_equal(out[2].numpy(), start[2].numpy())
+    single = palettes.split_merge(images[0], start[0], rounds=3)
+    assert single.shape == (6, 3)
+    np.testing.assert_allclose(single.numpy(), out[0].numpy(), atol=1e-6)
+    for bad in (dict(rounds=-1), dict(rounds=1.5), dict(rounds=1, fraction=0.0), dict(rounds=1, lloyd_steps=True)):
+        with pytest.raises(ValueError):
+            palettes.split_merge(images, start, **bad)
+
+
+@pytest.mark.parametrize("refine", [lambda im, p: palettes.lloyd_refine(im, p, 2),
+                                    lambda im, p: palettes.split_merge(im, p, 2)], ids=["lloyd", "split_merge"])
+def test_refinement_converts_to_tflite_with_builtin_ops_only(refine):
     litert = pytest.importorskip("ai_edge_litert.interpreter")
     module = tf.Module()
     module.refine = tf.function(
-        lambda im, p: palettes.lloyd_refine(im, p, 2),  # dynamic shapes: segment sums, top-k, gathers
+        refine,  # dynamic shapes: segment sums, top-k, gathers
         input_signature=[tf.TensorSpec([1, None, None, 3]), tf.TensorSpec([1, 8, 3])])
     converter = tf.lite.TFLiteConverter.from_concrete_functions([module.refine.get_concrete_function()], module)
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]  # fails on any Flex/select op
@@ -241,4 +285,4 @@ def test_lloyd_refine_converts_to_tflite_with_builtin_ops_only():
     interpreter.set_tensor(inputs[1]["index"], pal)
     interpreter.invoke()
     out = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
-    np.testing.assert_allclose(out, palettes.lloyd_refine(image, pal, 2).numpy(), atol=1e-5)
+    np.testing.assert_allclose(out, refine(image, pal).numpy(), atol=1e-5)

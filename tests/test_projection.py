@@ -26,7 +26,7 @@ def test_hard_projection_batched_with_per_image_palettes_and_chunks():
     image = rng.uniform(0, 1, (3, 19, 23, 3)).astype(np.float32)
     palette = rng.uniform(0, 1, (3, 16, 3)).astype(np.float32)
     full, _ = projection.hard_projection(image, palette)
-    chunked, _ = projection.hard_projection(image, palette, max_elements=23 * 16 * 2)  # 2 rows a chunk
+    chunked, _ = projection.hard_projection(image, palette, max_elements=23 * 16 * 2)  # 2 rows of one image: 1 row of 3 a chunk
     np.testing.assert_array_equal(full.numpy(), chunked.numpy())
     for b in range(3):
         np.testing.assert_array_equal(full.numpy()[b], _brute_force_indices(image[b], palette[b]))
@@ -42,6 +42,18 @@ def test_hard_projection_dynamic_shapes_in_a_graph_match_eager():
     )
     eager, _ = projection.hard_projection(image, palette)
     np.testing.assert_array_equal(fn(image, palette).numpy(), eager.numpy())
+
+
+def test_hard_projection_chunks_in_a_graph_with_static_shapes_match_eager():
+    rng = np.random.default_rng(5)
+    image = rng.uniform(0, 1, (2, 13, 7, 3)).astype(np.float32)
+    palette = rng.uniform(0, 1, (2, 9, 3)).astype(np.float32)
+    graph = tf.function(lambda i, p: projection.hard_projection(i, p, max_elements=2 * 7 * 9 * 3)[0])  # 3 rows a chunk
+    out = graph(tf.constant(image), tf.constant(palette))
+    assert out.shape == (2, 13, 7)
+    np.testing.assert_array_equal(out.numpy(), projection.hard_projection(image, palette)[0].numpy())
+    for b in range(2):
+        np.testing.assert_array_equal(out.numpy()[b], _brute_force_indices(image[b], palette[b]))
 
 
 def test_large_image_many_colours_stays_within_memory_budget():
