@@ -84,7 +84,7 @@ def _net_function(np_colors: int):
     import tensorflow as tf
 
     net = _load_net("palette", np_colors)
-    return net, tf.function(lambda image: net(image, training=False), reduce_retracing=True)
+    return net, tf.function(lambda image: net(image, training=False), reduce_retracing=True, autograph=False)
 
 
 @functools.lru_cache(maxsize=16)
@@ -92,7 +92,8 @@ def _refine_function(refine: int):
     """Compiled ``net+kmeans`` refinement: ``refine`` Lloyd steps on pixel grids (:func:`palettes.refine_palette`)."""
     import tensorflow as tf
 
-    return tf.function(lambda palette, image: palettes.refine_palette(image, palette, refine), reduce_retracing=True)
+    return tf.function(lambda palette, image: palettes.refine_palette(image, palette, refine), reduce_retracing=True,
+                       autograph=False)  # no tensor-dependent Python control flow; AutoGraph took ~2.5 s to trace
 
 
 def _is_nested(np_colors: int) -> bool:
@@ -175,7 +176,7 @@ def _dither_function(dither_np: int):
         _, quantized = hard_projection(image, palette)
         return hard_projection(image + net([image, quantized], training=False), palette)[0]
 
-    return tf.function(run, reduce_retracing=True)
+    return tf.function(run, reduce_retracing=True, autograph=False)
 
 
 def _net_dither(rgb: np.ndarray, palette: np.ndarray) -> np.ndarray:
