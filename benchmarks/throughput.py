@@ -66,7 +66,7 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default=None, help="also write the table as Markdown here")
     args = parser.parse_args(argv)
 
-    from gif_pipeline import encode, peers
+    from gif_pipeline import encode, peers, pretrained
 
     images = load_crops(args.images, limit=args.limit)
     # Complete batches only, so that every call has the traced shape.
@@ -81,8 +81,8 @@ def main(argv=None) -> int:
         for palette in ("net", "net+kmeans"):
             for dither in ("none", "net"):
                 if encode.resolve_palette("auto", colors) != "net+kmeans" or (
-                        dither == "net" and encode.resolve_dither("auto", colors) != "net"):
-                    continue  # no network installed for these colours
+                        dither == "net" and not any(c >= colors for c in pretrained.shipped_colors("dither"))):
+                    continue  # no network installed for these colours (DitherNet: one trained for >= colours)
                 r = rate(lambda b, p=palette, d=dither: encode.encode_batch(b, colors, p, d), images, args.batch,
                          args.repeats)
                 rows.append((f"gifnets {palette} / {dither}", r))
