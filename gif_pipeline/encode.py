@@ -163,20 +163,22 @@ def _dither_net_colors(n: int) -> int:
     return min([c for c in shipped if c >= n] or [max(shipped)])
 
 
+def _dithered_indices(dither_net, images, palette):
+    """Eq. 5 in TF: indices ``[B, H, W]`` of Proj(I + DitherNet(I, Proj(I, P)), P) for [-1, 1] inputs."""
+    from gif_pipeline.projection import hard_projection
+
+    _, quantized = hard_projection(images, palette)
+    return hard_projection(images + dither_net([images, quantized], training=False), palette)[0]
+
+
 @functools.lru_cache(maxsize=16)
 def _dither_function(dither_np: int):
     """The installed DitherNet for ``dither_np`` as a compiled ``(image, palette) -> indices`` function."""
     import tensorflow as tf
 
-    from gif_pipeline.projection import hard_projection
-
     net = _load_net("dither", dither_np)
-
-    def run(image, palette):
-        _, quantized = hard_projection(image, palette)
-        return hard_projection(image + net([image, quantized], training=False), palette)[0]
-
-    return tf.function(run, reduce_retracing=True, autograph=False)
+    return tf.function(lambda image, palette: _dithered_indices(net, image, palette), reduce_retracing=True,
+                       autograph=False)
 
 
 def _net_dither(rgb: np.ndarray, palette: np.ndarray) -> np.ndarray:
@@ -354,8 +356,7 @@ def _batch_function(n: int, refine: int, dither_np: int | None):
         if dither_net is None:
             indices, _ = hard_projection(images, unit)
         else:
-            _, quantized = hard_projection(images, unit)
-            indices, _ = hard_projection(images + dither_net([images, quantized], training=False), unit)
+            indices = _dithered_indices(dither_net, images, unit)
         return tf.cast(palette, tf.uint8), tf.cast(indices, tf.uint8)
 
     return run

@@ -50,6 +50,14 @@ def _check_n(n) -> int:
     return n
 
 
+def _check_count(name: str, value, minimum: int = 0) -> int:
+    """A Python/NumPy integer ``>= minimum`` (not a bool): iteration and sample counts."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        kind = "non-negative" if minimum == 0 else "positive" if minimum == 1 else f">= {minimum}"
+        raise ValueError(f"{name} must be a {kind} integer, got {value!r}")
+    return int(value)
+
+
 def _check_rgb(rgb) -> np.ndarray:
     """A uint8 array of RGB pixels ``[..., 3]`` with at least one pixel."""
     rgb = np.asarray(rgb)
@@ -197,10 +205,8 @@ def kmeans(rgb, n: int, iterations: int = 10, init="median-cut", seed: int = 0,
     """
     n = _check_n(n)
     rgb = _check_rgb(rgb)
-    if isinstance(iterations, bool) or not isinstance(iterations, (int, np.integer)) or iterations < 0:
-        raise ValueError(f"iterations must be a non-negative integer, got {iterations!r}")
-    if isinstance(max_samples, bool) or not isinstance(max_samples, (int, np.integer)) or max_samples < 1:
-        raise ValueError(f"max_samples must be a positive integer, got {max_samples!r}")
+    iterations = _check_count("iterations", iterations)
+    max_samples = _check_count("max_samples", max_samples, minimum=1)
     rng = np.random.default_rng(seed)
     points_np, weights_np = _weighted_samples(rgb, int(max_samples), rng)
     centres = tf.constant(_init_palette(init, rgb, points_np, weights_np, n, rng))
@@ -277,22 +283,35 @@ def lloyd_refine(image, palette, iterations: int, max_elements: int = 1 << 20, r
 
     Returns the refined float32 palette with the shape of ``palette``'s batched/unbatched form.
     """
-    if isinstance(iterations, bool) or not isinstance(iterations, (int, np.integer)) or iterations < 0:
-        raise ValueError(f"iterations must be a non-negative Python integer, got {iterations!r}")
-    squeeze_palette = tf.convert_to_tensor(palette).shape.rank == 2
-    image, palette, squeeze = projection._as_batched(image, palette)
-    squeeze = squeeze and squeeze_palette
-    pixels = tf.reshape(image, [tf.shape(image)[0], -1, 3])
-    # A loop, not an unrolled graph: tracing 20 unrolled updates took ~4 s on first use.
-    _, palette = tf.while_loop(
-        lambda i, _: i < int(iterations),
-        lambda i, p: (i + 1, tf.ensure_shape(_lloyd_update(pixels, p, max_elements, relocate_empty), p.shape)),
-        [tf.constant(0), palette])
+    iterations = _check_count("iterations", iterations)
+    pixels, palette, squeeze = _batched_pixels(image, palette)
+    palette = _repeat(iterations, lambda p: _lloyd_update(pixels, p, max_elements, relocate_empty), palette)
     return palette[0] if squeeze else palette
 
 
-def _split_merge_candidate(pixels: tf.Tensor, palette: tf.Tensor, fraction: float, max_elements: int):
-    """One split-merge move on ``[B, K, 3]`` palettes: ``(candidate palette, Eq. 2 error [B] of palette)``.
+def _batched_pixels(image, palette):
+    """``(pixels [B, N, 3], palette [B, K, 3], squeeze)``; ``squeeze`` when both came unbatched."""
+    squeeze_palette = tf.convert_to_tensor(palette).shape.rank == 2
+    image, palette, squeeze = projection._as_batched(image, palette)
+    return tf.reshape(image, [tf.shape(image)[0], -1, 3]), palette, squeeze and squeeze_palette
+
+
+def _repeat(times: int, step, *state):
+    """``state = step(*state)`` ``times`` times, as a ``tf.while_loop`` (tracing 20 unrolled Lloyd
+    updates took ~4 s on first use). Returns the state (one tensor, or a tuple of them)."""
+    def body(i, *state):
+        new = step(*state)
+        new = new if isinstance(new, tuple) else (new,)
+        return (i + 1, *(tf.ensure_shape(n, s.shape) for n, s in zip(new, state)))
+
+    _, *state = tf.while_loop(lambda i, *_: i < times, body, [tf.constant(0), *state])
+    return state[0] if len(state) == 1 else tuple(state)
+
+
+def _split_merge_candidate(pixels: tf.Tensor, palette: tf.Tensor, idx: tf.Tensor, dist: tf.Tensor,
+                           fraction: float):
+    """One split-merge move on ``[B, K, 3]`` palettes, given each pixel's nearest colour ``idx`` and
+    squared distance ``dist`` (``[B, N]``); returns the candidate palette.
 
     The ``max(1, K * fraction)`` colours that are cheapest to merge into their nearest colour (Ward's
     cost ``n_j n_m / (n_j + n_m) |c_j - c_m|^2``) move to split the clusters with the largest squared
@@ -301,7 +320,6 @@ def _split_merge_candidate(pixels: tf.Tensor, palette: tf.Tensor, fraction: floa
     ``0.8 sigma`` is where the two halves of a Gaussian have their means). The other colours move to
     their cluster means, as in a Lloyd update.
     """
-    idx, dist = _assign_pixels(pixels, palette, max_elements)
     b, k = tf.shape(palette)[0], tf.shape(palette)[1]
     colours = tf.range(k)
     segments = tf.reshape(idx + tf.range(b)[:, tf.newaxis] * k, [-1])
@@ -340,7 +358,7 @@ def _split_merge_candidate(pixels: tf.Tensor, palette: tf.Tensor, fraction: floa
     offset = tf.gather(half, split, batch_dims=1)
     moved = tf.matmul(donor_hot, centre + offset) + tf.matmul(split_hot, centre - offset)
     touched = tf.reduce_max(donor_hot + split_hot, -1, keepdims=True) > 0
-    return tf.where(touched, moved, mean), tf.reduce_sum(dist, -1)
+    return tf.where(touched, moved, mean)
 
 
 def split_merge(image, palette, rounds: int, lloyd_steps: int = 2, fraction: float = 0.1,
@@ -354,25 +372,20 @@ def split_merge(image, palette, rounds: int, lloyd_steps: int = 2, fraction: flo
     Eq. 2's error. On val photos, after Lloyd from PaletteNet's palette, three rounds gained 0.2 dB at
     16 colours and 0.7 dB at 256 (BUILD.md). Builtin TFLite ops only. Shapes as in :func:`lloyd_refine`.
     """
-    for name, value in (("rounds", rounds), ("lloyd_steps", lloyd_steps)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-            raise ValueError(f"{name} must be a non-negative Python integer, got {value!r}")
+    rounds, lloyd_steps = _check_count("rounds", rounds), _check_count("lloyd_steps", lloyd_steps)
     if not 0 < fraction <= 0.5:
         raise ValueError(f"fraction must be in (0, 0.5], got {fraction!r}")
-    squeeze_palette = tf.convert_to_tensor(palette).shape.rank == 2
-    image, palette, squeeze = projection._as_batched(image, palette)
-    squeeze = squeeze and squeeze_palette
-    pixels = tf.reshape(image, [tf.shape(image)[0], -1, 3])
+    pixels, palette, squeeze = _batched_pixels(image, palette)
 
-    def one_round(palette):
-        candidate, current = _split_merge_candidate(pixels, palette, fraction, max_elements)
-        candidate = lloyd_refine(pixels[:, :, tf.newaxis], candidate, int(lloyd_steps), max_elements)
-        better = tf.reduce_sum(_assign_pixels(pixels, candidate, max_elements)[1], -1) < current
-        return tf.where(better[:, tf.newaxis, tf.newaxis], candidate, palette)
+    def one_round(palette, idx, dist):  # idx, dist: the assignment to ``palette``, kept with it
+        candidate = _split_merge_candidate(pixels, palette, idx, dist, fraction)
+        candidate = lloyd_refine(pixels[:, :, tf.newaxis], candidate, lloyd_steps, max_elements)
+        new_idx, new_dist = _assign_pixels(pixels, candidate, max_elements)
+        better = tf.reduce_sum(new_dist, -1) < tf.reduce_sum(dist, -1)
+        return (tf.where(better[:, tf.newaxis, tf.newaxis], candidate, palette),
+                tf.where(better[:, tf.newaxis], new_idx, idx), tf.where(better[:, tf.newaxis], new_dist, dist))
 
-    _, palette = tf.while_loop(lambda i, _: i < int(rounds),
-                               lambda i, p: (i + 1, tf.ensure_shape(one_round(p), p.shape)),
-                               [tf.constant(0), palette])
+    palette, _, _ = _repeat(rounds, one_round, palette, *_assign_pixels(pixels, palette, max_elements))
     return palette[0] if squeeze else palette
 
 
