@@ -86,15 +86,25 @@ def _nearest_rows(pixels: np.ndarray, palette: np.ndarray) -> np.ndarray:
     return out
 
 
+def distinct_colours(pixels: np.ndarray):
+    """Distinct colours of uint8 ``[N, 3]`` pixels, sorted: ``(colours uint8 [M, 3], inverse [N], counts [M])``.
+
+    ``colours[inverse]`` gives the pixels back; ``counts`` is how many pixels have each colour.
+    """
+    wide = pixels.astype(np.uint32)
+    packed, inverse, counts = np.unique((wide[:, 0] << 16) | (wide[:, 1] << 8) | wide[:, 2],
+                                        return_inverse=True, return_counts=True)
+    colours = np.stack([packed >> 16, (packed >> 8) & 255, packed & 255], axis=1).astype(np.uint8)
+    return colours, inverse.reshape(-1), counts
+
+
 def nearest(rgb: np.ndarray, palette: np.ndarray) -> np.ndarray:
     """Exact nearest-colour indices (Eq. 1) of uint8 ``[H, W, 3]`` pixels: uint8 ``[H, W]``."""
     flat = rgb.reshape(-1, 3)
     if len(flat) <= _DEDUPE_PIXELS:
         return _nearest_rows(flat, palette).reshape(rgb.shape[:2])
-    wide = flat.astype(np.uint32)
-    colours, inverse = np.unique((wide[:, 0] << 16) | (wide[:, 1] << 8) | wide[:, 2], return_inverse=True)
-    points = np.stack([colours >> 16, (colours >> 8) & 255, colours & 255], axis=1)
-    return _nearest_rows(points, palette)[inverse.reshape(-1)].reshape(rgb.shape[:2])
+    colours, inverse, _ = distinct_colours(flat)
+    return _nearest_rows(colours, palette)[inverse].reshape(rgb.shape[:2])
 
 
 def floyd_steinberg(rgb: np.ndarray, palette: np.ndarray) -> np.ndarray:

@@ -24,7 +24,7 @@ import numpy as np
 import tensorflow as tf
 from PIL import Image
 
-from gif_pipeline import projection
+from gif_pipeline import dithering, projection
 
 PALETTE_METHODS = ("median-cut", "kmeans", "octree")
 KMEANS_INITS = ("median-cut", "kmeans++")
@@ -117,9 +117,7 @@ def _weighted_samples(rgb: np.ndarray, max_samples: int, rng: np.random.Generato
     if pixels.shape[0] > max_samples:
         pick = np.sort(rng.choice(pixels.shape[0], size=max_samples, replace=False))
         pixels = pixels[pick]
-    packed = (pixels[:, 0].astype(np.uint32) << 16) | (pixels[:, 1].astype(np.uint32) << 8) | pixels[:, 2]
-    values, counts = np.unique(packed, return_counts=True)
-    colours = np.stack([(values >> 16) & 255, (values >> 8) & 255, values & 255], axis=1)
+    colours, _, counts = dithering.distinct_colours(pixels)
     return colours.astype(np.float32), counts.astype(np.float32)
 
 

@@ -79,3 +79,26 @@ def test_throughput_compares_with_libimagequant_in_the_same_run(tiny_models, tmp
     for line in lines:
         rate, ratio = float(line.split("|")[3]), float(line.split("|")[4].strip().rstrip("x"))
         assert rate > 0 and ratio == pytest.approx(rate / liq_d0, abs=0.02 + 0.03 * ratio)
+
+
+def test_palette_blind_code_equals_the_network_when_the_head_ignores_the_image(tmp_path, capsys):
+    import keras
+
+    from benchmarks import palette_blind_code
+    from gif_pipeline.configs import PaletteNetConfig
+    from gif_pipeline.models.palette_net import PaletteNet
+
+    keras.utils.set_random_seed(2)
+    net = PaletteNet(PaletteNetConfig.tiny(num_colors=8, output="whitened", input_size=32))
+    kernel, bias = net.palette_dense.get_weights()
+    net.palette_dense.set_weights([np.zeros_like(kernel), bias])  # the same code z for every image
+    net.save(tmp_path / "blind.keras")
+    assert palette_blind_code.main(["--model", str(tmp_path / "blind.keras"), "--images", DATA,
+                                    "--colors", "4,8"]) == 0
+    rows = [line.split("|")[1:-1] for line in capsys.readouterr().out.splitlines() if line.startswith("| ")]
+    table = {int(r[0]): [float(v) for v in r[1:]] for r in rows if r[0].strip().isdigit()}
+    assert sorted(table) == [4, 8]
+    for own, blind, median_cut in table.values():
+        assert own == pytest.approx(blind, abs=0.005) and 5 < own < 60 and 5 < median_cut < 60
+    PaletteNet(PaletteNetConfig.tiny(num_colors=8)).save(tmp_path / "direct.keras")
+    assert palette_blind_code.main(["--model", str(tmp_path / "direct.keras"), "--images", DATA]) == 2

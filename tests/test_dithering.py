@@ -70,6 +70,19 @@ def test_none_in_chunks_and_over_distinct_colours_is_exact_with_lowest_index_tie
     assert not (indices == 20).any()
 
 
+def test_distinct_colours_round_trip_and_count_every_pixel():
+    rng = np.random.default_rng(5)
+    pixels = rng.integers(0, 4, (500, 3)).astype(np.uint8) * np.uint8(85)  # 64 possible colours, repeats
+    pixels[0] = (255, 0, 1)
+    colours, inverse, counts = dithering.distinct_colours(pixels)
+    np.testing.assert_array_equal(colours[inverse], pixels)
+    expected = {}
+    for p in map(tuple, pixels.tolist()):
+        expected[p] = expected.get(p, 0) + 1
+    assert dict(zip(map(tuple, colours.tolist()), counts.tolist())) == expected
+    assert colours.dtype == np.uint8 and counts.sum() == len(pixels)
+
+
 def test_none_with_duplicate_palette_entries_and_every_uint8_level():
     rgb = np.stack(np.meshgrid(np.arange(256), np.arange(0, 256, 17), indexing="ij"), -1)
     rgb = np.concatenate([rgb, rgb[..., :1]], -1).astype(np.uint8)  # [256, 16, 3]

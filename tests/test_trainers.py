@@ -188,3 +188,29 @@ def test_stage_two_trains_on_a_nested_palette_nets_first_colours(tmp_path):
                     f"--palette_model={nested / 'palette_net.keras'}", f"--dither_model={run / 'dither_net.keras'}",
                     f"--model_dir={tmp_path / 'joint'}", cwd=tmp_path)
     assert r.returncode != 0 and "not --np=8" in r.stderr.strip().splitlines()[-1]
+
+
+def test_init_from_copies_the_head_only_when_np_and_output_match(tmp_path):
+    import keras
+    import numpy as np
+
+    from gif_pipeline.configs import PaletteNetConfig
+    from gif_pipeline.models.palette_net import PaletteNet
+    from trainers.train_palette import init_from_palette_net
+
+    keras.utils.set_random_seed(1)
+    config = PaletteNetConfig.tiny(num_colors=8, output="whitened")
+    source = PaletteNet(config)
+    source.save(tmp_path / "source.keras")
+    same, other = PaletteNet(config), PaletteNet(config.replace(num_colors=16))
+    fresh_head = [w.copy() for w in other.palette_dense.get_weights()]
+    for model in (same, other):
+        init_from_palette_net(model, str(tmp_path / "source.keras"))
+        for a, b in zip(model.backbone.get_weights(), source.backbone.get_weights()):
+            np.testing.assert_array_equal(a, b)
+    for a, b in zip(same.palette_dense.get_weights(), source.palette_dense.get_weights()):
+        np.testing.assert_array_equal(a, b)  # a fine-tune: the whole network
+    for a, b in zip(other.palette_dense.get_weights(), fresh_head):
+        np.testing.assert_array_equal(a, b)  # another Np keeps its own head
+    with pytest.raises(SystemExit, match="different backbone"):
+        init_from_palette_net(PaletteNet(config.replace(depth_multiplier=0.25)), str(tmp_path / "source.keras"))

@@ -29,8 +29,9 @@ flags.DEFINE_list("nested_sizes", [], "Train these palette prefixes to be palett
                   "16,32,64,128,256 with --np=256: one network for every Np (not in the paper; see BUILD.md).")
 flags.DEFINE_integer("loss_pixels", 0, "Pixels sampled per image for the training loss (0: all). Keeps "
                      "large --np affordable on a CPU (not in the paper).")
-flags.DEFINE_string("init_from", None, "Start the backbone from this trained PaletteNet (.keras) of the same "
-                    "backbone and width, e.g. the shipped Np=16 model when training another Np.")
+flags.DEFINE_string("init_from", None, "Start from this trained PaletteNet (.keras) of the same backbone and "
+                    "width: its backbone, and its palette head too when its Np is this run's (a fine-tune). E.g. "
+                    "the shipped Np=16 model when training another Np.")
 flags.DEFINE_float("clipnorm", 0.0, "Clip the global gradient norm to this (0: no clipping, as in the paper).")
 common.define_common_flags(default_model_dir=None, default_steps=1000, default_batch_size=8,
                            default_learning_rate=1e-3)
@@ -52,15 +53,16 @@ def build_model(strategy):
     with strategy.scope():
         model = PaletteNet(config)
         if FLAGS.init_from:
-            init_backbone(model, FLAGS.init_from)
+            init_from_palette_net(model, FLAGS.init_from)
         schedule = keras.optimizers.schedules.ExponentialDecay(
             FLAGS.learning_rate, FLAGS.decay_steps, FLAGS.decay_rate, staircase=True)
         model.compile(optimizer=keras.optimizers.Adam(schedule, global_clipnorm=FLAGS.clipnorm or None))
     return model
 
 
-def init_backbone(model, path):
-    """Copy the backbone weights of the PaletteNet at ``path`` into ``model`` (same backbone and width)."""
+def init_from_palette_net(model, path):
+    """Copy the PaletteNet at ``path`` into ``model``: the backbone (same backbone and width), and the
+    palette head too when both have the same Np and output (then the run fine-tunes it)."""
     from gif_pipeline import pretrained
 
     source = pretrained.load("palette", explicit=path)
@@ -68,7 +70,11 @@ def init_backbone(model, path):
         raise SystemExit(f"--init_from: {path} has a different backbone ({source.config.backbone}, depth multiplier "
                          f"{source.config.depth_multiplier}) than this run")
     model.backbone.set_weights(source.backbone.get_weights())
-    logging.info("Backbone initialised from %s", path)
+    if (source.config.num_colors, source.config.output) == (model.config.num_colors, model.config.output):
+        model.palette_dense.set_weights(source.palette_dense.get_weights())
+        logging.info("Backbone and palette head initialised from %s", path)
+    else:
+        logging.info("Backbone initialised from %s", path)
 
 
 def image_summaries(model):

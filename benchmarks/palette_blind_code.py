@@ -1,0 +1,76 @@
+"""Does a PaletteNet use the image? Its palettes against one image-blind code, on held-out images.
+
+    python benchmarks/palette_blind_code.py --model gif_pipeline/weights/palette_np16.keras
+    python benchmarks/palette_blind_code.py --model gif_pipeline/weights/palette_np256.keras --colors 16,64,256
+
+For every image the network reads it at its ``input_size`` as ``gifnets encode`` does. The "blind"
+palette feeds the head the mean pooled feature of all the images instead of the image's own, so
+the only thing left that depends on the image is the whitened output's colour mean and covariance
+(``PaletteNetConfig.output == "whitened"``). If the network's PSNR is not above the blind code's, it
+has learnt one codebook, not image-specific palettes (BUILD.md, PaletteNet). Prints a Markdown table
+of mean PSNR (nearest colour, uint8 palettes) per palette size, with Pillow's median cut beside it.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+import numpy as np
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--model", required=True, help="a PaletteNet .keras file")
+    p.add_argument("--images", default="../shared/data/val", help="held-out image folder (default: %(default)s)")
+    p.add_argument("--colors", default="", help="palette sizes, comma-separated (default: the network's Np)")
+    p.add_argument("--limit", type=int, default=0, help="use only the first N images (0: all)")
+    args = p.parse_args(argv)
+
+    import tensorflow as tf
+
+    from gif_pipeline import data, dithering, palettes, pretrained
+    from gif_pipeline.encode import downscale_short_side
+    from gif_pipeline.image_io import load_image
+    from gif_pipeline.metrics import psnr
+    from gif_pipeline.models.common import image_to_unit, palette_to_uint8
+    from gif_pipeline.models.palette_net import unwhiten_palette
+
+    net = pretrained.load("palette", explicit=args.model)
+    if net.pool is None or net.config.output != "whitened":
+        print("needs an InceptionV2 PaletteNet with the whitened output", file=sys.stderr)
+        return 2
+    try:
+        sizes = [int(c) for c in args.colors.split(",")] if args.colors else [net.num_colors]
+    except ValueError:
+        print(f"--colors: expected integers, got {args.colors}", file=sys.stderr)
+        return 2
+    if any(not 2 <= c <= net.num_colors for c in sizes):
+        print(f"--colors must be in 2..{net.num_colors} for this network", file=sys.stderr)
+        return 2
+    paths = data.list_image_files([args.images])[: args.limit or None]
+    if not paths:
+        print(f"no images in {args.images}", file=sys.stderr)
+        return 2
+    images = [load_image(path, background=(255, 255, 255)).rgb for path in paths]
+    inputs = [downscale_short_side(image_to_unit(rgb)[tf.newaxis], net.config.input_size) for rgb in images]
+    features = [net.pool(net.backbone(x, training=False)) for x in inputs]
+    blind_code = net.palette_reshape(net.palette_dense(tf.reduce_mean(tf.concat(features, 0), 0, keepdims=True)))
+
+    rows = {c: [] for c in sizes}
+    for rgb, x in zip(images, inputs):
+        own = palette_to_uint8(net(x, training=False)[0])
+        blind = palette_to_uint8(unwhiten_palette(x, blind_code, net.config.whitened_scale)[0])
+        for c in sizes:
+            scores = [psnr(rgb, pal[dithering.nearest(rgb, pal)]) for pal in (own[:c], blind[:c])]
+            rows[c].append(scores + [psnr(rgb, (mc := palettes.median_cut(rgb, c))[dithering.nearest(rgb, mc)])])
+    print(f"{os.path.basename(args.model)} on {len(images)} images of {args.images} (mean PSNR dB)\n")
+    print("| colours | network | image-blind code | median cut |\n|---:|---:|---:|---:|")
+    for c in sizes:
+        net_db, blind_db, mc_db = np.mean(rows[c], axis=0)
+        print(f"| {c} | {net_db:.2f} | {blind_db:.2f} | {mc_db:.2f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
