@@ -5,8 +5,9 @@
 
 For every image the network reads it at its ``input_size`` as ``gifnets encode`` does. The "blind"
 palette feeds the head the mean pooled feature of all the images instead of the image's own, so
-the only thing left that depends on the image is the whitened output's colour mean and covariance
-(``PaletteNetConfig.output == "whitened"``). If the network's PSNR is not above the blind code's, it
+the only things left that depend on the image are what the head reads from the pixels themselves:
+the whitened output's colour mean and covariance (``output == "whitened"``), or the slot head's
+per-pixel assignment (``head == "slots"``); the paper's direct head gives one fixed palette. If the network's PSNR is not above the blind code's, it
 has learnt one codebook, not image-specific palettes (BUILD.md, PaletteNet). Prints a Markdown table
 of mean PSNR (nearest colour, uint8 palettes) per palette size, with Pillow's median cut beside it.
 """
@@ -34,11 +35,10 @@ def main(argv=None) -> int:
     from gif_pipeline.image_io import load_image
     from gif_pipeline.metrics import psnr
     from gif_pipeline.models.common import image_to_unit, palette_to_uint8
-    from gif_pipeline.models.palette_net import unwhiten_palette
 
     net = pretrained.load("palette", explicit=args.model)
-    if net.pool is None or net.config.output != "whitened":
-        print("needs an InceptionV2 PaletteNet with the whitened output", file=sys.stderr)
+    if net.pool is None:
+        print("needs an InceptionV2 PaletteNet (PointNet has no pooled feature to average)", file=sys.stderr)
         return 2
     try:
         sizes = [int(c) for c in args.colors.split(",")] if args.colors else [net.num_colors]
@@ -55,12 +55,12 @@ def main(argv=None) -> int:
     images = [load_image(path, background=(255, 255, 255)).rgb for path in paths]
     inputs = [downscale_short_side(image_to_unit(rgb)[tf.newaxis], net.config.input_size) for rgb in images]
     features = [net.pool(net.backbone(x, training=False)) for x in inputs]
-    blind_code = net.palette_reshape(net.palette_dense(tf.reduce_mean(tf.concat(features, 0), 0, keepdims=True)))
+    blind_code = tf.reduce_mean(tf.concat(features, 0), 0, keepdims=True)
 
     rows = {c: [] for c in sizes}
     for rgb, x in zip(images, inputs):
         own = palette_to_uint8(net(x, training=False)[0])
-        blind = palette_to_uint8(unwhiten_palette(x, blind_code, net.config.whitened_scale)[0])
+        blind = palette_to_uint8(net.palette_head(x, blind_code)[0])
         for c in sizes:
             scores = [psnr(rgb, pal[dithering.nearest(rgb, pal)]) for pal in (own[:c], blind[:c])]
             rows[c].append(scores + [psnr(rgb, (mc := palettes.median_cut(rgb, c))[dithering.nearest(rgb, mc)])])

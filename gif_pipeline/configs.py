@@ -36,7 +36,7 @@ def check_num_colors(num_colors: int) -> int:
 
 @dataclasses.dataclass(frozen=True)
 class PaletteNetConfig(_Config):
-    """PaletteNet (GIFnets §3.1): backbone -> global average pool -> Dense(Np*3) -> tanh."""
+    """PaletteNet (GIFnets §3.1): backbone -> global average pool -> Dense(Np*3) -> tanh (or the slot head)."""
 
     num_colors: int = 16
     backbone: str = "inception_v2"  # or "pointnet", the paper's comparison
@@ -68,11 +68,25 @@ class PaletteNetConfig(_Config):
     # Empty: the plain Eq. 2 on all num_colors.
     nested_sizes: tuple[int, ...] = ()
     # Pixels sampled at random per image for the training loss (0: all). An unbiased estimate
-    # of Eq. 2 that keeps large palettes affordable on a CPU; inference is unaffected.
+    # of Eq. 2 that keeps large palettes affordable on a CPU; inference is unaffected. The slot
+    # head's means are then estimated in training on another sample of as many pixels.
     loss_pixels: int = 0
+    # The palette head. "dense" (the paper): global pool -> Dense(Np*3) -> tanh. "slots" (not in the
+    # paper): a per-pixel MLP, conditioned on the pooled backbone feature, softly assigns every
+    # pixel to Np slots, and each palette colour is its slot's weighted mean of the image's pixels.
+    # Still one forward pass, but the colours are built from the image's own pixels. With
+    # nested_sizes, colours k_{i-1}..k_i - 1 come from a softmax over the first k_i slots.
+    head: str = "dense"
+    slot_hidden: int = 64  # width of the "slots" head's per-pixel MLP
 
     def __post_init__(self):
         check_num_colors(self.num_colors)
+        if self.head not in ("dense", "slots"):
+            raise ValueError(f"head must be 'dense' or 'slots', got {self.head!r}")
+        if self.head == "slots" and self.output != "direct":
+            raise ValueError("head='slots' builds colours from pixels: it takes output='direct'")
+        if isinstance(self.slot_hidden, bool) or not isinstance(self.slot_hidden, int) or self.slot_hidden < 1:
+            raise ValueError(f"slot_hidden must be a positive integer, got {self.slot_hidden!r}")
         if self.output not in ("direct", "whitened"):
             raise ValueError(f"output must be 'direct' or 'whitened', got {self.output!r}")
         if not self.whitened_scale > 0.0:

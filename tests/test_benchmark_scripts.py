@@ -81,7 +81,8 @@ def test_throughput_compares_with_libimagequant_in_the_same_run(tiny_models, tmp
         assert rate > 0 and ratio == pytest.approx(rate / liq_d0, abs=0.02 + 0.03 * ratio)
 
 
-def test_palette_blind_code_equals_the_network_when_the_head_ignores_the_image(tmp_path, capsys):
+@pytest.mark.parametrize("head", ["dense", "slots"])
+def test_palette_blind_code_equals_the_network_when_the_head_ignores_the_image(tmp_path, capsys, head):
     import keras
 
     from benchmarks import palette_blind_code
@@ -89,9 +90,13 @@ def test_palette_blind_code_equals_the_network_when_the_head_ignores_the_image(t
     from gif_pipeline.models.palette_net import PaletteNet
 
     keras.utils.set_random_seed(2)
-    net = PaletteNet(PaletteNetConfig.tiny(num_colors=8, output="whitened", input_size=32))
-    kernel, bias = net.palette_dense.get_weights()
-    net.palette_dense.set_weights([np.zeros_like(kernel), bias])  # the same code z for every image
+    if head == "dense":
+        net = PaletteNet(PaletteNetConfig.tiny(num_colors=8, output="whitened", input_size=32))
+        kernel, bias = net.palette_dense.get_weights()
+        net.palette_dense.set_weights([np.zeros_like(kernel), bias])  # the same code z for every image
+    else:
+        net = PaletteNet(PaletteNetConfig.tiny(num_colors=8, head="slots", input_size=32))
+        net.slot_global.set_weights([np.zeros_like(w) for w in net.slot_global.get_weights()])
     net.save(tmp_path / "blind.keras")
     assert palette_blind_code.main(["--model", str(tmp_path / "blind.keras"), "--images", DATA,
                                     "--colors", "4,8"]) == 0
@@ -100,5 +105,5 @@ def test_palette_blind_code_equals_the_network_when_the_head_ignores_the_image(t
     assert sorted(table) == [4, 8]
     for own, blind, median_cut in table.values():
         assert own == pytest.approx(blind, abs=0.005) and 5 < own < 60 and 5 < median_cut < 60
-    PaletteNet(PaletteNetConfig.tiny(num_colors=8)).save(tmp_path / "direct.keras")
-    assert palette_blind_code.main(["--model", str(tmp_path / "direct.keras"), "--images", DATA]) == 2
+    PaletteNet(PaletteNetConfig.tiny(num_colors=8, backbone="pointnet")).save(tmp_path / "pointnet.keras")
+    assert palette_blind_code.main(["--model", str(tmp_path / "pointnet.keras"), "--images", DATA]) == 2

@@ -329,3 +329,90 @@ def test_nested_net_trains_its_prefixes_as_palettes_on_sampled_pixels(tmp_path, 
     net.save(tmp_path / "nested.keras")
     loaded = keras.saving.load_model(tmp_path / "nested.keras")
     assert loaded.config.nested_sizes == (4, 8, 16) and loaded.config.loss_pixels == 64
+
+
+# --- the slot head (not in the paper) ------------------------------------------------------------
+
+def test_whiten_pixels_matches_numpy_triangular_solve(crops):
+    from gif_pipeline.models.palette_net import whiten_pixels
+
+    z = whiten_pixels(crops).numpy().reshape(len(crops), -1, 3)
+    for zi, xi in zip(z, crops.reshape(len(crops), -1, 3).astype(np.float64)):
+        centred = xi - xi.mean(0)
+        chol = np.linalg.cholesky(centred.T @ centred / len(xi) + 1e-4 * np.eye(3))  # the same ridge
+        np.testing.assert_allclose(zi, np.linalg.solve(chol, centred.T).T, atol=2e-3)
+        np.testing.assert_allclose(zi.mean(0), 0.0, atol=1e-3)
+
+
+def test_slot_means_are_softmax_weighted_pixel_means():
+    from gif_pipeline.models.palette_net import slot_means
+
+    rng = np.random.default_rng(4)
+    images = rng.uniform(-1, 1, (2, 5, 7, 3)).astype(np.float32)
+    logits = rng.normal(0, 3, (2, 5, 7, 4)).astype(np.float32)
+    got = slot_means(images, logits).numpy()
+    for b in range(2):
+        x = images[b].reshape(-1, 3).astype(np.float64)
+        w = np.exp(logits[b].reshape(-1, 4))
+        w /= w.sum(1, keepdims=True)
+        expected = (w.T @ x + x.mean(0)) / (w.sum(0)[:, None] + 1.0)
+        np.testing.assert_allclose(got[b], expected, atol=1e-5)
+
+
+def test_slot_head_builds_colours_from_the_image_trains_and_round_trips(tmp_path, crops):
+    keras.utils.set_random_seed(5)
+    net = build_palette_net(tiny(num_colors=8, head="slots", slot_hidden=16))
+    assert not hasattr(net, "palette_dense")
+    palette = net(crops, training=False).numpy()
+    assert palette.shape == (len(crops), 8, 3)
+    # Weighted means of the pixels (plus the mean colour): inside each image's per-channel range.
+    flat = crops.reshape(len(crops), -1, 3)
+    assert np.all(palette >= flat.min(1)[:, None] - 1e-6) and np.all(palette <= flat.max(1)[:, None] + 1e-6)
+    with tf.GradientTape() as tape:
+        loss = quantization_loss(crops, net(crops, training=True))
+    grads = tape.gradient(loss, net.trainable_variables)
+    assert all(g is not None and np.any(g.numpy() != 0) for g in grads)
+    _fit_lowers_eq2(crops, tiny(num_colors=8, head="slots", slot_hidden=16, backbone="pointnet"),
+                    keras.optimizers.Adam(1e-2), steps=15, run_eagerly=False)
+    net.save(tmp_path / "slots.keras")
+    loaded = keras.saving.load_model(tmp_path / "slots.keras")
+    assert loaded.config.head == "slots" and loaded.config.slot_hidden == 16
+    np.testing.assert_array_equal(loaded(crops).numpy(), net(crops).numpy())
+
+
+def test_nested_slot_head_blocks_come_from_softmaxes_over_their_prefix(crops):
+    from gif_pipeline.models.palette_net import slot_means, whiten_pixels
+
+    keras.utils.set_random_seed(6)
+    net = build_palette_net(tiny(num_colors=16, head="slots", slot_hidden=16, nested_sizes=(4, 8, 16)))
+    palette = net(crops, training=False).numpy()
+    features = net.pool(net.backbone(crops, training=False))
+    hidden = net.slot_pixel(tf.concat([crops, whiten_pixels(crops)], -1)) + net.slot_global(features)[:, None, None]
+    logits = net.slot_logits(net.slot_mix(tf.nn.relu(hidden)))
+    np.testing.assert_allclose(palette[:, :4], slot_means(crops, logits[..., :4]).numpy(), atol=1e-5)
+    np.testing.assert_allclose(palette[:, 4:8], slot_means(crops, logits[..., :8]).numpy()[:, 4:8], atol=1e-5)
+    np.testing.assert_allclose(palette[:, 8:], slot_means(crops, logits).numpy()[:, 8:], atol=1e-5)
+    # The first 4 colours differ from what a softmax over all 16 slots would give them.
+    assert not np.allclose(palette[:, :4], slot_means(crops, logits).numpy()[:, :4], atol=1e-3)
+
+
+def test_slot_head_trains_on_sampled_pixels_and_infers_on_all(crops):
+    keras.utils.set_random_seed(8)
+    config = tiny(num_colors=16, head="slots", slot_hidden=16, nested_sizes=(4, 16), loss_pixels=128,
+                  backbone="pointnet", batch_norm_momentum=0.0)
+    net = build_palette_net(config)
+    images = tf.constant(crops)
+    net.compile(optimizer=keras.optimizers.Adam(1e-2))
+    before = [float(quantization_loss(images, net(images)[:, :k])) for k in (4, 16)]
+    net.fit(images, epochs=15, batch_size=len(crops), verbose=0)
+    after = [float(quantization_loss(images, net(images)[:, :k])) for k in (4, 16)]
+    assert all(a < 0.9 * b for a, b in zip(after, before)), (before, after)
+    # Inference reads every pixel: the same images give the same palette, call after call.
+    np.testing.assert_array_equal(net(images).numpy(), net(images).numpy())
+
+
+@pytest.mark.parametrize("bad", [dict(head="mlp"), dict(head="slots", output="whitened"),
+                                 dict(head="slots", slot_hidden=0)])
+def test_bad_slot_head_configs_raise(bad):
+    with pytest.raises(ValueError):
+        tiny(**bad)

@@ -190,7 +190,7 @@ def test_stage_two_trains_on_a_nested_palette_nets_first_colours(tmp_path):
     assert r.returncode != 0 and "not --np=8" in r.stderr.strip().splitlines()[-1]
 
 
-def test_init_from_copies_the_head_only_when_np_and_output_match(tmp_path):
+def test_init_from_copies_the_head_only_when_np_output_and_head_match(tmp_path):
     import keras
     import numpy as np
 
@@ -214,3 +214,20 @@ def test_init_from_copies_the_head_only_when_np_and_output_match(tmp_path):
         np.testing.assert_array_equal(a, b)  # another Np keeps its own head
     with pytest.raises(SystemExit, match="different backbone"):
         init_from_palette_net(PaletteNet(config.replace(depth_multiplier=0.25)), str(tmp_path / "source.keras"))
+    # The slot head: from a dense network only the backbone; from a slot network of its Np, all of it.
+    slots_config = config.replace(output="direct", head="slots", slot_hidden=8)
+    slots = PaletteNet(slots_config)
+    fresh = [w.copy() for layer in slots.head_layers for w in layer.get_weights()]
+    init_from_palette_net(slots, str(tmp_path / "source.keras"))
+    for a, b in zip([w for layer in slots.head_layers for w in layer.get_weights()], fresh):
+        np.testing.assert_array_equal(a, b)
+    slots.save(tmp_path / "slots.keras")
+    again = PaletteNet(slots_config)
+    init_from_palette_net(again, str(tmp_path / "slots.keras"))
+    for a, b in zip(again.get_weights(), slots.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    # A nested slot network of more colours: its first 8 colours start as the source's palette.
+    nested = PaletteNet(slots_config.replace(num_colors=16, nested_sizes=(8, 16)))
+    init_from_palette_net(nested, str(tmp_path / "slots.keras"))
+    crops = np.random.default_rng(0).uniform(-1, 1, (2, 16, 16, 3)).astype(np.float32)
+    np.testing.assert_allclose(nested(crops).numpy()[:, :8], slots(crops).numpy(), atol=1e-5)

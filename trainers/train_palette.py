@@ -25,6 +25,9 @@ flags.DEFINE_float("coverage_weight", 0.0, "Weight of the coverage term that rev
                    "(not in the paper: 0). The shipped models use 0.1; see BUILD.md.")
 flags.DEFINE_enum("output", "direct", ["direct", "whitened"], "Palette output: the tanh output itself "
                   "(paper), or codes in the image's whitened colour space (see PaletteNetConfig).")
+flags.DEFINE_enum("head", "dense", ["dense", "slots"], "Palette head: Dense(Np*3)+tanh on the pooled feature "
+                  "(paper), or per-pixel soft assignment to Np slots whose colours are weighted pixel means "
+                  "(not in the paper; see PaletteNetConfig).")
 flags.DEFINE_list("nested_sizes", [], "Train these palette prefixes to be palettes on their own, e.g. "
                   "16,32,64,128,256 with --np=256: one network for every Np (not in the paper; see BUILD.md).")
 flags.DEFINE_integer("loss_pixels", 0, "Pixels sampled per image for the training loss (0: all). Keeps "
@@ -49,7 +52,7 @@ def build_model(strategy):
                               depth_multiplier=FLAGS.depth_multiplier, min_depth=FLAGS.min_depth,
                               coverage_weight=FLAGS.coverage_weight, input_size=FLAGS.image_size,
                               output=FLAGS.output, nested_sizes=tuple(int(k) for k in FLAGS.nested_sizes),
-                              loss_pixels=FLAGS.loss_pixels)
+                              loss_pixels=FLAGS.loss_pixels, head=FLAGS.head)
     with strategy.scope():
         model = PaletteNet(config)
         if FLAGS.init_from:
@@ -62,7 +65,11 @@ def build_model(strategy):
 
 def init_from_palette_net(model, path):
     """Copy the PaletteNet at ``path`` into ``model``: the backbone (same backbone and width), and the
-    palette head too when both have the same Np and output (then the run fine-tunes it)."""
+    palette head too when both have the same head, Np and output (then the run fine-tunes it). Two
+    slot heads of another Np share all but the last layer's width: that is copied too, with the
+    logits of the first min(Np) slots, so the new network's first colours start as the old one's."""
+    import numpy as np
+
     from gif_pipeline import pretrained
 
     source = pretrained.load("palette", explicit=path)
@@ -70,9 +77,23 @@ def init_from_palette_net(model, path):
         raise SystemExit(f"--init_from: {path} has a different backbone ({source.config.backbone}, depth multiplier "
                          f"{source.config.depth_multiplier}) than this run")
     model.backbone.set_weights(source.backbone.get_weights())
-    if (source.config.num_colors, source.config.output) == (model.config.num_colors, model.config.output):
-        model.palette_dense.set_weights(source.palette_dense.get_weights())
+
+    def head(config):
+        return config.num_colors, config.output, config.head, config.slot_hidden
+
+    if head(source.config) == head(model.config):
+        for target, layer in zip(model.head_layers, source.head_layers):
+            target.set_weights(layer.get_weights())
         logging.info("Backbone and palette head initialised from %s", path)
+    elif head(source.config)[1:] == head(model.config)[1:] and model.config.head == "slots":
+        for target, layer in zip(model.head_layers[:-1], source.head_layers[:-1]):
+            target.set_weights(layer.get_weights())
+        n = min(source.num_colors, model.num_colors)
+        (kernel, bias), (old_kernel, old_bias) = model.slot_logits.get_weights(), source.slot_logits.get_weights()
+        kernel, bias = np.array(kernel), np.array(bias)
+        kernel[:, :n], bias[:n] = old_kernel[:, :n], old_bias[:n]
+        model.slot_logits.set_weights([kernel, bias])
+        logging.info("Backbone, slot head and the first %d slots' logits initialised from %s", n, path)
     else:
         logging.info("Backbone initialised from %s", path)
 

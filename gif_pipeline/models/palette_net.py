@@ -10,6 +10,11 @@ Layer mapping (``Np = config.num_colors``):
 * ``palette_dense``: ``Dense(Np * 3)`` with tanh, so palette values lie in [-1, 1] like the image;
 * ``palette_reshape``: ``[B, Np * 3] -> [B, Np, 3]``.
 
+With ``config.head == "slots"`` (not in the paper) the last two are replaced: ``slot_pixel`` reads
+each pixel's colour and whitened colour (:func:`whiten_pixels`), ``slot_global`` adds the pooled
+feature, ``slot_mix`` (ReLU) and ``slot_logits`` give Np logits per pixel, and the palette is each
+slot's softmax-weighted mean of the image's pixels (:func:`slot_means`).
+
 Input: float32 ``[B, H, W, 3]`` in [-1, 1], any ``H, W``. Output: float32 ``[B, Np, 3]`` in [-1, 1].
 
 Loss (Eq. 2): ``L = mean_x ||I[x] - P[k*(x)]||^2`` with ``k*`` the nearest palette entry
@@ -63,6 +68,35 @@ def colour_statistics(images):
     return mean, chol
 
 
+def whiten_pixels(images):
+    """Each pixel in its image's whitened colour space: ``chol^-1 (x - mean)``, ``[B, H, W, 3]``.
+
+    The triangular solve is written out (builtin TFLite ops only)."""
+    images = tf.cast(images, tf.float32)
+    mean, chol = colour_statistics(images)
+    d = images - mean[:, tf.newaxis, tf.newaxis, :]
+    l = chol[:, tf.newaxis, tf.newaxis]  # [B, 1, 1, 3, 3]
+    z1 = d[..., 0] / l[..., 0, 0]
+    z2 = (d[..., 1] - l[..., 1, 0] * z1) / l[..., 1, 1]
+    z3 = (d[..., 2] - l[..., 2, 0] * z1 - l[..., 2, 1] * z2) / l[..., 2, 2]
+    return tf.stack([z1, z2, z3], axis=-1)
+
+
+def slot_means(images, logits):
+    """Palette ``[B, Np, 3]``: each slot's mean of the pixels, weighted by ``softmax(logits)`` over slots.
+
+    ``logits`` is ``[B, H, W, Np]``. A slot that no pixel weighs falls back to the image's mean colour
+    (one pixel's worth of prior weight)."""
+    images = tf.cast(images, tf.float32)
+    batch = tf.shape(images)[0]
+    pixels = tf.reshape(images, [batch, -1, 3])
+    weights = tf.reshape(tf.nn.softmax(tf.cast(logits, tf.float32), axis=-1), [batch, -1, tf.shape(logits)[-1]])
+    mean = tf.reduce_mean(pixels, axis=1, keepdims=True)  # [B, 1, 3]
+    sums = tf.matmul(weights, pixels, transpose_a=True)  # [B, Np, 3]
+    counts = tf.reduce_sum(weights, axis=1)[..., tf.newaxis]  # [B, Np, 1]
+    return (sums + mean) / (counts + 1.0)
+
+
 def unwhiten_palette(images, z, scale: float):
     """``mean + scale * z @ chol^T`` clipped to [-1, 1]: codes ``z`` [B, Np, 3] in the images' whitened colours."""
     mean, chol = colour_statistics(images)
@@ -92,36 +126,80 @@ class PaletteNet(keras.Model):
         else:
             self.backbone = pointnet_backbone(config.pointnet_widths, batch_norm_momentum=config.batch_norm_momentum)
             self.pool = None
-        # Initialised in tanh's linear range: a small kernel (image-dependent part) and a spread bias
-        # (the starting palette covers the colour cube). A unit-variance kernel on the non-negative
-        # pooled features saturates tanh from the start and stalls Eq. 2. (The paper gives no init.)
-        self.palette_dense = layers.Dense(
-            config.num_colors * 3, activation="tanh", name="palette_dense",
-            kernel_initializer=keras.initializers.VarianceScaling(0.1, mode="fan_in", distribution="truncated_normal"),
-            bias_initializer=keras.initializers.RandomUniform(-1.0, 1.0))
-        self.palette_reshape = layers.Reshape((config.num_colors, 3), name="palette_reshape")
+        if config.head == "slots":
+            self.slot_pixel = layers.Dense(config.slot_hidden, name="slot_pixel")
+            self.slot_global = layers.Dense(config.slot_hidden, use_bias=False, name="slot_global")
+            self.slot_mix = layers.Dense(config.slot_hidden, activation="relu", name="slot_mix")
+            self.slot_logits = layers.Dense(config.num_colors, name="slot_logits")
+        else:
+            # Initialised in tanh's linear range: a small kernel (image-dependent part) and a spread bias
+            # (the starting palette covers the colour cube). A unit-variance kernel on the non-negative
+            # pooled features saturates tanh from the start and stalls Eq. 2. (The paper gives no init.)
+            self.palette_dense = layers.Dense(
+                config.num_colors * 3, activation="tanh", name="palette_dense",
+                kernel_initializer=keras.initializers.VarianceScaling(0.1, mode="fan_in", distribution="truncated_normal"),
+                bias_initializer=keras.initializers.RandomUniform(-1.0, 1.0))
+            self.palette_reshape = layers.Reshape((config.num_colors, 3), name="palette_reshape")
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.build((None, None, None, 3))
 
     def build(self, input_shape):
         features = self.backbone.output.shape[-1]
-        if not self.palette_dense.built:
+        if self.config.head == "slots":
+            for layer, width in ((self.slot_pixel, 6), (self.slot_global, features),
+                                 (self.slot_mix, self.config.slot_hidden), (self.slot_logits, self.config.slot_hidden)):
+                if not layer.built:
+                    layer.build((None, width))
+        elif not self.palette_dense.built:
             self.palette_dense.build((None, features))
         self.built = True
 
-    def call(self, images, training=False):
+    @staticmethod
+    def _check_images(images):
         shape = tuple(images.shape)
         if len(shape) != 4 or shape[-1] != 3:
             raise ValueError(f"PaletteNet expects images [B, H, W, 3] in [-1, 1], got shape {shape}")
         if "float" not in keras.backend.standardize_dtype(images.dtype):
             raise ValueError(f"PaletteNet expects float images in [-1, 1] (see image_to_unit), got {images.dtype}")
+
+    def call(self, images, training=False):
+        self._check_images(images)
         features = self.backbone(images, training=training)
         if self.pool is not None:
             features = self.pool(features)
+        return self.palette_head(images, features)
+
+    def palette_head(self, images, features):
+        """Palette ``[B, Np, 3]`` from the pooled backbone feature ``[B, C]``; the whitened output and
+        the slot head also read the ``images`` themselves."""
+        if self.config.head == "slots":
+            return self._slot_palette(images, features)
         palette = self.palette_reshape(self.palette_dense(features))
         if self.config.output == "whitened":
             palette = unwhiten_palette(images, palette, self.config.whitened_scale)
         return palette
+
+    @property
+    def head_layers(self):
+        """The layers after the backbone that hold weights (what ``--init_from`` copies on a fine-tune)."""
+        if self.config.head == "slots":
+            return [self.slot_pixel, self.slot_global, self.slot_mix, self.slot_logits]
+        return [self.palette_dense]
+
+    def _slot_palette(self, images, features):
+        images = tf.cast(images, tf.float32)
+        pixel_features = tf.concat([images, whiten_pixels(images)], axis=-1)  # [B, H, W, 6]
+        hidden = self.slot_pixel(pixel_features) + self.slot_global(features)[:, tf.newaxis, tf.newaxis, :]
+        logits = self.slot_logits(self.slot_mix(tf.nn.relu(hidden)))
+        if not self.config.nested_sizes:
+            return slot_means(images, logits)
+        # Nested: colours k_{i-1}..k_i - 1 are those slots' means under a softmax over the first k_i
+        # slots only, so P[:k_i] holds the k_i-slot palette's newest colours after the smaller ones.
+        blocks, start = [], 0
+        for size in self.config.nested_sizes:
+            blocks.append(slot_means(images, logits[..., :size])[:, start:size])
+            start = size
+        return tf.concat(blocks, axis=1)
 
     # --- self-supervised training with Eq. 2 -------------------------------------------------
 
@@ -136,7 +214,16 @@ class PaletteNet(keras.Model):
         return tf.cast(images, tf.float32)
 
     def _loss(self, images, training):
-        palette = self(images, training=training)
+        if self.config.head == "slots" and self.config.loss_pixels and training:
+            # The slot head reads each pixel on its own, so in training its means are estimated on
+            # a random sample of pixels too (another sample than the loss's): 4x fewer at 128 px.
+            self._check_images(images)
+            features = self.backbone(images, training=True)
+            if self.pool is not None:
+                features = self.pool(features)
+            palette = self.palette_head(sample_pixels(images, self.config.loss_pixels), features)
+        else:
+            palette = self(images, training=training)
         pixels = images
         if self.config.loss_pixels and training:
             pixels = sample_pixels(images, self.config.loss_pixels)
