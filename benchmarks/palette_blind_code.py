@@ -54,7 +54,7 @@ def main(argv=None) -> int:
         return 2
     images = [load_image(path, background=(255, 255, 255)).rgb for path in paths]
     inputs = [downscale_short_side(image_to_unit(rgb)[tf.newaxis], net.config.input_size) for rgb in images]
-    features = [net.pool(net.backbone(x, training=False)) for x in inputs]
+    features = [net.pooled_features(x) for x in inputs]
     blind_code = tf.reduce_mean(tf.concat(features, 0), 0, keepdims=True)
 
     rows = {c: [] for c in sizes}

@@ -386,7 +386,7 @@ def test_nested_slot_head_blocks_come_from_softmaxes_over_their_prefix(crops):
     keras.utils.set_random_seed(6)
     net = build_palette_net(tiny(num_colors=16, head="slots", slot_hidden=16, nested_sizes=(4, 8, 16)))
     palette = net(crops, training=False).numpy()
-    features = net.pool(net.backbone(crops, training=False))
+    features = net.pooled_features(crops)
     hidden = net.slot_pixel(tf.concat([crops, whiten_pixels(crops)], -1)) + net.slot_global(features)[:, None, None]
     logits = net.slot_logits(net.slot_mix(tf.nn.relu(hidden)))
     np.testing.assert_allclose(palette[:, :4], slot_means(crops, logits[..., :4]).numpy(), atol=1e-5)

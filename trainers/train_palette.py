@@ -33,8 +33,9 @@ flags.DEFINE_list("nested_sizes", [], "Train these palette prefixes to be palett
 flags.DEFINE_integer("loss_pixels", 0, "Pixels sampled per image for the training loss (0: all). Keeps "
                      "large --np affordable on a CPU (not in the paper).")
 flags.DEFINE_string("init_from", None, "Start from this trained PaletteNet (.keras) of the same backbone and "
-                    "width: its backbone, and its palette head too when its Np is this run's (a fine-tune). E.g. "
-                    "the shipped Np=16 model when training another Np.")
+                    "width: its backbone, and its palette head too when head, Np and output match (a fine-tune); a "
+                    "slot head of another Np gives its shared layers and first slots' logits. E.g. the shipped "
+                    "Np=16 model when training another Np.")
 flags.DEFINE_float("clipnorm", 0.0, "Clip the global gradient norm to this (0: no clipping, as in the paper).")
 common.define_common_flags(default_model_dir=None, default_steps=1000, default_batch_size=8,
                            default_learning_rate=1e-3)

@@ -163,11 +163,13 @@ class PaletteNet(keras.Model):
             raise ValueError(f"PaletteNet expects float images in [-1, 1] (see image_to_unit), got {images.dtype}")
 
     def call(self, images, training=False):
+        return self.palette_head(images, self.pooled_features(images, training=training))
+
+    def pooled_features(self, images, training=False):
+        """The backbone's feature ``[B, C]`` of images ``[B, H, W, 3]``: InceptionV2's pooled Mixed_5c, or PointNet's."""
         self._check_images(images)
         features = self.backbone(images, training=training)
-        if self.pool is not None:
-            features = self.pool(features)
-        return self.palette_head(images, features)
+        return self.pool(features) if self.pool is not None else features
 
     def palette_head(self, images, features):
         """Palette ``[B, Np, 3]`` from the pooled backbone feature ``[B, C]``; the whitened output and
@@ -217,11 +219,8 @@ class PaletteNet(keras.Model):
         if self.config.head == "slots" and self.config.loss_pixels and training:
             # The slot head reads each pixel on its own, so in training its means are estimated on
             # a random sample of pixels too (another sample than the loss's): 4x fewer at 128 px.
-            self._check_images(images)
-            features = self.backbone(images, training=True)
-            if self.pool is not None:
-                features = self.pool(features)
-            palette = self.palette_head(sample_pixels(images, self.config.loss_pixels), features)
+            palette = self.palette_head(sample_pixels(images, self.config.loss_pixels),
+                                        self.pooled_features(images, training=True))
         else:
             palette = self(images, training=training)
         pixels = images
