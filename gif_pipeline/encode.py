@@ -47,9 +47,18 @@ def _load_net(kind: str, np_colors: int | None):
             f"or train one with trainers/train_{kind} --np={np_colors}") from None
 
 
+@functools.lru_cache(maxsize=8)
+def _inference_dither_net(np_colors: int):
+    """The installed DitherNet for ``np_colors``, batch norms folded, in the inference precision."""
+    from gif_pipeline.models import dither_net
+
+    return dither_net.inference_model(_load_net("dither", np_colors))
+
+
 def clear_model_cache():
-    """Forget loaded networks (after the weights folder, e.g. ``$GIFNETS_WEIGHTS``, changed)."""
+    """Forget loaded networks (after the weights folder or ``$GIFNETS_PRECISION`` changed)."""
     _load_net.cache_clear()
+    _inference_dither_net.cache_clear()
     _net_function.cache_clear()
     _dither_function.cache_clear()
     _batch_function.cache_clear()
@@ -167,8 +176,11 @@ def _dithered_indices(dither_net, images, palette):
     """Eq. 5 in TF: indices ``[B, H, W]`` of Proj(I + DitherNet(I, Proj(I, P)), P) for [-1, 1] inputs."""
     from gif_pipeline.projection import hard_projection
 
+    import tensorflow as tf
+
     _, quantized = hard_projection(images, palette)
-    return hard_projection(images + dither_net([images, quantized], training=False), palette)[0]
+    error = tf.cast(dither_net([images, quantized], training=False), images.dtype)
+    return hard_projection(images + error, palette)[0]
 
 
 @functools.lru_cache(maxsize=16)
@@ -176,7 +188,7 @@ def _dither_function(dither_np: int):
     """The installed DitherNet for ``dither_np`` as a compiled ``(image, palette) -> indices`` function."""
     import tensorflow as tf
 
-    net = _load_net("dither", dither_np)
+    net = _inference_dither_net(dither_np)
     return tf.function(lambda image, palette: _dithered_indices(net, image, palette), reduce_retracing=True,
                        autograph=False)
 
@@ -332,7 +344,7 @@ def _batch_function(n: int, refine: int, dither_np: int | None):
 
     np_net, how = pick_palette_net(n)
     net = _net_function(np_net)[0]
-    dither_net = _load_net("dither", dither_np) if dither_np else None
+    dither_net = _inference_dither_net(dither_np) if dither_np else None
     input_size = getattr(net.config, "input_size", 0)
 
     # No reduce_retracing: downscale_short_side reads static shapes, so each batch shape gets its own

@@ -156,3 +156,20 @@ def test_kmeans_beats_median_cut():
 def test_bad_arguments_raise(bad):
     with pytest.raises(ValueError):
         encode.encode_image(PHOTO, **bad)
+
+
+def test_shipped_dither_net_in_bfloat16_matches_float32(monkeypatch):
+    """The inference DitherNet (batch norms folded; bfloat16 where the CPU has it) barely moves pixels."""
+    monkeypatch.delenv("GIFNETS_WEIGHTS", raising=False)
+    results = {}
+    for precision in ("float32", "bfloat16"):
+        monkeypatch.setenv("GIFNETS_PRECISION", precision)
+        encode.clear_model_cache()
+        results[precision] = encode.encode_image(PHOTO, colors=16, palette="median-cut", dither="net")
+    encode.clear_model_cache()
+    a, b = results["float32"], results["bfloat16"]
+    np.testing.assert_array_equal(a.palette, b.palette)
+    assert np.mean(a.indices != b.indices) < 0.01
+    assert b.stats(PHOTO)["psnr"] == pytest.approx(a.stats(PHOTO)["psnr"], abs=0.05)
+    none = encode.encode_image(PHOTO, colors=16, palette="median-cut", dither="none")
+    assert np.mean(none.indices != b.indices) > 0.05  # and DitherNet did dither
