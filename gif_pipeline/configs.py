@@ -218,11 +218,14 @@ class LossConfig(_Config):
     theta: float = 0.0  # perceptual term R: 0.001 (VGG), 0.0001 (NIMA) when weights are given; CSF: see below
     beta: float = 1.0
     perceptual: str = "none"  # "none", "vgg16", "vgg19", "nima" or "csf" (not in the paper; needs no weights)
+    # Not in the paper: weight of 1 - VIF(I, I_hat) (losses.vif_loss), the pixel-domain visual
+    # information fidelity that four of VMAF's features are.
+    vif: float = 0.0
     banding_eta: float = 1.5  # multi-scale factor eta of Eq. 7
     banding_scales: int = 4  # k = 1..4 in Eq. 8
 
     def __post_init__(self):
-        for name in ("lam", "gamma", "delta", "theta", "beta"):
+        for name in ("lam", "gamma", "delta", "theta", "beta", "vif"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or isinstance(value, bool) or not value >= 0:
                 raise ValueError(f"loss weight {name} must be a number >= 0, got {value!r}")

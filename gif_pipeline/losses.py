@@ -1,6 +1,7 @@
 """GIFnets' training losses: DitherNet's Eq. 6 and the joint Eq. 9, with the optional perceptual term R.
 
 * Eq. 6: ``L_dither = lam * L1(I, I_hat) + gamma * L1(E', I' - I) + delta * B(I_hat) + theta * R(I, I_hat)``
+  ``+ vif * (1 - VIF(I, I_hat))`` (the last term is not in the paper; weight 0 by default)
 * Eq. 9: ``L_total = beta * L2(I, I') + L_dither``
 
 ``I`` is the image, ``I'`` its projection onto the palette (Eq. 1/3), ``E'`` DitherNet's error
@@ -44,6 +45,7 @@ from gif_pipeline.models.banding_net import multiscale_banding_loss
 
 __all__ = [
     "CSFLoss", "NimaScore", "VGGFeatureLoss", "dither_loss", "l1", "l2", "make_perceptual_loss", "total_loss",
+    "vif_loss", "vif_scales",
 ]
 
 
@@ -55,6 +57,69 @@ def l1(a, b) -> tf.Tensor:
 def l2(a, b) -> tf.Tensor:
     """Mean squared difference over all elements."""
     return tf.reduce_mean(tf.square(tf.cast(a, tf.float32) - tf.cast(b, tf.float32)))
+
+
+#: VIF's Gaussian windows per scale (Sheikh & Bovik's pixel-domain VIF, as in VMAF): N = 17, 9, 5, 3, sigma N/5.
+VIF_WINDOWS = (17, 9, 5, 3)
+_VIF_NOISE = 2.0  # sigma_n^2 of the HVS noise model, for 8-bit luma
+_VIF_FLAT_PENALTY = 4.0 / 255.0 ** 2  # VMAF's weight of the distorted variance where the reference is flat
+
+
+def _gaussian_window(n: int) -> tf.Tensor:
+    x = tf.range(n, dtype=tf.float32) - (n - 1) / 2.0
+    g = tf.exp(-tf.square(x) / (2.0 * (n / 5.0) ** 2))
+    w = g[:, None] * g[None, :]
+    return tf.reshape(w / tf.reduce_sum(w), [n, n, 1, 1])
+
+
+def vif_scales(image, dithered) -> tf.Tensor:
+    """Pixel-domain VIF (Sheikh & Bovik 2006) of ``dithered`` against ``image``, per scale: ``[B, 4]``.
+
+    Both ``[B, H, W, 3]`` in [-1, 1]. Computed the way VMAF's four VIF features are: BT.601 luma in
+    TV range (16..235), Gaussian windows :data:`VIF_WINDOWS` (mirrored at the borders), each scale after the first
+    filtered and decimated by 2. Per pixel, with local variances s1, s2 and covariance s12:
+    ``log2(1 + g^2 s1 / (sv + 2))`` over ``log2(1 + s1 / 2)`` (g = s12 / s1, sv = s2 - g s12;
+    0 where s12 < 0), and where the reference is flat (s1 < 2) ``1 - s2 * 4 / 255^2`` over 1.
+    1 for identical images; noise and lost contrast lower it. Differentiable almost everywhere.
+    """
+    weights = tf.constant([0.299, 0.587, 0.114], tf.float32)
+
+    def luma(x):  # limited ("TV") range, 16..235, as VMAF sees an RGB image converted to YUV
+        return 16.0 + (tf.reduce_sum(tf.cast(x, tf.float32) * weights, axis=-1, keepdims=True) + 1.0) * 109.5
+
+    ref, dist = luma(image), luma(dithered)
+    out = []
+    for scale, n in enumerate(VIF_WINDOWS):
+        win, half = _gaussian_window(n), n // 2
+
+        def blur(x):
+            size = tf.shape(x)
+            pad_h, pad_w = tf.minimum(half, size[1] - 1), tf.minimum(half, size[2] - 1)
+            x = tf.pad(x, [[0, 0], [pad_h, pad_h], [pad_w, pad_w], [0, 0]], mode="REFLECT")
+            x = tf.pad(x, [[0, 0], [half - pad_h, half - pad_h], [half - pad_w, half - pad_w], [0, 0]],
+                       mode="SYMMETRIC")
+            return tf.nn.conv2d(x, win, 1, "VALID")
+
+        if scale > 0:
+            ref, dist = blur(ref)[:, ::2, ::2], blur(dist)[:, ::2, ::2]
+        mu1, mu2 = blur(ref), blur(dist)
+        s1 = blur(ref * ref) - mu1 * mu1
+        s2 = tf.nn.relu(blur(dist * dist) - mu2 * mu2)
+        s12 = blur(ref * dist) - mu1 * mu2
+        textured = s1 >= _VIF_NOISE
+        s1_safe = tf.where(textured, s1, 1.0)
+        g = tf.nn.relu(s12) / s1_safe
+        sv = tf.maximum(s2 - g * s12, 1e-10)
+        info = tf.math.log1p(g * g * s1_safe / (sv + _VIF_NOISE))
+        num = tf.where(textured, info, 1.0 - s2 * _VIF_FLAT_PENALTY)
+        den = tf.where(textured, tf.math.log1p(s1_safe / _VIF_NOISE), 1.0)
+        out.append(tf.reduce_sum(num, axis=[1, 2, 3]) / tf.reduce_sum(den, axis=[1, 2, 3]))
+    return tf.stack(out, axis=1)
+
+
+def vif_loss(image, dithered) -> tf.Tensor:
+    """``1 - VIF``, averaged over VIF's four scales and the batch (:func:`vif_scales`)."""
+    return 1.0 - tf.reduce_mean(vif_scales(image, dithered))
 
 
 def _check_same_shape(**tensors):
@@ -70,8 +135,8 @@ def _check_same_shape(**tensors):
 def dither_loss(image, dithered, error, quantized, banding_net=None, perceptual=None,
                 config: LossConfig | None = None):
     """Eq. 6. Returns ``(total, terms)``; ``terms`` holds the unweighted ``l1_image``
-    (``L1(I, I_hat)``), ``l1_error`` (``L1(E', I' - I)``), ``banding`` (``B(I_hat)``) and
-    ``perceptual`` (``R(I, I_hat)``) as scalars.
+    (``L1(I, I_hat)``), ``l1_error`` (``L1(E', I' - I)``), ``banding`` (``B(I_hat)``),
+    ``perceptual`` (``R(I, I_hat)``) and ``vif`` (:func:`vif_loss`, 0 unless weighted) as scalars.
 
     ``banding_net`` (a frozen BandingNet) and ``perceptual`` (a callable ``R(I, I_hat)``, e.g.
     :class:`VGGFeatureLoss`) are optional: a term whose model is missing is 0, with a warning when
@@ -87,6 +152,7 @@ def dither_loss(image, dithered, error, quantized, banding_net=None, perceptual=
         "l1_error": l1(error, quantized - image),
         "banding": zero,
         "perceptual": zero,
+        "vif": vif_loss(image, dithered) if config.vif > 0 else zero,
     }
     if config.delta > 0:
         if banding_net is None:
@@ -102,7 +168,7 @@ def dither_loss(image, dithered, error, quantized, banding_net=None, perceptual=
         else:
             terms["perceptual"] = tf.cast(perceptual(image, dithered), tf.float32)
     total = (config.lam * terms["l1_image"] + config.gamma * terms["l1_error"]
-             + config.delta * terms["banding"] + config.theta * terms["perceptual"])
+             + config.delta * terms["banding"] + config.theta * terms["perceptual"] + config.vif * terms["vif"])
     return total, terms
 
 

@@ -202,3 +202,14 @@ def test_inference_precision_follows_argument_then_environment(monkeypatch):
     monkeypatch.setenv("GIFNETS_PRECISION", "half")
     with pytest.raises(GifnetsError, match="GIFNETS_PRECISION"):
         inference_precision()
+
+
+def test_config_of_reads_the_layout_back():
+    from gif_pipeline.models.dither_net import config_of
+
+    config = DitherNetConfig(block_channels=(4, 6, 8), bottleneck_channels=(10,), pool_after=(0, 2),
+                             batch_norm_momentum=0.9)
+    assert config_of(build_dither_net(config)) == config
+    assert config_of(build_dither_net(DitherNetConfig.tiny())) == DitherNetConfig.tiny()
+    with pytest.raises(ValueError, match="not a DitherNet"):
+        config_of(keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)]))

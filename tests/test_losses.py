@@ -1,6 +1,8 @@
 """GIFnets' losses (Eq. 6, Eq. 9), the supplement's weights and the optional perceptual term R."""
 import warnings
 
+import os
+
 import keras
 import numpy as np
 import pytest
@@ -8,7 +10,8 @@ import tensorflow as tf
 
 from gif_pipeline.configs import BandingNetConfig, DitherNetConfig, LossConfig
 from gif_pipeline.errors import MissingPrerequisiteError
-from gif_pipeline.losses import CSFLoss, NimaScore, VGGFeatureLoss, dither_loss, make_perceptual_loss, total_loss
+from gif_pipeline.losses import (CSFLoss, NimaScore, VGGFeatureLoss, dither_loss, make_perceptual_loss, total_loss,
+                                 vif_loss, vif_scales)
 from gif_pipeline.models.banding_net import build_banding_net, multiscale_banding_loss
 from gif_pipeline.models.dither_net import build_dither_net, dither
 from gif_pipeline.projection import soft_projection
@@ -98,6 +101,56 @@ def test_perceptual_term_is_weighted_by_theta(batch):
     want = 10.0 * np.mean((image - dithered) ** 2)
     assert float(terms["perceptual"]) == pytest.approx(want, rel=1e-5)
     assert float(total) == pytest.approx(0.5 * want, rel=1e-5)
+
+
+def test_vif_term_is_one_minus_vif_and_weighted(batch):
+    image, dithered, error, quantized = batch
+    config = LossConfig(lam=0.0, gamma=0.0, delta=0.0, theta=0.0, vif=2.0)
+    total, terms = dither_loss(image, dithered, error, quantized, config=config)
+    assert float(terms["vif"]) == pytest.approx(float(vif_loss(image, dithered)), rel=1e-6)
+    assert float(total) == pytest.approx(2.0 * float(terms["vif"]), rel=1e-5)
+    _, terms = dither_loss(image, dithered, error, quantized, config=config.replace(vif=0.0))
+    assert float(terms["vif"]) == 0.0  # unweighted: not computed
+    with pytest.raises(ValueError, match="vif"):
+        LossConfig(vif=-1.0)
+
+
+def _photo_unit(size=96):
+    from PIL import Image
+
+    rgb = np.asarray(Image.open(os.path.join(os.path.dirname(__file__), "data", "retina_64.png")).convert("RGB")
+                     .resize((size, size), Image.Resampling.BICUBIC))
+    return rgb, rgb[None].astype(np.float32) / 127.5 - 1.0
+
+
+def test_vif_is_one_for_the_image_itself_and_falls_with_noise():
+    _, x = _photo_unit()
+    np.testing.assert_allclose(vif_scales(x, x).numpy(), 1.0, atol=1e-3)
+    rng = np.random.default_rng(0)
+    mild, strong = (np.clip(x + rng.normal(0, s, x.shape), -1, 1).astype(np.float32) for s in (0.02, 0.1))
+    v_mild, v_strong = vif_scales(x, mild).numpy()[0], vif_scales(x, strong).numpy()[0]
+    assert np.all(v_strong < v_mild) and np.all(v_mild < 1.0)
+    # Differentiable: the gradient reaches the distorted image.
+    d = tf.Variable(strong)
+    with tf.GradientTape() as tape:
+        loss = vif_loss(x, d)
+    grad = tape.gradient(loss, d).numpy()
+    assert np.all(np.isfinite(grad)) and np.abs(grad).max() > 0
+
+
+def test_vif_scales_agree_with_libvmaf():
+    from gif_pipeline import cambi
+
+    rgb, x = _photo_unit()
+    noisy = np.clip(rgb + np.random.default_rng(1).normal(0, 6, rgb.shape), 0, 255).astype(np.uint8)
+    try:
+        features = cambi.libvmaf_metrics(noisy, rgb)
+    except cambi.VmafError as e:
+        pytest.skip(f"libvmaf unavailable: {e}")
+    ours = vif_scales(x, noisy[None].astype(np.float32) / 127.5 - 1.0).numpy()[0]
+    theirs = np.array([features[f"integer_vif_scale{k}"] for k in range(4)])
+    np.testing.assert_allclose(ours, theirs, atol=0.03)
+    assert np.all(theirs < 0.999)  # the noise is visible to both
 
 
 def test_total_loss_is_eq9(batch):

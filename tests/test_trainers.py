@@ -64,6 +64,41 @@ def test_train_dither_uses_stage_one_output_and_says_what_is_missing(palette_run
     assert (cwd / "runs" / "dither_np8" / "dither_net.keras").is_file()
 
 
+def test_train_dither_fine_tunes_from_init_from_with_the_vif_term(palette_run):
+    import keras
+    import numpy as np
+
+    from gif_pipeline.models import dither_net  # noqa: F401  (registers the custom layers)
+
+    cwd, _ = palette_run
+    start = cwd / "runs" / "dither_start"
+    r = run_trainer("train_dither", *TINY_DITHER, "--steps=1", "--checkpoint_every=1", "--delta=0",
+                    f"--model_dir={start}", "--seed=1", cwd=cwd)
+    assert r.returncode == 0, r.stderr[-3000:]
+    # Learning rate 0: the fine-tuned convs must be exactly the starting network's (not a fresh init).
+    # The channel flags differ from the file's on purpose: the file's own layout is used.
+    tuned = cwd / "runs" / "dither_tuned"
+    r = run_trainer("train_dither", "--np=8", "--block_channels=16,16,16,16,16", "--image_size=32", "--batch_size=2",
+                    "--validation_steps=1", "--steps=1", "--checkpoint_every=1", "--delta=0", "--vif=0.5",
+                    "--learning_rate=0", f"--init_from={start / 'dither_net.keras'}", f"--model_dir={tuned}",
+                    cwd=cwd)
+    assert r.returncode == 0, r.stderr[-3000:]
+    record = json.loads((tuned / "config.json").read_text())
+    assert record["init_from"].endswith("dither_net.keras") and record["loss"]["vif"] == 0.5
+    assert record["model"]["block_channels"] == [4, 8, 8, 8, 8]
+    assert record["final_metrics"]["vif"] > 0  # the term was computed
+    a, b = (keras.saving.load_model(p / "dither_net.keras", compile=False) for p in (start, tuned))
+    for layer in a.layers:
+        if isinstance(layer, keras.layers.Conv2D):
+            np.testing.assert_array_equal(layer.kernel.numpy(), b.get_layer(layer.name).kernel.numpy())
+    # Not a DitherNet, or no file: one clear line and a non-zero exit.
+    palette = cwd / "runs" / "palette_np8" / "palette_net.keras"
+    for bad, says in ((palette, "not a DitherNet"), (cwd / "missing.keras", "no dither model")):
+        r = run_trainer("train_dither", *TINY_DITHER, "--steps=1", "--delta=0", f"--init_from={bad}",
+                        f"--model_dir={cwd / 'runs' / 'bad'}", cwd=cwd)
+        assert r.returncode != 0 and says in r.stderr.strip().splitlines()[-1], r.stderr[-2000:]
+
+
 def test_missing_palette_net_names_the_command_to_run_first(tmp_path):
     # No weights installed at all (a shipped nested PaletteNet would otherwise serve its first 7 colours).
     empty = tmp_path / "no_weights"

@@ -22,6 +22,7 @@ def define_flags(stage: str):
                       ("delta", "delta, weight of the banding loss B(I_hat)"),
                       ("theta", "theta, weight of the perceptual loss R"), ("beta", "beta, weight of L2(I, I')")):
         flags.DEFINE_float(name, None, f"Loss weight {doc}; default: the supplement's value for --np.")
+    flags.DEFINE_float("vif", 0.0, "Weight of 1 - VIF, the visual information fidelity in VMAF (not in the paper).")
     flags.DEFINE_enum("perceptual", "none", ["none", "vgg16", "vgg19", "nima", "csf"], "Perceptual term R (Eq. 6); "
                       "csf (not in the paper) is the CSF-weighted error and needs no weights file.")
     flags.DEFINE_string("perceptual_weights", None, "Local weights file for --perceptual (nothing downloads).")
@@ -35,6 +36,8 @@ def define_flags(stage: str):
                              "`--palette net+kmeans` does at inference (0: the paper's palette).")
         flags.DEFINE_list("block_channels", ["16", "32", "32", "64", "64"], "DitherNet U-Net block channels.")
         flags.DEFINE_list("bottleneck_channels", ["512", "512"], "DitherNet bottleneck channels.")
+        flags.DEFINE_string("init_from", None, "Fine-tune: start from this trained DitherNet (.keras); its own "
+                            "channels are used and --block_channels/--bottleneck_channels are ignored.")
     else:
         flags.DEFINE_string("dither_model", None, "Trained DitherNet (.keras). Default: the shipped weights for "
                             "--np, else runs/dither_np{NP}/dither_net.keras.")
@@ -44,7 +47,7 @@ def loss_config():
     from gif_pipeline.configs import LossConfig
 
     config = LossConfig.for_num_colors(FLAGS.np, FLAGS.perceptual)
-    overrides = {k: getattr(FLAGS, k) for k in ("lam", "gamma", "delta", "theta", "beta")
+    overrides = {k: getattr(FLAGS, k) for k in ("lam", "gamma", "delta", "theta", "beta", "vif")
                  if getattr(FLAGS, k) is not None}
     return config.replace(**overrides)
 

@@ -25,7 +25,7 @@ def main(argv):
     del argv
     dither_stage.check_np()
     from gif_pipeline.configs import DitherNetConfig
-    from gif_pipeline.models.dither_net import build_dither_net
+    from gif_pipeline.models.dither_net import build_dither_net, config_of
     from gif_pipeline.models.gif_encoder import GIFEncoder
 
     model_dir = FLAGS.model_dir or os.path.join("runs", f"dither_np{FLAGS.np}")
@@ -35,10 +35,19 @@ def main(argv):
         strategy = common.get_strategy(FLAGS.strategy, FLAGS.tpu)
         with strategy.scope():
             palette_net, banding_net, sources = dither_stage.load_frozen_models(losses, allow_prefix=True)
-            config = DitherNetConfig(block_channels=tuple(int(c) for c in FLAGS.block_channels),
-                                     bottleneck_channels=tuple(int(c) for c in FLAGS.bottleneck_channels),
-                                     temperature=FLAGS.temperature)
-            dither_net = build_dither_net(config)
+            if FLAGS.init_from:
+                from gif_pipeline import pretrained
+
+                dither_net = pretrained.load("dither", FLAGS.np, FLAGS.init_from)
+                try:
+                    config = config_of(dither_net).replace(temperature=FLAGS.temperature)
+                except ValueError as e:
+                    raise GifnetsError(f"--init_from={FLAGS.init_from}: {e}") from None
+            else:
+                config = DitherNetConfig(block_channels=tuple(int(c) for c in FLAGS.block_channels),
+                                         bottleneck_channels=tuple(int(c) for c in FLAGS.bottleneck_channels),
+                                         temperature=FLAGS.temperature)
+                dither_net = build_dither_net(config)
             encoder = GIFEncoder(palette_net, dither_net, banding_net, loss_config=losses,
                                  temperature=FLAGS.temperature, stage="dither",
                                  perceptual=dither_stage.perceptual_model(losses), projection=FLAGS.projection,
@@ -48,7 +57,7 @@ def main(argv):
         raise SystemExit(f"train_dither: {e}")
     common.prepare_model_dir(model_dir, FLAGS.resume)
     extra = {"loss": losses.to_dict(), "projection": FLAGS.projection, "refine_palette": FLAGS.refine_palette,
-             **sources}
+             **sources, **({"init_from": FLAGS.init_from} if FLAGS.init_from else {})}
     common.write_run_record(model_dir, {**common.run_record("dither", "dither_net.keras", config.to_dict()),
                                         **extra, "running": True})
     train, val = common.build_inputs(augment="dither")

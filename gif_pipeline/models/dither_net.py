@@ -55,7 +55,7 @@ from keras import layers
 from gif_pipeline.configs import DitherNetConfig
 from gif_pipeline.projection import hard_projection, soft_projection
 
-__all__ = ["build_dither_net", "dither", "symmetric_pad", "PadToMultiple", "CropLike", "fold_batch_norm",
+__all__ = ["build_dither_net", "dither", "symmetric_pad", "PadToMultiple", "CropLike", "config_of", "fold_batch_norm",
            "inference_model", "inference_precision"]
 
 
@@ -159,6 +159,26 @@ def build_dither_net(config: DitherNetConfig | None = None, name: str = "dither_
                           kernel_initializer=keras.initializers.VarianceScaling(0.1))(x)
     error = CropLike(name="crop")([error, image])
     return keras.Model([image, quantized], error, name=name)
+
+
+def config_of(model: keras.Model) -> DitherNetConfig:
+    """The :class:`DitherNetConfig` of a DitherNet built by :func:`build_dither_net`, read from its layers."""
+    names = {layer.name: layer for layer in model.layers}
+
+    def filters(prefix):
+        out, i = [], 0
+        while f"{prefix}{i}_conv" in names:
+            out.append(int(names[f"{prefix}{i}_conv"].filters))
+            i += 1
+        return tuple(out)
+
+    blocks = filters("enc")
+    if not blocks or "error" not in names:
+        raise ValueError(f"{model.name} is not a DitherNet (no enc0_conv or error layer)")
+    bn = names["enc0_bn"]
+    return DitherNetConfig(block_channels=blocks, bottleneck_channels=filters("bottleneck"),
+                           pool_after=tuple(i for i in range(len(blocks)) if f"pool{i}" in names),
+                           batch_norm_momentum=float(bn.momentum))
 
 
 class _FoldedAway(layers.Layer):
