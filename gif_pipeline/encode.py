@@ -232,9 +232,10 @@ def resolve_palette(method: str, n: int) -> str:
 
 #: ``--dither auto`` uses an installed DitherNet up to this many colours, whatever Np it was trained
 #: for, and Floyd-Steinberg above. On the validation photos (results/val) the shipped Np = 16 network
-#: beats Floyd-Steinberg on the same palette in WSNR, VMAF, banding and bytes at 16 colours. At 32 and
-#: 64 colours the shipped Np = 64 network beats it in PSNR, WSNR and bytes but not in VMAF, so
-#: Floyd-Steinberg stays the default there (``--dither net`` selects the network).
+#: beats Floyd-Steinberg on the same palette in PSNR, WSNR, VMAF and bytes at 16 colours (not in the
+#: banding score). At 32 and 64 colours the shipped Np = 64 network beats it in PSNR, WSNR and bytes
+#: but not in VMAF or banding, so Floyd-Steinberg stays the default there (``--dither net`` selects
+#: the network).
 DITHER_NET_MAX_COLORS = 16
 
 

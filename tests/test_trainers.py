@@ -197,6 +197,16 @@ def test_reproduce_command_gives_list_flags_once_and_multi_flags_per_value():
     assert "--cache" in cmd and "--noaugment" in cmd and "resume" not in cmd
 
 
+def test_reproduce_command_of_a_dither_fine_tune_leaves_out_the_ignored_channel_flags():
+    from trainers import ship_model
+
+    flags = {"np": 16, "block_channels": ["16", "32"], "bottleneck_channels": ["512", "512"], "vif": 1.5}
+    fresh = ship_model.reproduce_command({"flags": flags}, "dither")
+    assert "--bottleneck_channels=512,512" in fresh and "--block_channels=16,32" in fresh
+    tuned = ship_model.reproduce_command({"flags": {**flags, "init_from": "runs/a/dither_net.keras"}}, "dither")
+    assert "channels" not in tuned and "--init_from=runs/a/dither_net.keras" in tuned and "--vif=1.5" in tuned
+
+
 def test_stage_two_trains_on_a_nested_palette_nets_first_colours(tmp_path):
     import numpy as np
 
