@@ -236,7 +236,7 @@ def native_bfloat16() -> bool:
 
 def inference_precision(precision: str | None = None) -> str:
     """"float32" or "bfloat16": ``precision``, else ``$GIFNETS_PRECISION``, else "auto" (bfloat16 only
-    where the CPU does it natively; emulated bfloat16 would be slower than float32)."""
+    where the CPU does it natively; elsewhere it would be emulated, which was not measured here)."""
     choice = (precision or os.environ.get("GIFNETS_PRECISION") or "auto").strip().lower()
     if choice == "auto":
         return "bfloat16" if native_bfloat16() else "float32"
