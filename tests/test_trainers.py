@@ -113,7 +113,8 @@ def test_wrong_np_is_a_usage_error(tmp_path):
     assert r.returncode != 0 and "--np" in r.stderr
 
 
-def test_a_killed_run_resumes_where_it_stopped(tmp_path):
+@pytest.mark.parametrize("corrupt", [False, True], ids=["clean-backup", "truncated-weights"])
+def test_a_killed_run_resumes_where_it_stopped(tmp_path, corrupt):
     flags = [*TINY_PALETTE, "--steps=8", "--checkpoint_every=1", "--seed=5", "--validation_steps=0",
              f"--model_dir={tmp_path / 'run'}"]
     proc = subprocess.Popen([os.path.join(ROOT, "trainers", "train_palette"), *flags], cwd=tmp_path, env=_env(),
@@ -135,6 +136,10 @@ def test_a_killed_run_resumes_where_it_stopped(tmp_path):
     proc.wait()
     assert backup.exists() and not (tmp_path / "run" / "palette_net.keras").exists()
     saved_epochs = json.loads((backup / "training_metadata.json").read_text())["epoch"]
+    if corrupt:
+        # As if the kill had hit while the weights were written: the previous backup is used instead.
+        (backup / "latest.weights.h5").write_bytes(b"truncated")
+        saved_epochs = json.loads((backup / "training_metadata.json.bkp").read_text())["epoch"]
     r = run_trainer("train_palette", *flags, cwd=tmp_path)
     assert r.returncode == 0, r.stderr[-3000:]
     assert "Resuming" in r.stderr

@@ -229,9 +229,11 @@ def fit(model, train_ds, *, model_dir: str, steps: int, epochs: int | None, batc
     callbacks = [
         # Keras resumes at the start of the epoch it saved in, so a backup taken on the last batch of
         # an epoch would repeat that whole epoch: save at the epoch's end instead.
+        # double_checkpoint: a kill while the weights are being written leaves the previous backup to
+        # resume from (without it, the truncated file made the resumed run fail).
         keras.callbacks.BackupAndRestore(os.path.join(model_dir, "backup"),
                                          save_freq="epoch" if checkpoint_every >= steps_per_epoch
-                                         else checkpoint_every),
+                                         else checkpoint_every, double_checkpoint=True),
         keras.callbacks.TensorBoard(os.path.join(model_dir, "logs"), update_freq=max(1, min(50, steps_per_epoch))),
         nan_guard,
         Throughput(batch_size),
