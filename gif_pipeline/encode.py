@@ -174,9 +174,9 @@ def _dither_net_colors(n: int) -> int:
 
 def _dithered_indices(dither_net, images, palette):
     """Eq. 5 in TF: indices ``[B, H, W]`` of Proj(I + DitherNet(I, Proj(I, P)), P) for [-1, 1] inputs."""
-    from gif_pipeline.projection import hard_projection
-
     import tensorflow as tf
+
+    from gif_pipeline.projection import hard_projection
 
     _, quantized = hard_projection(images, palette)
     error = tf.cast(dither_net([images, quantized], training=False), images.dtype)

@@ -41,7 +41,7 @@ import tensorflow as tf
 
 from gif_pipeline.configs import LossConfig
 from gif_pipeline.errors import MissingPrerequisiteError
-from gif_pipeline.models.banding_net import multiscale_banding_loss
+from gif_pipeline.models.banding_net import luma, multiscale_banding_loss
 
 __all__ = [
     "CSFLoss", "NimaScore", "VGGFeatureLoss", "dither_loss", "l1", "l2", "make_perceptual_loss", "total_loss",
@@ -82,12 +82,8 @@ def vif_scales(image, dithered) -> tf.Tensor:
     0 where s12 < 0), and where the reference is flat (s1 < 2) ``1 - s2 * 4 / 255^2`` over 1.
     1 for identical images; noise and lost contrast lower it. Differentiable almost everywhere.
     """
-    weights = tf.constant([0.299, 0.587, 0.114], tf.float32)
-
-    def luma(x):  # limited ("TV") range, 16..235, as VMAF sees an RGB image converted to YUV
-        return 16.0 + (tf.reduce_sum(tf.cast(x, tf.float32) * weights, axis=-1, keepdims=True) + 1.0) * 109.5
-
-    ref, dist = luma(image), luma(dithered)
+    # Limited ("TV") range, 16..235, as VMAF sees an RGB image converted to YUV.
+    ref, dist = (16.0 + 219.0 * luma(x) for x in (image, dithered))
     out = []
     for scale, n in enumerate(VIF_WINDOWS):
         win, half = _gaussian_window(n), n // 2
