@@ -89,11 +89,14 @@ PRUNE_GRID_PIXELS = 128 * 128
 
 @functools.lru_cache(maxsize=16)
 def _net_function(np_colors: int):
-    """The installed PaletteNet for ``np_colors`` and its compiled forward pass."""
+    """The installed PaletteNet for ``np_colors`` and its compiled inference forward pass (backbone batch
+    norms folded: :func:`palette_net.inference_function`)."""
     import tensorflow as tf
 
+    from gif_pipeline.models import palette_net
+
     net = _load_net("palette", np_colors)
-    return net, tf.function(lambda image: net(image, training=False), reduce_retracing=True, autograph=False)
+    return net, tf.function(palette_net.inference_function(net), reduce_retracing=True, autograph=False)
 
 
 @functools.lru_cache(maxsize=16)
@@ -344,7 +347,7 @@ def _batch_function(n: int, refine: int, dither_np: int | None):
     from gif_pipeline.projection import hard_projection
 
     np_net, how = pick_palette_net(n)
-    net = _net_function(np_net)[0]
+    net, predict = _net_function(np_net)
     dither_net = _inference_dither_net(dither_np) if dither_np else None
     input_size = getattr(net.config, "input_size", 0)
 
@@ -354,7 +357,7 @@ def _batch_function(n: int, refine: int, dither_np: int | None):
     @tf.function(autograph=False)
     def run(images):
         images = tf.cast(images, tf.float32) / 127.5 - 1.0
-        palette = net(downscale_short_side(images, input_size), training=False)
+        palette = predict(downscale_short_side(images, input_size))
         if how == "prefix":
             palette = palette[:, :n]
         elif how == "prune":  # keep each image's n most used colours

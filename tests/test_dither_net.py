@@ -5,8 +5,7 @@ import pytest
 import tensorflow as tf
 
 from gif_pipeline.configs import DitherNetConfig
-from gif_pipeline.models.dither_net import (build_dither_net, dither, fold_batch_norm, inference_precision,
-                                           symmetric_pad)
+from gif_pipeline.models.dither_net import build_dither_net, dither, symmetric_pad
 from gif_pipeline.projection import hard_projection
 
 
@@ -141,67 +140,6 @@ def test_config_round_trips_through_dict():
     config = DitherNetConfig.tiny(pool_after=(1, 3))
     assert DitherNetConfig.from_dict(config.to_dict()) == config
     assert config.size_multiple == 4
-
-
-def _trained_like(net, seed=0):
-    """Give every batch norm non-trivial moving statistics and affine terms, as training would."""
-    rng = np.random.default_rng(seed)
-    for layer in net.layers:
-        if isinstance(layer, keras.layers.BatchNormalization):
-            c = layer.gamma.shape[0]
-            layer.gamma.assign(rng.uniform(0.5, 1.5, c))
-            layer.beta.assign(rng.normal(0, 0.2, c))
-            layer.moving_mean.assign(rng.normal(0, 0.3, c))
-            layer.moving_variance.assign(rng.uniform(0.2, 2.0, c))
-    return net
-
-
-def test_folded_batch_norm_matches_the_network_in_float32():
-    net = _trained_like(build_dither_net(DitherNetConfig.tiny()))
-    folded = fold_batch_norm(net, "float32")
-    assert not any(isinstance(layer, keras.layers.BatchNormalization) for layer in folded.layers)
-    image, quantized = (tf.random.uniform((2, 13, 21, 3), -1, 1, seed=s) for s in (1, 2))
-    expected = net([image, quantized], training=False)
-    got = folded([image, quantized], training=False)
-    assert got.dtype == tf.float32 and got.shape == expected.shape
-    np.testing.assert_allclose(got.numpy(), expected.numpy(), atol=2e-5)
-
-
-def test_folded_bfloat16_computes_in_bfloat16_and_stays_close():
-    net = _trained_like(build_dither_net(DitherNetConfig.tiny()))
-    folded = fold_batch_norm(net, "bfloat16")
-    convs = [layer for layer in folded.layers if isinstance(layer, keras.layers.Conv2D)]
-    assert convs and all(layer.compute_dtype == "bfloat16" for layer in convs)
-    image, quantized = (tf.random.uniform((2, 16, 16, 3), -1, 1, seed=s) for s in (3, 4))
-    expected = net([image, quantized], training=False).numpy()
-    got = folded([image, quantized], training=False)
-    assert got.dtype == tf.float32
-    err = np.abs(got.numpy() - expected)
-    # bfloat16 keeps 8 significant bits: close (E' in [-1, 1]), but not float32-exact.
-    assert err.max() < 0.05 and err.mean() < 0.01
-    assert err.max() > 0
-
-
-def test_fold_rejects_an_unknown_dtype():
-    with pytest.raises(ValueError, match="dtype"):
-        fold_batch_norm(build_dither_net(DitherNetConfig.tiny()), "float16")
-
-
-def test_inference_precision_follows_argument_then_environment(monkeypatch):
-    from gif_pipeline.errors import GifnetsError
-    from gif_pipeline.models import dither_net
-
-    monkeypatch.setenv("GIFNETS_PRECISION", "float32")
-    assert inference_precision() == "float32"
-    assert inference_precision("bfloat16") == "bfloat16"
-    monkeypatch.setenv("GIFNETS_PRECISION", "auto")
-    monkeypatch.setattr(dither_net, "native_bfloat16", lambda: True)
-    assert inference_precision() == "bfloat16"
-    monkeypatch.setattr(dither_net, "native_bfloat16", lambda: False)
-    assert inference_precision() == "float32"
-    monkeypatch.setenv("GIFNETS_PRECISION", "half")
-    with pytest.raises(GifnetsError, match="GIFNETS_PRECISION"):
-        inference_precision()
 
 
 def test_config_of_reads_the_layout_back():

@@ -44,15 +44,12 @@ on this project's 2-core machine; E' moves by at most 0.004, half a grey level).
 """
 from __future__ import annotations
 
-import functools
-import os
-
 import keras
-import numpy as np
 import tensorflow as tf
 from keras import layers
 
 from gif_pipeline.configs import DitherNetConfig
+from gif_pipeline.models.inference import fold_batch_norm, inference_precision
 from gif_pipeline.projection import hard_projection, soft_projection
 
 __all__ = ["build_dither_net", "dither", "symmetric_pad", "PadToMultiple", "CropLike", "config_of", "fold_batch_norm",
@@ -181,74 +178,9 @@ def config_of(model: keras.Model) -> DitherNetConfig:
                            batch_norm_momentum=float(bn.momentum))
 
 
-class _FoldedAway(layers.Layer):
-    """Stands in for a batch norm that :func:`fold_batch_norm` merged into the conv before it."""
-
-    def call(self, x, training=None, mask=None):
-        return x
-
-
-def fold_batch_norm(model: keras.Model, dtype: str = "float32") -> keras.Model:
-    """An inference copy of a DitherNet: each ``conv -> BN`` becomes one conv with a bias.
-
-    With the BN's moving statistics, ``BN(conv(x)) = conv(x; W * s) + (beta - mean * s)`` where
-    ``s = gamma / sqrt(var + eps)``. Every layer of the copy computes (and keeps its weights) in
-    ``dtype`` ("float32" or "bfloat16"); the inputs and E' stay float32. Not for training.
-    """
-    if dtype not in ("float32", "bfloat16"):
-        raise ValueError(f"dtype must be 'float32' or 'bfloat16', got {dtype!r}")
-    old = {layer.name: layer for layer in model.layers}
-
-    def clone(layer):
-        if isinstance(layer, layers.BatchNormalization):
-            return _FoldedAway(name=layer.name, dtype=dtype)
-        config = {**layer.get_config(), "dtype": dtype}
-        if isinstance(layer, layers.Conv2D) and f"{layer.name[:-len('_conv')]}_bn" in old:
-            config["use_bias"] = True
-        return layer.__class__.from_config(config)
-
-    folded = keras.models.clone_model(model, clone_function=clone)
-    for layer in folded.layers:
-        source = old[layer.name]
-        bn = old.get(f"{layer.name[:-len('_conv')]}_bn") if layer.name.endswith("_conv") else None
-        if bn is not None:
-            scale = bn.gamma.numpy() / np.sqrt(bn.moving_variance.numpy() + bn.epsilon)
-            layer.set_weights([source.kernel.numpy() * scale, bn.beta.numpy() - bn.moving_mean.numpy() * scale])
-        elif source.weights and not isinstance(source, layers.BatchNormalization):
-            layer.set_weights(source.get_weights())
-    output = layers.Activation("linear", dtype="float32", name="error_float32")(folded.output)
-    return keras.Model(folded.inputs, output, name=f"{model.name}_folded")
-
-
-@functools.lru_cache(maxsize=1)
-def native_bfloat16() -> bool:
-    """Whether this CPU has bfloat16 arithmetic (x86 AVX512-BF16 or AMX-BF16; Linux only)."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
-            for line in f:
-                if line.startswith("flags"):
-                    flags = set(line.split(":", 1)[1].split())
-                    return bool(flags & {"avx512_bf16", "amx_bf16"})
-    except OSError:
-        pass
-    return False
-
-
-def inference_precision(precision: str | None = None) -> str:
-    """"float32" or "bfloat16": ``precision``, else ``$GIFNETS_PRECISION``, else "auto" (bfloat16 only
-    where the CPU does it natively; elsewhere it would be emulated, which was not measured here)."""
-    choice = (precision or os.environ.get("GIFNETS_PRECISION") or "auto").strip().lower()
-    if choice == "auto":
-        return "bfloat16" if native_bfloat16() else "float32"
-    if choice not in ("float32", "bfloat16"):
-        from gif_pipeline.errors import GifnetsError
-
-        raise GifnetsError(f"precision (or $GIFNETS_PRECISION) must be auto, float32 or bfloat16, got {choice!r}")
-    return choice
-
-
 def inference_model(model: keras.Model, precision: str | None = None) -> keras.Model:
-    """The DitherNet to run in ``gifnets encode``: batch norms folded, in :func:`inference_precision`."""
+    """The DitherNet to run in ``gifnets encode``: batch norms folded (:func:`~gif_pipeline.models.inference.fold_batch_norm`),
+    in :func:`~gif_pipeline.models.inference.inference_precision`."""
     return fold_batch_norm(model, inference_precision(precision))
 
 

@@ -37,10 +37,11 @@ from keras import layers
 from gif_pipeline.configs import PaletteNetConfig
 from gif_pipeline.models.common import image_to_unit, palette_to_uint8, scale_loss_for_replicas
 from gif_pipeline.models.inception_v2 import inception_v2_backbone
+from gif_pipeline.models.inference import fold_batch_norm
 from gif_pipeline.models.pointnet import pointnet_backbone
 from gif_pipeline.projection import coverage_loss, nested_quantization_loss, quantization_loss, sample_pixels
 
-__all__ = ["PaletteNet", "build_palette_net", "palette_to_uint8"]
+__all__ = ["PaletteNet", "build_palette_net", "inference_function", "palette_to_uint8"]
 
 
 def colour_statistics(images):
@@ -287,3 +288,22 @@ class PaletteNet(keras.Model):
 def build_palette_net(config: PaletteNetConfig | None = None) -> PaletteNet:
     """A built (weights created) :class:`PaletteNet` for ``config`` (paper defaults if None)."""
     return PaletteNet(config if config is not None else PaletteNetConfig())
+
+
+def inference_function(net: PaletteNet, dtype: str = "float32"):
+    """``images -> palette`` for ``gifnets encode``: the backbone with its batch norms folded
+    (:func:`~gif_pipeline.models.inference.fold_batch_norm`) in ``dtype``; the pool and the head stay
+    float32. Not for training.
+
+    Float32 by default, whatever the CPU: per 128-pixel input on this project's 2-core machine the fold
+    took 14.9 -> 14.0 ms (Np = 16 slot head) and 13.1 -> 10.7 ms (nested Np = 256) at batch 1, where
+    bfloat16 was slower (16.0, 12.7 ms); at batch 8 bfloat16 saved only another 0.6-0.8 ms per image.
+    """
+    backbone = fold_batch_norm(net.backbone, dtype)
+
+    def forward(images):
+        net._check_images(images)
+        features = backbone(images, training=False)
+        return net.palette_head(images, net.pool(features) if net.pool is not None else features)
+
+    return forward
