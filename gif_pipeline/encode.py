@@ -251,7 +251,7 @@ def resolve_dither(method: str, n: int) -> str:
 DEFAULT_PALETTE = "auto"
 DEFAULT_DITHER = "auto"
 AUTO_HELP = ("auto: the trained networks where installed for that --colors (palette net+kmeans; "
-             "dither net up to 16 colours), else kmeans / fs")
+             f"dither net up to {DITHER_NET_MAX_COLORS} colours), else kmeans / fs")
 
 
 @dataclasses.dataclass
