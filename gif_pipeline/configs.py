@@ -78,10 +78,6 @@ class PaletteNetConfig(_Config):
     # nested_sizes, colours k_{i-1}..k_i - 1 come from a softmax over the first k_i slots.
     head: str = "dense"
     slot_hidden: int = 64  # width of the "slots" head's per-pixel MLP
-    # Not in the paper: the "slots" head also reads a soft histogram of the image's whitened colours,
-    # with this many bins per axis (0: off), through a small MLP whose last layer starts at zero (so a
-    # fine-tune from a network without it starts as that network).
-    slot_histogram: int = 0
 
     def __post_init__(self):
         check_num_colors(self.num_colors)
@@ -91,11 +87,6 @@ class PaletteNetConfig(_Config):
             raise ValueError("head='slots' builds colours from pixels: it takes output='direct'")
         if isinstance(self.slot_hidden, bool) or not isinstance(self.slot_hidden, int) or self.slot_hidden < 1:
             raise ValueError(f"slot_hidden must be a positive integer, got {self.slot_hidden!r}")
-        if (isinstance(self.slot_histogram, bool) or not isinstance(self.slot_histogram, int)
-                or self.slot_histogram not in (0, *range(2, 9))):
-            raise ValueError(f"slot_histogram must be 0 (off) or 2..8 bins per axis, got {self.slot_histogram!r}")
-        if self.slot_histogram and self.head != "slots":
-            raise ValueError("slot_histogram is an input of the 'slots' head: it takes head='slots'")
         if self.output not in ("direct", "whitened"):
             raise ValueError(f"output must be 'direct' or 'whitened', got {self.output!r}")
         if not self.whitened_scale > 0.0:

@@ -411,40 +411,8 @@ def test_slot_head_trains_on_sampled_pixels_and_infers_on_all(crops):
     np.testing.assert_array_equal(net(images).numpy(), net(images).numpy())
 
 
-def test_colour_histogram_is_a_soft_histogram_of_whitened_colours(crops):
-    from gif_pipeline.models.palette_net import colour_histogram, whiten_pixels
-
-    hist = colour_histogram(crops, 4).numpy() ** 2
-    assert hist.shape == (len(crops), 64)
-    np.testing.assert_allclose(hist.sum(-1), 1.0, atol=1e-5)
-    # Tent weights on centres -2, -2/3, 2/3, 2: the histogram's mean recovers each whitened channel's
-    # mean (0) where no colour is clipped, and the first axis is the slowest-varying index.
-    z = np.clip(whiten_pixels(crops).numpy().reshape(len(crops), -1, 3), -2, 2)
-    centres = np.linspace(-2, 2, 4)
-    grid = np.stack(np.meshgrid(centres, centres, centres, indexing="ij"), -1).reshape(-1, 3)
-    np.testing.assert_allclose(hist @ grid, z.mean(1), atol=1e-4)
-    flat = colour_histogram(np.zeros((1, 8, 8, 3), np.float32), 3).numpy() ** 2  # a flat image: the centre bin
-    assert flat[0, 13] > 0.99
-
-
-def test_slot_head_with_histogram_starts_as_without_and_learns_it(crops):
-    keras.utils.set_random_seed(9)
-    config = tiny(num_colors=8, head="slots", slot_hidden=16)
-    plain, hist = build_palette_net(config), build_palette_net(config.replace(slot_histogram=3))
-    by_name = {layer.name: layer for layer in plain.head_layers}
-    hist.backbone.set_weights(plain.backbone.get_weights())
-    for layer in hist.head_layers:
-        if layer.name in by_name:
-            layer.set_weights(by_name[layer.name].get_weights())
-    np.testing.assert_allclose(hist(crops).numpy(), plain(crops).numpy(), atol=1e-6)  # zero-initialised
-    with tf.GradientTape() as tape:
-        loss = quantization_loss(crops, hist(crops, training=True))
-    assert np.any(tape.gradient(loss, hist.slot_hist.kernel).numpy() != 0)
-
-
 @pytest.mark.parametrize("bad", [dict(head="mlp"), dict(head="slots", output="whitened"),
-                                 dict(head="slots", slot_hidden=0), dict(head="slots", slot_histogram=1),
-                                 dict(head="slots", slot_histogram=9), dict(slot_histogram=4)])
+                                 dict(head="slots", slot_hidden=0)])
 def test_bad_slot_head_configs_raise(bad):
     with pytest.raises(ValueError):
         tiny(**bad)

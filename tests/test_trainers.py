@@ -281,8 +281,3 @@ def test_init_from_copies_the_head_only_when_np_output_and_head_match(tmp_path):
     init_from_palette_net(nested, str(tmp_path / "slots.keras"))
     crops = np.random.default_rng(0).uniform(-1, 1, (2, 16, 16, 3)).astype(np.float32)
     np.testing.assert_allclose(nested(crops).numpy()[:, :8], slots(crops).numpy(), atol=1e-5)
-    # A slot network with the colour histogram, from one without: it starts as the source network.
-    hist = PaletteNet(slots_config.replace(slot_histogram=3))
-    init_from_palette_net(hist, str(tmp_path / "slots.keras"))
-    np.testing.assert_allclose(hist(crops).numpy(), slots(crops).numpy(), atol=1e-6)
-    assert hist.slot_hist_hidden.get_weights()[0].shape == (27, 64)

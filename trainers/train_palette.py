@@ -28,8 +28,6 @@ flags.DEFINE_enum("output", "direct", ["direct", "whitened"], "Palette output: t
 flags.DEFINE_enum("head", "dense", ["dense", "slots"], "Palette head: Dense(Np*3)+tanh on the pooled feature "
                   "(paper), or per-pixel soft assignment to Np slots whose colours are weighted pixel means "
                   "(not in the paper; see PaletteNetConfig).")
-flags.DEFINE_integer("slot_histogram", 0, "Bins per axis of a soft histogram of the image's whitened colours "
-                     "that the slot head also reads (0: off; not in the paper; see PaletteNetConfig).")
 flags.DEFINE_list("nested_sizes", [], "Train these palette prefixes to be palettes on their own, e.g. "
                   "16,32,64,128,256 with --np=256: one network for every Np (not in the paper; see BUILD.md).")
 flags.DEFINE_integer("loss_pixels", 0, "Pixels sampled per image for the training loss (0: all). Keeps "
@@ -55,8 +53,7 @@ def build_model(strategy):
                               depth_multiplier=FLAGS.depth_multiplier, min_depth=FLAGS.min_depth,
                               coverage_weight=FLAGS.coverage_weight, input_size=FLAGS.image_size,
                               output=FLAGS.output, nested_sizes=tuple(int(k) for k in FLAGS.nested_sizes),
-                              loss_pixels=FLAGS.loss_pixels, head=FLAGS.head,
-                              slot_histogram=FLAGS.slot_histogram)
+                              loss_pixels=FLAGS.loss_pixels, head=FLAGS.head)
     with strategy.scope():
         model = PaletteNet(config)
         if FLAGS.init_from:
@@ -71,8 +68,7 @@ def init_from_palette_net(model, path):
     """Copy the PaletteNet at ``path`` into ``model``: the backbone (same backbone and width), and the
     palette head too when both have the same head, Np and output (then the run fine-tunes it). Two
     slot heads of another Np share all but the last layer's width: that is copied too, with the
-    logits of the first min(Np) slots, so the new network's first colours start as the old one's.
-    Slot-head layers that only one of the two has (``slot_histogram``) keep their initialisation."""
+    logits of the first min(Np) slots, so the new network's first colours start as the old one's."""
     import numpy as np
 
     from gif_pipeline import pretrained
@@ -86,14 +82,12 @@ def init_from_palette_net(model, path):
     def head(config):
         return config.num_colors, config.output, config.head, config.slot_hidden
 
-    shared = {layer.name: layer for layer in source.head_layers}
-    shared = [(target, shared[target.name]) for target in model.head_layers if target.name in shared]
     if head(source.config) == head(model.config):
-        for target, layer in shared:
+        for target, layer in zip(model.head_layers, source.head_layers):
             target.set_weights(layer.get_weights())
-        logging.info("Backbone and palette head (%s) initialised from %s", ", ".join(t.name for t, _ in shared), path)
+        logging.info("Backbone and palette head initialised from %s", path)
     elif head(source.config)[1:] == head(model.config)[1:] and model.config.head == "slots":
-        for target, layer in shared[:-1]:
+        for target, layer in zip(model.head_layers[:-1], source.head_layers[:-1]):
             target.set_weights(layer.get_weights())
         n = min(source.num_colors, model.num_colors)
         (kernel, bias), (old_kernel, old_bias) = model.slot_logits.get_weights(), source.slot_logits.get_weights()

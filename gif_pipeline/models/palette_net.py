@@ -83,24 +83,6 @@ def whiten_pixels(images):
     return tf.stack([z1, z2, z3], axis=-1)
 
 
-def colour_histogram(images, bins: int, extent: float = 2.0):
-    """Soft histogram ``[B, bins**3]`` of each image's whitened colours (:func:`whiten_pixels`), as square roots.
-
-    Bin centres are ``bins`` points from ``-extent`` to ``extent`` on each axis (colours outside are
-    clipped to the edge bins); a pixel spreads over its neighbouring bins with linear (tent) weights,
-    so the histogram is differentiable and sums to 1 before the square root.
-    """
-    z = tf.clip_by_value(whiten_pixels(images), -extent, extent)
-    z = tf.reshape(z, [tf.shape(z)[0], -1, 3])  # [B, N, 3]
-    centres = tf.linspace(-extent, extent, bins)
-    step = 2.0 * extent / (bins - 1)
-    weights = tf.nn.relu(1.0 - tf.abs(z[..., tf.newaxis] - centres) / step)  # [B, N, 3, bins]
-    joint = (weights[:, :, 0, :, tf.newaxis, tf.newaxis] * weights[:, :, 1, tf.newaxis, :, tf.newaxis]
-             * weights[:, :, 2, tf.newaxis, tf.newaxis, :])  # [B, N, bins, bins, bins]
-    histogram = tf.reduce_mean(tf.reshape(joint, [tf.shape(z)[0], -1, bins ** 3]), axis=1)
-    return tf.sqrt(histogram + 1e-8)
-
-
 def slot_means(images, logits):
     """Palette ``[B, Np, 3]``: each slot's mean of the pixels, weighted by ``softmax(logits)`` over slots.
 
@@ -150,10 +132,6 @@ class PaletteNet(keras.Model):
             self.slot_global = layers.Dense(config.slot_hidden, use_bias=False, name="slot_global")
             self.slot_mix = layers.Dense(config.slot_hidden, activation="relu", name="slot_mix")
             self.slot_logits = layers.Dense(config.num_colors, name="slot_logits")
-            if config.slot_histogram:
-                self.slot_hist_hidden = layers.Dense(64, activation="relu", name="slot_hist_hidden")
-                self.slot_hist = layers.Dense(config.slot_hidden, use_bias=False, kernel_initializer="zeros",
-                                              name="slot_hist")
         else:
             # Initialised in tanh's linear range: a small kernel (image-dependent part) and a spread bias
             # (the starting palette covers the colour cube). A unit-variance kernel on the non-negative
@@ -169,11 +147,8 @@ class PaletteNet(keras.Model):
     def build(self, input_shape):
         features = self.backbone.output.shape[-1]
         if self.config.head == "slots":
-            widths = [(self.slot_pixel, 6), (self.slot_global, features),
-                      (self.slot_mix, self.config.slot_hidden), (self.slot_logits, self.config.slot_hidden)]
-            if self.config.slot_histogram:
-                widths += [(self.slot_hist_hidden, self.config.slot_histogram ** 3), (self.slot_hist, 64)]
-            for layer, width in widths:
+            for layer, width in ((self.slot_pixel, 6), (self.slot_global, features),
+                                 (self.slot_mix, self.config.slot_hidden), (self.slot_logits, self.config.slot_hidden)):
                 if not layer.built:
                     layer.build((None, width))
         elif not self.palette_dense.built:
@@ -211,17 +186,13 @@ class PaletteNet(keras.Model):
     def head_layers(self):
         """The layers after the backbone that hold weights (what ``--init_from`` copies on a fine-tune)."""
         if self.config.head == "slots":
-            extra = [self.slot_hist_hidden, self.slot_hist] if self.config.slot_histogram else []
-            return [self.slot_pixel, self.slot_global, *extra, self.slot_mix, self.slot_logits]
+            return [self.slot_pixel, self.slot_global, self.slot_mix, self.slot_logits]
         return [self.palette_dense]
 
     def _slot_palette(self, images, features):
         images = tf.cast(images, tf.float32)
         pixel_features = tf.concat([images, whiten_pixels(images)], axis=-1)  # [B, H, W, 6]
-        image_code = self.slot_global(features)
-        if self.config.slot_histogram:
-            image_code += self.slot_hist(self.slot_hist_hidden(colour_histogram(images, self.config.slot_histogram)))
-        hidden = self.slot_pixel(pixel_features) + image_code[:, tf.newaxis, tf.newaxis, :]
+        hidden = self.slot_pixel(pixel_features) + self.slot_global(features)[:, tf.newaxis, tf.newaxis, :]
         logits = self.slot_logits(self.slot_mix(tf.nn.relu(hidden)))
         if not self.config.nested_sizes:
             return slot_means(images, logits)
