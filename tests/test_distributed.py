@@ -36,5 +36,7 @@ def test_train_palette_runs_mirrored_on_two_logical_cpus(tmp_path):
                  f"--model_dir={tmp_path / strategy}", cwd=tmp_path)
         assert r.returncode == 0, r.stderr[-3000:]
         finals[strategy] = json.loads((tmp_path / strategy / "config.json").read_text())["final_metrics"]["loss"]
-    # Adam and a seeded pipeline: close, though not bit-equal (the strict check is the test above).
-    assert finals["mirrored"] == pytest.approx(finals["default"], rel=0.05)
+    # Adam and a seeded pipeline: close, though not bit-equal (the strict check is the test above). The
+    # mirrored run's losses vary from run to run: its last loss was 0.3% to 6.4% off the single-device
+    # one in runs on this machine. A loss scaled by the replica count, the usual bug, would be 2x off.
+    assert finals["mirrored"] == pytest.approx(finals["default"], rel=0.2)

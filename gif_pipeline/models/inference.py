@@ -1,10 +1,11 @@
-"""Inference copies of trained networks for ``gifnets encode``: batch norms folded, bfloat16 on CPUs that have it.
+"""Inference copies of trained networks for ``gifnets encode``: batch norms folded, optionally in bfloat16.
 
 Not in the paper; the trained networks and the exported models are unchanged. With a batch norm's
 moving statistics, ``BN(conv(x)) = conv(x; W * s) + (b - mean) * s + beta`` where
 ``s = gamma / sqrt(var + eps)``, so each ``conv -> BN`` pair becomes one conv with a bias
-(:func:`fold_batch_norm`). On a CPU with native bfloat16 the copy then computes in bfloat16
-(:func:`inference_precision`; ``$GIFNETS_PRECISION`` overrides).
+(:func:`fold_batch_norm`). DitherNet's copy computes in :func:`inference_precision` (bfloat16 on a CPU
+that has it natively; ``$GIFNETS_PRECISION`` overrides: ``dither_net.inference_model``); PaletteNet's
+backbone copy stays float32 (``palette_net.inference_function``).
 """
 from __future__ import annotations
 
