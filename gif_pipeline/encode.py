@@ -109,7 +109,7 @@ def _refine_function(refine: int):
 
 
 def _is_nested(np_colors: int) -> bool:
-    return bool(getattr(_net_function(np_colors)[0].config, "nested_sizes", ()))
+    return bool(getattr(_load_net("palette", np_colors).config, "nested_sizes", ()))
 
 
 def pick_palette_net(n: int) -> tuple[int, str]:

@@ -52,8 +52,7 @@ from gif_pipeline.configs import DitherNetConfig
 from gif_pipeline.models.inference import fold_batch_norm, inference_precision
 from gif_pipeline.projection import hard_projection, soft_projection
 
-__all__ = ["build_dither_net", "dither", "symmetric_pad", "PadToMultiple", "CropLike", "config_of", "fold_batch_norm",
-           "inference_model", "inference_precision"]
+__all__ = ["build_dither_net", "dither", "symmetric_pad", "PadToMultiple", "CropLike", "config_of", "inference_model"]
 
 
 def _symmetric_indices(n, before, after):
