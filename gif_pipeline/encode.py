@@ -99,12 +99,24 @@ def _net_function(np_colors: int):
     return net, tf.function(palette_net.inference_function(net), reduce_retracing=True, autograph=False)
 
 
+#: ``net+kmeans`` runs its Lloyd steps XLA-compiled (:func:`palettes.refine_palette`) up to this many
+#: colours: 3x faster at 16-32 colours, 1.1-1.7x at 64, slower at 128-256 (BUILD.md).
+XLA_REFINE_MAX_COLORS = 64
+
+
+def _refine_with_xla(n: int, image) -> bool:
+    """XLA for ``n`` colours on ``image`` ``[B, H, W, 3]``: few colours, and an image of at least the fine
+    sample's pixels (then every image has the same sample shape, so there is one compilation per Np)."""
+    return n <= XLA_REFINE_MAX_COLORS and int(image.shape[1]) * int(image.shape[2]) >= palettes.REFINE_GRID_PIXELS[-1]
+
+
 @functools.lru_cache(maxsize=16)
-def _refine_function(refine: int):
-    """Compiled ``net+kmeans`` refinement: ``refine`` Lloyd steps on pixel grids (:func:`palettes.refine_palette`)."""
+def _refine_function(refine: int, jit_compile: bool):
+    """Compiled ``net+kmeans`` refinement: ``refine`` Lloyd steps on pixel samples (:func:`palettes.refine_palette`)."""
     import tensorflow as tf
 
-    return tf.function(lambda palette, image: palettes.refine_palette(image, palette, refine), reduce_retracing=True,
+    return tf.function(lambda palette, image: palettes.refine_palette(image, palette, refine, jit_compile),
+                       reduce_retracing=True,
                        autograph=False)  # no tensor-dependent Python control flow; AutoGraph took ~2.5 s to trace
 
 
@@ -159,7 +171,7 @@ def _net_palette(refine_iterations: int) -> PaletteStage:
             counts = np.bincount(indices.numpy().ravel(), minlength=np_net)
             palette = tf.gather(palette, np.sort(np.argsort(-counts, kind="stable")[:n]), axis=1)
         if refine:
-            palette = _refine_function(int(refine))(palette, image)
+            palette = _refine_function(int(refine), _refine_with_xla(n, image))(palette, image)
         return np.unique(palette_to_uint8(palette[0]), axis=0)
 
     return stage
@@ -364,7 +376,7 @@ def _batch_function(n: int, refine: int, dither_np: int | None):
             keep = tf.sort(tf.math.top_k(counts, n).indices, axis=-1)
             palette = tf.gather(palette, keep, batch_dims=1)
         if refine:
-            palette = palettes.refine_palette(images, palette, refine)
+            palette = palettes.refine_palette(images, palette, refine, _refine_with_xla(n, images))
         palette = tf.round((tf.clip_by_value(palette, -1.0, 1.0) + 1.0) * 127.5)  # the colours the GIF stores
         unit = palette / 127.5 - 1.0
         if dither_net is None:

@@ -120,6 +120,27 @@ def test_encode_batch_matches_encode_image(use_weights, palette, dither):
         assert got.stats(rgb)["psnr"] == pytest.approx(single.stats(rgb)["psnr"], abs=0.05)
 
 
+def test_net_kmeans_with_xla_gives_the_palettes_of_the_graph(use_weights, monkeypatch):
+    big = np.asarray(Image.fromarray(PHOTO).resize((160, 128)))  # at least the fine sample: one compiled shape
+    assert encode._refine_with_xla(8, big[None]) and not encode._refine_with_xla(8, PHOTO[None])
+    assert not encode._refine_with_xla(encode.XLA_REFINE_MAX_COLORS + 1, big[None])
+    batch = np.stack([big, big[::-1]])
+
+    def run():
+        encode.clear_model_cache()
+        single = encode.encode_image(big, colors=8, palette="net+kmeans", dither="none")
+        return [single] + encode.encode_batch(batch, colors=8, palette="net+kmeans", dither="none")
+
+    xla = run()
+    monkeypatch.setattr(encode, "XLA_REFINE_MAX_COLORS", 0)
+    graph = run()
+    # Float sums in another order can flip a near-tie (a pixel's nearest colour, a split-merge round kept
+    # or not), so the palettes may differ by a few levels; their quality may not.
+    for a, b, rgb in zip(xla, graph, [big, *batch]):
+        assert len(a.palette) == len(b.palette)
+        assert a.stats(rgb)["psnr"] == pytest.approx(b.stats(rgb)["psnr"], abs=0.02)
+
+
 def test_encode_batch_takes_batches_of_any_size_one_after_another(use_weights):
     for shape in ((2, 64, 64), (3, 48, 40), (1, 40, 56)):  # compiled functions must not pin one shape
         batch = np.stack([PHOTO[: shape[1], : shape[2]]] * shape[0])

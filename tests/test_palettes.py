@@ -209,6 +209,36 @@ def test_grid_sample_keeps_real_pixels_and_aspect_with_static_and_dynamic_shapes
     np.testing.assert_array_equal(dynamic(image[:, :10, :10]).numpy(), image[:, :10, :10])
 
 
+def test_grid_pixels_has_one_shape_for_every_large_image_and_keeps_real_spread_pixels():
+    rng = np.random.default_rng(4)
+    for h, w in [(40, 80), (57, 31), (200, 3), (20, 10)]:  # the last is exactly 200 pixels
+        image = rng.uniform(-1, 1, (2, h, w, 3)).astype(np.float32)
+        pixels = palettes.grid_pixels(image, 200).numpy()
+        assert pixels.shape == (2, 200, 3)
+        colours = {tuple(c) for c in image[0].reshape(-1, 3).round(6)}
+        assert all(tuple(c) in colours for c in pixels[0].round(6))  # real pixels, no averages
+        assert len({tuple(c) for c in pixels[0].round(6)}) == 200  # no pixel taken twice
+        # Spread over the image: each half (top/bottom, left/right) holds between 35% and 65% of them.
+        where = {tuple(c): divmod(i, w) for i, c in enumerate(image[0].reshape(-1, 3).round(6))}
+        rows, cols = np.array([where[tuple(c)] for c in pixels[0].round(6)]).T
+        for position, size in ((rows, h), (cols, w)):
+            assert 0.35 < np.mean(position < size / 2) < 0.65
+        dynamic = tf.function(lambda x: palettes.grid_pixels(x, 200), input_signature=[tf.TensorSpec([None, None, None, 3])])
+        np.testing.assert_array_equal(dynamic(image).numpy(), pixels)
+    small = rng.uniform(-1, 1, (1, 9, 7, 3)).astype(np.float32)  # fewer pixels than asked: all of them, in order
+    np.testing.assert_array_equal(palettes.grid_pixels(small, 200).numpy(), small.reshape(1, -1, 3))
+
+
+def test_refine_palette_compiled_with_xla_matches_the_graph():
+    rgb = _load(PHOTOS[0])
+    image = tf.constant(rgb[None].astype(np.float32) / 127.5 - 1)
+    seed = tf.constant(palettes.median_cut(rgb, 16)[None].astype(np.float32) / 127.5 - 1)
+    graph = palettes.refine_palette(image, seed, 15).numpy()
+    xla = palettes.refine_palette(image, seed, 15, jit_compile=True).numpy()
+    np.testing.assert_allclose(xla, graph, atol=1e-4)
+    assert not np.allclose(graph, seed.numpy(), atol=1e-3)  # the steps did move the palette
+
+
 def test_refine_palette_on_grids_fits_the_whole_photo():
     rgb = _load(PHOTOS[0])
     image = tf.constant(rgb[None].astype(np.float32) / 127.5 - 1)
@@ -265,7 +295,9 @@ def test_split_merge_never_increases_the_error_and_keeps_shapes():
 
 
 @pytest.mark.parametrize("refine", [lambda im, p: palettes.lloyd_refine(im, p, 2),
-                                    lambda im, p: palettes.split_merge(im, p, 2)], ids=["lloyd", "split_merge"])
+                                    lambda im, p: palettes.split_merge(im, p, 2),
+                                    lambda im, p: palettes.refine_palette(im, p, 5)],
+                         ids=["lloyd", "split_merge", "refine_palette"])
 def test_refinement_converts_to_tflite_with_builtin_ops_only(refine):
     litert = pytest.importorskip("ai_edge_litert.interpreter")
     module = tf.Module()
