@@ -144,34 +144,45 @@ def pick_palette_net(n: int) -> tuple[int, str]:
     return larger[0], "prune"
 
 
-def _net_palette(refine_iterations: int) -> PaletteStage:
-    """PaletteNet's palette (§3.1), optionally refined by Lloyd iterations (``net+kmeans``).
+def _network_palettes(images, n: int, refine: int):
+    """Eq. 1's palettes ``[B, n, 3]`` (float, [-1, 1]) of ``images`` ``[B, H, W, 3]`` in [-1, 1] from the
+    installed PaletteNet for ``n`` colours (:func:`pick_palette_net`), refined by ``refine`` Lloyd steps.
 
-    The network reads the image downscaled to its trained ``input_size`` (a palette is a global
-    property); the Lloyd steps read pixel grids of a few thousand pixels (:func:`palettes.refine_palette`).
+    The network reads the images downscaled to its trained ``input_size`` (a palette is a global
+    property). A nested network gives its first ``n`` colours; a larger one its ``n`` colours most used
+    on a grid of :data:`PRUNE_GRID_PIXELS`. The Lloyd steps read pixel samples of a few thousand
+    pixels (:func:`palettes.refine_palette`). Runs eagerly (:func:`encode_image`; the network and the
+    refinement are compiled functions) or inside :func:`encode_batch`'s compiled function.
     """
+    import tensorflow as tf
+
+    from gif_pipeline.projection import hard_projection
+
+    with tf.init_scope():  # load (and fold) the network eagerly, also when called inside a trace
+        np_net, how = pick_palette_net(n)
+        net, predict = _net_function(np_net)
+    palette = predict(downscale_short_side(images, getattr(net.config, "input_size", 0)))
+    if how == "prefix":
+        palette = palette[:, :n]
+    elif how == "prune":  # each image's n most used colours, in the network's order
+        indices, _ = hard_projection(palettes.grid_sample(images, PRUNE_GRID_PIXELS), palette)
+        counts = tf.reduce_sum(tf.one_hot(indices, np_net), axis=[1, 2])
+        palette = tf.gather(palette, tf.sort(tf.math.top_k(counts, n).indices, axis=-1), batch_dims=1)
+    if refine:
+        palette = _refine_function(int(refine), _refine_with_xla(n, images))(palette, images)
+    return palette
+
+
+def _net_palette(refine_iterations: int) -> PaletteStage:
+    """PaletteNet's palette (§3.1), optionally refined by Lloyd iterations (``net+kmeans``):
+    :func:`_network_palettes` for one image."""
 
     def stage(rgb, n, seed=0, iterations=None):
         del seed  # the network is deterministic
         refine = refine_iterations if iterations is None or not refine_iterations else iterations
-        import tensorflow as tf
-
         from gif_pipeline.models.common import image_to_unit, palette_to_uint8
 
-        np_net, how = pick_palette_net(n)
-        net, predict = _net_function(np_net)
-        image = image_to_unit(rgb)[None]
-        palette = predict(downscale_short_side(image, getattr(net.config, "input_size", 0)))
-        if how == "prefix":
-            palette = palette[:, :n]
-        elif how == "prune":
-            from gif_pipeline.projection import hard_projection
-
-            indices, _ = hard_projection(palettes.grid_sample(image, PRUNE_GRID_PIXELS), palette)
-            counts = np.bincount(indices.numpy().ravel(), minlength=np_net)
-            palette = tf.gather(palette, np.sort(np.argsort(-counts, kind="stable")[:n]), axis=1)
-        if refine:
-            palette = _refine_function(int(refine), _refine_with_xla(n, image))(palette, image)
+        palette = _network_palettes(image_to_unit(rgb)[None], n, refine)
         return np.unique(palette_to_uint8(palette[0]), axis=0)
 
     return stage
@@ -356,10 +367,7 @@ def _batch_function(n: int, refine: int, dither_np: int | None):
 
     from gif_pipeline.projection import hard_projection
 
-    np_net, how = pick_palette_net(n)
-    net, predict = _net_function(np_net)
     dither_net = _inference_dither_net(dither_np) if dither_np else None
-    input_size = getattr(net.config, "input_size", 0)
 
     # No reduce_retracing: downscale_short_side reads static shapes, so each batch shape gets its own
     # trace (a relaxed [None, None, None, 3] trace failed on the second size). No autograph: no
@@ -367,16 +375,7 @@ def _batch_function(n: int, refine: int, dither_np: int | None):
     @tf.function(autograph=False)
     def run(images):
         images = tf.cast(images, tf.float32) / 127.5 - 1.0
-        palette = predict(downscale_short_side(images, input_size))
-        if how == "prefix":
-            palette = palette[:, :n]
-        elif how == "prune":  # keep each image's n most used colours
-            indices, _ = hard_projection(palettes.grid_sample(images, PRUNE_GRID_PIXELS), palette)
-            counts = tf.reduce_sum(tf.one_hot(indices, np_net), axis=[1, 2])
-            keep = tf.sort(tf.math.top_k(counts, n).indices, axis=-1)
-            palette = tf.gather(palette, keep, batch_dims=1)
-        if refine:
-            palette = palettes.refine_palette(images, palette, refine, _refine_with_xla(n, images))
+        palette = _network_palettes(images, n, refine)
         palette = tf.round((tf.clip_by_value(palette, -1.0, 1.0) + 1.0) * 127.5)  # the colours the GIF stores
         unit = palette / 127.5 - 1.0
         if dither_net is None:
