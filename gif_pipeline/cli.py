@@ -166,12 +166,14 @@ def _import_tensorflow_quietly():
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    _import_tensorflow_quietly()
     if argv[:1] == ["bench"]:  # the benchmark has its own parser (and --help)
+        _import_tensorflow_quietly()
         from gif_pipeline import bench
 
         return bench.main(argv[1:], prog="gifnets bench") or 0
+    # Arguments first: --help and argument errors need no TensorFlow (~5 s to import on a small machine).
     args = build_parser().parse_args(argv)
+    _import_tensorflow_quietly()
     try:
         return args.func(args)
     except GifnetsError as e:

@@ -15,8 +15,11 @@ from typing import Callable
 
 import numpy as np
 
-from gif_pipeline import dithering, gif_io, metrics, palettes
+from gif_pipeline import dithering, gif_io, metrics
 from gif_pipeline.configs import check_num_colors
+
+# TensorFlow (through gif_pipeline.palettes and the networks) is imported where it is used, so that
+# importing this module (`gifnets --help`, argument errors) does not wait seconds for it.
 
 PaletteStage = Callable[..., np.ndarray]  # (rgb uint8[N?,3] pixels image, n, seed) -> uint8[K,3]
 DitherStage = Callable[..., np.ndarray]  # (rgb uint8[H,W,3], palette uint8[K,3]) -> uint8[H,W]
@@ -24,6 +27,8 @@ DitherStage = Callable[..., np.ndarray]  # (rgb uint8[H,W,3], palette uint8[K,3]
 
 def _classical_palette(method: str) -> PaletteStage:
     def stage(rgb, n, seed=0, iterations=None):
+        from gif_pipeline import palettes
+
         if method == "kmeans":
             return palettes.kmeans(rgb, n, seed=seed, **({} if iterations is None else {"iterations": iterations}))
         return palettes.make_palette(rgb, n, method)
@@ -107,6 +112,8 @@ XLA_REFINE_MAX_COLORS = 64
 def _refine_with_xla(n: int, image) -> bool:
     """XLA for ``n`` colours on ``image`` ``[B, H, W, 3]``: few colours, and an image of at least the fine
     sample's pixels (then every image has the same sample shape, so there is one compilation per Np)."""
+    from gif_pipeline import palettes
+
     return n <= XLA_REFINE_MAX_COLORS and int(image.shape[1]) * int(image.shape[2]) >= palettes.REFINE_GRID_PIXELS[-1]
 
 
@@ -114,6 +121,8 @@ def _refine_with_xla(n: int, image) -> bool:
 def _refine_function(refine: int, jit_compile: bool):
     """Compiled ``net+kmeans`` refinement: ``refine`` Lloyd steps on pixel samples (:func:`palettes.refine_palette`)."""
     import tensorflow as tf
+
+    from gif_pipeline import palettes
 
     return tf.function(lambda palette, image: palettes.refine_palette(image, palette, refine, jit_compile),
                        reduce_retracing=True,
@@ -156,6 +165,7 @@ def _network_palettes(images, n: int, refine: int):
     """
     import tensorflow as tf
 
+    from gif_pipeline import palettes
     from gif_pipeline.projection import hard_projection
 
     with tf.init_scope():  # load (and fold) the network eagerly, also when called inside a trace

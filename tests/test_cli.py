@@ -63,6 +63,18 @@ def test_refuses_to_overwrite_unless_forced_and_never_an_input(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["x.gif"]  # no temp files left behind
 
 
+def test_help_and_usage_errors_do_not_wait_for_tensorflow():
+    # TensorFlow takes seconds to import; the parser and its error messages must not need it.
+    code = ("import sys\nfrom gif_pipeline import cli\n"
+            "for argv in (['--help'], ['encode', '--help'], ['encode', 'x.jpg', '--colors', '1']):\n"
+            "    try:\n        cli.main(argv)\n    except SystemExit:\n        pass\n"
+            "print('tensorflow' in sys.modules)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip().splitlines()[-1] == "False"
+    assert "--colors must be in 2..256" in r.stderr and "usage: gifnets encode" in r.stdout
+
+
 @pytest.mark.parametrize("bad", ["1", "257", "sixteen"])
 def test_wrong_colors_is_a_usage_error(bad, capsys):
     with pytest.raises(SystemExit) as e:
