@@ -356,8 +356,8 @@ def add_model_arguments(p: argparse.ArgumentParser) -> None:
                    help="net: PaletteNet + nearest colour; +dither: with DitherNet; +kmeans: Lloyd refinement "
                         "of the network's palette (default: %(default)s)")
     p.add_argument("--kmeans_iterations", type=int, default=None,
-                   help="Lloyd iterations for the +kmeans modes (default: 20, as in `gifnets encode`; three "
-                        "quarters of them at half size)")
+                   help="Lloyd iterations for the +kmeans modes (default: 15, the schedule of `gifnets encode`: "
+                        "Lloyd steps and split-merge rounds on 4,096 pixels, the last fifth on 16,384)")
     p.add_argument("--init", choices=INITS, default="auto",
                    help="trained models, freshly initialised ones, or trained where found (default: %(default)s)")
     p.add_argument("--palette_model", default=None, help="path of a trained PaletteNet .keras file")

@@ -88,7 +88,7 @@ def downscale_short_side(image, size: int):
     return tf.image.resize(image, (max(1, round(h * scale)), max(1, round(w * scale))), method="area")
 
 
-#: A larger PaletteNet cut to ``n`` colours keeps those most used on a grid of about this many pixels.
+#: A larger PaletteNet cut to ``n`` colours keeps those most used on this many pixels (:func:`palettes.grid_pixels`).
 PRUNE_GRID_PIXELS = 128 * 128
 
 
@@ -159,7 +159,7 @@ def _network_palettes(images, n: int, refine: int):
 
     The network reads the images downscaled to its trained ``input_size`` (a palette is a global
     property). A nested network gives its first ``n`` colours; a larger one its ``n`` colours most used
-    on a grid of :data:`PRUNE_GRID_PIXELS`. The Lloyd steps read pixel samples of a few thousand
+    on :data:`PRUNE_GRID_PIXELS` of the pixels. The Lloyd steps read pixel samples of a few thousand
     pixels (:func:`palettes.refine_palette`). Runs eagerly (:func:`encode_image`; the network and the
     refinement are compiled functions) or inside :func:`encode_batch`'s compiled function.
     """
@@ -175,7 +175,7 @@ def _network_palettes(images, n: int, refine: int):
     if how == "prefix":
         palette = palette[:, :n]
     elif how == "prune":  # each image's n most used colours, in the network's order
-        indices, _ = hard_projection(palettes.grid_sample(images, PRUNE_GRID_PIXELS), palette)
+        indices, _ = hard_projection(palettes.grid_pixels(images, PRUNE_GRID_PIXELS)[:, :, tf.newaxis], palette)
         counts = tf.reduce_sum(tf.one_hot(indices, np_net), axis=[1, 2])
         palette = tf.gather(palette, tf.sort(tf.math.top_k(counts, n).indices, axis=-1), batch_dims=1)
     if refine:

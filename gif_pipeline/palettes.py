@@ -405,32 +405,15 @@ def refine_schedule(iterations: int) -> tuple[int, int, int]:
     return iterations - fine - 2 * rounds, rounds, fine
 
 
-def grid_sample(image, pixels: int):
-    """Every ``s``-th pixel of ``[B, H, W, 3]`` (nearest-neighbour resize), about ``pixels`` of them.
-
-    Keeps the aspect ratio and never upsamples. Unlike an area downscale it keeps the colours
-    the image really has (no averaging across edges), so Lloyd on the grid fits the full image.
-    Works with dynamic shapes (RESIZE_NEAREST_NEIGHBOR in TFLite).
-    """
-    if image.shape[1] is not None and image.shape[2] is not None:
-        h, w = int(image.shape[1]), int(image.shape[2])
-        scale = (pixels / (h * w)) ** 0.5
-        if scale >= 1.0:
-            return image
-        return tf.image.resize(image, (max(1, round(h * scale)), max(1, round(w * scale))), method="nearest")
-    hw = tf.cast(tf.shape(image)[1:3], tf.float32)
-    scale = tf.minimum(1.0, tf.sqrt(float(pixels) / (hw[0] * hw[1])))
-    return tf.image.resize(image, tf.maximum(1, tf.cast(tf.round(hw * scale), tf.int32)), method="nearest")
-
-
 def grid_pixels(image, count: int):
     """``min(count, H * W)`` pixels of each ``[B, H, W, 3]`` image, spread over it: ``[B, n, 3]``.
 
     A nearest-neighbour grid with the image's aspect ratio and at least ``count`` pixels (each side
-    rounded up), then ``count`` of its pixels at even steps in raster order. Like :func:`grid_sample`
-    it keeps real pixel colours; unlike it, the number of pixels is the same for every image of at
-    least ``count`` pixels, so a compiled (XLA) refinement sees one shape for all of them.
-    Works with dynamic shapes.
+    rounded up), then ``count`` of its pixels at even steps in raster order. Unlike an area downscale
+    it keeps the colours the image really has (no averaging across edges), so Lloyd on the sample fits
+    the full image. The number of pixels is the same for every image of at least ``count`` pixels, so
+    a compiled (XLA) refinement sees one shape for all of them. Works with dynamic shapes (builtin
+    TFLite ops: RESIZE_NEAREST_NEIGHBOR, GATHER).
     """
     if image.shape[1] is not None and image.shape[2] is not None:
         h, w = int(image.shape[1]), int(image.shape[2])

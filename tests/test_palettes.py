@@ -195,20 +195,6 @@ def test_lloyd_refine_moves_empty_colours_to_the_worst_served_pixels():
     np.testing.assert_allclose(flat, exact)
 
 
-def test_grid_sample_keeps_real_pixels_and_aspect_with_static_and_dynamic_shapes():
-    rng = np.random.default_rng(3)
-    image = rng.uniform(-1, 1, (2, 40, 80, 3)).astype(np.float32)
-    grid = palettes.grid_sample(image, 200).numpy()
-    assert grid.shape == (2, 10, 20, 3)  # 200 pixels, 1:2 like the image
-    colours = {tuple(c) for c in image.reshape(-1, 3).round(6)}
-    assert all(tuple(c) in colours for c in grid.reshape(-1, 3).round(6))  # no averaged colours
-    assert palettes.grid_sample(image, 10_000) is image  # never upsampled
-    dynamic = tf.function(lambda x: palettes.grid_sample(x, 200),
-                          input_signature=[tf.TensorSpec([None, None, None, 3])])
-    np.testing.assert_array_equal(dynamic(image).numpy(), grid)
-    np.testing.assert_array_equal(dynamic(image[:, :10, :10]).numpy(), image[:, :10, :10])
-
-
 def test_grid_pixels_has_one_shape_for_every_large_image_and_keeps_real_spread_pixels():
     rng = np.random.default_rng(4)
     for h, w in [(40, 80), (57, 31), (200, 3), (20, 10)]:  # the last is exactly 200 pixels
