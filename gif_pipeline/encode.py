@@ -208,37 +208,78 @@ def _dither_net_colors(n: int) -> int:
     return min([c for c in shipped if c >= n] or [max(shipped)])
 
 
-def _dithered_indices(dither_net, images, palette):
-    """Eq. 5 in TF: indices ``[B, H, W]`` of Proj(I + DitherNet(I, Proj(I, P)), P) for [-1, 1] inputs."""
+def _dither_error(dither_net, images, palette):
+    """DitherNet's error image E' = DitherNet(I, Proj(I, P)) (Eq. 5) for [-1, 1] inputs, in the images' dtype."""
     import tensorflow as tf
 
     from gif_pipeline.projection import hard_projection
 
     _, quantized = hard_projection(images, palette)
-    error = tf.cast(dither_net([images, quantized], training=False), images.dtype)
-    return hard_projection(images + error, palette)[0]
+    return tf.cast(dither_net([images, quantized], training=False), images.dtype)
+
+
+def _dithered_indices(dither_net, images, palette):
+    """Eq. 5 in TF: indices ``[B, H, W]`` of Proj(I + DitherNet(I, Proj(I, P)), P) for [-1, 1] inputs."""
+    from gif_pipeline.projection import hard_projection
+
+    return hard_projection(images + _dither_error(dither_net, images, palette), palette)[0]
 
 
 @functools.lru_cache(maxsize=16)
-def _dither_function(dither_np: int):
-    """The installed DitherNet for ``dither_np`` as a compiled ``(image, palette) -> indices`` function."""
+def _dither_function(dither_np: int, what: str = "indices"):
+    """The installed DitherNet for ``dither_np`` as a compiled ``(image, palette) -> indices`` function
+    (``what="error"``: ``-> E'``)."""
     import tensorflow as tf
 
     net = _inference_dither_net(dither_np)
-    return tf.function(lambda image, palette: _dithered_indices(net, image, palette), reduce_retracing=True,
-                       autograph=False)
+    fn = _dithered_indices if what == "indices" else _dither_error
+    return tf.function(lambda image, palette: fn(net, image, palette), reduce_retracing=True, autograph=False)
+
+
+#: DitherNet reads an image of more than ``DITHER_TILE**2`` pixels in tiles of ``DITHER_TILE`` pixels
+#: with ``DITHER_HALO`` pixels of context on each side, so its memory stays bounded: a 12-megapixel photo
+#: in one piece took 4 GB. A changed pixel moves E' at most 45 pixels away (measured on the shipped
+#: networks), the halo is larger, and tiles start at multiples of 8 (DitherNet's pooling grid), so the
+#: tiled E' equals the whole one up to float rounding.
+DITHER_TILE = 1024
+DITHER_HALO = 64
+
+
+def tiled(function, image, tile: int = DITHER_TILE, halo: int = DITHER_HALO):
+    """``function(image)`` for an image-to-image ``function`` of ``[1, H, W, C]``, computed on overlapping
+    tiles: each ``tile x tile`` block reads ``halo`` more pixels on each side (fewer at the border)."""
+    import tensorflow as tf
+
+    if tile % 8 or halo % 8 or tile <= 0 or halo < 0:
+        raise ValueError(f"tile and halo must be multiples of 8 (tile > 0), got {tile} and {halo}")
+    h, w = int(image.shape[1]), int(image.shape[2])
+    rows = []
+    for y in range(0, h, tile):
+        row = []
+        for x in range(0, w, tile):
+            y0, x0 = max(0, y - halo), max(0, x - halo)
+            out = function(image[:, y0:min(h, y + tile + halo), x0:min(w, x + tile + halo)])
+            row.append(out[:, y - y0:y - y0 + min(tile, h - y), x - x0:x - x0 + min(tile, w - x)])
+        rows.append(tf.concat(row, axis=2))
+    return tf.concat(rows, axis=1)
 
 
 def _net_dither(rgb: np.ndarray, palette: np.ndarray) -> np.ndarray:
     """DitherNet (§3.2, Eq. 5) on any palette: E' = DitherNet(I, Proj(I, P)); indices of Proj(I + E', P).
 
     DitherNets are trained per Np; the one for the smallest shipped Np >= len(palette) is used
-    (else the largest).
+    (else the largest). Large images are read in tiles (:data:`DITHER_TILE`).
     """
     from gif_pipeline.models.common import image_to_unit
+    from gif_pipeline.projection import hard_projection
 
-    run = _dither_function(_dither_net_colors(len(palette)))
-    indices = run(image_to_unit(rgb)[None], palette.astype(np.float32) / 127.5 - 1.0)
+    dither_np = _dither_net_colors(len(palette))
+    image, unit = image_to_unit(rgb)[None], palette.astype(np.float32) / 127.5 - 1.0
+    if rgb.shape[0] * rgb.shape[1] <= DITHER_TILE ** 2:
+        indices = _dither_function(dither_np)(image, unit)
+    else:
+        error = tiled(lambda crop: _dither_function(dither_np, "error")(crop, unit), image, DITHER_TILE, DITHER_HALO)
+        indices = hard_projection(image + error, unit)[0]
     return indices.numpy()[0].astype(np.uint8)
 
 

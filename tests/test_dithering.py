@@ -56,14 +56,11 @@ def test_none_is_the_nearest_colour(k):
     np.testing.assert_array_equal(chosen, ref_chosen)
 
 
-@pytest.mark.parametrize("dedupe", [False, True])
-def test_none_in_chunks_and_over_distinct_colours_is_exact_with_lowest_index_ties(monkeypatch, dedupe):
+def test_none_in_chunks_is_exact_with_lowest_index_ties(monkeypatch):
     rgb = np.random.default_rng(3).integers(0, 256, (40, 30, 3), dtype=np.uint8)
-    rgb[:5] = rgb[0, 0]  # repeated colours for the distinct-colour path
     palette = np.random.default_rng(4).integers(0, 256, (37, 3), dtype=np.uint8)
     palette[20] = palette[3]  # a duplicate: the lower index must win
     monkeypatch.setattr(dithering, "_NEAREST_CHUNK", 37 * 7)  # 7 pixels a chunk
-    monkeypatch.setattr(dithering, "_DEDUPE_PIXELS", 100 if dedupe else 10**9)
     indices = dithering.remap(rgb, palette, "none")
     d = _distances(rgb, palette)
     np.testing.assert_array_equal(indices, d.argmin(-1))  # numpy's argmin: exact, first of equals

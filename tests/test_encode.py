@@ -145,6 +145,39 @@ def test_net_kmeans_with_xla_gives_the_palettes_of_the_graph(use_weights, monkey
         assert a.stats(rgb)["psnr"] == pytest.approx(b.stats(rgb)["psnr"], abs=0.1)
 
 
+def test_tiled_dither_error_equals_the_whole_image_error():
+    import keras
+    import tensorflow as tf
+
+    from gif_pipeline.models.dither_net import build_dither_net
+
+    keras.utils.set_random_seed(1)
+    net = build_dither_net(DitherNetConfig.tiny())
+    image = tf.constant(np.asarray(Image.fromarray(PHOTO).resize((170, 150)), np.float32)[None] / 127.5 - 1)
+    palette = tf.constant(np.random.default_rng(0).uniform(-1, 1, (1, 8, 3)).astype(np.float32))
+    error = lambda crop: encode._dither_error(net, crop, palette)  # noqa: E731
+    whole = error(image).numpy()
+    tiles = encode.tiled(error, image, tile=32, halo=64).numpy()  # 5 x 6 tiles, ragged at the bottom/right
+    assert tiles.shape == whole.shape
+    np.testing.assert_allclose(tiles, whole, atol=1e-5)
+    assert np.abs(encode.tiled(error, image, tile=32, halo=0).numpy() - whole).max() > 1e-3  # context matters
+    with pytest.raises(ValueError, match="multiples of 8"):
+        encode.tiled(error, image, tile=30)
+
+
+def test_large_images_are_dithered_in_tiles_with_the_same_indices(use_weights, monkeypatch):
+    rgb = np.asarray(Image.fromarray(PHOTO).resize((90, 70)))
+    palette = encode.encode_image(rgb, colors=8, palette="median-cut", dither="none").palette
+    whole = encode._net_dither(rgb, palette)
+    monkeypatch.setattr(encode, "DITHER_TILE", 32)  # 90x70 is now "large": 3 x 3 tiles
+    calls = []
+    real = encode.tiled
+    monkeypatch.setattr(encode, "tiled", lambda *a: calls.append(a[2:]) or real(*a))
+    tiled = encode._net_dither(rgb, palette)
+    assert calls == [(32, encode.DITHER_HALO)] and tiled.shape == whole.shape
+    assert (tiled == whole).mean() > 0.999  # bfloat16 on CPUs that have it: rounding may flip a near-tie
+
+
 def test_encode_batch_takes_batches_of_any_size_one_after_another(use_weights):
     for shape in ((2, 64, 64), (3, 48, 40), (1, 40, 56)):  # compiled functions must not pin one shape
         batch = np.stack([PHOTO[: shape[1], : shape[2]]] * shape[0])
