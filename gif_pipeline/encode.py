@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import os
 import time
 from typing import Callable
 
@@ -105,8 +106,20 @@ def _net_function(np_colors: int):
 
 
 #: ``net+kmeans`` runs its Lloyd steps XLA-compiled (:func:`palettes.refine_palette`) up to this many
-#: colours: 3x faster at 16-32 colours, 1.1-1.7x at 64, slower at 128-256 (BUILD.md).
+#: colours: 3x faster at 16-32 colours, 1.1-1.7x at 64, slower at 128-256 (BUILD.md). The first call in a
+#: process compiles (~1.3 s against a ~0.5 s graph trace); ``$GIFNETS_XLA=off`` keeps the graph, and
+#: ``gifnets encode`` sets it for fewer than ``cli.XLA_MIN_INPUTS`` inputs.
 XLA_REFINE_MAX_COLORS = 64
+
+
+def xla_enabled() -> bool:
+    """``$GIFNETS_XLA``: "auto" or "on" (default; XLA where it is faster) or "off"."""
+    choice = (os.environ.get("GIFNETS_XLA") or "auto").strip().lower()
+    if choice not in ("auto", "on", "off"):
+        from gif_pipeline.errors import GifnetsError
+
+        raise GifnetsError(f"$GIFNETS_XLA must be auto, on or off, got {choice!r}")
+    return choice != "off"
 
 
 def _refine_with_xla(n: int, image) -> bool:
@@ -114,7 +127,8 @@ def _refine_with_xla(n: int, image) -> bool:
     sample's pixels (then every image has the same sample shape, so there is one compilation per Np)."""
     from gif_pipeline import palettes
 
-    return n <= XLA_REFINE_MAX_COLORS and int(image.shape[1]) * int(image.shape[2]) >= palettes.REFINE_GRID_PIXELS[-1]
+    return (n <= XLA_REFINE_MAX_COLORS and int(image.shape[1]) * int(image.shape[2]) >= palettes.REFINE_GRID_PIXELS[-1]
+            and xla_enabled())
 
 
 @functools.lru_cache(maxsize=16)

@@ -75,6 +75,26 @@ def test_help_and_usage_errors_do_not_wait_for_tensorflow():
     assert "--colors must be in 2..256" in r.stderr and "usage: gifnets encode" in r.stdout
 
 
+def test_xla_is_off_for_a_few_inputs_unless_the_user_chose(tmp_path, monkeypatch, capsys):
+    from gif_pipeline import encode
+
+    seen = []
+    real = encode.encode_image
+    monkeypatch.setattr(encode, "encode_image", lambda *a, **k: seen.append(os.environ.get("GIFNETS_XLA")) or real(*a, **k))
+    monkeypatch.delenv("GIFNETS_XLA", raising=False)
+    args = ["encode", PHOTO, "-o", str(tmp_path / "a.gif"), "--colors", "8", "--palette", "median-cut", "--dither", "fs",
+            "--force", "--quiet"]
+    assert cli.main(args) == 0 and seen == ["off"] and "GIFNETS_XLA" not in os.environ  # restored afterwards
+    monkeypatch.setattr(cli, "XLA_MIN_INPUTS", 1)
+    assert cli.main(args) == 0 and seen[-1] is None  # enough inputs: encode's default (XLA where faster)
+    monkeypatch.setattr(cli, "XLA_MIN_INPUTS", 100)
+    monkeypatch.setenv("GIFNETS_XLA", "on")
+    assert cli.main(args) == 0 and seen[-1] == "on"  # the user's choice stands
+    monkeypatch.setenv("GIFNETS_XLA", "maybe")
+    assert cli.main(args) == 2 and len(seen) == 3
+    assert "GIFNETS_XLA must be auto, on or off" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("bad", ["1", "257", "sixteen"])
 def test_wrong_colors_is_a_usage_error(bad, capsys):
     with pytest.raises(SystemExit) as e:

@@ -124,6 +124,9 @@ def test_net_kmeans_with_xla_gives_the_palettes_of_the_graph(use_weights, monkey
     big = np.asarray(Image.fromarray(PHOTO).resize((160, 128)))  # at least the fine sample: one compiled shape
     assert encode._refine_with_xla(8, big[None]) and not encode._refine_with_xla(8, PHOTO[None])
     assert not encode._refine_with_xla(encode.XLA_REFINE_MAX_COLORS + 1, big[None])
+    monkeypatch.setenv("GIFNETS_XLA", "off")
+    assert not encode._refine_with_xla(8, big[None])
+    monkeypatch.setenv("GIFNETS_XLA", "on")
     batch = np.stack([big, big[::-1]])
 
     other = np.asarray(Image.fromarray(PHOTO).resize((130, 190)))  # another size: a retrace with relaxed shapes
