@@ -105,8 +105,9 @@ def _net_function(np_colors: int):
     return net, tf.function(palette_net.inference_function(net), reduce_retracing=True, autograph=False)
 
 
-#: ``net+kmeans`` runs its Lloyd steps XLA-compiled (:func:`palettes.refine_palette`) up to this many
-#: colours: 3x faster at 16-32 colours, 1.1-1.7x at 64, slower at 128-256 (BUILD.md). The first call in a
+#: ``net+kmeans`` runs its Lloyd steps XLA-compiled (:func:`palettes.refine_palette`) for one image at any
+#: number of colours, and for batches up to this many: at batch 8 XLA was 3x faster at 16-32 colours,
+#: 1.1x at 64 and slower at 128-256; at batch 1 it was faster at every size (BUILD.md). The first call in a
 #: process compiles (~1.3 s against a ~0.5 s graph trace); ``$GIFNETS_XLA=off`` keeps the graph, and
 #: ``gifnets encode`` sets it for fewer than ``cli.XLA_MIN_INPUTS`` inputs.
 XLA_REFINE_MAX_COLORS = 64
@@ -123,11 +124,11 @@ def xla_enabled() -> bool:
 
 
 def _refine_with_xla(n: int, image) -> bool:
-    """XLA for ``n`` colours on ``image`` ``[B, H, W, 3]``: few colours, and an image of at least the fine
-    sample's pixels (then every image has the same sample shape, so there is one compilation per Np)."""
+    """XLA for ``n`` colours on ``image`` ``[B, H, W, 3]``: one image or few colours, and an image of at least
+    the fine sample's pixels (then every image has the same sample shape: one compilation per Np)."""
     from gif_pipeline import palettes
 
-    return (n <= XLA_REFINE_MAX_COLORS and int(image.shape[1]) * int(image.shape[2]) >= palettes.REFINE_GRID_PIXELS[-1]
+    return ((int(image.shape[0]) == 1 or n <= XLA_REFINE_MAX_COLORS) and int(image.shape[1]) * int(image.shape[2]) >= palettes.REFINE_GRID_PIXELS[-1]
             and xla_enabled())
 
 

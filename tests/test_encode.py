@@ -123,7 +123,8 @@ def test_encode_batch_matches_encode_image(use_weights, palette, dither):
 def test_net_kmeans_with_xla_gives_the_palettes_of_the_graph(use_weights, monkeypatch):
     big = np.asarray(Image.fromarray(PHOTO).resize((160, 128)))  # at least the fine sample: one compiled shape
     assert encode._refine_with_xla(8, big[None]) and not encode._refine_with_xla(8, PHOTO[None])
-    assert not encode._refine_with_xla(encode.XLA_REFINE_MAX_COLORS + 1, big[None])
+    assert encode._refine_with_xla(256, big[None])  # one image: XLA at every size
+    assert not encode._refine_with_xla(encode.XLA_REFINE_MAX_COLORS + 1, np.stack([big, big]))
     monkeypatch.setenv("GIFNETS_XLA", "off")
     assert not encode._refine_with_xla(8, big[None])
     monkeypatch.setenv("GIFNETS_XLA", "on")
