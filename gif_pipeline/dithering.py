@@ -9,11 +9,11 @@ map written to the GIF.
   matrix product per chunk of pixels: every term is an integer below 2^24 for uint8
   values, so the scores are exact. (Reducing a large image to its distinct colours first, as
   this once did above 2^18 pixels, was slower: on a 12-megapixel photo ``np.unique`` alone took
-  3.7 s, all pixels directly 0.4 s at 16 colours and 2.0 s at 256.) On the 256x256 val photos this took 4 ms at 16 colours and 11 ms at 256
-  (a SciPy k-d tree over the distinct colours, used before: 18 and 17 ms). Pillow's own
-  remapping is *not* used for this mode: its nearest-colour lookup goes through a
-  palette cache at 6 bits per channel, so it often picks a colour that is not the
-  nearest one (measured on the 64x64 test photos with a 256-colour median-cut palette:
+  3.7 s, all pixels directly 0.4 s at 16 colours and 2.0 s at 256.) On the 256x256 val photos
+  this took 4 ms at 16 colours and 11 ms at 256 (a SciPy k-d tree over the distinct colours,
+  used before: 18 and 17 ms). Pillow's own remapping is *not* used for this mode: its
+  nearest-colour lookup goes through a palette cache at 6 bits per channel, so it often picks
+  a colour that is not the nearest one (measured on the 64x64 test photos with a 256-colour median-cut palette:
   40-87% of the pixels, costing 0.6-3.8 dB PSNR).
 * ``'fs'`` is Pillow's C Floyd–Steinberg error diffusion,
   ``Image.quantize(palette=..., dither=Image.Dither.FLOYDSTEINBERG)``. Note that Pillow

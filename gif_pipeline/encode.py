@@ -128,8 +128,9 @@ def _refine_with_xla(n: int, image) -> bool:
     the fine sample's pixels (then every image has the same sample shape: one compilation per Np)."""
     from gif_pipeline import palettes
 
-    return ((int(image.shape[0]) == 1 or n <= XLA_REFINE_MAX_COLORS) and int(image.shape[1]) * int(image.shape[2]) >= palettes.REFINE_GRID_PIXELS[-1]
-            and xla_enabled())
+    few = int(image.shape[0]) == 1 or n <= XLA_REFINE_MAX_COLORS
+    large = int(image.shape[1]) * int(image.shape[2]) >= palettes.REFINE_GRID_PIXELS[-1]
+    return few and large and xla_enabled()
 
 
 @functools.lru_cache(maxsize=16)

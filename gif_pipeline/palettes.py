@@ -18,6 +18,7 @@ distinct colours in the image (duplicates and unused entries are dropped).
 """
 from __future__ import annotations
 
+import functools
 import operator
 
 import numpy as np
@@ -449,16 +450,11 @@ def refine_pixels(coarse, fine, palette, iterations: int):
     return palette
 
 
-_compiled_refines: dict[int, tf.types.experimental.PolymorphicFunction] = {}
-
-
+@functools.lru_cache(maxsize=16)
 def _compiled_refine(iterations: int):
     """:func:`refine_pixels` for ``iterations`` as one XLA-compiled function (built once)."""
-    if iterations not in _compiled_refines:
-        _compiled_refines[iterations] = tf.function(
-            lambda coarse, fine, palette: refine_pixels(coarse, fine, palette, iterations),
-            jit_compile=True, autograph=False)
-    return _compiled_refines[iterations]
+    return tf.function(lambda coarse, fine, palette: refine_pixels(coarse, fine, palette, iterations),
+                       jit_compile=True, autograph=False)
 
 
 def refine_palette(image, palette, iterations: int, jit_compile: bool = False):

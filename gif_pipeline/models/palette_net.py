@@ -166,10 +166,12 @@ class PaletteNet(keras.Model):
     def call(self, images, training=False):
         return self.palette_head(images, self.pooled_features(images, training=training))
 
-    def pooled_features(self, images, training=False):
-        """The backbone's feature ``[B, C]`` of images ``[B, H, W, 3]``: InceptionV2's pooled Mixed_5c, or PointNet's."""
+    def pooled_features(self, images, training=False, backbone=None):
+        """The backbone's feature ``[B, C]`` of images ``[B, H, W, 3]``: InceptionV2's pooled Mixed_5c, or PointNet's.
+
+        ``backbone`` replaces ``self.backbone`` (e.g. its inference copy: :func:`inference_function`)."""
         self._check_images(images)
-        features = self.backbone(images, training=training)
+        features = (backbone or self.backbone)(images, training=training)
         return self.pool(features) if self.pool is not None else features
 
     def palette_head(self, images, features):
@@ -301,9 +303,4 @@ def inference_function(net: PaletteNet, dtype: str = "float32"):
     """
     backbone = fold_batch_norm(net.backbone, dtype)
 
-    def forward(images):
-        net._check_images(images)
-        features = backbone(images, training=False)
-        return net.palette_head(images, net.pool(features) if net.pool is not None else features)
-
-    return forward
+    return lambda images: net.palette_head(images, net.pooled_features(images, backbone=backbone))
