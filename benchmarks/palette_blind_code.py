@@ -1,7 +1,7 @@
 """Does a PaletteNet use the image? Its palettes against one image-blind code, on held-out images.
 
     python benchmarks/palette_blind_code.py --model gif_pipeline/weights/palette_np16.keras
-    python benchmarks/palette_blind_code.py --model gif_pipeline/weights/palette_np256.keras --colors 16,64,256
+    python benchmarks/palette_blind_code.py --model gif_pipeline/weights/palette_np16.keras --colors 16,64,256
 
 For every image the network reads it at its ``input_size`` as ``gifnets encode`` does. The "blind"
 palette feeds the head the mean pooled feature of all the images instead of the image's own, so
@@ -35,6 +35,7 @@ def main(argv=None) -> int:
     from gif_pipeline.image_io import load_image
     from gif_pipeline.metrics import psnr
     from gif_pipeline.models.common import image_to_unit, palette_to_uint8
+    from gif_pipeline.models.palette_net import head_pixels
 
     net = pretrained.load("palette", explicit=args.model)
     if net.pool is None:
@@ -45,8 +46,9 @@ def main(argv=None) -> int:
     except ValueError:
         print(f"--colors: expected integers, got {args.colors}", file=sys.stderr)
         return 2
-    if any(not 2 <= c <= net.num_colors for c in sizes):
-        print(f"--colors must be in 2..{net.num_colors} for this network", file=sys.stderr)
+    heads = getattr(net, "served_colors", [net.num_colors])
+    if any(not 2 <= c <= net.num_colors and c not in heads for c in sizes):
+        print(f"--colors must be in 2..{net.num_colors} or one of {heads} for this network", file=sys.stderr)
         return 2
     paths = data.list_image_files([args.images])[: args.limit or None]
     if not paths:
@@ -54,15 +56,17 @@ def main(argv=None) -> int:
         return 2
     images = [load_image(path, background=(255, 255, 255)).rgb for path in paths]
     inputs = [downscale_short_side(image_to_unit(rgb)[tf.newaxis], net.config.input_size) for rgb in images]
+    pixels = [head_pixels(net, image_to_unit(rgb)[tf.newaxis]) for rgb in images]  # as gifnets encode
     features = [net.pooled_features(x) for x in inputs]
     blind_code = tf.reduce_mean(tf.concat(features, 0), 0, keepdims=True)
 
     rows = {c: [] for c in sizes}
-    for rgb, x in zip(images, inputs):
-        own = palette_to_uint8(net(x, training=False)[0])
-        blind = palette_to_uint8(net.palette_head(x, blind_code)[0])
+    for rgb, x, pix in zip(images, inputs, pixels):
         for c in sizes:
-            scores = [psnr(rgb, pal[dithering.nearest(rgb, pal)]) for pal in (own[:c], blind[:c])]
+            head = c if c in heads else None  # a head of its own, else the first c colours of the network's
+            own = palette_to_uint8(net.palette(x, head, pixels=pix)[0])[:c]
+            blind = palette_to_uint8(net.palette_head(x if pix is None else pix, blind_code, head)[0])[:c]
+            scores = [psnr(rgb, pal[dithering.nearest(rgb, pal)]) for pal in (own, blind)]
             rows[c].append(scores + [psnr(rgb, (mc := palettes.median_cut(rgb, c))[dithering.nearest(rgb, mc)])])
     print(f"{os.path.basename(args.model)} on {len(images)} images of {args.images} (mean PSNR dB)\n")
     print("| colours | network | image-blind code | median cut |\n|---:|---:|---:|---:|")

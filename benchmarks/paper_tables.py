@@ -3,8 +3,8 @@
 
 * Table 1: PSNR (dB) of Pillow-style median cut vs PaletteNet palettes, nearest colour, per Np.
   Each ``--palette NAME=PATH`` is a PaletteNet (InceptionV2 or PointNet backbone); it is measured
-  at every ``--colors`` it serves: its own Np, or any smaller Np for a nested network (its first
-  Np colours). The network reads the image downscaled to its trained ``input_size`` and its palette
+  at every ``--colors`` it serves: its own Np, its extra slot heads' sizes (``head_sizes``), or any
+  smaller Np for a nested network (its first Np colours). The network reads the image downscaled to its trained ``input_size`` and its palette
   is used as predicted (no Lloyd refinement: that is ``--palette net+kmeans``).
 * Table 2: DitherNets (``--dither NAME=PATH``, e.g. trained with and without the banding loss) on
   the same palettes (``--dither_palette``, default kmeans) at ``--dither_colors``, next to no
@@ -42,10 +42,14 @@ def net_palette(net, rgb: np.ndarray, n: int) -> np.ndarray | None:
     from gif_pipeline.models.common import image_to_unit, palette_to_uint8
 
     config = net.config
-    if n != config.num_colors and not (config.nested_sizes and n < config.num_colors):
+    heads = getattr(net, "served_colors", [config.num_colors])
+    if n not in heads and not (config.nested_sizes and n < config.num_colors):
         return None
-    image = downscale_short_side(image_to_unit(rgb)[None], config.input_size)
-    return palette_to_uint8(net(image, training=False)[0, :n])
+    from gif_pipeline.models.palette_net import head_pixels
+
+    full = image_to_unit(rgb)[None]
+    image = downscale_short_side(full, config.input_size)
+    return palette_to_uint8(net.palette(image, n if n in heads else None, pixels=head_pixels(net, full))[0, :n])
 
 
 def table1(pictures, palette_nets: dict, colors: list[int]) -> list[str]:

@@ -155,19 +155,22 @@ def load_encoder(num_colors: int = 16, mode: str = "net+dither", kmeans_iteratio
     palette_net = models["palette"]
     got = getattr(palette_net, "num_colors", None)
     nested = bool(getattr(getattr(palette_net, "config", None), "nested_sizes", ()))
-    if got is not None and got != num_colors and not (nested and got > num_colors):
+    headed = num_colors in getattr(palette_net, "served_colors", ())
+    if got is not None and got != num_colors and not (nested and got > num_colors) and not headed:
         raise ExportError(f"the palette model {sources['palette']} predicts {got} colours, not --np={num_colors}")
     return EncoderBundle(palette_net, models.get("dither"), num_colors, mode, kmeans_iterations, sources)
 
 
 def _installed_np(kind: str, num_colors: int, explicit: str | None) -> int:
-    """The Np of the installed network that serves ``num_colors``: a nested PaletteNet serves fewer."""
+    """The Np of the installed network file that serves ``num_colors``: a nested PaletteNet serves fewer,
+    and one with more slot heads (``head_sizes``) serves their sizes too."""
     if kind != "palette" or explicit:
         return num_colors
-    from gif_pipeline import encode
+    from gif_pipeline import encode, pretrained
 
     np_net, how = encode.pick_palette_net(num_colors)
-    return np_net if how == "prefix" else num_colors
+    np_net = np_net if how == "prefix" else num_colors
+    return pretrained.palette_sizes().get(np_net, np_net)
 
 
 # ----------------------------------------------------------------------------------------- graph
@@ -220,7 +223,8 @@ def encoder_graph(bundle: EncoderBundle, image, chunked: bool = True):
     """
     import tensorflow as tf
 
-    from gif_pipeline.palettes import refine_palette
+    from gif_pipeline.models.palette_net import SLOT_PIXELS, head_pixels
+    from gif_pipeline.palettes import REFINE_GRID_PIXELS, refine_palette
     from gif_pipeline.projection import hard_projection
 
     if not chunked:
@@ -228,7 +232,11 @@ def encoder_graph(bundle: EncoderBundle, image, chunked: bool = True):
 
     x = tf.cast(image, tf.float32) / 127.5 - 1.0
     net_config = getattr(bundle.palette_net, "config", None)
-    palette = bundle.palette_net(_net_input(x, getattr(net_config, "input_size", 0)), training=False)
+    net_x = _net_input(x, getattr(net_config, "input_size", 0))
+    net = bundle.palette_net  # its own head or one for Np (head_sizes), reading the image's own pixels as in encode
+    head = bundle.num_colors if bundle.num_colors in net.served_colors else None
+    pixels = head_pixels(net, x, REFINE_GRID_PIXELS[0] if bundle.kmeans_iterations else SLOT_PIXELS)
+    palette = net.palette(net_x, head, training=False, pixels=pixels)
     palette = palette[:, :bundle.num_colors]  # a nested PaletteNet's first Np colours
     if bundle.kmeans_iterations:  # the same Lloyd schedule as `gifnets encode`
         palette = refine_palette(x, palette, bundle.kmeans_iterations)

@@ -78,6 +78,12 @@ class PaletteNetConfig(_Config):
     # nested_sizes, colours k_{i-1}..k_i - 1 come from a softmax over the first k_i slots.
     head: str = "dense"
     slot_hidden: int = 64  # width of the "slots" head's per-pixel MLP
+    # Not in the paper: more slot heads, one per palette size here, on the same backbone (head "slots",
+    # no nested_sizes). Each is trained on its own with the backbone frozen (``trainers/train_palette
+    # --freeze_backbone``) and joined by ``trainers/ship_model --add_heads``; the network then serves
+    # num_colors and every size here, from one backbone.
+    head_sizes: tuple[int, ...] = ()
+    head_hidden: int = 0  # width of the extra heads' per-pixel MLP (0: slot_hidden)
 
     def __post_init__(self):
         check_num_colors(self.num_colors)
@@ -102,6 +108,19 @@ class PaletteNetConfig(_Config):
                       or list(sizes) != sorted(set(sizes)) or sizes[-1] != self.num_colors):
             raise ValueError(f"nested_sizes must be increasing integers >= 2 ending with num_colors "
                              f"({self.num_colors}), got {sizes!r}")
+        heads = tuple(self.head_sizes)
+        if heads:
+            if self.head != "slots" or sizes:
+                raise ValueError("head_sizes needs head='slots' and no nested_sizes")
+            for k in heads:
+                if isinstance(k, bool) or not isinstance(k, int):
+                    raise ValueError(f"head_sizes must be integers, got {heads!r}")
+                check_num_colors(k)
+            if isinstance(self.head_hidden, bool) or not isinstance(self.head_hidden, int) or self.head_hidden < 0:
+                raise ValueError(f"head_hidden must be a non-negative integer, got {self.head_hidden!r}")
+            if list(heads) != sorted(set(heads)) or self.num_colors in heads:
+                raise ValueError(f"head_sizes must be increasing and other than num_colors ({self.num_colors}), "
+                                 f"got {heads!r}")
         if self.backbone not in ("inception_v2", "pointnet"):
             raise ValueError(f"backbone must be 'inception_v2' or 'pointnet', got {self.backbone!r}")
         if not isinstance(self.depth_multiplier, (int, float)) or not self.depth_multiplier > 0:

@@ -45,7 +45,7 @@ def _load_net(kind: str, np_colors: int | None):
     try:
         return pretrained.load(kind, np_colors, search_runs=False)
     except MissingPrerequisiteError:
-        shipped = pretrained.shipped_colors(kind)
+        shipped = sorted(pretrained.palette_sizes()) if kind == "palette" else pretrained.shipped_colors(kind)
         net = {"palette": "PaletteNet", "dither": "DitherNet"}[kind]
         raise MissingPrerequisiteError(
             f"no trained {net} for {np_colors} colours is installed (available: "
@@ -71,9 +71,17 @@ def clear_model_cache():
 
 
 def _available_colors(kind: str) -> list[int]:
+    """Installed sizes: DitherNets' Np; the palette sizes PaletteNets give from a head of their own."""
     from gif_pipeline import pretrained
 
-    return pretrained.shipped_colors(kind)
+    return sorted(pretrained.palette_sizes()) if kind == "palette" else pretrained.shipped_colors(kind)
+
+
+def _load_palette_net(np_colors: int):
+    """The installed PaletteNet that gives ``np_colors`` from a head of its own (its file may be for another Np)."""
+    from gif_pipeline import pretrained
+
+    return _load_net("palette", pretrained.palette_sizes().get(np_colors, np_colors))
 
 
 def downscale_short_side(image, size: int):
@@ -101,8 +109,9 @@ def _net_function(np_colors: int):
 
     from gif_pipeline.models import palette_net
 
-    net = _load_net("palette", np_colors)
-    return net, tf.function(palette_net.inference_function(net), reduce_retracing=True, autograph=False)
+    net = _load_palette_net(np_colors)
+    return net, tf.function(palette_net.inference_function(net, num_colors=np_colors), reduce_retracing=True,
+                            autograph=False)
 
 
 #: ``net+kmeans`` runs its Lloyd steps XLA-compiled (:func:`palettes.refine_palette`) for one image at any
@@ -146,12 +155,13 @@ def _refine_function(refine: int, jit_compile: bool):
 
 
 def _is_nested(np_colors: int) -> bool:
-    return bool(getattr(_load_net("palette", np_colors).config, "nested_sizes", ()))
+    return bool(getattr(_load_palette_net(np_colors).config, "nested_sizes", ()))
 
 
 def pick_palette_net(n: int) -> tuple[int, str]:
     """Which installed PaletteNet gives ``n`` colours, and how: ``(Np, "exact" | "prefix" | "prune")``.
 
+    ``Np`` is a network's or one of its slot heads' size (``head_sizes``: :func:`pretrained.palette_sizes`).
     In order: a net for exactly ``n``; one for ``n + 1`` (the transparency entry), pruned; a nested
     net (``nested_sizes``) of at least ``n`` colours, whose first ``n`` colours are the palette; else
     the smallest larger net, pruned to its ``n`` most used colours. With no net of at least ``n``
@@ -174,7 +184,7 @@ def _network_palettes(images, n: int, refine: int):
     installed PaletteNet for ``n`` colours (:func:`pick_palette_net`), refined by ``refine`` Lloyd steps.
 
     The network reads the images downscaled to its trained ``input_size`` (a palette is a global
-    property). A nested network gives its first ``n`` colours; a larger one its ``n`` colours most used
+    property); a slot head builds its colours from the images' own pixels (:func:`palette_net.head_pixels`). A nested network gives its first ``n`` colours; a larger one its ``n`` colours most used
     on :data:`PRUNE_GRID_PIXELS` of the pixels. The Lloyd steps read pixel samples of a few thousand
     pixels (:func:`palettes.refine_palette`). Runs eagerly (:func:`encode_image`; the network and the
     refinement are compiled functions) or inside :func:`encode_batch`'s compiled function.
@@ -187,7 +197,12 @@ def _network_palettes(images, n: int, refine: int):
     with tf.init_scope():  # load (and fold) the network eagerly, also when called inside a trace
         np_net, how = pick_palette_net(n)
         net, predict = _net_function(np_net)
-    palette = predict(downscale_short_side(images, getattr(net.config, "input_size", 0)))
+    from gif_pipeline.models.palette_net import SLOT_PIXELS, head_pixels
+
+    # A slot head reads SLOT_PIXELS of the images' own pixels; a seed for Lloyd steps only as many as the first
+    # steps read: the same PSNR after them, and a 256-slot head costs a quarter (BUILD.md).
+    pixels = head_pixels(net, images, palettes.REFINE_GRID_PIXELS[0] if refine else SLOT_PIXELS)
+    palette = predict(downscale_short_side(images, getattr(net.config, "input_size", 0)), pixels)
     if how == "prefix":
         palette = palette[:, :n]
     elif how == "prune":  # each image's n most used colours, in the network's order
@@ -313,14 +328,11 @@ DITHER_STAGES: dict[str, DitherStage] = {
 
 
 def resolve_palette(method: str, n: int) -> str:
-    """``auto`` -> ``net+kmeans`` when a PaletteNet for ``n`` colours (or ``n + 1``, for the
-    transparency entry), or a nested one of at least ``n`` colours, is installed, else ``kmeans``;
-    other methods are returned unchanged."""
+    """``auto`` -> ``net+kmeans`` when a PaletteNet (or a head of one) of at least ``n`` colours is installed
+    (:func:`pick_palette_net` says how it gives ``n``), else ``kmeans``; other methods are returned unchanged."""
     if method != "auto":
         return method
-    np_net, how = pick_palette_net(n)
-    exact = how == "exact" and n in _available_colors("palette")
-    return "net+kmeans" if exact or how == "prefix" or np_net == n + 1 else "kmeans"
+    return "net+kmeans" if any(c >= n for c in _available_colors("palette")) else "kmeans"
 
 
 #: ``--dither auto`` uses an installed DitherNet up to this many colours, whatever Np it was trained

@@ -6,7 +6,10 @@ and ``banding.keras``, each with a model card (``*.md``) beside it.
 """
 from __future__ import annotations
 
+import functools
+import json
 import os
+import zipfile
 from importlib import resources
 
 from gif_pipeline.errors import MissingPrerequisiteError
@@ -54,6 +57,29 @@ def shipped_colors(kind: str) -> list[int]:
     names = os.listdir(weights_dir()) if os.path.isdir(weights_dir()) else []
     return sorted(int(n[len(prefix):-len(".keras")]) for n in names
                   if n.startswith(prefix) and n.endswith(".keras") and n[len(prefix):-len(".keras")].isdigit())
+
+
+def palette_sizes() -> dict[int, int]:
+    """Palette sizes the shipped PaletteNets give from a head of their own, each mapped to the Np of the
+    file that gives it: every file's Np, and its extra slot heads' (``PaletteNetConfig.head_sizes``).
+    Reads the files' configs only (cached while the folder's files are unchanged)."""
+    folder = weights_dir()
+    stamp = tuple((np, os.path.getmtime(shipped_path("palette", np))) for np in shipped_colors("palette"))
+    return dict(_palette_sizes(folder, stamp))
+
+
+@functools.lru_cache(maxsize=8)
+def _palette_sizes(folder: str, stamp: tuple) -> tuple:
+    sizes = {np: np for np, _ in stamp}  # a file of a size's own comes first
+    for np, _ in stamp:
+        try:
+            with zipfile.ZipFile(os.path.join(folder, KINDS["palette"][0].format(np=np))) as z:
+                config = json.loads(z.read("config.json"))["config"]["config"]
+        except (OSError, KeyError, ValueError, zipfile.BadZipFile):
+            continue  # loading the file gives the error
+        for size in config.get("head_sizes") or ():
+            sizes.setdefault(int(size), np)
+    return tuple(sorted(sizes.items()))
 
 
 def load(kind: str, np: int | None = None, explicit: str | None = None, search_runs: bool = True):

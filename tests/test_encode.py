@@ -107,6 +107,44 @@ def test_a_nested_palette_net_serves_every_smaller_number_of_colours(nested_weig
     np.testing.assert_array_equal(got, np.unique(full[:16], axis=0))
 
 
+@pytest.fixture
+def headed_weights(tmp_path, monkeypatch):
+    """One Np=8 slot-head network with extra heads for 16 and 32 colours as the only 'shipped' palette net."""
+    from gif_pipeline.models.palette_net import PaletteNet
+
+    PaletteNet(PaletteNetConfig.tiny(num_colors=8, head="slots", head_sizes=(16, 32), input_size=16)).save(
+        tmp_path / "palette_np8.keras")
+    monkeypatch.setenv("GIFNETS_WEIGHTS", str(tmp_path))
+    encode.clear_model_cache()
+    yield tmp_path
+    encode.clear_model_cache()
+
+
+def test_a_palette_net_with_extra_heads_serves_their_sizes_through_them(headed_weights):
+    from gif_pipeline import pretrained
+    from gif_pipeline.models.common import image_to_unit, palette_to_uint8
+
+    assert pretrained.palette_sizes() == {8: 8, 16: 8, 32: 8}
+    assert encode._available_colors("palette") == [8, 16, 32]
+    assert encode.pick_palette_net(16) == (16, "exact") and encode.pick_palette_net(31) == (32, "prune")
+    assert encode.pick_palette_net(12) == (16, "prune") and encode.resolve_palette("auto", 32) == "net+kmeans"
+    net = encode._load_palette_net(32)
+    assert net.num_colors == 8 and net is encode._load_palette_net(8)  # one file, loaded once
+    got = encode.encode_image(PHOTO, colors=32, palette="net", dither="none").palette
+    x = image_to_unit(PHOTO)[None]
+    small = encode.downscale_short_side(x, 16)  # what the backbone reads; the head reads the photo's own pixels
+    expected = palette_to_uint8(net.palette(small, 32, pixels=np.reshape(x, (1, 1, -1, 3)))[0])
+    np.testing.assert_array_equal(got, np.unique(expected, axis=0))
+    assert not np.array_equal(expected, palette_to_uint8(net.palette(small, 32)[0]))
+    with pytest.raises(MissingPrerequisiteError, match="available: 8, 16, 32"):
+        encode.encode_image(PHOTO, colors=64, palette="net", dither="none")
+    # A file of a size's own comes before another file's head for it.
+    from gif_pipeline.models.palette_net import PaletteNet
+
+    PaletteNet(PaletteNetConfig.tiny(num_colors=16, head="slots")).save(headed_weights / "palette_np16.keras")
+    assert pretrained.palette_sizes() == {8: 8, 16: 16, 32: 8}
+
+
 @pytest.mark.parametrize("palette,dither", [("net+kmeans", "none"), ("net", "net"), ("median-cut", "fs")])
 def test_encode_batch_matches_encode_image(use_weights, palette, dither):
     batch = np.stack([PHOTO, PHOTO[::-1], PHOTO[:, ::-1]])

@@ -344,23 +344,29 @@ def test_a_nested_palette_net_exports_for_a_smaller_np_at_its_input_size(tmp_pat
     assert np.mean(indices == out["indices"][0]) >= 0.999
 
 
-def test_a_slot_head_palette_net_exports_and_tflite_matches_keras(tmp_path):
-    """The slot head (per-pixel softmax, weighted means, whitening) converts with builtin ops only."""
+@pytest.mark.parametrize("extra_head", [False, True])
+def test_a_slot_head_palette_net_exports_and_tflite_matches_keras(tmp_path, extra_head):
+    """The slot head (per-pixel softmax, weighted means, whitening) converts with builtin ops only; a
+    network with extra heads (``head_sizes``) exports the head for the export's Np."""
     import keras
 
     from gif_pipeline.configs import PaletteNetConfig
-    from gif_pipeline.models.palette_net import build_palette_net
+    from gif_pipeline.models.palette_net import build_palette_net, head_pixels
 
     keras.utils.set_random_seed(3)
+    np_export = 2 * NP if extra_head else NP
     net = build_palette_net(PaletteNetConfig(num_colors=NP, backbone="pointnet", pointnet_widths=(8, 8),
-                                             head="slots", slot_hidden=8, input_size=16))
+                                             head="slots", slot_hidden=8, input_size=16,
+                                             head_sizes=(2 * NP,) if extra_head else ()))
     path = str(tmp_path / "slots.keras")
     net.save(path)
-    bundle = esm.load_encoder(NP, "net", init="trained", palette_model=path)
+    bundle = esm.load_encoder(np_export, "net", init="trained", palette_model=path)
     rgb = sample("hopper", 32, 32)
     out = {k: v.numpy() for k, v in esm.serving_outputs(bundle, tf.constant(rgb[None])).items()}
     small = tf.image.resize(unit(rgb[None]), (16, 16), method="area")
-    expected = np.clip(np.round((net(small).numpy() + 1.0) * 127.5), 0, 255)
+    assert out["palette"].shape == (1, np_export, 3)
+    pixels = head_pixels(net, unit(rgb[None]))  # the head reads the image's own pixels, as in gifnets encode
+    expected = np.clip(np.round((net.palette(small, np_export, pixels=pixels).numpy() + 1.0) * 127.5), 0, 255)
     np.testing.assert_array_equal(out["palette"], expected.astype(np.uint8))
     tflite = etl.export_tflite(bundle, str(tmp_path / "tflite"), 32, ["float32"])["float32"]
     indices, palette = etl.TFLiteEncoder(tflite).encode(rgb)

@@ -411,8 +411,34 @@ def test_slot_head_trains_on_sampled_pixels_and_infers_on_all(crops):
     np.testing.assert_array_equal(net(images).numpy(), net(images).numpy())
 
 
+def test_extra_slot_heads_serve_their_sizes_from_one_backbone_and_round_trip(tmp_path, crops):
+    net = PaletteNet(tiny(num_colors=8, head="slots", head_sizes=(4, 16), head_hidden=12))
+    assert net.served_colors == [4, 8, 16]
+    images = tf.constant(crops[:2])
+    features = net.pooled_features(images)
+    palettes = {n: net.palette(images, n) for n in (4, 8, 16)}
+    assert {n: tuple(p.shape) for n, p in palettes.items()} == {n: (2, n, 3) for n in (4, 8, 16)}
+    np.testing.assert_allclose(palettes[8], net(images), atol=1e-6)  # the network's own head
+    # Each extra head is its own four layers of its width, softly assigning pixels to its slots.
+    head = net.extra_heads[1]
+    assert [w.shape for w in head.head_layers[-1].weights] == [(12, 16), (16,)]
+    from gif_pipeline.models.palette_net import slot_means
+
+    np.testing.assert_allclose(palettes[16], slot_means(images, head(images, features)), atol=1e-6)
+    assert not np.allclose(palettes[16][:, :8], palettes[8], atol=1e-3)  # not a prefix of another head
+    with pytest.raises(ValueError, match="4, 8, 16 colours, not 32"):
+        net.palette(images, 32)
+    net.save(tmp_path / "heads.keras")
+    loaded = keras.saving.load_model(tmp_path / "heads.keras", compile=False)
+    for n in (4, 8, 16):
+        np.testing.assert_allclose(loaded.palette(images, n), palettes[n], atol=1e-6)
+
+
 @pytest.mark.parametrize("bad", [dict(head="mlp"), dict(head="slots", output="whitened"),
-                                 dict(head="slots", slot_hidden=0)])
+                                 dict(head="slots", slot_hidden=0), dict(head_sizes=(16,)),
+                                 dict(head="slots", head_sizes=(8,)), dict(head="slots", head_sizes=(32, 16)),
+                                 dict(head="slots", head_sizes=(300,)), dict(head="slots", head_sizes=(16,), head_hidden=-1),
+                                 dict(head="slots", num_colors=32, nested_sizes=(16, 32), head_sizes=(64,))])
 def test_bad_slot_head_configs_raise(bad):
     with pytest.raises(ValueError):
         tiny(**bad)

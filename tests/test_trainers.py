@@ -281,3 +281,56 @@ def test_init_from_copies_the_head_only_when_np_output_and_head_match(tmp_path):
     init_from_palette_net(nested, str(tmp_path / "slots.keras"))
     crops = np.random.default_rng(0).uniform(-1, 1, (2, 16, 16, 3)).astype(np.float32)
     np.testing.assert_allclose(nested(crops).numpy()[:, :8], slots(crops).numpy(), atol=1e-5)
+
+
+def test_heads_trained_on_a_frozen_backbone_join_it_in_one_shipped_file(tmp_path):
+    import keras
+    import numpy as np
+
+    from gif_pipeline import pretrained
+
+    slots = [*TINY_PALETTE, "--head=slots", "--steps=2", "--epochs=1", "--checkpoint_every=1"]
+    assert run_trainer("train_palette", *slots, "--model_dir=base", "--seed=1", cwd=tmp_path).returncode == 0
+    base = str(tmp_path / "base" / "palette_net.keras")
+    lone = run_trainer("train_palette", *slots, "--freeze_backbone", cwd=tmp_path)
+    assert lone.returncode != 0 and "--freeze_backbone needs --init_from" in lone.stderr
+    for name, extra in (("h16", ["--freeze_backbone"]), ("free", [])):
+        r = run_trainer("train_palette", *slots, "--np=16", f"--init_from={base}", f"--model_dir={name}",
+                        "--seed=2", "--learning_rate=0.05", *extra, cwd=tmp_path)
+        assert r.returncode == 0, r.stderr[-3000:]
+    source, head = (pretrained.load("palette", explicit=str(tmp_path / n / "palette_net.keras")) for n in ("base", "h16"))
+    for a, b in zip(head.backbone.get_weights(), source.backbone.get_weights()):  # weights and batch-norm statistics
+        np.testing.assert_array_equal(a, b)
+    dest = tmp_path / "weights"
+    ship = ["--kind=palette", f"--run={tmp_path / 'base'}", f"--val={os.path.join(ROOT, 'tests', 'data')}",
+            f"--dest={dest}"]
+    bad = run_trainer("ship_model", *ship, f"--add_heads={tmp_path / 'free'}", cwd=tmp_path)
+    assert bad.returncode != 0 and "backbone differs" in bad.stderr
+    r = run_trainer("ship_model", *ship, f"--add_heads={tmp_path / 'h16'}", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-3000:]
+    joined = keras.saving.load_model(dest / "palette_np8.keras", compile=False)
+    assert joined.served_colors == [8, 16]
+    crops = np.random.default_rng(0).uniform(-1, 1, (2, 32, 32, 3)).astype(np.float32)
+    np.testing.assert_allclose(joined.palette(crops, 16), head(crops), atol=1e-6)
+    np.testing.assert_allclose(joined(crops), source(crops), atol=1e-6)
+    card = (dest / "palette_np8.md").read_text()
+    assert "## Extra slot heads" in card and "**16 colours**" in card and "--freeze_backbone" in card
+    assert "| 16 | net | none |" in card and "| 8 | net | none |" in card
+
+
+def test_a_shipped_file_as_the_base_keeps_its_cards_training_and_heads(tmp_path):
+    from gif_pipeline.configs import PaletteNetConfig
+    from gif_pipeline.models.palette_net import PaletteNet
+    from trainers import ship_model
+
+    PaletteNet(PaletteNetConfig.tiny(num_colors=8, head="slots", head_sizes=(16,))).save(tmp_path / "palette_np8.keras")
+    (tmp_path / "palette_np8.md").write_text(
+        "# PaletteNet\n\n## Model\n- Config: old\n\n## Training (the 8-colour network)\n- Data: photos\n- Steps: 7\n\n"
+        "## Extra slot heads (`head_sizes`)\n\nEach was trained alone.\n\n- **16 colours** (`runs/h16`): 3 epochs\n\n"
+        "## Held-out numbers\n| old |\n")
+    model, record, _ = ship_model.load_base_model(str(tmp_path / "palette_np8.keras"))
+    assert record["card_training"] == "- Data: photos\n- Steps: 7"
+    assert record["card_heads"] == "- **16 colours** (`runs/h16`): 3 epochs"
+    card = ship_model.model_card("palette", "palette_np8.keras", model, record, [], 3, "val", 1.0)
+    assert "- Data: photos\n- Steps: 7" in card and "- **16 colours** (`runs/h16`): 3 epochs" in card
+    assert "| old |" not in card and '"head_sizes": [16]' in card

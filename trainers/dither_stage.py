@@ -56,9 +56,10 @@ def load_frozen_models(config, allow_prefix: bool = False):
     """PaletteNet and (if delta > 0) BandingNet, loaded from their stage-1 outputs.
 
     With ``allow_prefix`` (stage 2), a nested PaletteNet of more than ``--np`` colours serves
-    through its first ``--np`` colours, as in ``gifnets encode``; it is the default when no
-    network for exactly ``--np`` is shipped or trained. Returns ``(palette_net, banding_net,
-    record)``; ``record["palette_colors"]`` is ``--np`` when the palette is such a prefix, else None.
+    through its first ``--np`` colours, and a PaletteNet with a slot head for ``--np`` (``head_sizes``)
+    through that head, as in ``gifnets encode``; they are the default when no network file for exactly
+    ``--np`` is shipped or trained. Returns ``(palette_net, banding_net, record)``;
+    ``record["palette_colors"]`` is ``--np`` when the palette is such a prefix or head, else None.
     """
     from gif_pipeline import pretrained
     from gif_pipeline.errors import MissingPrerequisiteError
@@ -69,13 +70,18 @@ def load_frozen_models(config, allow_prefix: bool = False):
         from gif_pipeline.encode import pick_palette_net
 
         np_net, how = pick_palette_net(FLAGS.np)  # the shipped network `gifnets encode` uses for --np
-        if not allow_prefix or how != "prefix":
+        if not allow_prefix or how not in ("prefix", "exact"):
             raise
-        palette_path = pretrained.shipped_path("palette", np_net)
+        palette_path = pretrained.shipped_path("palette", pretrained.palette_sizes().get(np_net, np_net))
+        if not os.path.exists(palette_path):
+            raise
     logging.info("PaletteNet: %s", palette_path)
     palette_net = pretrained.load("palette", FLAGS.np, palette_path)
     palette_colors = None
-    if palette_net.num_colors != FLAGS.np:
+    if FLAGS.np in getattr(palette_net, "served_colors", ()) and palette_net.num_colors != FLAGS.np:
+        palette_colors = FLAGS.np
+        logging.info("Using its slot head for %d colours", FLAGS.np)
+    elif palette_net.num_colors != FLAGS.np:
         nested = tuple(getattr(palette_net.config, "nested_sizes", ()) or ())
         if not (allow_prefix and nested and palette_net.num_colors > FLAGS.np):
             raise SystemExit(f"{palette_path} predicts {palette_net.num_colors} colours, not --np={FLAGS.np}"

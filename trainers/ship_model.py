@@ -30,6 +30,9 @@ flags.DEFINE_integer("max_images", 0, "Use at most this many --val images (0: al
 flags.DEFINE_string("dest", None, "Weights folder (default: the package's gif_pipeline/weights).")
 flags.DEFINE_bool("eval_only", False, "Print the numbers; write nothing.")
 flags.DEFINE_bool("force", False, "Replace shipped weights of the same name.")
+flags.DEFINE_list("add_heads", [], "Palette runs trained with --freeze_backbone --init_from the --run network: "
+                  "their slot heads join it as extra heads (PaletteNetConfig.head_sizes), so one file serves every "
+                  "size. --run may then be a .keras file (e.g. the shipped one; its card's training section is kept).")
 flags.DEFINE_list("colors", [], "Palette sizes to measure (default: a nested PaletteNet's prefix sizes, else its Np).")
 
 MULTI_FLAGS = {"data"}  # the trainers' DEFINE_multi_* flags (given once per value)
@@ -65,6 +68,71 @@ def load_run_model(kind: str, run: str):
     else:
         model = _dither_net_from_encoder_checkpoint(record, best)
     return model, record, best
+
+
+def load_base_model(run: str):
+    """``--run`` as :func:`load_run_model`, or a ``.keras`` PaletteNet file with the card beside it (its
+    record's ``card_training`` keeps the card's training section)."""
+    if not run.endswith(".keras"):
+        return load_run_model("palette", run)
+    from gif_pipeline import pretrained
+
+    if not os.path.isfile(run):
+        raise app.UsageError(f"no PaletteNet file {run}")
+    model = pretrained.load("palette", explicit=run)
+    record = {"model": model.config.to_dict()}
+    card = run[:-len(".keras")] + ".md"
+    if os.path.isfile(card):
+        with open(card) as f:
+            text = f.read()
+        for key, title in (("card_training", "## Training"), ("card_heads", "## Extra slot heads")):
+            start = text.find(title)
+            end = text.find("\n## ", start + 1)
+            if start >= 0:
+                section = text[start:end if end >= 0 else None]
+                record[key] = section[section.find("\n") + 1 if key == "card_training" else section.find("- **"):]
+                record[key] = record[key].strip()
+    return model, record, run
+
+
+def join_heads(base, runs: list[str]):
+    """A PaletteNet with ``base``'s backbone and head plus the slot head of each palette run in ``runs``
+    (trained with ``--freeze_backbone`` from ``base``: their backbones must equal its own). Returns the
+    network and ``[(Np, run, record)]``."""
+    import numpy as np
+
+    from gif_pipeline.models.palette_net import PaletteNet
+
+    if base.config.head != "slots" or base.config.nested_sizes:
+        raise app.UsageError("--add_heads needs a slot-head PaletteNet without nested sizes as --run")
+    heads = {}
+    for run in runs:
+        model, record, _ = load_run_model("palette", run)
+        n = model.num_colors
+        if model.config.head != "slots" or model.config.nested_sizes:
+            raise app.UsageError(f"{run}: not a slot-head PaletteNet without nested sizes")
+        if n in base.served_colors or n in heads:
+            raise app.UsageError(f"{run}: a head for {n} colours is there already")
+        same = all(np.array_equal(a, b) for a, b in zip(model.backbone.get_weights(), base.backbone.get_weights()))
+        if not same or len(model.backbone.weights) != len(base.backbone.weights):
+            raise app.UsageError(f"{run}: its backbone differs from --run's: train it with --freeze_backbone "
+                                 f"--init_from=<the --run network>")
+        heads[n] = (model, run, record)
+    widths = {m.config.slot_hidden for m, _, _ in heads.values()} | (
+        {base.config.head_hidden or base.config.slot_hidden} if base.config.head_sizes else set())
+    if len(widths) > 1:
+        raise app.UsageError(f"the extra heads must have one width (--slot_hidden), got {sorted(widths)}")
+    sizes = tuple(sorted((*base.config.head_sizes, *heads)))
+    joined = PaletteNet(base.config.replace(head_sizes=sizes, head_hidden=widths.pop()))
+    joined.backbone.set_weights(base.backbone.get_weights())
+    for target, layer in zip(joined.head_layers, base.head_layers):
+        target.set_weights(layer.get_weights())
+    for size, head in zip(sizes, joined.extra_heads):
+        source = heads[size][0].head_layers if size in heads else \
+            base.extra_heads[base.config.head_sizes.index(size)].head_layers
+        for target, layer in zip(head.head_layers, source):
+            target.set_weights(layer.get_weights())
+    return joined, [(n, run, record) for n, (_, run, record) in sorted(heads.items())]
 
 
 def _dither_net_from_encoder_checkpoint(record: dict, path: str):
@@ -155,17 +223,39 @@ def reproduce_command(record: dict, kind: str) -> str:
     return " ".join(parts)
 
 
+def _heads_section(heads, earlier: str = "") -> list[str]:
+    """The card's list of extra heads: ``earlier`` (the base file's card's list) and the runs in ``heads``."""
+    if not heads and not earlier:
+        return []
+    lines = ["", "## Extra slot heads (`head_sizes`)", "",
+             "Each was trained alone on the frozen backbone above (`--freeze_backbone --init_from` this network), "
+             "then joined to it by `trainers/ship_model --add_heads`.", "", *([earlier] if earlier else [])]
+    for n, run, record in heads:
+        losses = record.get("history", {}).get("val_loss", [])
+        best = f"best validation loss {min(losses):.5f} (epoch {losses.index(min(losses)) + 1})" if losses else \
+            "no validation history"
+        lines += [f"- **{n} colours** (`{_shown_path(run)}`): {record.get('epochs_run')} epochs, "
+                  f"{record.get('flags', {}).get('steps')} steps, {best}"
+                  + (f"; {record['note']}" if record.get("note") else "") + ":", "", "  ```",
+                  "  " + reproduce_command(record, "palette"), "  ```"]
+    return lines
+
+
 def model_card(kind: str, name: str, model, record: dict, rows: list[dict], n_images: int, val: str,
-               size_mb: float) -> str:
+               size_mb: float, heads=()) -> str:
     history = record.get("history", {})
     val_losses = history.get("val_loss", [])
     title = {"palette": "PaletteNet", "dither": "DitherNet"}[kind]
     lines = [f"# {title} (`{name}`)", "",
              f"Written by `trainers/ship_model` on {datetime.date.today().isoformat()}.", "",
              "## Model",
-             f"- Config: `{json.dumps(record.get('model', {}), sort_keys=True)}`",
+             f"- Config: `{json.dumps(model.config.to_dict() if heads else record.get('model', {}), sort_keys=True)}`",
              f"- {model.count_params():,} parameters; the file is {size_mb:.2f} MB (weights only, no optimizer state).",
-             "", "## Training",
+             "", "## Training" + (f" (the {model.num_colors}-colour network)" if heads else "")]
+    if record.get("card_training"):
+        lines += [record["card_training"]]
+    else:
+        lines += [
              *([f"- Frozen networks: PaletteNet `{_shown_path(record['palette_model'])}`"
                 + (f" (its first {record['palette_colors']} colours)" if record.get("palette_colors") else "")
                 + (f", BandingNet `{_shown_path(record['banding_model'])}`" if record.get("banding_model") else "")
@@ -179,7 +269,8 @@ def model_card(kind: str, name: str, model, record: dict, rows: list[dict], n_im
              "the shipped weights are that epoch's." if val_losses else "- No validation history recorded.",
              *([f"- Note: {record['note']}."] if record.get("note") else []),
              "- Reproduce (then `trainers/ship_model --kind=" + kind + " --run=MODEL_DIR`):", "", "```",
-             reproduce_command(record, kind), "```", "",
+             reproduce_command(record, kind), "```"]
+    lines += [*_heads_section(heads, record.get("card_heads", "")), "",
              f"## Held-out numbers ({n_images} images of `{val}`, through `gifnets encode`'s code path)", "",
              "| colours | palette | dither | PSNR dB | SSIM | WSNR dB | banding | GIF bytes | ms/image (median) |",
              "|---:|---|---|---:|---:|---:|---:|---:|---:|"]
@@ -195,7 +286,15 @@ def main(argv):
     del argv
     from gif_pipeline import pretrained
 
-    model, record, source = load_run_model(FLAGS.kind, FLAGS.run)
+    heads = []
+    if FLAGS.add_heads:
+        if FLAGS.kind != "palette":
+            raise app.UsageError("--add_heads is for --kind=palette")
+        model, record, source = load_base_model(FLAGS.run)
+        model, heads = join_heads(model, FLAGS.add_heads)
+        record = {**record, "model": model.config.to_dict()}
+    else:
+        model, record, source = load_run_model(FLAGS.kind, FLAGS.run)
     np_colors = int(record["model"]["num_colors"]) if FLAGS.kind == "palette" else int(record["flags"]["np"])
     name = pretrained.KINDS[FLAGS.kind][0].format(np=np_colors)
     dest = FLAGS.dest or pretrained.weights_dir()
@@ -205,7 +304,7 @@ def main(argv):
     images = _list_images(FLAGS.val, FLAGS.max_images)
     try:
         colors = [int(c) for c in FLAGS.colors] or list(getattr(getattr(model, "config", None), "nested_sizes", ())
-                                                        or [np_colors])
+                                                        or getattr(model, "served_colors", None) or [np_colors])
     except ValueError:
         raise app.UsageError(f"--colors: expected integers, got {','.join(FLAGS.colors)}")
     with tempfile.TemporaryDirectory() as tmp:
@@ -222,7 +321,7 @@ def main(argv):
         start = time.time()
         rows = evaluate(FLAGS.kind, colors, tmp, images)
         logging.info("Evaluation took %.0f s", time.time() - start)
-        card = model_card(FLAGS.kind, name, model, record, rows, len(images), FLAGS.val, size_mb)
+        card = model_card(FLAGS.kind, name, model, record, rows, len(images), FLAGS.val, size_mb, heads)
         print(card)
         if FLAGS.eval_only:
             return

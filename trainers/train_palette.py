@@ -28,6 +28,7 @@ flags.DEFINE_enum("output", "direct", ["direct", "whitened"], "Palette output: t
 flags.DEFINE_enum("head", "dense", ["dense", "slots"], "Palette head: Dense(Np*3)+tanh on the pooled feature "
                   "(paper), or per-pixel soft assignment to Np slots whose colours are weighted pixel means "
                   "(not in the paper; see PaletteNetConfig).")
+flags.DEFINE_integer("slot_hidden", 64, "Width of the slot head's per-pixel MLP (--head=slots).")
 flags.DEFINE_list("nested_sizes", [], "Train these palette prefixes to be palettes on their own, e.g. "
                   "16,32,64,128,256 with --np=256: one network for every Np (not in the paper; see BUILD.md).")
 flags.DEFINE_integer("loss_pixels", 0, "Pixels sampled per image for the training loss (0: all). Keeps "
@@ -36,6 +37,8 @@ flags.DEFINE_string("init_from", None, "Start from this trained PaletteNet (.ker
                     "width: its backbone, and its palette head too when head, Np and output match (a fine-tune); a "
                     "slot head of another Np gives its shared layers and first slots' logits. E.g. the shipped "
                     "Np=16 model when training another Np.")
+flags.DEFINE_bool("freeze_backbone", False, "Train the palette head only: the backbone (from --init_from) keeps its "
+                  "weights and batch-norm statistics, so heads for several Np can share one backbone (see BUILD.md).")
 flags.DEFINE_float("clipnorm", 0.0, "Clip the global gradient norm to this (0: no clipping, as in the paper).")
 common.define_common_flags(default_model_dir=None, default_steps=1000, default_batch_size=8,
                            default_learning_rate=1e-3)
@@ -53,11 +56,13 @@ def build_model(strategy):
                               depth_multiplier=FLAGS.depth_multiplier, min_depth=FLAGS.min_depth,
                               coverage_weight=FLAGS.coverage_weight, input_size=FLAGS.image_size,
                               output=FLAGS.output, nested_sizes=tuple(int(k) for k in FLAGS.nested_sizes),
-                              loss_pixels=FLAGS.loss_pixels, head=FLAGS.head)
+                              loss_pixels=FLAGS.loss_pixels, head=FLAGS.head, slot_hidden=FLAGS.slot_hidden)
     with strategy.scope():
         model = PaletteNet(config)
         if FLAGS.init_from:
             init_from_palette_net(model, FLAGS.init_from)
+        if FLAGS.freeze_backbone:
+            model.backbone.trainable = False
         schedule = keras.optimizers.schedules.ExponentialDecay(
             FLAGS.learning_rate, FLAGS.decay_steps, FLAGS.decay_rate, staircase=True)
         model.compile(optimizer=keras.optimizers.Adam(schedule, global_clipnorm=FLAGS.clipnorm or None))
@@ -124,6 +129,8 @@ def main(argv):
     if sizes and (list(sizes) != sorted(set(sizes)) or sizes[0] < 2 or sizes[-1] != FLAGS.np):
         raise app.UsageError(f"--nested_sizes must be increasing, >= 2 and end with --np={FLAGS.np}, got "
                              f"{','.join(map(str, sizes))}")
+    if FLAGS.freeze_backbone and not FLAGS.init_from:
+        raise app.UsageError("--freeze_backbone needs --init_from (a trained backbone to keep)")
     if FLAGS.loss_pixels < 0:
         raise app.UsageError(f"--loss_pixels must be >= 0, got {FLAGS.loss_pixels}")
     model_dir = FLAGS.model_dir or os.path.join("runs", f"palette_np{FLAGS.np}")

@@ -18,7 +18,8 @@ hard in training too and passes the gradient through the projection unchanged (t
 projection's gradient vanishes away from the decision boundaries at T = 0.001), and
 ``refine_palette=N`` refines the frozen PaletteNet's palette with ``N`` Lloyd steps first, so
 that DitherNet trains on the palettes that ``--palette net+kmeans`` gives it at inference.
-``palette_colors=N`` uses the first ``N`` colours of a nested PaletteNet (stage 2 only).
+``palette_colors=N`` uses the first ``N`` colours of a nested PaletteNet, or its head for ``N`` colours
+(``PaletteNetConfig.head_sizes``) (stage 2 only).
 """
 from __future__ import annotations
 
@@ -71,7 +72,11 @@ class GIFEncoder(keras.Model):
 
     def call(self, images, training=False, soft=None):
         soft = training if soft is None else soft
-        palette = self.palette_net(images, training=training and self.stage == "joint")
+        train_palette = training and self.stage == "joint"
+        if self.palette_colors in getattr(self.palette_net, "served_colors", ()):  # a head of its own
+            palette = self.palette_net.palette(images, self.palette_colors, training=train_palette)
+        else:
+            palette = self.palette_net(images, training=train_palette)
         if self.palette_colors is not None:  # a nested PaletteNet's first colours are a smaller palette
             palette = palette[:, :self.palette_colors]
         if self.refine_palette:

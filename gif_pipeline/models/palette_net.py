@@ -41,7 +41,7 @@ from gif_pipeline.models.inference import fold_batch_norm
 from gif_pipeline.models.pointnet import pointnet_backbone
 from gif_pipeline.projection import coverage_loss, nested_quantization_loss, quantization_loss, sample_pixels
 
-__all__ = ["PaletteNet", "build_palette_net", "inference_function", "palette_to_uint8"]
+__all__ = ["PaletteNet", "build_palette_net", "head_pixels", "inference_function", "palette_to_uint8"]
 
 
 def colour_statistics(images):
@@ -105,6 +105,47 @@ def unwhiten_palette(images, z, scale: float):
     return tf.clip_by_value(palette, -1.0, 1.0)
 
 
+def _slot_layers(num_colors: int, hidden: int, suffix: str = ""):
+    """The slot head's four layers: pixel and global projections, the ReLU mix and the Np logits."""
+    return (layers.Dense(hidden, name="slot_pixel" + suffix),
+            layers.Dense(hidden, use_bias=False, name="slot_global" + suffix),
+            layers.Dense(hidden, activation="relu", name="slot_mix" + suffix),
+            layers.Dense(num_colors, name="slot_logits" + suffix))
+
+
+def _build_slot_layers(head_layers, features: int, hidden: int):
+    for layer, width in zip(head_layers, (6, features, hidden, hidden)):
+        if not layer.built:
+            layer.build((None, width))
+
+
+def slot_logits(head_layers, images, features):
+    """Np logits ``[B, H, W, Np]`` per pixel: the slot head's per-pixel MLP on each pixel's colour and
+    whitened colour, plus a projection of the pooled feature ``[B, C]``."""
+    pixel, global_, mix, logits = head_layers
+    images = tf.cast(images, tf.float32)
+    pixel_features = tf.concat([images, whiten_pixels(images)], axis=-1)  # [B, H, W, 6]
+    hidden = pixel(pixel_features) + global_(features)[:, tf.newaxis, tf.newaxis, :]
+    return logits(mix(tf.nn.relu(hidden)))
+
+
+class SlotHead(layers.Layer):
+    """One more slot head (``PaletteNetConfig.head_sizes``): ``(images, features) -> logits [B, H, W, Np]``."""
+
+    def __init__(self, num_colors: int, hidden: int, **kwargs):
+        super().__init__(**kwargs)
+        self.num_colors = num_colors
+        self.head_layers = list(_slot_layers(num_colors, hidden))
+        self.hidden = hidden
+
+    def build_for(self, features: int):
+        _build_slot_layers(self.head_layers, features, self.hidden)
+        self.built = True
+
+    def call(self, images, features):
+        return slot_logits(self.head_layers, images, features)
+
+
 @keras.saving.register_keras_serializable(package="gifnets")
 class PaletteNet(keras.Model):
     """Image ``[B, H, W, 3]`` in [-1, 1] -> palette ``[B, Np, 3]`` in [-1, 1] (GIFnets §3.1)."""
@@ -128,10 +169,11 @@ class PaletteNet(keras.Model):
             self.backbone = pointnet_backbone(config.pointnet_widths, batch_norm_momentum=config.batch_norm_momentum)
             self.pool = None
         if config.head == "slots":
-            self.slot_pixel = layers.Dense(config.slot_hidden, name="slot_pixel")
-            self.slot_global = layers.Dense(config.slot_hidden, use_bias=False, name="slot_global")
-            self.slot_mix = layers.Dense(config.slot_hidden, activation="relu", name="slot_mix")
-            self.slot_logits = layers.Dense(config.num_colors, name="slot_logits")
+            (self.slot_pixel, self.slot_global, self.slot_mix,
+             self.slot_logits) = _slot_layers(config.num_colors, config.slot_hidden)
+            # More heads on the same backbone (config.head_sizes), each its own four layers.
+            self.extra_heads = [SlotHead(size, config.head_hidden or config.slot_hidden, name=f"slot_head_np{size}")
+                                for size in config.head_sizes]
         else:
             # Initialised in tanh's linear range: a small kernel (image-dependent part) and a spread bias
             # (the starting palette covers the colour cube). A unit-variance kernel on the non-negative
@@ -147,10 +189,9 @@ class PaletteNet(keras.Model):
     def build(self, input_shape):
         features = self.backbone.output.shape[-1]
         if self.config.head == "slots":
-            for layer, width in ((self.slot_pixel, 6), (self.slot_global, features),
-                                 (self.slot_mix, self.config.slot_hidden), (self.slot_logits, self.config.slot_hidden)):
-                if not layer.built:
-                    layer.build((None, width))
+            _build_slot_layers(self.head_layers, features, self.config.slot_hidden)
+            for head in self.extra_heads:
+                head.build_for(features)
         elif not self.palette_dense.built:
             self.palette_dense.build((None, features))
         self.built = True
@@ -166,6 +207,12 @@ class PaletteNet(keras.Model):
     def call(self, images, training=False):
         return self.palette_head(images, self.pooled_features(images, training=training))
 
+    def palette(self, images, num_colors: int | None = None, training=False, pixels=None):
+        """Like calling the network, with ``num_colors`` one of :attr:`served_colors` (default: ``num_colors``);
+        the head reads ``pixels`` (``[B, h, w, 3]``, e.g. :func:`head_pixels`) if given, else ``images``."""
+        features = self.pooled_features(images, training=training)
+        return self.palette_head(images if pixels is None else pixels, features, num_colors)
+
     def pooled_features(self, images, training=False, backbone=None):
         """The backbone's feature ``[B, C]`` of images ``[B, H, W, 3]``: InceptionV2's pooled Mixed_5c, or PointNet's.
 
@@ -174,9 +221,21 @@ class PaletteNet(keras.Model):
         features = (backbone or self.backbone)(images, training=training)
         return self.pool(features) if self.pool is not None else features
 
-    def palette_head(self, images, features):
+    @property
+    def served_colors(self) -> list[int]:
+        """The palette sizes this network gives: ``num_colors`` and its extra slot heads' (``head_sizes``)."""
+        return sorted((self.num_colors, *self.config.head_sizes))
+
+    def palette_head(self, images, features, num_colors: int | None = None):
         """Palette ``[B, Np, 3]`` from the pooled backbone feature ``[B, C]``; the whitened output and
-        the slot head also read the ``images`` themselves."""
+        the slot head also read the ``images`` themselves. ``num_colors`` picks one of
+        :attr:`served_colors` (default: ``num_colors``)."""
+        if num_colors is not None and num_colors != self.num_colors:
+            if num_colors not in self.config.head_sizes:
+                raise ValueError(f"this PaletteNet gives {', '.join(map(str, self.served_colors))} colours, "
+                                 f"not {num_colors}")
+            head = self.extra_heads[self.config.head_sizes.index(num_colors)]
+            return slot_means(images, head(images, features))
         if self.config.head == "slots":
             return self._slot_palette(images, features)
         palette = self.palette_reshape(self.palette_dense(features))
@@ -192,10 +251,7 @@ class PaletteNet(keras.Model):
         return [self.palette_dense]
 
     def _slot_palette(self, images, features):
-        images = tf.cast(images, tf.float32)
-        pixel_features = tf.concat([images, whiten_pixels(images)], axis=-1)  # [B, H, W, 6]
-        hidden = self.slot_pixel(pixel_features) + self.slot_global(features)[:, tf.newaxis, tf.newaxis, :]
-        logits = self.slot_logits(self.slot_mix(tf.nn.relu(hidden)))
+        logits = slot_logits(self.head_layers, images, features)
         if not self.config.nested_sizes:
             return slot_means(images, logits)
         # Nested: colours k_{i-1}..k_i - 1 are those slots' means under a softmax over the first k_i
@@ -287,12 +343,30 @@ class PaletteNet(keras.Model):
         return cls(PaletteNetConfig.from_dict(net_config), **config)
 
 
+#: At inference a slot head builds its colours from this many of the image's own pixels
+#: (:func:`gif_pipeline.palettes.grid_pixels`, as ``net+kmeans``'s last Lloyd steps), not from the network's
+#: area-downscaled input, whose averaged colours pull the palette inward. Training crops are read at full
+#: size, so these are the colours the head was trained on. Val PSNR at 16 / 32 / 64 colours: 28.22 -> 28.29,
+#: 30.60 -> 30.74, 32.74 -> 32.91 dB (BUILD.md).
+SLOT_PIXELS = 128 * 128
+
+
+def head_pixels(net: PaletteNet, images, count: int = SLOT_PIXELS):
+    """What ``net``'s palette head reads at inference from full-size ``images`` ``[B, H, W, 3]``: for a slot
+    head ``count`` of their own pixels, ``[B, 1, N, 3]``; else None (the network's input)."""
+    if net.config.head != "slots":
+        return None
+    from gif_pipeline.palettes import grid_pixels
+
+    return grid_pixels(images, count)[:, tf.newaxis]
+
+
 def build_palette_net(config: PaletteNetConfig | None = None) -> PaletteNet:
     """A built (weights created) :class:`PaletteNet` for ``config`` (paper defaults if None)."""
     return PaletteNet(config if config is not None else PaletteNetConfig())
 
 
-def inference_function(net: PaletteNet, dtype: str = "float32"):
+def inference_function(net: PaletteNet, dtype: str = "float32", num_colors: int | None = None):
     """``images -> palette`` for ``gifnets encode``: the backbone with its batch norms folded
     (:func:`~gif_pipeline.models.inference.fold_batch_norm`) in ``dtype``; the pool and the head stay
     float32. Not for training.
@@ -300,7 +374,16 @@ def inference_function(net: PaletteNet, dtype: str = "float32"):
     Float32 by default, whatever the CPU: per 128-pixel input on this project's 2-core machine the fold
     took 14.9 -> 14.0 ms (Np = 16 slot head) and 13.1 -> 10.7 ms (nested Np = 256) at batch 1, where
     bfloat16 was slower (16.0, 12.7 ms); at batch 8 bfloat16 saved only another 0.6-0.8 ms per image.
+    ``num_colors`` picks one of the network's :attr:`~PaletteNet.served_colors`; the function's optional
+    ``pixels`` are what the head reads (:func:`head_pixels`; default: the images).
     """
     backbone = fold_batch_norm(net.backbone, dtype)
 
-    return lambda images: net.palette_head(images, net.pooled_features(images, backbone=backbone))
+    if num_colors is not None and num_colors not in net.served_colors:
+        raise ValueError(f"this PaletteNet gives {', '.join(map(str, net.served_colors))} colours, not {num_colors}")
+
+    def palette(images, pixels=None):
+        features = net.pooled_features(images, backbone=backbone)
+        return net.palette_head(images if pixels is None else pixels, features, num_colors)
+
+    return palette
