@@ -4,8 +4,9 @@
 * Table 1: PSNR (dB) of Pillow-style median cut vs PaletteNet palettes, nearest colour, per Np.
   Each ``--palette NAME=PATH`` is a PaletteNet (InceptionV2 or PointNet backbone); it is measured
   at every ``--colors`` it serves: its own Np, its extra slot heads' sizes (``head_sizes``), or any
-  smaller Np for a nested network (its first Np colours). The network reads the image downscaled to its trained ``input_size`` and its palette
-  is used as predicted (no Lloyd refinement: that is ``--palette net+kmeans``).
+  smaller Np for a nested network (its first Np colours). The network reads the image downscaled to
+  its trained ``input_size`` (a slot head reads the image's own pixels, as in ``gifnets encode``), and
+  its palette is used as predicted (no Lloyd refinement: that is ``--palette net+kmeans``).
 * Table 2: DitherNets (``--dither NAME=PATH``, e.g. trained with and without the banding loss) on
   the same palettes (``--dither_palette``, default kmeans) at ``--dither_colors``, next to no
   dithering and Floyd-Steinberg: PSNR, SSIM, WSNR and the banding teacher's score.

@@ -184,8 +184,9 @@ def _network_palettes(images, n: int, refine: int):
     installed PaletteNet for ``n`` colours (:func:`pick_palette_net`), refined by ``refine`` Lloyd steps.
 
     The network reads the images downscaled to its trained ``input_size`` (a palette is a global
-    property); a slot head builds its colours from the images' own pixels (:func:`palette_net.head_pixels`). A nested network gives its first ``n`` colours; a larger one its ``n`` colours most used
-    on :data:`PRUNE_GRID_PIXELS` of the pixels. The Lloyd steps read pixel samples of a few thousand
+    property); a slot head builds its colours from the images' own pixels (:func:`palette_net.head_pixels`).
+    A nested network gives its first ``n`` colours; a larger one its ``n`` colours most used on
+    :data:`PRUNE_GRID_PIXELS` of the pixels. The Lloyd steps read pixel samples of a few thousand
     pixels (:func:`palettes.refine_palette`). Runs eagerly (:func:`encode_image`; the network and the
     refinement are compiled functions) or inside :func:`encode_batch`'s compiled function.
     """

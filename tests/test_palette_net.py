@@ -437,7 +437,8 @@ def test_extra_slot_heads_serve_their_sizes_from_one_backbone_and_round_trip(tmp
 @pytest.mark.parametrize("bad", [dict(head="mlp"), dict(head="slots", output="whitened"),
                                  dict(head="slots", slot_hidden=0), dict(head_sizes=(16,)),
                                  dict(head="slots", head_sizes=(8,)), dict(head="slots", head_sizes=(32, 16)),
-                                 dict(head="slots", head_sizes=(300,)), dict(head="slots", head_sizes=(16,), head_hidden=-1),
+                                 dict(head="slots", head_sizes=(300,)),
+                                 dict(head="slots", head_sizes=(16,), head_hidden=-1),
                                  dict(head="slots", num_colors=32, nested_sizes=(16, 32), head_sizes=(64,))])
 def test_bad_slot_head_configs_raise(bad):
     with pytest.raises(ValueError):

@@ -298,7 +298,8 @@ def test_heads_trained_on_a_frozen_backbone_join_it_in_one_shipped_file(tmp_path
         r = run_trainer("train_palette", *slots, "--np=16", f"--init_from={base}", f"--model_dir={name}",
                         "--seed=2", "--learning_rate=0.05", *extra, cwd=tmp_path)
         assert r.returncode == 0, r.stderr[-3000:]
-    source, head = (pretrained.load("palette", explicit=str(tmp_path / n / "palette_net.keras")) for n in ("base", "h16"))
+    source, head = (pretrained.load("palette", explicit=str(tmp_path / n / "palette_net.keras"))
+                    for n in ("base", "h16"))
     for a, b in zip(head.backbone.get_weights(), source.backbone.get_weights()):  # weights and batch-norm statistics
         np.testing.assert_array_equal(a, b)
     dest = tmp_path / "weights"

@@ -13,7 +13,9 @@ Layer mapping (``Np = config.num_colors``):
 With ``config.head == "slots"`` (not in the paper) the last two are replaced: ``slot_pixel`` reads
 each pixel's colour and whitened colour (:func:`whiten_pixels`), ``slot_global`` adds the pooled
 feature, ``slot_mix`` (ReLU) and ``slot_logits`` give Np logits per pixel, and the palette is each
-slot's softmax-weighted mean of the image's pixels (:func:`slot_means`).
+slot's softmax-weighted mean of the image's pixels (:func:`slot_means`). ``config.head_sizes`` adds
+one :class:`SlotHead` per further palette size on the same backbone (:meth:`PaletteNet.palette` picks
+one), and at inference a slot head reads the image's own pixels (:func:`head_pixels`).
 
 Input: float32 ``[B, H, W, 3]`` in [-1, 1], any ``H, W``. Output: float32 ``[B, Np, 3]`` in [-1, 1].
 
@@ -226,14 +228,18 @@ class PaletteNet(keras.Model):
         """The palette sizes this network gives: ``num_colors`` and its extra slot heads' (``head_sizes``)."""
         return sorted((self.num_colors, *self.config.head_sizes))
 
+    def check_served(self, num_colors: int):
+        """ValueError unless this network gives ``num_colors`` colours from a head of its own."""
+        if num_colors not in self.served_colors:
+            served = ", ".join(map(str, self.served_colors))
+            raise ValueError(f"this PaletteNet gives {served} colours, not {num_colors}")
+
     def palette_head(self, images, features, num_colors: int | None = None):
         """Palette ``[B, Np, 3]`` from the pooled backbone feature ``[B, C]``; the whitened output and
         the slot head also read the ``images`` themselves. ``num_colors`` picks one of
         :attr:`served_colors` (default: ``num_colors``)."""
         if num_colors is not None and num_colors != self.num_colors:
-            if num_colors not in self.config.head_sizes:
-                raise ValueError(f"this PaletteNet gives {', '.join(map(str, self.served_colors))} colours, "
-                                 f"not {num_colors}")
+            self.check_served(num_colors)
             head = self.extra_heads[self.config.head_sizes.index(num_colors)]
             return slot_means(images, head(images, features))
         if self.config.head == "slots":
@@ -379,8 +385,8 @@ def inference_function(net: PaletteNet, dtype: str = "float32", num_colors: int 
     """
     backbone = fold_batch_norm(net.backbone, dtype)
 
-    if num_colors is not None and num_colors not in net.served_colors:
-        raise ValueError(f"this PaletteNet gives {', '.join(map(str, net.served_colors))} colours, not {num_colors}")
+    if num_colors is not None:
+        net.check_served(num_colors)
 
     def palette(images, pixels=None):
         features = net.pooled_features(images, backbone=backbone)
