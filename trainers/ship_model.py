@@ -241,35 +241,37 @@ def _heads_section(heads, earlier: str = "") -> list[str]:
     return lines
 
 
+def _training_lines(record: dict, kind: str) -> str:
+    """The card's training section from the run's record: frozen networks, data, steps, best epoch, command."""
+    val_losses = record.get("history", {}).get("val_loss", [])
+    lines = [
+        *([f"- Frozen networks: PaletteNet `{_shown_path(record['palette_model'])}`"
+           + (f" (its first {record['palette_colors']} colours)" if record.get("palette_colors") else "")
+           + (f", BandingNet `{_shown_path(record['banding_model'])}`" if record.get("banding_model") else "")
+           + (f"; palettes refined by {record['refine_palette']} Lloyd steps" if record.get("refine_palette")
+              else "") + "."] if record.get("palette_model") else []),
+        f"- Data: {', '.join(record.get('flags', {}).get('data') or ['the package samples'])} "
+        "(validation during training: the trainer's held-out 20% split by file name).",
+        f"- Epochs run: {record.get('epochs_run')}; steps: {record.get('flags', {}).get('steps')}; "
+        f"batch {record.get('flags', {}).get('batch_size')}.",
+        f"- Best validation loss {min(val_losses):.5f} (epoch {val_losses.index(min(val_losses)) + 1}); "
+        "the shipped weights are that epoch's." if val_losses else "- No validation history recorded.",
+        *([f"- Note: {record['note']}."] if record.get("note") else []),
+        "- Reproduce (then `trainers/ship_model --kind=" + kind + " --run=MODEL_DIR`):", "", "```",
+        reproduce_command(record, kind), "```"]
+    return "\n".join(lines)
+
+
 def model_card(kind: str, name: str, model, record: dict, rows: list[dict], n_images: int, val: str,
                size_mb: float, heads=()) -> str:
-    history = record.get("history", {})
-    val_losses = history.get("val_loss", [])
     title = {"palette": "PaletteNet", "dither": "DitherNet"}[kind]
     lines = [f"# {title} (`{name}`)", "",
              f"Written by `trainers/ship_model` on {datetime.date.today().isoformat()}.", "",
              "## Model",
-             f"- Config: `{json.dumps(model.config.to_dict() if heads else record.get('model', {}), sort_keys=True)}`",
+             f"- Config: `{json.dumps(record.get('model', {}), sort_keys=True)}`",
              f"- {model.count_params():,} parameters; the file is {size_mb:.2f} MB (weights only, no optimizer state).",
-             "", "## Training" + (f" (the {model.num_colors}-colour network)" if heads else "")]
-    if record.get("card_training"):
-        lines += [record["card_training"]]
-    else:
-        lines += [
-             *([f"- Frozen networks: PaletteNet `{_shown_path(record['palette_model'])}`"
-                + (f" (its first {record['palette_colors']} colours)" if record.get("palette_colors") else "")
-                + (f", BandingNet `{_shown_path(record['banding_model'])}`" if record.get("banding_model") else "")
-                + (f"; palettes refined by {record['refine_palette']} Lloyd steps" if record.get("refine_palette")
-                   else "") + "."] if record.get("palette_model") else []),
-             f"- Data: {', '.join(record.get('flags', {}).get('data') or ['the package samples'])} "
-             "(validation during training: the trainer's held-out 20% split by file name).",
-             f"- Epochs run: {record.get('epochs_run')}; steps: {record.get('flags', {}).get('steps')}; "
-             f"batch {record.get('flags', {}).get('batch_size')}.",
-             f"- Best validation loss {min(val_losses):.5f} (epoch {val_losses.index(min(val_losses)) + 1}); "
-             "the shipped weights are that epoch's." if val_losses else "- No validation history recorded.",
-             *([f"- Note: {record['note']}."] if record.get("note") else []),
-             "- Reproduce (then `trainers/ship_model --kind=" + kind + " --run=MODEL_DIR`):", "", "```",
-             reproduce_command(record, kind), "```"]
+             "", "## Training" + (f" (the {model.num_colors}-colour network)" if heads else ""),
+             record.get("card_training") or _training_lines(record, kind)]
     lines += [*_heads_section(heads, record.get("card_heads", "")), "",
              f"## Held-out numbers ({n_images} images of `{val}`, through `gifnets encode`'s code path)", "",
              "| colours | palette | dither | PSNR dB | SSIM | WSNR dB | banding | GIF bytes | ms/image (median) |",
