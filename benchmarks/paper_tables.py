@@ -50,7 +50,7 @@ def net_palette(net, rgb: np.ndarray, n: int) -> np.ndarray | None:
 
     full = image_to_unit(rgb)[None]
     image = downscale_short_side(full, config.input_size)
-    return palette_to_uint8(net.palette(image, n if n in heads else None, pixels=head_pixels(net, full))[0, :n])
+    return palette_to_uint8(net.palette(image, n, pixels=head_pixels(net, full))[0])
 
 
 def table1(pictures, palette_nets: dict, colors: list[int]) -> list[str]:

@@ -233,11 +233,9 @@ def encoder_graph(bundle: EncoderBundle, image, chunked: bool = True):
     x = tf.cast(image, tf.float32) / 127.5 - 1.0
     net_config = getattr(bundle.palette_net, "config", None)
     net_x = _net_input(x, getattr(net_config, "input_size", 0))
-    net = bundle.palette_net  # its own head or one for Np (head_sizes), reading the image's own pixels as in encode
-    head = bundle.num_colors if bundle.num_colors in net.served_colors else None
+    net = bundle.palette_net  # its head for Np or a nested network's first Np colours, reading pixels as encode does
     pixels = head_pixels(net, x, REFINE_GRID_PIXELS[0] if bundle.kmeans_iterations else SLOT_PIXELS)
-    palette = net.palette(net_x, head, training=False, pixels=pixels)
-    palette = palette[:, :bundle.num_colors]  # a nested PaletteNet's first Np colours
+    palette = net.palette(net_x, bundle.num_colors, training=False, pixels=pixels)
     if bundle.kmeans_iterations:  # the same Lloyd schedule as `gifnets encode`
         palette = refine_palette(x, palette, bundle.kmeans_iterations)
     palette_u8 = _round_palette(palette)

@@ -45,7 +45,7 @@ def _load_net(kind: str, np_colors: int | None):
     try:
         return pretrained.load(kind, np_colors, search_runs=False)
     except MissingPrerequisiteError:
-        shipped = sorted(pretrained.palette_sizes()) if kind == "palette" else pretrained.shipped_colors(kind)
+        shipped = _available_colors(kind)
         net = {"palette": "PaletteNet", "dither": "DitherNet"}[kind]
         raise MissingPrerequisiteError(
             f"no trained {net} for {np_colors} colours is installed (available: "

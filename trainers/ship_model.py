@@ -87,11 +87,13 @@ def load_base_model(run: str):
             text = f.read()
         for key, title in (("card_training", "## Training"), ("card_heads", "## Extra slot heads")):
             start = text.find(title)
+            if start < 0:
+                continue
             end = text.find("\n## ", start + 1)
-            if start >= 0:
-                section = text[start:end if end >= 0 else None]
-                record[key] = section[section.find("\n") + 1 if key == "card_training" else section.find("- **"):]
-                record[key] = record[key].strip()
+            body = text[start:end if end >= 0 else None].partition("\n")[2]  # the section without its title
+            if key == "card_heads":  # its list of heads, without the paragraph that introduces them
+                body = body[body.find("- **"):] if "- **" in body else ""
+            record[key] = body.strip()
     return model, record, run
 
 
@@ -113,8 +115,8 @@ def join_heads(base, runs: list[str]):
             raise app.UsageError(f"{run}: not a slot-head PaletteNet without nested sizes")
         if n in base.served_colors or n in heads:
             raise app.UsageError(f"{run}: a head for {n} colours is there already")
-        same = all(np.array_equal(a, b) for a, b in zip(model.backbone.get_weights(), base.backbone.get_weights()))
-        if not same or len(model.backbone.weights) != len(base.backbone.weights):
+        ours, theirs = model.backbone.get_weights(), base.backbone.get_weights()
+        if len(ours) != len(theirs) or not all(np.array_equal(a, b) for a, b in zip(ours, theirs)):
             raise app.UsageError(f"{run}: its backbone differs from --run's: train it with --freeze_backbone "
                                  f"--init_from=<the --run network>")
         heads[n] = (model, run, record)

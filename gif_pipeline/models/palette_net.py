@@ -136,7 +136,6 @@ class SlotHead(layers.Layer):
 
     def __init__(self, num_colors: int, hidden: int, **kwargs):
         super().__init__(**kwargs)
-        self.num_colors = num_colors
         self.head_layers = list(_slot_layers(num_colors, hidden))
         self.hidden = hidden
 
@@ -210,10 +209,13 @@ class PaletteNet(keras.Model):
         return self.palette_head(images, self.pooled_features(images, training=training))
 
     def palette(self, images, num_colors: int | None = None, training=False, pixels=None):
-        """Like calling the network, with ``num_colors`` one of :attr:`served_colors` (default: ``num_colors``);
-        the head reads ``pixels`` (``[B, h, w, 3]``, e.g. :func:`head_pixels`) if given, else ``images``."""
+        """Like calling the network, for ``num_colors`` colours: the head for them (one of
+        :attr:`served_colors`), or a nested network's first ``num_colors`` colours; else ValueError. The
+        head reads ``pixels`` (``[B, h, w, 3]``, e.g. :func:`head_pixels`) if given, else ``images``."""
+        prefix = bool(self.config.nested_sizes) and num_colors is not None and num_colors < self.num_colors
         features = self.pooled_features(images, training=training)
-        return self.palette_head(images if pixels is None else pixels, features, num_colors)
+        palette = self.palette_head(images if pixels is None else pixels, features, None if prefix else num_colors)
+        return palette[:, :num_colors] if prefix else palette
 
     def pooled_features(self, images, training=False, backbone=None):
         """The backbone's feature ``[B, C]`` of images ``[B, H, W, 3]``: InceptionV2's pooled Mixed_5c, or PointNet's.
