@@ -357,13 +357,16 @@ def export_saved_model(bundle: EncoderBundle, base_dir: str, name: str = "gifnet
 
 def add_model_arguments(p: argparse.ArgumentParser) -> None:
     """Flags shared by every export command."""
+    from gif_pipeline.encode import KMEANS_REFINE_ITERATIONS
+
     p.add_argument("--np", type=int, default=16, help="palette size Np, 2..256 (default: %(default)s)")
     p.add_argument("--mode", choices=MODES, default="net+dither",
                    help="net: PaletteNet + nearest colour; +dither: with DitherNet; +kmeans: Lloyd refinement "
                         "of the network's palette (default: %(default)s)")
     p.add_argument("--kmeans_iterations", type=int, default=None,
-                   help="Lloyd iterations for the +kmeans modes (default: 15, the schedule of `gifnets encode`: "
-                        "Lloyd steps and split-merge rounds on 4,096 pixels, the last fifth on 16,384)")
+                   help=f"Lloyd iterations for the +kmeans modes (default: {KMEANS_REFINE_ITERATIONS}, the schedule "
+                        "of `gifnets encode`: Lloyd steps and split-merge rounds on 4,096 pixels, the last fifth on "
+                        "16,384)")
     p.add_argument("--init", choices=INITS, default="auto",
                    help="trained models, freshly initialised ones, or trained where found (default: %(default)s)")
     p.add_argument("--palette_model", default=None, help="path of a trained PaletteNet .keras file")

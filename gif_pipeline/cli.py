@@ -74,7 +74,8 @@ def _add_encode_parser(sub):
                    help="dithering: none, fs (Floyd-Steinberg) or net (DitherNet) (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="seed for k-means (default: %(default)s)")
     p.add_argument("--kmeans-iterations", type=_positive_int, default=None, metavar="N",
-                   help="Lloyd iterations of --palette kmeans (default 10) and net+kmeans (default 15, three split-merge rounds among them)")
+                   help="Lloyd iterations of --palette kmeans (default 10) and net+kmeans (default "
+                   f"{encode.KMEANS_REFINE_ITERATIONS}, split-merge rounds among them)")
     p.add_argument("--background", type=_rgb, default=None, metavar="COLOR",
                    help="composite transparent pixels onto COLOR instead of keeping GIF transparency")
     p.add_argument("--alpha-threshold", type=_alpha, default=128, metavar="A",

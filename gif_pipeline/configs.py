@@ -84,6 +84,12 @@ class PaletteNetConfig(_Config):
     # num_colors and every size here, from one backbone.
     head_sizes: tuple[int, ...] = ()
     head_hidden: int = 0  # width of the extra heads' per-pixel MLP (0: slot_hidden)
+    # Not in the paper: rounds of learned re-assignment after a slot head's first palette (head "slots",
+    # no nested_sizes). Each round gives every pixel the logits ``a * first_logits - b * ||x - c_k||^2``
+    # to the colours c_k of the round before (a, b > 0 learned per head and round) and takes the slots'
+    # weighted means again: attention from the slots' colours to the pixels, as in slot attention
+    # (Locatello et al., 2020). As b grows it tends to a Lloyd step. 0: one pass, as before.
+    refine_rounds: int = 0
 
     def __post_init__(self):
         check_num_colors(self.num_colors)
@@ -103,6 +109,10 @@ class PaletteNetConfig(_Config):
             raise ValueError(f"input_size must be a non-negative integer, got {self.input_size!r}")
         if isinstance(self.loss_pixels, bool) or not isinstance(self.loss_pixels, int) or self.loss_pixels < 0:
             raise ValueError(f"loss_pixels must be a non-negative integer, got {self.loss_pixels!r}")
+        if isinstance(self.refine_rounds, bool) or not isinstance(self.refine_rounds, int) or self.refine_rounds < 0:
+            raise ValueError(f"refine_rounds must be a non-negative integer, got {self.refine_rounds!r}")
+        if self.refine_rounds and (self.head != "slots" or self.nested_sizes):
+            raise ValueError("refine_rounds needs head='slots' and no nested_sizes")
         sizes = tuple(self.nested_sizes)
         if sizes and (any(not isinstance(k, int) or isinstance(k, bool) or k < 2 for k in sizes)
                       or list(sizes) != sorted(set(sizes)) or sizes[-1] != self.num_colors):

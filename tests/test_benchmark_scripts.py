@@ -107,3 +107,20 @@ def test_palette_blind_code_equals_the_network_when_the_head_ignores_the_image(t
         assert own == pytest.approx(blind, abs=0.005) and 5 < own < 60 and 5 < median_cut < 60
     PaletteNet(PaletteNetConfig.tiny(num_colors=8, backbone="pointnet")).save(tmp_path / "pointnet.keras")
     assert palette_blind_code.main(["--model", str(tmp_path / "pointnet.keras"), "--images", DATA]) == 2
+
+
+def test_kmeans_steps_compares_step_counts_with_libimagequant_on_the_held_out_split(capsys):
+    from benchmarks import kmeans_steps
+
+    assert kmeans_steps.main(["--data", DATA, "--count", "2", "--size", "48", "--colors", "8",
+                              "--steps", "6,0"]) == 0
+    out = capsys.readouterr().out
+    header = next(line for line in out.splitlines() if line.startswith("| colours"))
+    assert header.split("|")[2:5] == [" 6 steps ", " 0 steps ", " libimagequant d0 "]
+    row = next(line for line in out.splitlines() if line.startswith("| 8 |")).split("|")[2:5]
+    (db6, ms6), (db0, _), (db_liq, _) = [(float(c.split()[0]), float(c.split(",")[1].split()[0])) for c in row]
+    assert 10 < db0 < 60 and 10 < db_liq < 60 and ms6 > 0
+    assert db6 > db0  # Lloyd steps from the network's palette lower its error
+    assert kmeans_steps.centre_crop(np.zeros((30, 50, 3), np.uint8), 20).shape == (20, 20, 3)
+    with pytest.raises(SystemExit, match="--steps"):
+        kmeans_steps.main(["--steps", "ten"])

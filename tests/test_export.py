@@ -347,7 +347,8 @@ def test_a_nested_palette_net_exports_for_a_smaller_np_at_its_input_size(tmp_pat
 @pytest.mark.parametrize("extra_head", [False, True])
 def test_a_slot_head_palette_net_exports_and_tflite_matches_keras(tmp_path, extra_head):
     """The slot head (per-pixel softmax, weighted means, whitening) converts with builtin ops only; a
-    network with extra heads (``head_sizes``) exports the head for the export's Np."""
+    network with extra heads (``head_sizes``) and a refinement round (``refine_rounds``) exports the head for
+    the export's Np."""
     import keras
 
     from gif_pipeline.configs import PaletteNetConfig
@@ -357,7 +358,8 @@ def test_a_slot_head_palette_net_exports_and_tflite_matches_keras(tmp_path, extr
     np_export = 2 * NP if extra_head else NP
     net = build_palette_net(PaletteNetConfig(num_colors=NP, backbone="pointnet", pointnet_widths=(8, 8),
                                              head="slots", slot_hidden=8, input_size=16,
-                                             head_sizes=(2 * NP,) if extra_head else ()))
+                                             head_sizes=(2 * NP,) if extra_head else (),
+                                             refine_rounds=int(extra_head)))
     path = str(tmp_path / "slots.keras")
     net.save(path)
     bundle = esm.load_encoder(np_export, "net", init="trained", palette_model=path)

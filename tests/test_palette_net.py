@@ -424,7 +424,10 @@ def test_extra_slot_heads_serve_their_sizes_from_one_backbone_and_round_trip(tmp
     assert [w.shape for w in head.head_layers[-1].weights] == [(12, 16), (16,)]
     from gif_pipeline.models.palette_net import slot_means
 
-    np.testing.assert_allclose(palettes[16], slot_means(images, head(images, features)), atol=1e-6)
+    from gif_pipeline.models.palette_net import slot_logits
+
+    np.testing.assert_allclose(palettes[16], slot_means(images, slot_logits(head.head_layers, images, features)),
+                               atol=1e-6)
     assert not np.allclose(palettes[16][:, :8], palettes[8], atol=1e-3)  # not a prefix of another head
     with pytest.raises(ValueError, match="4, 8, 16 colours, not 32"):
         net.palette(images, 32)
@@ -439,7 +442,50 @@ def test_extra_slot_heads_serve_their_sizes_from_one_backbone_and_round_trip(tmp
                                  dict(head="slots", head_sizes=(8,)), dict(head="slots", head_sizes=(32, 16)),
                                  dict(head="slots", head_sizes=(300,)),
                                  dict(head="slots", head_sizes=(16,), head_hidden=-1),
-                                 dict(head="slots", num_colors=32, nested_sizes=(16, 32), head_sizes=(64,))])
+                                 dict(head="slots", num_colors=32, nested_sizes=(16, 32), head_sizes=(64,)),
+                                 dict(head="slots", refine_rounds=-1), dict(head="slots", refine_rounds=True),
+                                 dict(refine_rounds=1),
+                                 dict(head="slots", num_colors=32, nested_sizes=(16, 32), refine_rounds=1)])
 def test_bad_slot_head_configs_raise(bad):
     with pytest.raises(ValueError):
         tiny(**bad)
+
+
+def test_refinement_rounds_reassign_pixels_to_the_last_colours_learn_and_round_trip(tmp_path, crops):
+    from gif_pipeline.models.palette_net import slot_logits, slot_means
+
+    keras.utils.set_random_seed(9)
+    net = PaletteNet(tiny(num_colors=8, head="slots", slot_hidden=12, head_sizes=(16,), refine_rounds=2))
+    images = tf.constant(crops[:2])
+    features = net.pooled_features(images)
+    # Each round: softmax over slots of prior * first logits - b * ||x - c||^2, then the weighted means.
+    refine = net.slot_refine
+    refine.prior.assign([0.5, -0.2])
+    refine.log_b.assign(np.log([40.0, 200.0]))
+    logits = slot_logits(net.head_layers, images, features).numpy().reshape(2, -1, 8).astype(np.float64)
+    x = crops[:2].reshape(2, -1, 3).astype(np.float64)
+    palette = slot_means(images, logits.astype(np.float32)).numpy().astype(np.float64)
+    for prior, b in ((0.5, 40.0), (-0.2, 200.0)):
+        z = prior * logits - b * ((x[:, :, None] - palette[:, None]) ** 2).sum(-1)
+        w = np.exp(z - z.max(-1, keepdims=True))
+        w /= w.sum(-1, keepdims=True)
+        palette = (np.einsum("bnk,bnc->bkc", w, x) + x.mean(1)[:, None]) / (w.sum(1)[..., None] + 1.0)
+    np.testing.assert_allclose(net(images).numpy(), palette, atol=2e-4)
+    # At the start (prior 0, b = 1000) one round brings the quantization error down on these crops.
+    fresh = PaletteNet(tiny(num_colors=8, head="slots", slot_hidden=12))
+    refined = PaletteNet(tiny(num_colors=8, head="slots", slot_hidden=12, refine_rounds=1))
+    refined.set_weights(fresh.get_weights() + refined.slot_refine.get_weights())
+    assert float(quantization_loss(images, refined(images))) < 0.9 * float(quantization_loss(images, fresh(images)))
+    # The rounds' weights learn with the rest, per head.
+    with tf.GradientTape() as tape:
+        loss = quantization_loss(images, net(images, training=True)) + quantization_loss(images, net.palette(images, 16))
+    grads = dict(zip([v.path for v in net.trainable_variables], tape.gradient(loss, net.trainable_variables)))
+    refines = [v for v in net.trainable_variables if "slot_refine" in v.path]
+    assert len(refines) == 4 and all(np.any(grads[v.path].numpy() != 0) for v in refines)
+    net.extra_heads[0].head_layers[4].log_b.assign([3.0, 4.0])
+    net.save(tmp_path / "refine.keras")
+    loaded = keras.saving.load_model(tmp_path / "refine.keras", compile=False)
+    assert loaded.config.refine_rounds == 2
+    np.testing.assert_array_equal(loaded.extra_heads[0].head_layers[4].log_b.numpy(), [3.0, 4.0])
+    for n in (8, 16):
+        np.testing.assert_allclose(loaded.palette(images, n), net.palette(images, n), atol=1e-6)

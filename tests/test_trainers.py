@@ -283,6 +283,44 @@ def test_init_from_copies_the_head_only_when_np_output_and_head_match(tmp_path):
     np.testing.assert_allclose(nested(crops).numpy()[:, :8], slots(crops).numpy(), atol=1e-5)
 
 
+def test_init_from_takes_the_sources_head_of_the_runs_size_with_its_refinement(tmp_path):
+    import keras
+    import numpy as np
+    from absl.app import UsageError
+
+    from gif_pipeline.configs import PaletteNetConfig
+    from gif_pipeline.models.palette_net import PaletteNet
+    from trainers import ship_model
+    from trainers.train_palette import init_from_palette_net
+
+    keras.utils.set_random_seed(2)
+    config = PaletteNetConfig.tiny(num_colors=8, head="slots", slot_hidden=8, refine_rounds=1)
+    source = PaletteNet(config.replace(head_sizes=(16,)))
+    source.extra_heads[0].head_layers[4].log_b.assign([2.5])
+    source.save(tmp_path / "source.keras")
+    run = PaletteNet(config.replace(num_colors=16))
+    init_from_palette_net(run, str(tmp_path / "source.keras"))
+    crops = np.random.default_rng(1).uniform(-1, 1, (2, 16, 16, 3)).astype(np.float32)
+    np.testing.assert_allclose(run(crops), source.palette(crops, 16), atol=1e-6)
+    # A one-pass network's head, without refinement: its layers, and the run's refinement starts fresh.
+    plain = PaletteNet(config.replace(refine_rounds=0))
+    plain.save(tmp_path / "plain.keras")
+    refined = PaletteNet(config)
+    fresh = refined.slot_refine.get_weights()
+    init_from_palette_net(refined, str(tmp_path / "plain.keras"))
+    for a, b in zip(refined.head_layers[:4], plain.head_layers):
+        for u, v in zip(a.get_weights(), b.get_weights()):
+            np.testing.assert_array_equal(u, v)
+    for u, v in zip(refined.slot_refine.get_weights(), fresh):
+        np.testing.assert_array_equal(u, v)
+    # One file's heads refine alike: a run with other rounds than the base is refused.
+    (tmp_path / "other").mkdir()
+    PaletteNet(config.replace(num_colors=16, refine_rounds=2)).save(tmp_path / "other" / "palette_net.keras")
+    (tmp_path / "other" / "config.json").write_text('{"stage": "palette", "weights": "palette_net.keras"}')
+    with pytest.raises(UsageError, match="refine_rounds=2"):
+        ship_model.join_heads(refined, [str(tmp_path / "other")])
+
+
 def test_heads_trained_on_a_frozen_backbone_join_it_in_one_shipped_file(tmp_path):
     import keras
     import numpy as np

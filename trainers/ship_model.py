@@ -113,6 +113,9 @@ def join_heads(base, runs: list[str]):
         n = model.num_colors
         if model.config.head != "slots" or model.config.nested_sizes:
             raise app.UsageError(f"{run}: not a slot-head PaletteNet without nested sizes")
+        if model.config.refine_rounds != base.config.refine_rounds:
+            raise app.UsageError(f"{run}: refine_rounds={model.config.refine_rounds}, but --run's network has "
+                                 f"{base.config.refine_rounds}: every head of one file refines alike")
         if n in base.served_colors or n in heads:
             raise app.UsageError(f"{run}: a head for {n} colours is there already")
         ours, theirs = model.backbone.get_weights(), base.backbone.get_weights()

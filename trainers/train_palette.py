@@ -31,6 +31,8 @@ flags.DEFINE_enum("head", "dense", ["dense", "slots"], "Palette head: Dense(Np*3
 flags.DEFINE_integer("slot_hidden", 64, "Width of the slot head's per-pixel MLP (--head=slots).")
 flags.DEFINE_list("nested_sizes", [], "Train these palette prefixes to be palettes on their own, e.g. "
                   "16,32,64,128,256 with --np=256: one network for every Np (not in the paper; see BUILD.md).")
+flags.DEFINE_integer("refine_rounds", 0, "Rounds of learned re-assignment that end the slot head (not in the "
+                     "paper; see PaletteNetConfig.refine_rounds; --head=slots).")
 flags.DEFINE_integer("loss_pixels", 0, "Pixels sampled per image for the training loss (0: all). Keeps "
                      "large --np affordable on a CPU (not in the paper).")
 flags.DEFINE_string("init_from", None, "Start from this trained PaletteNet (.keras) of the same backbone and "
@@ -56,7 +58,8 @@ def build_model(strategy):
                               depth_multiplier=FLAGS.depth_multiplier, min_depth=FLAGS.min_depth,
                               coverage_weight=FLAGS.coverage_weight, input_size=FLAGS.image_size,
                               output=FLAGS.output, nested_sizes=tuple(int(k) for k in FLAGS.nested_sizes),
-                              loss_pixels=FLAGS.loss_pixels, head=FLAGS.head, slot_hidden=FLAGS.slot_hidden)
+                              loss_pixels=FLAGS.loss_pixels, head=FLAGS.head, slot_hidden=FLAGS.slot_hidden,
+                              refine_rounds=FLAGS.refine_rounds)
     with strategy.scope():
         model = PaletteNet(config)
         if FLAGS.init_from:
@@ -87,13 +90,21 @@ def init_from_palette_net(model, path):
     def head(config):
         return config.num_colors, config.output, config.head, config.slot_hidden
 
+    def copy(targets, sources):  # a slot head's refinement only if both have one of as many rounds
+        for target, layer in zip(targets, sources):
+            if [w.shape for w in target.weights] == [w.shape for w in layer.weights]:
+                target.set_weights(layer.get_weights())
+
+    extra = source.config.head_sizes
     if head(source.config) == head(model.config):
-        for target, layer in zip(model.head_layers, source.head_layers):
-            target.set_weights(layer.get_weights())
+        copy(model.head_layers, source.head_layers)
         logging.info("Backbone and palette head initialised from %s", path)
+    elif model.config.head == "slots" and model.num_colors in extra and \
+            (source.config.head_hidden or source.config.slot_hidden) == model.config.slot_hidden:
+        copy(model.head_layers, source.extra_heads[extra.index(model.num_colors)].head_layers)
+        logging.info("Backbone and its %d-colour slot head initialised from %s", model.num_colors, path)
     elif head(source.config)[1:] == head(model.config)[1:] and model.config.head == "slots":
-        for target, layer in zip(model.head_layers[:-1], source.head_layers[:-1]):
-            target.set_weights(layer.get_weights())
+        copy(model.head_layers[:3] + model.head_layers[4:], source.head_layers[:3] + source.head_layers[4:])
         n = min(source.num_colors, model.num_colors)
         (kernel, bias), (old_kernel, old_bias) = model.slot_logits.get_weights(), source.slot_logits.get_weights()
         kernel, bias = np.array(kernel), np.array(bias)
