@@ -422,9 +422,7 @@ def test_extra_slot_heads_serve_their_sizes_from_one_backbone_and_round_trip(tmp
     # Each extra head is its own four layers of its width, softly assigning pixels to its slots.
     head = net.extra_heads[1]
     assert [w.shape for w in head.head_layers[-1].weights] == [(12, 16), (16,)]
-    from gif_pipeline.models.palette_net import slot_means
-
-    from gif_pipeline.models.palette_net import slot_logits
+    from gif_pipeline.models.palette_net import slot_logits, slot_means
 
     np.testing.assert_allclose(palettes[16], slot_means(images, slot_logits(head.head_layers, images, features)),
                                atol=1e-6)
