@@ -27,6 +27,13 @@ class _Config:
         return dataclasses.replace(self, **changes)
 
 
+def _check_int(name: str, value, minimum: int):
+    """ValueError unless ``value`` is an integer (not a bool) of at least ``minimum`` (0 or 1)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        kind = "positive" if minimum == 1 else "non-negative"
+        raise ValueError(f"{name} must be a {kind} integer, got {value!r}")
+
+
 def check_num_colors(num_colors: int) -> int:
     """GIF palettes hold 2..256 colours."""
     if not isinstance(num_colors, int) or isinstance(num_colors, bool) or not 2 <= num_colors <= 256:
@@ -97,20 +104,16 @@ class PaletteNetConfig(_Config):
             raise ValueError(f"head must be 'dense' or 'slots', got {self.head!r}")
         if self.head == "slots" and self.output != "direct":
             raise ValueError("head='slots' builds colours from pixels: it takes output='direct'")
-        if isinstance(self.slot_hidden, bool) or not isinstance(self.slot_hidden, int) or self.slot_hidden < 1:
-            raise ValueError(f"slot_hidden must be a positive integer, got {self.slot_hidden!r}")
+        _check_int("slot_hidden", self.slot_hidden, 1)
         if self.output not in ("direct", "whitened"):
             raise ValueError(f"output must be 'direct' or 'whitened', got {self.output!r}")
         if not self.whitened_scale > 0.0:
             raise ValueError(f"whitened_scale must be > 0, got {self.whitened_scale!r}")
         if not self.coverage_weight >= 0.0:
             raise ValueError(f"coverage_weight must be >= 0, got {self.coverage_weight!r}")
-        if isinstance(self.input_size, bool) or not isinstance(self.input_size, int) or self.input_size < 0:
-            raise ValueError(f"input_size must be a non-negative integer, got {self.input_size!r}")
-        if isinstance(self.loss_pixels, bool) or not isinstance(self.loss_pixels, int) or self.loss_pixels < 0:
-            raise ValueError(f"loss_pixels must be a non-negative integer, got {self.loss_pixels!r}")
-        if isinstance(self.refine_rounds, bool) or not isinstance(self.refine_rounds, int) or self.refine_rounds < 0:
-            raise ValueError(f"refine_rounds must be a non-negative integer, got {self.refine_rounds!r}")
+        _check_int("input_size", self.input_size, 0)
+        _check_int("loss_pixels", self.loss_pixels, 0)
+        _check_int("refine_rounds", self.refine_rounds, 0)
         if self.refine_rounds and (self.head != "slots" or self.nested_sizes):
             raise ValueError("refine_rounds needs head='slots' and no nested_sizes")
         sizes = tuple(self.nested_sizes)
@@ -126,8 +129,7 @@ class PaletteNetConfig(_Config):
                 if isinstance(k, bool) or not isinstance(k, int):
                     raise ValueError(f"head_sizes must be integers, got {heads!r}")
                 check_num_colors(k)
-            if isinstance(self.head_hidden, bool) or not isinstance(self.head_hidden, int) or self.head_hidden < 0:
-                raise ValueError(f"head_hidden must be a non-negative integer, got {self.head_hidden!r}")
+            _check_int("head_hidden", self.head_hidden, 0)
             if list(heads) != sorted(set(heads)) or self.num_colors in heads:
                 raise ValueError(f"head_sizes must be increasing and other than num_colors ({self.num_colors}), "
                                  f"got {heads!r}")
@@ -135,8 +137,7 @@ class PaletteNetConfig(_Config):
             raise ValueError(f"backbone must be 'inception_v2' or 'pointnet', got {self.backbone!r}")
         if not isinstance(self.depth_multiplier, (int, float)) or not self.depth_multiplier > 0:
             raise ValueError(f"depth_multiplier must be > 0, got {self.depth_multiplier!r}")
-        if not isinstance(self.min_depth, int) or isinstance(self.min_depth, bool) or self.min_depth < 1:
-            raise ValueError(f"min_depth must be a positive integer, got {self.min_depth!r}")
+        _check_int("min_depth", self.min_depth, 1)
         widths = tuple(self.pointnet_widths)
         if not widths or any(not isinstance(w, int) or isinstance(w, bool) or w < 1 for w in widths):
             raise ValueError(f"pointnet_widths must be a non-empty tuple of positive integers, got {widths!r}")
