@@ -9,7 +9,8 @@
   its palette is used as predicted (no Lloyd refinement: that is ``--palette net+kmeans``).
 * Table 2: DitherNets (``--dither NAME=PATH``, e.g. trained with and without the banding loss) on
   the same palettes (``--dither_palette``, default kmeans) at ``--dither_colors``, next to no
-  dithering and Floyd-Steinberg: PSNR, SSIM, WSNR and the banding teacher's score.
+  dithering and Floyd-Steinberg: PSNR, SSIM, WSNR, VMAF (libvmaf in the imageio-ffmpeg binary; ``--no-vmaf``
+  skips it) and the banding teacher's score.
 
     python benchmarks/paper_tables.py --palette inception=gif_pipeline/weights/palette_np16.keras \\
         --palette pointnet=runs/pointnet16/palette_net.keras --dither with_banding=runs/a/dither_net.keras
@@ -77,8 +78,8 @@ def table1(pictures, palette_nets: dict, colors: list[int]) -> list[str]:
     return lines
 
 
-def table2(pictures, dither_nets: dict, n: int, palette_method: str) -> list[str]:
-    from gif_pipeline import banding_metric, dithering, encode, metrics
+def table2(pictures, dither_nets: dict, n: int, palette_method: str, with_vmaf: bool = True) -> list[str]:
+    from gif_pipeline import bench, dithering, encode
     from gif_pipeline.models.common import image_to_unit
     from gif_pipeline.projection import hard_projection
 
@@ -92,14 +93,15 @@ def table2(pictures, dither_nets: dict, n: int, palette_method: str) -> list[str
             indices, _ = hard_projection(image + net([image, quantized], training=False), unit)
             outs[name] = indices.numpy()[0]
         for name, idx in outs.items():
-            out = pal[idx]
-            rows[name].append((metrics.psnr(rgb, out), metrics.ssim(rgb, out), metrics.wsnr(rgb, out),
-                               banding_metric.banding_score(out)))
+            measured = bench._measure(rgb, pal[idx], with_vmaf)
+            rows[name].append([measured[k] for k in ("psnr", "ssim", "wsnr", "vmaf", "banding")])
     lines = [f"## Table 2: dithering at Np = {n} on {palette_method} palettes", "",
-             "| dither | PSNR dB | SSIM | WSNR dB | banding |", "|---|---:|---:|---:|---:|"]
+             "| dither | PSNR dB | SSIM | WSNR dB | VMAF | banding |", "|---|---:|---:|---:|---:|---:|"]
     for name, values in rows.items():
-        m = np.mean(np.array(values, dtype=np.float64), axis=0)
-        lines.append(f"| {name} | {m[0]:.2f} | {m[1]:.4f} | {m[2]:.2f} | {m[3]:.3f} |")
+        m = np.nanmean(np.array(values, dtype=np.float64), axis=0) if with_vmaf else \
+            np.mean(np.array(values, dtype=np.float64), axis=0)
+        vmaf = "–" if np.isnan(m[3]) else f"{m[3]:.2f}"
+        lines.append(f"| {name} | {m[0]:.2f} | {m[1]:.4f} | {m[2]:.2f} | {vmaf} | {m[4]:.3f} |")
         print(lines[-1], flush=True)
     return lines
 
@@ -114,6 +116,7 @@ def main(argv=None) -> int:
     p.add_argument("--dither_palette", default="kmeans", help="Table 2 palette method (default: %(default)s)")
     p.add_argument("--limit", type=int, default=0, help="use only the first N images (0: all)")
     p.add_argument("--out", default=None, help="also write the tables as Markdown here")
+    p.add_argument("--no-vmaf", action="store_true", help="Table 2 without VMAF (it calls ffmpeg per image)")
     args = p.parse_args(argv)
     palette_paths, dither_paths = _named_paths(args.palette, "--palette"), _named_paths(args.dither, "--dither")
     if not palette_paths and not dither_paths:
@@ -133,7 +136,7 @@ def main(argv=None) -> int:
         lines += [f"- {name}: `{path}`" for name, path in palette_paths.items()] + [""]
     if dither_paths:
         nets = {name: pretrained.load("dither", explicit=path) for name, path in dither_paths.items()}
-        lines += table2(pictures, nets, args.dither_colors, args.dither_palette) + [""]
+        lines += table2(pictures, nets, args.dither_colors, args.dither_palette, not args.no_vmaf) + [""]
         lines += [f"- {name}: `{path}`" for name, path in dither_paths.items()] + [""]
     text = "\n".join(lines)
     if args.out:  # a report: replaced on every run, atomically

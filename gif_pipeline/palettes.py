@@ -399,7 +399,7 @@ def refine_schedule(iterations: int) -> tuple[int, int, int]:
     """``net+kmeans``'s budget of ``iterations`` Lloyd steps: ``(coarse steps, split-merge rounds, fine steps)``.
 
     A fifth of the steps run on the fine grid; up to :data:`SPLIT_MERGE_ROUNDS` rounds of two steps
-    each take at most half of the rest; the coarse steps come first. 15 -> (6, 3, 3).
+    each take at most half of the rest; the coarse steps come first. 10 -> (4, 2, 2); 15 -> (6, 3, 3).
     """
     fine = iterations // 5
     rounds = min(SPLIT_MERGE_ROUNDS, (iterations - fine) // 4)
@@ -460,8 +460,8 @@ def _compiled_refine(iterations: int):
 def refine_palette(image, palette, iterations: int, jit_compile: bool = False):
     """``net+kmeans``: ``iterations`` Lloyd steps and split-merge rounds on pixel samples of the image.
 
-    With the default 15: 6 Lloyd steps (:func:`lloyd_refine`) and 3 split-merge rounds of 2 steps
-    (:func:`split_merge`) on 4,096 pixels of the image, then 3 steps on 16,384
+    With ``encode.KMEANS_REFINE_ITERATIONS`` = 10: 4 Lloyd steps (:func:`lloyd_refine`) and 2 split-merge
+    rounds of 2 steps (:func:`split_merge`) on 4,096 pixels of the image, then 2 steps on 16,384
     (:data:`REFINE_GRID_PIXELS`, :func:`grid_pixels`, :func:`refine_schedule`), so the cost does not grow
     with the image. ``image`` is ``[B, H, W, 3]``. On val photos this beats libimagequant's palette at
     16-256 colours (BUILD.md).

@@ -47,6 +47,15 @@ def test_paper_tables_measure_each_network_where_it_serves(tiny_models, tmp_path
         psnr.append(metrics.psnr(rgb, pal[dithering.remap(rgb, pal, "none")]))
     assert rows["8"][0] == f"{np.mean(psnr):.2f}"
     assert set(rows) >= {"none", "fs", "tiny"} and "## Table 2" in text
+    for name in ("none", "fs", "tiny"):  # PSNR, SSIM, WSNR, VMAF, banding
+        assert len(rows[name]) == 5 and 0.0 <= float(rows[name][3]) <= 100.0
+    from gif_pipeline import cambi, encode
+
+    vmaf = []
+    for rgb in pictures:  # Table 2's "none" row: the kmeans palette, nearest colour
+        pal = encode.PALETTE_STAGES["kmeans"](rgb, 8)
+        vmaf.append(cambi.vmaf(rgb, pal[dithering.remap(rgb, pal, "none")]))
+    assert rows["none"][3] == f"{np.mean(vmaf):.2f}"
 
 
 def test_paper_tables_reject_bad_model_arguments(tmp_path):
