@@ -13,7 +13,7 @@
   skips it) and the banding teacher's score.
 
     python benchmarks/paper_tables.py --palette inception=gif_pipeline/weights/palette_np16.keras \\
-        --palette pointnet=runs/pointnet16/palette_net.keras --dither with_banding=runs/a/dither_net.keras
+        --palette pointnet=runs/pointnet_slots/palette_np16.keras --dither with_banding=runs/a/dither_net.keras
 """
 from __future__ import annotations
 
@@ -98,8 +98,9 @@ def table2(pictures, dither_nets: dict, n: int, palette_method: str, with_vmaf: 
     lines = [f"## Table 2: dithering at Np = {n} on {palette_method} palettes", "",
              "| dither | PSNR dB | SSIM | WSNR dB | VMAF | banding |", "|---|---:|---:|---:|---:|---:|"]
     for name, values in rows.items():
-        m = np.nanmean(np.array(values, dtype=np.float64), axis=0) if with_vmaf else \
-            np.mean(np.array(values, dtype=np.float64), axis=0)
+        values = np.array(values, dtype=np.float64)
+        m = values.mean(axis=0)
+        m[3] = np.nanmean(values[:, 3]) if with_vmaf else np.nan  # NaN for an image too small for VMAF
         vmaf = "–" if np.isnan(m[3]) else f"{m[3]:.2f}"
         lines.append(f"| {name} | {m[0]:.2f} | {m[1]:.4f} | {m[2]:.2f} | {vmaf} | {m[4]:.3f} |")
         print(lines[-1], flush=True)

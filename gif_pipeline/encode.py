@@ -401,8 +401,9 @@ def encode_image(
     """Encode ``rgb`` (uint8 [H, W, 3]) as a GIF with at most ``colors`` colours.
 
     ``kmeans_iterations`` sets the Lloyd iterations of ``kmeans`` (default 10) and ``net+kmeans``
-    (default :data:`KMEANS_REFINE_ITERATIONS`). ``alpha_mask`` (bool [H, W], True = transparent) reserves one palette entry as the GIF's
-    transparent index; the other ``colors - 1`` entries are fitted to the opaque pixels.
+    (default :data:`KMEANS_REFINE_ITERATIONS`). ``alpha_mask`` (bool [H, W], True = transparent)
+    reserves one palette entry as the GIF's transparent index; the other ``colors - 1`` entries are
+    fitted to the opaque pixels.
     """
     check_num_colors(colors)
     if palette not in PALETTE_STAGES and palette != "auto":

@@ -57,6 +57,12 @@ def test_paper_tables_measure_each_network_where_it_serves(tiny_models, tmp_path
         vmaf.append(cambi.vmaf(rgb, pal[dithering.remap(rgb, pal, "none")]))
     assert rows["none"][3] == f"{np.mean(vmaf):.2f}"
 
+    assert paper_tables.main(["--images", DATA, "--out", str(out), "--no-vmaf", "--limit", "1",
+                              "--dither", f"tiny={tiny_models / 'dither_np8.keras'}", "--dither_colors", "8"]) == 0
+    rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]]
+            for line in out.read_text().splitlines() if line.startswith("| ")}
+    assert rows["tiny"][3] == "–" and float(rows["tiny"][0]) > 0  # --no-vmaf: no VMAF, the rest measured
+
 
 def test_paper_tables_reject_bad_model_arguments(tmp_path):
     from benchmarks import paper_tables
