@@ -93,7 +93,8 @@ class PaletteNetConfig(_Config):
     head_hidden: int = 0  # width of the extra heads' per-pixel MLP (0: slot_hidden)
     # Not in the paper: rounds of learned re-assignment after a slot head's first palette (head "slots",
     # no nested_sizes). Each round gives every pixel the logits ``a * first_logits - b * ||x - c_k||^2``
-    # to the colours c_k of the round before (a and b > 0 learned per head and round) and takes the slots'
+    # to the colours c_k of the round before (a and b learned per head and round; b = exp(log_b) > 0, a of
+    # either sign: the shipped heads learned -0.40 to -0.17) and takes the slots'
     # weighted means again: attention from the slots' colours to the pixels, as in slot attention
     # (Locatello et al., 2020). As b grows it tends to a Lloyd step. 0: one pass, as before.
     refine_rounds: int = 0
