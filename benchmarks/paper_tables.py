@@ -93,7 +93,7 @@ def table2(pictures, dither_nets: dict, n: int, palette_method: str, with_vmaf: 
             indices, _ = hard_projection(image + net([image, quantized], training=False), unit)
             outs[name] = indices.numpy()[0]
         for name, idx in outs.items():
-            measured = bench._measure(rgb, pal[idx], with_vmaf)
+            measured = bench.measure_quality(rgb, pal[idx], with_vmaf)
             rows[name].append([measured[k] for k in ("psnr", "ssim", "wsnr", "vmaf", "banding")])
     lines = [f"## Table 2: dithering at Np = {n} on {palette_method} palettes", "",
              "| dither | PSNR dB | SSIM | WSNR dB | VMAF | banding |", "|---|---:|---:|---:|---:|---:|"]

@@ -235,7 +235,10 @@ def smooth_crop_box(rgb: np.ndarray, size: int, min_range: float = 12.0) -> tupl
 # Measuring
 
 
-def _measure(ref: np.ndarray, dist: np.ndarray, with_vmaf: bool) -> dict:
+def measure_quality(ref: np.ndarray, dist: np.ndarray, with_vmaf: bool) -> dict:
+    """The bench's quality numbers of ``dist`` against ``ref`` (uint8 ``[H, W, 3]``): PSNR, SSIM, WSNR, the
+    banding teacher's score and, ``with_vmaf``, VMAF and CAMBI (NaN where skipped or the image is too small
+    for libvmaf). ``benchmarks/paper_tables.py`` uses it so that its numbers match the bench's."""
     from gif_pipeline import banding_metric, metrics
 
     out = {"psnr": float(metrics.psnr(ref, dist)), "ssim": float(metrics.ssim(ref, dist)),
@@ -586,7 +589,7 @@ def run(images_dir: str, colors: Sequence[int] = DEFAULT_COLORS, methods: Sequen
                     row.update({c: math.nan for c in METRIC_COLUMNS})
                     try:
                         enc = _timed(m, rgb, n, timing_repeats)
-                        row.update(_measure(rgb, enc.rgb, vmaf))
+                        row.update(measure_quality(rgb, enc.rgb, vmaf))
                         row["colors_used"] = peers.count_colors(enc.rgb)
                         row["gif_bytes"] = len(enc.gif_bytes)
                         row["ms"] = enc.seconds * 1000.0

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import logging
 import os
 import sys
 
@@ -176,13 +177,33 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _NoRetracingWarning(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "triggered tf.function retracing" not in record.getMessage()
+
+
+def _drop_retracing_warnings():
+    """Keep TensorFlow's "N out of the last N calls ... triggered tf.function retracing" off stderr.
+
+    gifnets traces its compiled functions once per palette size and input shape, so ``gifnets bench`` (five
+    sizes, two palette modes) trips TensorFlow's warning, which tells a user of the CLI nothing to act on.
+    Other TensorFlow warnings are kept."""
+    logger = logging.getLogger("tensorflow")
+    if not any(isinstance(f, _NoRetracingWarning) for f in logger.filters):
+        logger.addFilter(_NoRetracingWarning())
+
+
 def _import_tensorflow_quietly():
     """Import TensorFlow with its C++ start-up chatter (CUDA probes on CPU machines) kept off stderr.
 
-    Python errors from the import still surface; set TF_CPP_MIN_LOG_LEVEL=0 to see everything.
+    Python errors from the import still surface; set TF_CPP_MIN_LOG_LEVEL=0 to see everything (the
+    retracing warnings too: :func:`_drop_retracing_warnings`).
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    if "tensorflow" in sys.modules or os.environ["TF_CPP_MIN_LOG_LEVEL"] != "3":
+    if os.environ["TF_CPP_MIN_LOG_LEVEL"] != "3":
+        return
+    _drop_retracing_warnings()
+    if "tensorflow" in sys.modules:
         return
     sys.stderr.flush()
     saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)

@@ -1,5 +1,6 @@
 """`gifnets encode` end to end, as a user runs it (subprocess, real files)."""
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -142,3 +143,55 @@ def test_two_colours_with_transparency_gives_one_opaque_colour_and_the_transpare
     assert frame.transparent_index == 1
     assert (frame.indices[:2] == 1).all() and (frame.indices[2:] == 0).all()
     np.testing.assert_array_equal(frame.palette[0], [167, 167, 167])  # mean of the opaque pixels
+
+
+def _tensorflow_log(action) -> list[str]:
+    """The messages TensorFlow's logger passes on while ``action()`` runs."""
+    seen = []
+
+    class Keep(logging.Handler):
+        def emit(self, record):
+            seen.append(record.getMessage())
+
+    logger, handler = logging.getLogger("tensorflow"), Keep()
+    logger.addHandler(handler)
+    try:
+        action()
+    finally:
+        logger.removeHandler(handler)
+    return seen
+
+
+def _retrace(python_function, times: int = 7):
+    """Trace ``python_function`` ``times`` times (a new shape each call): TensorFlow warns from the fifth trace,
+    at most twice per code object, so each check passes a function of its own."""
+    import tensorflow as tf
+
+    traced = tf.function(python_function)
+    for n in range(1, times + 1):
+        traced(tf.zeros([n]))
+
+
+def test_cli_drops_tensorflow_retracing_warnings_and_keeps_others(monkeypatch):
+    import tensorflow as tf
+
+    logger = logging.getLogger("tensorflow")
+    monkeypatch.setattr(logger, "filters", [f for f in logger.filters if not isinstance(f, cli._NoRetracingWarning)])
+    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "3")
+    # Without the filter TensorFlow does log the warning the filter looks for.
+    unfiltered = _tensorflow_log(lambda: _retrace(lambda x: x * x))
+    assert any("triggered tf.function retracing" in m for m in unfiltered)
+
+    cli._import_tensorflow_quietly()
+    cli._import_tensorflow_quietly()  # a second call adds no second filter
+    assert sum(isinstance(f, cli._NoRetracingWarning) for f in logger.filters) == 1
+    filtered = _tensorflow_log(lambda: (_retrace(lambda x: x + x), tf.get_logger().warning("another warning")))
+    assert filtered == ["another warning"]
+
+
+def test_cli_keeps_retracing_warnings_when_asked_for_all_logs(monkeypatch):
+    logger = logging.getLogger("tensorflow")
+    monkeypatch.setattr(logger, "filters", [f for f in logger.filters if not isinstance(f, cli._NoRetracingWarning)])
+    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "0")
+    cli._import_tensorflow_quietly()
+    assert any("triggered tf.function retracing" in m for m in _tensorflow_log(lambda: _retrace(lambda x: x - 1)))
