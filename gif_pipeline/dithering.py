@@ -10,11 +10,12 @@ map written to the GIF.
   values, so the scores are exact. (Reducing a large image to its distinct colours first, as
   this once did above 2^18 pixels, was slower: on a 12-megapixel photo ``np.unique`` alone took
   3.7 s, all pixels directly 0.4 s at 16 colours and 2.0 s at 256.) On the 256x256 val photos
-  this took 4 ms at 16 colours and 11 ms at 256 (a SciPy k-d tree over the distinct colours,
-  used before: 18 and 17 ms). Pillow's own remapping is *not* used for this mode: its
-  nearest-colour lookup goes through a palette cache at 6 bits per channel, so it often picks
-  a colour that is not the nearest one (measured on the 64x64 test photos with a 256-colour median-cut palette:
-  40-87% of the pixels, costing 0.6-3.8 dB PSNR).
+  this takes ~1.7 ms at 16 colours and ~8.3 ms at 256 (``benchmarks/remap_speed.py``; a SciPy
+  k-d tree over the distinct colours, used before: 18 and 17 ms). Pillow's own remapping is
+  *not* used for this mode, although it is 1-5x faster: its nearest-colour lookup goes through
+  a palette cache at 6 bits per channel, so it often picks a colour that is not the nearest one
+  (measured on the 64x64 test photos with a 256-colour median-cut palette: 40-87% of the
+  pixels, costing 0.6-3.8 dB PSNR).
 * ``'fs'`` is Pillow's C Floyd–Steinberg error diffusion,
   ``Image.quantize(palette=..., dither=Image.Dither.FLOYDSTEINBERG)``. Note that Pillow
   only dithers when it remaps onto a *given* palette image; ``quantize(colors=n)``
@@ -78,11 +79,19 @@ def _nearest_rows(pixels: np.ndarray, palette: np.ndarray) -> np.ndarray:
     c = palette.astype(np.float32)
     weights = np.concatenate([2.0 * c, -np.sum(c * c, axis=1, keepdims=True)], axis=1).T.copy()  # [4, K]
     out = np.empty(len(pixels), np.uint8)
-    step = max(1, _NEAREST_CHUNK // len(palette))
+    step = max(1, min(len(pixels), _NEAREST_CHUNK // len(palette)))
+    # One set of buffers for all chunks: a fresh 1 MB score array per chunk made glibc map and trim
+    # memory every chunk while nothing else had grown the heap (a fresh process without TensorFlow):
+    # 81 -> 8 ms for a 256x256 photo at 256 colours (BUILD.md).
+    rows, scores, best = np.empty((step, 3), np.float32), np.empty((step, len(c)), np.float32), np.empty(step, np.intp)
     with _blas_threads().limit(limits=1, user_api="blas"):
         for s in range(0, len(pixels), step):
-            rows = pixels[s:s + step].astype(np.float32)
-            out[s:s + step] = (rows @ weights[:3] + weights[3]).argmax(axis=1)
+            m = min(step, len(pixels) - s)
+            rows[:m] = pixels[s:s + m]
+            np.matmul(rows[:m], weights[:3], out=scores[:m])
+            np.add(scores[:m], weights[3], out=scores[:m])
+            np.argmax(scores[:m], axis=1, out=best[:m])
+            out[s:s + m] = best[:m]
     return out
 
 

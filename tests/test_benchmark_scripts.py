@@ -139,3 +139,27 @@ def test_kmeans_steps_compares_step_counts_with_libimagequant_on_the_held_out_sp
     assert kmeans_steps.centre_crop(np.zeros((30, 50, 3), np.uint8), 20).shape == (20, 20, 3)
     with pytest.raises(SystemExit, match="--steps"):
         kmeans_steps.main(["--steps", "ten"])
+
+
+def test_remap_speed_times_both_mappings_with_and_without_tensorflow(capsys):
+    from benchmarks import remap_speed
+
+    assert remap_speed.main(["--images", DATA, "--colors", "16,64", "--repeats", "1"]) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| 16 ") or line.startswith("| 64 ")]
+    # The worker without TensorFlow exits non-zero if anything it imports loads it, and main returns that code.
+    assert [r.split("|")[2].strip() for r in rows] == ["TensorFlow not loaded", "TensorFlow loaded"] * 2
+    for row in rows:
+        cells = row.split("|")
+        ours, pillow = ([float(v) for v in cells[i].split("/")] for i in (3, 4))
+        assert min(ours) > 0 and min(pillow) >= 0
+        ratio, half = float(cells[5].strip().rstrip("x")), 0.005  # times printed to 0.01 ms
+        assert (ours[1] - half) / (pillow[1] + half) - 0.005 <= ratio
+        assert pillow[1] <= half or ratio <= (ours[1] + half) / (pillow[1] - half) + 0.005
+
+
+def test_remap_speed_rejects_bad_arguments():
+    from benchmarks import remap_speed
+
+    for argv in (["--colors", "1"], ["--colors", "a,b"], ["--count", "0"]):
+        with pytest.raises(SystemExit):
+            remap_speed.main(argv)
