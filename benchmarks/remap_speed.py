@@ -26,7 +26,7 @@ DEFAULT_IMAGES = os.path.join(ROOT, "..", "shared", "data", "val")
 
 
 def _worker(images_dir: str, colors: list[int], count: int, repeats: int, with_tf: bool) -> dict:
-    """Median ms per image of ours and Pillow's mapping, per palette size, in this process."""
+    """Per palette size, ms of ours and Pillow's mapping in this process: the first image's and the median image's."""
     if with_tf:
         import tensorflow  # noqa: F401  (what ``gifnets encode`` has loaded)
     import numpy as np
