@@ -32,12 +32,14 @@ def _worker(images_dir: str, colors: list[int], count: int, repeats: int, with_t
     import numpy as np
     from PIL import Image
 
-    from gif_pipeline import dithering
+    from gif_pipeline import bench, dithering
+    from gif_pipeline.errors import GifnetsError
     from gif_pipeline.image_io import load_image
 
-    # gif_pipeline.data.list_image_files would load TensorFlow.
-    files = sorted(os.path.join(d, f) for d, _, names in os.walk(images_dir) for f in names
-                   if f.lower().endswith((".png", ".jpg", ".jpeg")))[:count]
+    try:
+        files = bench.find_images(images_dir)[:count]  # the bench's listing; data.list_image_files loads TensorFlow
+    except GifnetsError as e:
+        raise SystemExit(str(e)) from None
     if not files:
         raise SystemExit(f"no images in {images_dir}")
     runs = {n: ([], []) for n in colors}
