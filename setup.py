@@ -8,9 +8,9 @@ setup(
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
-    packages=find_packages(include=["gif_pipeline", "gif_pipeline.*", "trainers", "export"]),
+    packages=find_packages(include=["gif_pipeline", "gif_pipeline.*"]),
     package_data={
-        "gif_pipeline": ["samples/*.png", "samples/*.jpg", "samples/*.txt", "weights/*.keras", "weights/*.md"],
+        "gif_pipeline": ["samples/*.png", "samples/*.jpg", "samples/*.txt", "weights/*.keras", "weights/*.md", "weights/*.json"],
     },
     install_requires=[
         "tensorflow>=2.21,<2.22",
@@ -25,7 +25,7 @@ setup(
         "imageio-ffmpeg>=0.5",
     ],
     extras_require={
-        "test": ["pytest>=8", "pytest-xdist>=3", "ai-edge-litert", "imagequant", "scikit-image>=0.22",
+        "test": ["pytest>=8", "pytest-xdist>=3", "ruff>=0.6", "ai-edge-litert", "imagequant", "scikit-image>=0.22",
                  "matplotlib>=3.8",
                  "tensorflow-datasets", "importlib_resources", "tensorflow-serving-api>=2.21,<2.22"],
         "export": ["ai-edge-litert"],

@@ -27,8 +27,9 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 def load_crops(folder: str | None, size: int = 256) -> list[np.ndarray]:
     from PIL import Image
 
-    from gif_pipeline import banding_data, data
-    from gif_pipeline.image_io import load_image
+    from gif_pipeline.data import banding as banding_data
+    from gif_pipeline.data import images as data
+    from gif_pipeline.io.images import load_image
 
     files = data.list_image_files([folder]) if folder else data.default_sources()
     crops = []
@@ -46,13 +47,13 @@ def load_crops(folder: str | None, size: int = 256) -> list[np.ndarray]:
 
 
 def load_model(path: str | None):
-    from gif_pipeline import pretrained
     from gif_pipeline.errors import MissingPrerequisiteError
-    from gif_pipeline.models.banding_net import build_banding_net
+    from gif_pipeline.models.gifnets.banding_net import build_banding_net
+    from gif_pipeline.weights import registry
 
     try:
-        found = pretrained.find_model("banding", explicit=path)
-        return pretrained.load("banding", explicit=found), found
+        found = registry.find_model("banding", explicit=path)
+        return registry.load("banding", explicit=found), found
     except MissingPrerequisiteError:
         if path:
             raise
@@ -60,7 +61,7 @@ def load_model(path: str | None):
 
 
 def time_teacher(crops, repeats: int) -> float:
-    from gif_pipeline.banding_metric import banding_score
+    from gif_pipeline.metrics.banding import banding_score
 
     banding_score(crops[0])  # warm-up (imports, caches)
     per_pass = []

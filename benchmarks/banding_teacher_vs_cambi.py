@@ -3,8 +3,8 @@
 
 Every image is quantized with Pillow's median cut at Np in {8, 16, 32, 64, 128, 256} colours,
 then remapped onto that palette without dithering and with Floyd-Steinberg. Each version is
-scored by the teacher (:func:`gif_pipeline.banding_metric.banding_score`) and by no-reference
-CAMBI (``max_log_contrast=5``, :func:`gif_pipeline.cambi.cambi`). The script reports Spearman
+scored by the teacher (:func:`gif_pipeline.metrics.banding.banding_score`) and by no-reference
+CAMBI (``max_log_contrast=5``, :func:`gif_pipeline.metrics.cambi.cambi`). The script reports Spearman
 correlations (overall and per dither setting), the mean scores per Np, whether both metrics
 rank "no dither" as more banded than FS at Np 8 and 16, and the teacher's time per image.
 
@@ -26,8 +26,8 @@ from scipy.stats import spearmanr
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from gif_pipeline import banding_metric  # noqa: E402
-from gif_pipeline import cambi as cambi_lib  # noqa: E402
+from gif_pipeline.metrics import banding as banding_metric  # noqa: E402
+from gif_pipeline.metrics import cambi as cambi_lib  # noqa: E402
 
 PALETTE_SIZES = (8, 16, 32, 64, 128, 256)
 DITHERS = {"none": Image.Dither.NONE, "fs": Image.Dither.FLOYDSTEINBERG}
@@ -93,7 +93,7 @@ def report(rows: list[dict], teacher_time: tuple[float, float], image_dir: str) 
         "",
         f"Images: {n_images} from `{image_dir}`; Np in {list(PALETTE_SIZES)}; median cut (Pillow), "
         "remapped without dithering ('none') and with Floyd-Steinberg ('fs'). "
-        "Teacher: `gif_pipeline.banding_metric.banding_score` in [0, 1]. "
+        "Teacher: `gif_pipeline.metrics.banding.banding_score` in [0, 1]. "
         "CAMBI: libvmaf (imageio-ffmpeg), no-reference, `max_log_contrast=5`.",
         "",
         "## Spearman correlation (teacher vs CAMBI)",

@@ -54,9 +54,13 @@ def main(argv=None) -> int:
     if args.count < 1 or args.size < 16:
         raise SystemExit("--count must be >= 1 and --size >= 16")
 
-    from gif_pipeline import data, dithering, encode, gif_io, peers
-    from gif_pipeline.image_io import load_image
-    from gif_pipeline.metrics import psnr
+    from gif_pipeline import encode
+    from gif_pipeline.data import images as data
+    from gif_pipeline.eval import peers
+    from gif_pipeline.io import gif as gif_io
+    from gif_pipeline.io.images import load_image
+    from gif_pipeline.metrics.image import psnr
+    from gif_pipeline.quant import dithering
 
     paths = data.split_files(data.list_image_files([args.data]), "val")[:args.count]
     if not paths:

@@ -7,8 +7,9 @@ For every image the network reads it at its ``input_size`` as ``gifnets encode``
 palette feeds the head the mean pooled feature of all the images instead of the image's own, so
 the only things left that depend on the image are what the head reads from the pixels themselves:
 the whitened output's colour mean and covariance (``output == "whitened"``), or the slot head's
-per-pixel assignment (``head == "slots"``); the paper's direct head gives one fixed palette. If the network's PSNR is not above the blind code's, it
-has learnt one codebook, not image-specific palettes (BUILD.md, PaletteNet). Prints a Markdown table
+per-pixel assignment (``head == "slots"``); the paper's direct head gives one fixed palette. If the
+network's PSNR is not above the blind code's, it has learnt one codebook, not image-specific palettes
+(BUILD.md, PaletteNet). Prints a Markdown table
 of mean PSNR (nearest colour, uint8 palettes) per palette size, with Pillow's median cut beside it.
 """
 from __future__ import annotations
@@ -30,14 +31,16 @@ def main(argv=None) -> int:
 
     import tensorflow as tf
 
-    from gif_pipeline import data, dithering, palettes, pretrained
+    from gif_pipeline.data import images as data
     from gif_pipeline.encode import downscale_short_side
-    from gif_pipeline.image_io import load_image
-    from gif_pipeline.metrics import psnr
-    from gif_pipeline.models.common import image_to_unit, palette_to_uint8
-    from gif_pipeline.models.palette_net import head_pixels
+    from gif_pipeline.io.images import load_image
+    from gif_pipeline.layers.common import image_to_unit, palette_to_uint8
+    from gif_pipeline.metrics.image import psnr
+    from gif_pipeline.models.gifnets.palette_net import head_pixels
+    from gif_pipeline.quant import dithering, palettes
+    from gif_pipeline.weights import registry
 
-    net = pretrained.load("palette", explicit=args.model)
+    net = registry.load("palette", explicit=args.model)
     if net.pool is None:
         print("needs an InceptionV2 PaletteNet (PointNet has no pooled feature to average)", file=sys.stderr)
         return 2

@@ -41,13 +41,13 @@ def _named_paths(items: list[str], flag: str) -> dict[str, str]:
 def net_palette(net, rgb: np.ndarray, n: int) -> np.ndarray | None:
     """uint8 palette of ``n`` colours from PaletteNet ``net``, or None if it does not serve ``n``."""
     from gif_pipeline.encode import downscale_short_side
-    from gif_pipeline.models.common import image_to_unit, palette_to_uint8
+    from gif_pipeline.layers.common import image_to_unit, palette_to_uint8
 
     config = net.config
     heads = getattr(net, "served_colors", [config.num_colors])
     if n not in heads and not (config.nested_sizes and n < config.num_colors):
         return None
-    from gif_pipeline.models.palette_net import head_pixels
+    from gif_pipeline.models.gifnets.palette_net import head_pixels
 
     full = image_to_unit(rgb)[None]
     image = downscale_short_side(full, config.input_size)
@@ -55,7 +55,8 @@ def net_palette(net, rgb: np.ndarray, n: int) -> np.ndarray | None:
 
 
 def table1(pictures, palette_nets: dict, colors: list[int]) -> list[str]:
-    from gif_pipeline import dithering, metrics, palettes
+    from gif_pipeline.metrics import image as metrics
+    from gif_pipeline.quant import dithering, palettes
 
     lines = ["## Table 1: palette PSNR (dB), nearest colour", "",
              "| Np | median cut | " + " | ".join(palette_nets) + " |", "|---:|---:|" + "---:|" * len(palette_nets)]
@@ -79,9 +80,11 @@ def table1(pictures, palette_nets: dict, colors: list[int]) -> list[str]:
 
 
 def table2(pictures, dither_nets: dict, n: int, palette_method: str, with_vmaf: bool = True) -> list[str]:
-    from gif_pipeline import bench, dithering, encode
-    from gif_pipeline.models.common import image_to_unit
-    from gif_pipeline.projection import hard_projection
+    from gif_pipeline import encode
+    from gif_pipeline.eval import bench
+    from gif_pipeline.layers.common import image_to_unit
+    from gif_pipeline.quant import dithering
+    from gif_pipeline.quant.projection import hard_projection
 
     rows = {name: [] for name in ["none", "fs", *dither_nets]}
     for rgb in pictures:
@@ -123,8 +126,9 @@ def main(argv=None) -> int:
     if not palette_paths and not dither_paths:
         raise SystemExit("give at least one --palette or --dither model")
 
-    from gif_pipeline import data, pretrained
-    from gif_pipeline.image_io import load_image
+    from gif_pipeline.data import images as data
+    from gif_pipeline.io.images import load_image
+    from gif_pipeline.weights import registry
 
     files = data.list_image_files([args.images])[: args.limit or None]
     if not files:
@@ -132,16 +136,16 @@ def main(argv=None) -> int:
     pictures = [load_image(f, background=(255, 255, 255)).rgb for f in files]
     lines = [f"# GIFnets Tables 1 and 2 on {len(files)} images of {args.images}", ""]
     if palette_paths:
-        nets = {name: pretrained.load("palette", explicit=path) for name, path in palette_paths.items()}
+        nets = {name: registry.load("palette", explicit=path) for name, path in palette_paths.items()}
         lines += table1(pictures, nets, [int(c) for c in args.colors.split(",")]) + [""]
         lines += [f"- {name}: `{path}`" for name, path in palette_paths.items()] + [""]
     if dither_paths:
-        nets = {name: pretrained.load("dither", explicit=path) for name, path in dither_paths.items()}
+        nets = {name: registry.load("dither", explicit=path) for name, path in dither_paths.items()}
         lines += table2(pictures, nets, args.dither_colors, args.dither_palette, not args.no_vmaf) + [""]
         lines += [f"- {name}: `{path}`" for name, path in dither_paths.items()] + [""]
     text = "\n".join(lines)
     if args.out:  # a report: replaced on every run, atomically
-        from gif_pipeline import gif_io
+        from gif_pipeline.io import gif as gif_io
 
         gif_io.atomic_write(args.out, text.encode("utf-8"), force=True)
     print(text)

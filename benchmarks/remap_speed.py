@@ -32,9 +32,10 @@ def _worker(images_dir: str, colors: list[int], count: int, repeats: int, with_t
     import numpy as np
     from PIL import Image
 
-    from gif_pipeline import bench, dithering
     from gif_pipeline.errors import GifnetsError
-    from gif_pipeline.image_io import load_image
+    from gif_pipeline.eval import bench
+    from gif_pipeline.io.images import load_image
+    from gif_pipeline.quant import dithering
 
     try:
         files = bench.find_images(images_dir)[:count]  # the bench's listing; data.list_image_files loads TensorFlow

@@ -27,8 +27,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 def load_crops(folder: str, size: int = 256, limit: int = 0) -> np.ndarray:
     from PIL import Image
 
-    from gif_pipeline import data
-    from gif_pipeline.image_io import load_image
+    from gif_pipeline.data import images as data
+    from gif_pipeline.io.images import load_image
 
     crops = []
     for path in data.list_image_files([folder])[: limit or None]:
@@ -66,7 +66,9 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default=None, help="also write the table as Markdown here")
     args = parser.parse_args(argv)
 
-    from gif_pipeline import encode, peers, pretrained
+    from gif_pipeline import encode
+    from gif_pipeline.eval import peers
+    from gif_pipeline.weights import registry
 
     images = load_crops(args.images, limit=args.limit)
     # Complete batches only, so that every call has the traced shape.
@@ -81,7 +83,7 @@ def main(argv=None) -> int:
         for palette in ("net", "net+kmeans"):
             for dither in ("none", "net"):
                 if encode.resolve_palette("auto", colors) != "net+kmeans" or (
-                        dither == "net" and not any(c >= colors for c in pretrained.shipped_colors("dither"))):
+                        dither == "net" and not any(c >= colors for c in registry.shipped_colors("dither"))):
                     continue  # no network installed for these colours (DitherNet: one trained for >= colours)
                 r = rate(lambda b, p=palette, d=dither: encode.encode_batch(b, colors, p, d), images, args.batch,
                          args.repeats)
@@ -91,7 +93,7 @@ def main(argv=None) -> int:
         print("\n".join(lines[-len(rows):]), flush=True)
     text = "\n".join(lines) + "\n"
     if args.out:  # a report: replaced on every run, atomically
-        from gif_pipeline import gif_io
+        from gif_pipeline.io import gif as gif_io
 
         gif_io.atomic_write(args.out, text.encode("utf-8"), force=True)
     print(text)

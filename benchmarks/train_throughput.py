@@ -24,11 +24,11 @@ tf.config.set_logical_device_configuration(_cpu, [tf.config.LogicalDeviceConfigu
 
 import keras  # noqa: E402
 
-from gif_pipeline.configs import BandingNetConfig, DitherNetConfig, LossConfig, PaletteNetConfig  # noqa: E402
-from gif_pipeline.models.banding_net import build_banding_net  # noqa: E402
-from gif_pipeline.models.dither_net import build_dither_net  # noqa: E402
-from gif_pipeline.models.gif_encoder import GIFEncoder  # noqa: E402
-from gif_pipeline.models.palette_net import PaletteNet  # noqa: E402
+from gif_pipeline.models.gifnets.banding_net import build_banding_net  # noqa: E402
+from gif_pipeline.models.gifnets.config import BandingNetConfig, DitherNetConfig, LossConfig, PaletteNetConfig  # noqa: E402
+from gif_pipeline.models.gifnets.dither_net import build_dither_net  # noqa: E402
+from gif_pipeline.models.gifnets.gif_encoder import GIFEncoder  # noqa: E402
+from gif_pipeline.models.gifnets.palette_net import PaletteNet  # noqa: E402
 
 
 def palette_stage(args):
@@ -81,7 +81,7 @@ def main():
     strategies = {"default": tf.distribute.get_strategy,
                   "mirrored(2 cpu)": lambda: tf.distribute.MirroredStrategy(
                       ["/cpu:0", "/cpu:1"], cross_device_ops=tf.distribute.ReductionToOneDevice())}
-    print(f"| stage | strategy | batch | size | steps/s | images/s |\n|---|---|---:|---:|---:|---:|")
+    print("| stage | strategy | batch | size | steps/s | images/s |\n|---|---|---:|---:|---:|---:|")
     for stage in args.stages:
         for name, make in strategies.items():
             steps_s, images_s, batch = measure(stage, make(), args)

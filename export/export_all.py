@@ -1,7 +1,7 @@
 """One command for both formats: a TF Serving SavedModel and the TFLite variants, then a check that
 the float32 TFLite model reproduces the SavedModel's GIFs.
 
-    python -m export.export_all --np=16 --out=exported/
+    python -m export.export_all --model=gifnets --np=16 --out=exported/
 
 writes::
 
@@ -26,9 +26,15 @@ from gif_pipeline.errors import GifnetsError
 
 FLOAT32_MIN_AGREEMENT = 0.999  # the float32 TFLite model must reproduce >= 99.9 % of the indices
 
+#: Model family -> (its networks from the flags, the SavedModel writer, the TFLite writer). Each family's
+#: writers export the family's one deployable graph (gif_pipeline/models/<family>/graph.py).
+FAMILIES = {"gifnets": (sm.bundle_from_args, sm.export_saved_model, tfl.export_tflite)}
+
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m export.export_all", description=__doc__.split("\n")[0])
+    p.add_argument("--model", choices=sorted(FAMILIES), default="gifnets",
+                   help="model family to export (default: %(default)s)")
     sm.add_model_arguments(p)
     sm.add_saved_model_arguments(p)
     tfl.add_tflite_arguments(p)
@@ -55,16 +61,17 @@ def main(argv=None) -> int:
     try:
         variants = tfl.parse_variants(args.variants)
         size = tfl.parse_size(args.size)
-        bundle = sm.bundle_from_args(args)
-        saved = sm.export_saved_model(bundle, os.path.join(args.out, "saved_model"), args.name, args.version,
-                                      args.overwrite)
+        load, write_saved_model, write_tflite = FAMILIES[args.model]
+        bundle = load(args)
+        saved = write_saved_model(bundle, os.path.join(args.out, "saved_model"), args.name, args.version,
+                                  args.overwrite)
         print(f"SavedModel: {saved}")
         calibration = tfl.calibration_from_args(args, variants)
-        paths = tfl.export_tflite(bundle, os.path.join(args.out, "tflite"), size, variants, calibration, args.name,
-                                  args.overwrite)
+        paths = write_tflite(bundle, os.path.join(args.out, "tflite"), size, variants, calibration, args.name,
+                             args.overwrite)
         for variant, path in paths.items():
             print(f"TFLite {variant:>22}: {path} ({os.path.getsize(path):,} bytes)")
-        manifest = {**bundle.describe(), "saved_model": os.path.relpath(saved, args.out),
+        manifest = {"model": args.model, **bundle.describe(), "saved_model": os.path.relpath(saved, args.out),
                     "tflite": {v: os.path.relpath(p, args.out) for v, p in paths.items()},
                     "tflite_input_shape": [1, size or -1, size or -1, 3]}
         if not args.no_verify and "float32" in paths:

@@ -5,15 +5,17 @@ clients send raw pixels and get back exactly what a GIF stores:
 
     x        = image / 127.5 - 1                         (uint8 -> [-1, 1])
     P        = PaletteNet(resize(x))[:Np]                 §3.1, float palette in [-1, 1]; the net reads
-                                                          x bilinearly downscaled to its trained input
+                                                          x area-downscaled to its trained input
                                                           size, and a nested net gives its first Np
     P        = Lloyd(x, P, n)        (mode *+kmeans)      refinement of Eq. 2's error
     P8       = round((P + 1) * 127.5)                     uint8 palette (what the GIF stores)
-    I'       = Proj(x, P)                                 Eq. 1 (DitherNet's second input)
+    I'       = Proj(x, P8)                                Eq. 1 (DitherNet's second input)
     E'       = DitherNet(x, I')      (mode *+dither)      §3.2, padding to the U-Net multiple inside
     indices  = argmin_k ||x + E' - P8_k||^2               Eq. 5 against the *rounded* palette
 
-The last projection uses the rounded palette, so ``palette[indices]`` is exactly the decoded GIF.
+Both projections use the rounded palette, so ``palette[indices]`` is exactly the decoded GIF. The graph is
+:class:`gif_pipeline.models.gifnets.graph.EncoderGraph`, the one ``gifnets encode`` and
+``encode.encode_batch`` run; DitherNet's batch norms are folded into its convolutions (float32).
 
 Signatures (input ``image`` uint8 ``[B, H, W, 3]``, any ``B``, ``H``, ``W``; one palette per image):
 
@@ -40,13 +42,11 @@ import sys
 import tempfile
 
 from gif_pipeline.errors import GifnetsError, MissingPrerequisiteError
+from gif_pipeline.models.gifnets.graph import DEBUG_SIGNATURE, INPUT_NAME, SERVING_SIGNATURE  # noqa: F401
 
 MODES = ("net", "net+dither", "net+kmeans", "net+kmeans+dither")
 INITS = ("auto", "trained", "random")
 RANDOM_CONFIGS = ("tiny", "paper")
-SERVING_SIGNATURE = "serving_default"
-DEBUG_SIGNATURE = "debug_float"
-INPUT_NAME = "image"
 
 log = logging.getLogger("gifnets.export")
 
@@ -90,9 +90,9 @@ class EncoderBundle:
 def _random_models(kind: str, num_colors: int, random_config: str, seed: int):
     import keras
 
-    from gif_pipeline.configs import DitherNetConfig, PaletteNetConfig
-    from gif_pipeline.models.dither_net import build_dither_net
-    from gif_pipeline.models.palette_net import build_palette_net
+    from gif_pipeline.models.gifnets.config import DitherNetConfig, PaletteNetConfig
+    from gif_pipeline.models.gifnets.dither_net import build_dither_net
+    from gif_pipeline.models.gifnets.palette_net import build_palette_net
 
     keras.utils.set_random_seed(seed + (0 if kind == "palette" else 1))
     if kind == "palette":
@@ -108,14 +108,14 @@ def load_encoder(num_colors: int = 16, mode: str = "net+dither", kmeans_iteratio
     """The networks to export.
 
     ``init='trained'`` loads trained models (``palette_model``/``dither_model`` paths, else the
-    shipped weights or the trainers' outputs, see :mod:`gif_pipeline.pretrained`) and fails if one
+    shipped weights or the trainers' outputs, see :mod:`gif_pipeline.weights.registry`) and fails if one
     is missing; ``'random'`` builds freshly initialised networks (``random_config`` ``'tiny'`` or
     ``'paper'``), which is only useful to try the export path; ``'auto'`` takes trained models where
     they exist and random ones (with a warning) otherwise. What was used is kept in
     ``bundle.sources`` and written next to the export.
     """
-    from gif_pipeline import pretrained
-    from gif_pipeline.configs import check_num_colors
+    from gif_pipeline.config import check_num_colors
+    from gif_pipeline.weights import registry
 
     try:
         check_num_colors(num_colors)
@@ -139,7 +139,7 @@ def load_encoder(num_colors: int = 16, mode: str = "net+dither", kmeans_iteratio
             path = None
         else:
             try:
-                path = pretrained.find_model(kind, _installed_np(kind, num_colors, explicit[kind]), explicit[kind])
+                path = registry.find_model(kind, _installed_np(kind, num_colors, explicit[kind]), explicit[kind])
             except MissingPrerequisiteError:
                 if init == "trained" or explicit[kind]:
                     raise
@@ -150,7 +150,7 @@ def load_encoder(num_colors: int = 16, mode: str = "net+dither", kmeans_iteratio
             models[kind] = _random_models(kind, num_colors, random_config, seed)
             sources[kind] = f"random:{random_config}:seed={seed}"
         else:
-            models[kind] = pretrained.load(kind, num_colors, path)
+            models[kind] = registry.load(kind, num_colors, path)
             sources[kind] = f"trained:{os.path.abspath(path)}"
     palette_net = models["palette"]
     got = getattr(palette_net, "num_colors", None)
@@ -162,141 +162,48 @@ def load_encoder(num_colors: int = 16, mode: str = "net+dither", kmeans_iteratio
 
 
 def _installed_np(kind: str, num_colors: int, explicit: str | None) -> int:
-    """The Np of the installed network file that serves ``num_colors``: a nested PaletteNet serves fewer,
-    and one with more slot heads (``head_sizes``) serves their sizes too."""
+    """The Np of the installed network file that serves ``num_colors`` (:func:`registry.palette_file_np`)."""
     if kind != "palette" or explicit:
         return num_colors
-    from gif_pipeline import encode, pretrained
+    from gif_pipeline.weights import registry
 
-    np_net, how = encode.pick_palette_net(num_colors)
-    np_net = np_net if how == "prefix" else num_colors
-    return pretrained.palette_sizes().get(np_net, np_net)
+    return registry.palette_file_np(num_colors)
 
 
 # ----------------------------------------------------------------------------------------- graph
 
 
-def _net_input(x, size: int):
-    """``x`` bilinearly downscaled so its short side is ``size`` (never upscaled; 0: unchanged).
+def encoder_graph(bundle: EncoderBundle, chunked: bool = True):
+    """The bundle's :class:`~gif_pipeline.models.gifnets.graph.EncoderGraph`: the computation of
+    ``gifnets encode`` and :func:`gif_pipeline.encode.encode_batch`, with DitherNet's batch norms folded
+    (float32). ``chunked=False`` projects the whole image at once
+    (:func:`~gif_pipeline.models.gifnets.graph.project_whole`; the dynamic-size TFLite export)."""
+    from gif_pipeline.layers.folding import fold_batch_norm
+    from gif_pipeline.models.gifnets.graph import EncoderGraph
 
-    Dynamic shapes and builtin TFLite ops only (RESIZE_BILINEAR). For a 2x reduction this is the
-    2x2 mean, the same as the area resize of :func:`gif_pipeline.encode.downscale_short_side`.
-    """
-    import tensorflow as tf
-
-    if isinstance(size, int) and not size:
-        return x
-    hw = tf.cast(tf.shape(x)[1:3], tf.float32)
-    scale = tf.minimum(1.0, tf.cast(size, tf.float32) / tf.reduce_min(hw))
-    new = tf.maximum(1, tf.cast(tf.round(hw * scale), tf.int32))
-    return tf.image.resize(x, new, method="bilinear")
-
-
-def _round_palette(palette):
-    """Float palette in [-1, 1] -> uint8 ``round((p + 1) * 127.5)`` (half to even, like np.rint)."""
-    import tensorflow as tf
-
-    return tf.cast(tf.clip_by_value(tf.round((palette + 1.0) * 127.5), 0.0, 255.0), tf.uint8)
-
-
-def _project_whole(image, palette):
-    """Eq. 1 in one piece: ``(indices, quantized)`` for ``[B, H, W, 3]`` and ``[B, K, 3]``.
-
-    Same result as :func:`gif_pipeline.projection.hard_projection`, without its row chunking:
-    for dynamic shapes that chunking is a ``tf.while_loop`` over a TensorArray, which TFLite's
-    builtin ops cannot express. Memory is ``B*H*W*K`` floats, so this is for mobile-sized inputs.
-    """
-    import tensorflow as tf
-
-    from gif_pipeline.projection import nearest
-
-    shape = tf.shape(image)
-    indices = tf.reshape(nearest(tf.reshape(image, [shape[0], -1, 3]), palette)[0], shape[:3])
-    return indices, tf.gather(palette, indices, batch_dims=1)
-
-
-def encoder_graph(bundle: EncoderBundle, image, chunked: bool = True):
-    """The exported computation on a uint8 ``[B, H, W, 3]`` tensor -> dict of all outputs.
-
-    ``chunked=False`` projects the whole image at once (see :func:`_project_whole`); used for the
-    dynamic-size TFLite export.
-    """
-    import tensorflow as tf
-
-    from gif_pipeline.models.palette_net import SLOT_PIXELS, head_pixels
-    from gif_pipeline.palettes import REFINE_GRID_PIXELS, refine_palette
-    from gif_pipeline.projection import hard_projection
-
-    if not chunked:
-        hard_projection = _project_whole  # noqa: F811
-
-    x = tf.cast(image, tf.float32) / 127.5 - 1.0
-    net_config = getattr(bundle.palette_net, "config", None)
-    net_x = _net_input(x, getattr(net_config, "input_size", 0))
-    net = bundle.palette_net  # its head for Np or a nested network's first Np colours, reading pixels as encode does
-    pixels = head_pixels(net, x, REFINE_GRID_PIXELS[0] if bundle.kmeans_iterations else SLOT_PIXELS)
-    palette = net.palette(net_x, bundle.num_colors, training=False, pixels=pixels)
-    if bundle.kmeans_iterations:  # the same Lloyd schedule as `gifnets encode`
-        palette = refine_palette(x, palette, bundle.kmeans_iterations)
-    palette_u8 = _round_palette(palette)
-    palette_rounded = tf.cast(palette_u8, tf.float32) / 127.5 - 1.0
-    if bundle.dither_net is not None:
-        _, quantized = hard_projection(x, palette)  # I' with the float palette, as in training
-        error = bundle.dither_net([x, quantized], training=False)
-        target = x + error
-    else:
-        error = tf.zeros_like(x)
-        target = x
-    indices, _ = hard_projection(target, palette_rounded)
-    return {"indices": tf.cast(indices, tf.uint8), "palette": palette_u8, "error": error, "palette_float": palette,
-            "target": target}
+    net, n = bundle.palette_net, bundle.num_colors
+    nested = bool(getattr(getattr(net, "config", None), "nested_sizes", ()))
+    how = "prefix" if nested and n < getattr(net, "num_colors", n) else "exact"
+    dither = fold_batch_norm(bundle.dither_net, "float32") if bundle.dither_net is not None else None
+    return EncoderGraph(net, dither, n, bundle.kmeans_iterations, how, whole=not chunked, portable=True)
 
 
 def serving_outputs(bundle: EncoderBundle, image, chunked: bool = True):
-    out = encoder_graph(bundle, image, chunked)
-    return {"indices": out["indices"], "palette": out["palette"]}
+    return encoder_graph(bundle, chunked).serving_outputs(image)
 
 
-def debug_outputs(bundle: EncoderBundle, image):
-    import tensorflow as tf
-
-    from gif_pipeline.projection import hard_projection
-
-    out = encoder_graph(bundle, image)
-    _, quantized = hard_projection(out["target"], out["palette_float"])
-    return {"quantized": quantized, "error": out["error"], "palette": out["palette_float"]}
-
-
-def tracked_variables(bundle: EncoderBundle) -> list:
-    """The ``tf.Variable`` behind every Keras variable of the bundle's networks (weights and
-    batch-norm statistics), deduplicated. Holding these on the saved object is what saves them:
-    a Keras 3 model merely stored on a ``tf.Module`` is not tracked, and its SavedModel (and any
-    TFLite model converted from it) would lack the weights."""
+def tracked_variables(functions) -> list:
+    """The ``tf.Variable``s the traced ``functions`` read (the networks' weights and batch-norm statistics, or
+    their folded copies), deduplicated. Holding these on the saved object is what saves them: a Keras 3 model
+    merely stored on a ``tf.Module`` is not tracked, and its SavedModel (and any TFLite model converted from
+    it) would lack the weights."""
     seen, out = set(), []
-    for model in (bundle.palette_net, bundle.dither_net):
-        if model is None:
-            continue
-        for v in model.variables:
-            tf_var = getattr(v, "value", v)
-            if id(tf_var) not in seen:
-                seen.add(id(tf_var))
-                out.append(tf_var)
+    for fn in functions:
+        for v in fn.variables:
+            if id(v) not in seen:
+                seen.add(id(v))
+                out.append(v)
     return out
-
-
-def concrete_functions(bundle: EncoderBundle, input_shape=(None, None, None, 3), debug: bool = True,
-                       chunked: bool = True) -> dict:
-    """Signature name -> concrete function of the encoder for a uint8 ``input_shape`` input."""
-    import functools
-
-    import tensorflow as tf
-
-    spec = tf.TensorSpec(list(input_shape), tf.uint8, name=INPUT_NAME)
-    fns = {SERVING_SIGNATURE: functools.partial(serving_outputs, bundle, chunked=chunked)}
-    if debug:
-        fns[DEBUG_SIGNATURE] = functools.partial(debug_outputs, bundle)
-    # AutoGraph is not needed (the graph code uses tf.while_loop explicitly) and slows tracing.
-    return {name: tf.function(fn, autograph=False).get_concrete_function(spec) for name, fn in fns.items()}
 
 
 def build_module(bundle: EncoderBundle, input_shape=(None, None, None, 3), debug: bool = True, chunked: bool = True):
@@ -307,9 +214,10 @@ def build_module(bundle: EncoderBundle, input_shape=(None, None, None, 3), debug
     """
     import tensorflow as tf
 
+    signatures = encoder_graph(bundle, chunked).concrete_functions(input_shape, debug)
     module = tf.Module(name="gifnets_encoder")
-    module.encoder_variables = tracked_variables(bundle)
-    return module, concrete_functions(bundle, input_shape, debug, chunked)
+    module.encoder_variables = tracked_variables(signatures.values())
+    return module, signatures
 
 
 def save_encoder(bundle: EncoderBundle, path: str, input_shape=(None, None, None, 3), debug: bool = True,

@@ -10,7 +10,7 @@ Variants (:data:`VARIANTS`):
 * ``float16`` — float16 weights, float32 compute;
 * ``dynamic_int8`` — int8 weights, float activations (dynamic-range quantization);
 * ``full_int8`` — int8 weights and activations everywhere the converter can (calibrated on images
-  from :func:`gif_pipeline.data.build_dataset`), the projection's distances and argmin included;
+  from :func:`gif_pipeline.data.images.build_dataset`), the projection's distances and argmin included;
 * ``int8_float_projection`` — like ``full_int8`` but the projection (distances, argmin, gather,
   Lloyd sums) stays float32: int8 distances make many argmin ties and change the GIF.
 
@@ -43,8 +43,15 @@ import warnings
 
 import numpy as np
 
-from export.export_saved_model import (INPUT_NAME, SERVING_SIGNATURE, EncoderBundle, ExportError,
-                                       add_model_arguments, bundle_from_args, save_encoder)
+from export.export_saved_model import (
+    INPUT_NAME,
+    SERVING_SIGNATURE,
+    EncoderBundle,
+    ExportError,
+    add_model_arguments,
+    bundle_from_args,
+    save_encoder,
+)
 from gif_pipeline.errors import GifnetsError
 
 VARIANTS = ("float32", "float16", "dynamic_int8", "full_int8", "int8_float_projection")
@@ -82,9 +89,9 @@ def representative_images(sources=None, size: int = DEFAULT_SIZE, samples: int =
     """Up to ``samples`` uint8 ``[1, size, size, 3]`` images from the data pipeline (centre crops,
     no augmentation, file order), for full-integer calibration and for comparisons.
 
-    ``sources`` as for :func:`gif_pipeline.data.build_dataset` (None: the package's samples).
+    ``sources`` as for :func:`gif_pipeline.data.images.build_dataset` (None: the package's samples).
     """
-    from gif_pipeline.data import DataConfig, build_dataset
+    from gif_pipeline.data.images import DataConfig, build_dataset
 
     if samples < 1:
         raise ExportError(f"samples must be >= 1, got {samples}")
@@ -255,7 +262,7 @@ def compare(reference, encoder: TFLiteEncoder, images) -> Agreement:
     or anything returning ``{"indices", "palette"}`` for a uint8 ``[1, H, W, 3]`` batch)."""
     import tensorflow as tf
 
-    from gif_pipeline.metrics import psnr
+    from gif_pipeline.metrics.image import psnr
 
     same, total, same_palettes, ref_psnr, lite_psnr = 0, 0, 0, [], []
     for image in images:

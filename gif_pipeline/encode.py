@@ -16,10 +16,12 @@ from typing import Callable
 
 import numpy as np
 
-from gif_pipeline import dithering, gif_io, metrics
-from gif_pipeline.configs import check_num_colors
+from gif_pipeline.config import check_num_colors
+from gif_pipeline.io import gif as gif_io
+from gif_pipeline.metrics import image as metrics
+from gif_pipeline.quant import dithering
 
-# TensorFlow (through gif_pipeline.palettes and the networks) is imported where it is used, so that
+# TensorFlow (through gif_pipeline.quant.palettes and the networks) is imported where it is used, so that
 # importing this module (`gifnets --help`, argument errors) does not wait seconds for it.
 
 PaletteStage = Callable[..., np.ndarray]  # (rgb uint8[N?,3] pixels image, n, seed) -> uint8[K,3]
@@ -28,7 +30,7 @@ DitherStage = Callable[..., np.ndarray]  # (rgb uint8[H,W,3], palette uint8[K,3]
 
 def _classical_palette(method: str) -> PaletteStage:
     def stage(rgb, n, seed=0, iterations=None):
-        from gif_pipeline import palettes
+        from gif_pipeline.quant import palettes
 
         if method == "kmeans":
             return palettes.kmeans(rgb, n, seed=seed, **({} if iterations is None else {"iterations": iterations}))
@@ -39,11 +41,11 @@ def _classical_palette(method: str) -> PaletteStage:
 
 @functools.lru_cache(maxsize=8)
 def _load_net(kind: str, np_colors: int | None):
-    from gif_pipeline import pretrained
     from gif_pipeline.errors import MissingPrerequisiteError
+    from gif_pipeline.weights import registry
 
     try:
-        return pretrained.load(kind, np_colors, search_runs=False)
+        return registry.load(kind, np_colors, search_runs=False)
     except MissingPrerequisiteError:
         shipped = _available_colors(kind)
         net = {"palette": "PaletteNet", "dither": "DitherNet"}[kind]
@@ -56,7 +58,7 @@ def _load_net(kind: str, np_colors: int | None):
 @functools.lru_cache(maxsize=8)
 def _inference_dither_net(np_colors: int):
     """The installed DitherNet for ``np_colors``, batch norms folded, in the inference precision."""
-    from gif_pipeline.models import dither_net
+    from gif_pipeline.models.gifnets import dither_net
 
     return dither_net.inference_model(_load_net("dither", np_colors))
 
@@ -72,33 +74,16 @@ def clear_model_cache():
 
 def _available_colors(kind: str) -> list[int]:
     """Installed sizes: DitherNets' Np; the palette sizes PaletteNets give from a head of their own."""
-    from gif_pipeline import pretrained
+    from gif_pipeline.weights import registry
 
-    return sorted(pretrained.palette_sizes()) if kind == "palette" else pretrained.shipped_colors(kind)
+    return sorted(registry.palette_sizes()) if kind == "palette" else registry.shipped_colors(kind)
 
 
 def _load_palette_net(np_colors: int):
     """The installed PaletteNet that gives ``np_colors`` from a head of its own (its file may be for another Np)."""
-    from gif_pipeline import pretrained
+    from gif_pipeline.weights import registry
 
-    return _load_net("palette", pretrained.palette_sizes().get(np_colors, np_colors))
-
-
-def downscale_short_side(image, size: int):
-    """Area-downscale a float ``[B, H, W, 3]`` image so its short side is ``size`` (never upscales)."""
-    import tensorflow as tf
-
-    if not size:
-        return image
-    h, w = int(image.shape[1]), int(image.shape[2])
-    scale = size / min(h, w)
-    if scale >= 1.0:
-        return image
-    return tf.image.resize(image, (max(1, round(h * scale)), max(1, round(w * scale))), method="area")
-
-
-#: A larger PaletteNet cut to ``n`` colours keeps those most used on this many pixels (:func:`palettes.grid_pixels`).
-PRUNE_GRID_PIXELS = 128 * 128
+    return _load_net("palette", registry.palette_sizes().get(np_colors, np_colors))
 
 
 @functools.lru_cache(maxsize=16)
@@ -107,7 +92,7 @@ def _net_function(np_colors: int):
     norms folded: :func:`palette_net.inference_function`)."""
     import tensorflow as tf
 
-    from gif_pipeline.models import palette_net
+    from gif_pipeline.models.gifnets import palette_net
 
     net = _load_palette_net(np_colors)
     return net, tf.function(palette_net.inference_function(net, num_colors=np_colors), reduce_retracing=True,
@@ -118,7 +103,7 @@ def _net_function(np_colors: int):
 #: number of colours, and for batches up to this many: at batch 8 XLA was 3x faster at 16-32 colours,
 #: 1.1x at 64 and slower at 128-256; at batch 1 it was faster at every size (BUILD.md). The first call in a
 #: process compiles (~1.3 s against a ~0.5 s graph trace); ``$GIFNETS_XLA=off`` keeps the graph, and
-#: ``gifnets encode`` sets it for fewer than ``cli.XLA_MIN_INPUTS`` inputs.
+#: ``gifnets encode`` sets it for fewer than ``cli.encode.XLA_MIN_INPUTS`` inputs.
 XLA_REFINE_MAX_COLORS = 64
 
 
@@ -135,7 +120,7 @@ def xla_enabled() -> bool:
 def _refine_with_xla(n: int, image) -> bool:
     """XLA for ``n`` colours on ``image`` ``[B, H, W, 3]``: one image or few colours, and an image of at least
     the fine sample's pixels (then every image has the same sample shape: one compilation per Np)."""
-    from gif_pipeline import palettes
+    from gif_pipeline.quant import palettes
 
     few = int(image.shape[0]) == 1 or n <= XLA_REFINE_MAX_COLORS
     large = int(image.shape[1]) * int(image.shape[2]) >= palettes.REFINE_GRID_PIXELS[-1]
@@ -147,72 +132,35 @@ def _refine_function(refine: int, jit_compile: bool):
     """Compiled ``net+kmeans`` refinement: ``refine`` Lloyd steps on pixel samples (:func:`palettes.refine_palette`)."""
     import tensorflow as tf
 
-    from gif_pipeline import palettes
+    from gif_pipeline.quant import palettes
 
     return tf.function(lambda palette, image: palettes.refine_palette(image, palette, refine, jit_compile),
                        reduce_retracing=True,
                        autograph=False)  # no tensor-dependent Python control flow; AutoGraph took ~2.5 s to trace
 
 
-def _is_nested(np_colors: int) -> bool:
-    return bool(getattr(_load_palette_net(np_colors).config, "nested_sizes", ()))
-
-
 def pick_palette_net(n: int) -> tuple[int, str]:
-    """Which installed PaletteNet gives ``n`` colours, and how: ``(Np, "exact" | "prefix" | "prune")``.
+    """Which installed PaletteNet gives ``n`` colours, and how (:func:`gif_pipeline.weights.registry.palette_net_for`)."""
+    from gif_pipeline.weights import registry
 
-    ``Np`` is a network's or one of its slot heads' size (``head_sizes``: :func:`pretrained.palette_sizes`).
-    In order: a net for exactly ``n``; one for ``n + 1`` (the transparency entry), pruned; a nested
-    net (``nested_sizes``) of at least ``n`` colours, whose first ``n`` colours are the palette; else
-    the smallest larger net, pruned to its ``n`` most used colours. With no net of at least ``n``
-    colours, loading ``n`` raises the error that lists the installed ones.
-    """
-    shipped = _available_colors("palette")
-    larger = [c for c in shipped if c > n]
-    if n in shipped or not larger:
-        return n, "exact"
-    if n + 1 in shipped and not _is_nested(n + 1):
-        return n + 1, "prune"
-    nested = [c for c in larger if _is_nested(c)]
-    if nested:
-        return nested[0], "prefix"
-    return larger[0], "prune"
+    return registry.palette_net_for(n)
 
 
 def _network_palettes(images, n: int, refine: int):
     """Eq. 1's palettes ``[B, n, 3]`` (float, [-1, 1]) of ``images`` ``[B, H, W, 3]`` in [-1, 1] from the
-    installed PaletteNet for ``n`` colours (:func:`pick_palette_net`), refined by ``refine`` Lloyd steps.
-
-    The network reads the images downscaled to its trained ``input_size`` (a palette is a global
-    property); a slot head builds its colours from the images' own pixels (:func:`palette_net.head_pixels`).
-    A nested network gives its first ``n`` colours; a larger one its ``n`` colours most used on
-    :data:`PRUNE_GRID_PIXELS` of the pixels. The Lloyd steps read pixel samples of a few thousand
-    pixels (:func:`palettes.refine_palette`). Runs eagerly (:func:`encode_image`; the network and the
-    refinement are compiled functions) or inside :func:`encode_batch`'s compiled function.
+    installed PaletteNet for ``n`` colours (:func:`pick_palette_net`), refined by ``refine`` Lloyd steps:
+    :func:`gif_pipeline.models.gifnets.graph.network_palettes` with the cached network and compiled steps.
+    Runs eagerly (:func:`encode_image`) or inside :func:`encode_batch`'s compiled function.
     """
     import tensorflow as tf
 
-    from gif_pipeline import palettes
-    from gif_pipeline.projection import hard_projection
+    from gif_pipeline.models.gifnets import graph
 
     with tf.init_scope():  # load (and fold) the network eagerly, also when called inside a trace
         np_net, how = pick_palette_net(n)
         net, predict = _net_function(np_net)
-    from gif_pipeline.models.palette_net import SLOT_PIXELS, head_pixels
-
-    # A slot head reads SLOT_PIXELS of the images' own pixels; a seed for Lloyd steps only as many as the first
-    # steps read: the same PSNR after them, and a 256-slot head costs a quarter (BUILD.md).
-    pixels = head_pixels(net, images, palettes.REFINE_GRID_PIXELS[0] if refine else SLOT_PIXELS)
-    palette = predict(downscale_short_side(images, getattr(net.config, "input_size", 0)), pixels)
-    if how == "prefix":
-        palette = palette[:, :n]
-    elif how == "prune":  # each image's n most used colours, in the network's order
-        indices, _ = hard_projection(palettes.grid_pixels(images, PRUNE_GRID_PIXELS)[:, :, tf.newaxis], palette)
-        counts = tf.reduce_sum(tf.one_hot(indices, np_net), axis=[1, 2])
-        palette = tf.gather(palette, tf.sort(tf.math.top_k(counts, n).indices, axis=-1), batch_dims=1)
-    if refine:
-        palette = _refine_function(int(refine), _refine_with_xla(n, images))(palette, images)
-    return palette
+    refine_fn = _refine_function(int(refine), _refine_with_xla(n, images)) if refine else None
+    return graph.network_palettes(net, predict, images, n, refine, how, refine_fn)
 
 
 def _net_palette(refine_iterations: int) -> PaletteStage:
@@ -222,7 +170,7 @@ def _net_palette(refine_iterations: int) -> PaletteStage:
     def stage(rgb, n, seed=0, iterations=None):
         del seed  # the network is deterministic
         refine = refine_iterations if iterations is None or not refine_iterations else iterations
-        from gif_pipeline.models.common import image_to_unit, palette_to_uint8
+        from gif_pipeline.layers.common import image_to_unit, palette_to_uint8
 
         palette = _network_palettes(image_to_unit(rgb)[None], n, refine)
         return np.unique(palette_to_uint8(palette[0]), axis=0)
@@ -231,30 +179,10 @@ def _net_palette(refine_iterations: int) -> PaletteStage:
 
 
 def _dither_net_colors(n: int) -> int:
-    """Np of the installed DitherNet used for ``n`` colours: the smallest >= ``n``, else the largest."""
-    shipped = _available_colors("dither")
-    if not shipped:
-        from gif_pipeline.errors import MissingPrerequisiteError
+    """Np of the installed DitherNet used for ``n`` colours (:func:`gif_pipeline.weights.registry.dither_net_for`)."""
+    from gif_pipeline.weights import registry
 
-        raise MissingPrerequisiteError("no trained DitherNet is installed; use --dither fs or none")
-    return min([c for c in shipped if c >= n] or [max(shipped)])
-
-
-def _dither_error(dither_net, images, palette):
-    """DitherNet's error image E' = DitherNet(I, Proj(I, P)) (Eq. 5) for [-1, 1] inputs, in the images' dtype."""
-    import tensorflow as tf
-
-    from gif_pipeline.projection import hard_projection
-
-    _, quantized = hard_projection(images, palette)
-    return tf.cast(dither_net([images, quantized], training=False), images.dtype)
-
-
-def _dithered_indices(dither_net, images, palette):
-    """Eq. 5 in TF: indices ``[B, H, W]`` of Proj(I + DitherNet(I, Proj(I, P)), P) for [-1, 1] inputs."""
-    from gif_pipeline.projection import hard_projection
-
-    return hard_projection(images + _dither_error(dither_net, images, palette), palette)[0]
+    return registry.dither_net_for(n)
 
 
 @functools.lru_cache(maxsize=16)
@@ -263,8 +191,10 @@ def _dither_function(dither_np: int, what: str = "indices"):
     (``what="error"``: ``-> E'``)."""
     import tensorflow as tf
 
+    from gif_pipeline.models.gifnets import graph
+
     net = _inference_dither_net(dither_np)
-    fn = _dithered_indices if what == "indices" else _dither_error
+    fn = graph.dithered_indices if what == "indices" else graph.dither_error
     return tf.function(lambda image, palette: fn(net, image, palette), reduce_retracing=True, autograph=False)
 
 
@@ -302,8 +232,8 @@ def _net_dither(rgb: np.ndarray, palette: np.ndarray) -> np.ndarray:
     DitherNets are trained per Np; the one for the smallest shipped Np >= len(palette) is used
     (else the largest). Large images are read in tiles (:data:`DITHER_TILE`).
     """
-    from gif_pipeline.models.common import image_to_unit
-    from gif_pipeline.projection import hard_projection
+    from gif_pipeline.layers.common import image_to_unit
+    from gif_pipeline.quant.projection import hard_projection
 
     dither_np = _dither_net_colors(len(palette))
     image, unit = image_to_unit(rgb)[None], palette.astype(np.float32) / 127.5 - 1.0
@@ -445,29 +375,16 @@ def encode_image(
 
 @functools.lru_cache(maxsize=16)
 def _batch_function(n: int, refine: int, dither_np: int | None):
-    """A compiled image batch -> (uint8 palettes, uint8 indices) function for :func:`encode_batch`."""
-    import tensorflow as tf
+    """A compiled image batch -> (uint8 palettes, uint8 indices) function for :func:`encode_batch`: the
+    deployable graph (:class:`~gif_pipeline.models.gifnets.graph.EncoderGraph`) of the installed networks."""
+    from gif_pipeline.models.gifnets import graph
 
-    from gif_pipeline.projection import hard_projection
-
+    np_net, how = pick_palette_net(n)
+    net, predict = _net_function(np_net)
     dither_net = _inference_dither_net(dither_np) if dither_np else None
-
-    # No reduce_retracing: downscale_short_side reads static shapes, so each batch shape gets its own
-    # trace (a relaxed [None, None, None, 3] trace failed on the second size). No autograph: no
-    # tensor-dependent Python control flow.
-    @tf.function(autograph=False)
-    def run(images):
-        images = tf.cast(images, tf.float32) / 127.5 - 1.0
-        palette = _network_palettes(images, n, refine)
-        palette = tf.round((tf.clip_by_value(palette, -1.0, 1.0) + 1.0) * 127.5)  # the colours the GIF stores
-        unit = palette / 127.5 - 1.0
-        if dither_net is None:
-            indices, _ = hard_projection(images, unit)
-        else:
-            indices = _dithered_indices(dither_net, images, unit)
-        return tf.cast(palette, tf.uint8), tf.cast(indices, tf.uint8)
-
-    return run
+    refine_fn = (lambda palette, images: _refine_function(refine, _refine_with_xla(n, images))(palette, images)) \
+        if refine else None
+    return graph.EncoderGraph(net, dither_net, n, refine, how, refine_fn=refine_fn, predict=predict).batch_function
 
 
 def encode_batch(images, colors: int = 256, palette: str = DEFAULT_PALETTE, dither: str = DEFAULT_DITHER,

@@ -11,10 +11,10 @@ tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfigur
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from gif_pipeline.configs import DitherNetConfig, LossConfig, PaletteNetConfig  # noqa: E402
-from gif_pipeline.models.dither_net import build_dither_net  # noqa: E402
-from gif_pipeline.models.gif_encoder import GIFEncoder  # noqa: E402
-from gif_pipeline.models.palette_net import PaletteNet  # noqa: E402
+from gif_pipeline.models.gifnets.config import DitherNetConfig, LossConfig, PaletteNetConfig  # noqa: E402
+from gif_pipeline.models.gifnets.dither_net import build_dither_net  # noqa: E402
+from gif_pipeline.models.gifnets.gif_encoder import GIFEncoder  # noqa: E402
+from gif_pipeline.models.gifnets.palette_net import PaletteNet  # noqa: E402
 
 BATCH = np.random.default_rng(0).uniform(-1, 1, (4, 16, 16, 3)).astype("float32")
 

@@ -1,34 +1,23 @@
 """The encoder pipeline: every palette stage mixes with every dither stage through one code path."""
+import os
+
+import checks  # noqa: E402
 import numpy as np
 import pytest
 from PIL import Image
 
-from gif_pipeline import encode, gif_io
-from gif_pipeline.configs import DitherNetConfig, PaletteNetConfig
+from gif_pipeline import encode
 from gif_pipeline.errors import MissingPrerequisiteError
+from gif_pipeline.io import gif as gif_io
+from gif_pipeline.models.gifnets import graph
+from gif_pipeline.models.gifnets.config import DitherNetConfig, PaletteNetConfig
 
-PHOTO = np.asarray(Image.open("tests/data/retina_64.png").convert("RGB"))
-
-
-@pytest.fixture(scope="module")
-def tiny_weights(tmp_path_factory):
-    """Tiny untrained networks installed as 'shipped' weights for Np = 8."""
-    from gif_pipeline.models.dither_net import build_dither_net
-    from gif_pipeline.models.palette_net import PaletteNet
-
-    folder = tmp_path_factory.mktemp("weights")
-    PaletteNet(PaletteNetConfig(num_colors=8, depth_multiplier=0.1, min_depth=8)).save(folder / "palette_np8.keras")
-    build_dither_net(DitherNetConfig(block_channels=(4, 8, 8, 8, 8), bottleneck_channels=(8, 8))).save(
-        folder / "dither_np8.keras")
-    return folder
+PHOTO = np.asarray(Image.open(os.path.join(checks.FIXTURES, "retina_64.png")).convert("RGB"))
 
 
 @pytest.fixture
-def use_weights(tiny_weights, monkeypatch):
-    monkeypatch.setenv("GIFNETS_WEIGHTS", str(tiny_weights))
-    encode.clear_model_cache()
-    yield
-    encode.clear_model_cache()
+def use_weights(use_tiny_weights):
+    yield use_tiny_weights
 
 
 @pytest.mark.parametrize("palette", ["median-cut", "kmeans", "octree", "net", "net+kmeans"])
@@ -81,7 +70,7 @@ def test_transparency_entry_uses_the_next_larger_palette_net(use_weights):
 @pytest.fixture
 def nested_weights(tmp_path, monkeypatch):
     """An Np=8 network and a nested Np=32 one (prefixes 8, 16, 32) as 'shipped' weights."""
-    from gif_pipeline.models.palette_net import PaletteNet
+    from gif_pipeline.models.gifnets.palette_net import PaletteNet
 
     PaletteNet(PaletteNetConfig.tiny(num_colors=8)).save(tmp_path / "palette_np8.keras")
     PaletteNet(PaletteNetConfig.tiny(num_colors=32, nested_sizes=(8, 16, 32))).save(tmp_path / "palette_np32.keras")
@@ -99,7 +88,7 @@ def test_a_nested_palette_net_serves_every_smaller_number_of_colours(nested_weig
     assert encode.pick_palette_net(64) == (64, "exact")  # none large enough: loading it names the installed ones
     assert encode.resolve_palette("auto", 20) == "net+kmeans"
     assert encode.resolve_palette("auto", 64) == "kmeans"
-    from gif_pipeline.models.common import image_to_unit, palette_to_uint8
+    from gif_pipeline.layers.common import image_to_unit, palette_to_uint8
 
     net, predict = encode._net_function(32)
     full = palette_to_uint8(predict(image_to_unit(PHOTO)[None])[0])
@@ -110,7 +99,7 @@ def test_a_nested_palette_net_serves_every_smaller_number_of_colours(nested_weig
 @pytest.fixture
 def headed_weights(tmp_path, monkeypatch):
     """One Np=8 slot-head network with extra heads for 16 and 32 colours as the only 'shipped' palette net."""
-    from gif_pipeline.models.palette_net import PaletteNet
+    from gif_pipeline.models.gifnets.palette_net import PaletteNet
 
     PaletteNet(PaletteNetConfig.tiny(num_colors=8, head="slots", head_sizes=(16, 32), input_size=16)).save(
         tmp_path / "palette_np8.keras")
@@ -121,10 +110,10 @@ def headed_weights(tmp_path, monkeypatch):
 
 
 def test_a_palette_net_with_extra_heads_serves_their_sizes_through_them(headed_weights):
-    from gif_pipeline import pretrained
-    from gif_pipeline.models.common import image_to_unit, palette_to_uint8
+    from gif_pipeline.layers.common import image_to_unit, palette_to_uint8
+    from gif_pipeline.weights import registry
 
-    assert pretrained.palette_sizes() == {8: 8, 16: 8, 32: 8}
+    assert registry.palette_sizes() == {8: 8, 16: 8, 32: 8}
     assert encode._available_colors("palette") == [8, 16, 32]
     assert encode.pick_palette_net(16) == (16, "exact") and encode.pick_palette_net(31) == (32, "prune")
     assert encode.pick_palette_net(12) == (16, "prune") and encode.resolve_palette("auto", 32) == "net+kmeans"
@@ -132,17 +121,17 @@ def test_a_palette_net_with_extra_heads_serves_their_sizes_through_them(headed_w
     assert net.num_colors == 8 and net is encode._load_palette_net(8)  # one file, loaded once
     got = encode.encode_image(PHOTO, colors=32, palette="net", dither="none").palette
     x = image_to_unit(PHOTO)[None]
-    small = encode.downscale_short_side(x, 16)  # what the backbone reads; the head reads the photo's own pixels
+    small = graph.downscale_short_side(x, 16)  # what the backbone reads; the head reads the photo's own pixels
     expected = palette_to_uint8(net.palette(small, 32, pixels=np.reshape(x, (1, 1, -1, 3)))[0])
     np.testing.assert_array_equal(got, np.unique(expected, axis=0))
     assert not np.array_equal(expected, palette_to_uint8(net.palette(small, 32)[0]))
     with pytest.raises(MissingPrerequisiteError, match="available: 8, 16, 32"):
         encode.encode_image(PHOTO, colors=64, palette="net", dither="none")
     # A file of a size's own comes before another file's head for it.
-    from gif_pipeline.models.palette_net import PaletteNet
+    from gif_pipeline.models.gifnets.palette_net import PaletteNet
 
     PaletteNet(PaletteNetConfig.tiny(num_colors=16, head="slots")).save(headed_weights / "palette_np16.keras")
-    assert pretrained.palette_sizes() == {8: 8, 16: 16, 32: 8}
+    assert registry.palette_sizes() == {8: 8, 16: 16, 32: 8}
 
 
 @pytest.mark.parametrize("palette,dither", [("net+kmeans", "none"), ("net", "net"), ("median-cut", "fs")])
@@ -191,13 +180,13 @@ def test_tiled_dither_error_equals_the_whole_image_error():
     import keras
     import tensorflow as tf
 
-    from gif_pipeline.models.dither_net import build_dither_net
+    from gif_pipeline.models.gifnets.dither_net import build_dither_net
 
     keras.utils.set_random_seed(1)
     net = build_dither_net(DitherNetConfig.tiny())
     image = tf.constant(np.asarray(Image.fromarray(PHOTO).resize((170, 150)), np.float32)[None] / 127.5 - 1)
     palette = tf.constant(np.random.default_rng(0).uniform(-1, 1, (1, 8, 3)).astype(np.float32))
-    error = lambda crop: encode._dither_error(net, crop, palette)  # noqa: E731
+    error = lambda crop: graph.dither_error(net, crop, palette)  # noqa: E731
     whole = error(image).numpy()
     tiles = encode.tiled(error, image, tile=32, halo=64).numpy()  # 5 x 6 tiles, ragged at the bottom/right
     assert tiles.shape == whole.shape
@@ -239,11 +228,11 @@ def test_downscale_short_side_keeps_aspect_and_never_upscales():
     import tensorflow as tf
 
     image = tf.random.uniform([1, 60, 90, 3])
-    assert tuple(encode.downscale_short_side(image, 30).shape) == (1, 30, 45, 3)
-    assert encode.downscale_short_side(image, 120) is image
-    assert encode.downscale_short_side(image, 0) is image
+    assert tuple(graph.downscale_short_side(image, 30).shape) == (1, 30, 45, 3)
+    assert graph.downscale_short_side(image, 120) is image
+    assert graph.downscale_short_side(image, 0) is image
     flat = tf.fill([1, 40, 40, 3], 0.25)  # area averaging keeps a flat colour
-    np.testing.assert_allclose(encode.downscale_short_side(flat, 10).numpy(), 0.25, atol=1e-6)
+    np.testing.assert_allclose(graph.downscale_short_side(flat, 10).numpy(), 0.25, atol=1e-6)
 
 
 def test_kmeans_beats_median_cut():

@@ -1,26 +1,25 @@
-"""What every training stage shares: flags, distribution strategy, callbacks, run records.
+"""What every training entry script shares: the common flags, presets, and the flag values handed to the
+flag-free loop of :mod:`gif_pipeline.training.loop` (checkpoints that survive a kill, a clear stop on NaN,
+progress with images/s, TensorBoard, the best validation epoch's weights, ``config.json``).
 
-Each stage (``train_palette``, ``train_banding``, ``train_dither``, ``train_joint``) builds
-its model and data, then calls :func:`fit`. ``fit`` gives it:
-
-* checkpoints that survive a kill (``keras.callbacks.BackupAndRestore`` every
-  ``--checkpoint_every`` steps; rerunning the same command resumes);
-* a clear stop on NaN (:class:`StopOnNaN`);
-* a progress bar with loss and images/s (Keras' own bar plus :class:`Throughput`);
-* TensorBoard scalars, and image summaries where the stage provides them;
-* the weights of the best validation epoch (``best.weights.h5``), restored at the end;
-* ``config.json`` beside the weights.
+Each stage (``train_palette``, ``train_banding``, ``train_dither``, ``train_joint``) builds its model and
+data from its flags, then calls the loop. ``--preset=NAME`` takes a named experiment's flag values
+(:data:`gif_pipeline.models.gifnets.presets.TRAINING_PRESETS`); flags given on the command line override them.
 """
 from __future__ import annotations
 
-import json
-import math
-import os
-import shutil
-import sys
-import time
-
 from absl import flags, logging
+
+from gif_pipeline.training.loop import (  # noqa: F401
+    ImageSummaries,
+    StopOnNaN,
+    Throughput,
+    fit,
+    get_strategy,
+    prepare_model_dir,
+    save_model_atomically,
+    write_run_record,
+)
 
 FLAGS = flags.FLAGS
 
@@ -52,11 +51,13 @@ def define_common_flags(default_model_dir: str, default_steps: int, default_batc
     flags.DEFINE_integer("validation_steps", 2, "Validation batches per epoch (0: no validation).")
     flags.DEFINE_bool("augment", True, "Apply the stage's augmentations (GIFnets supplement).")
     flags.DEFINE_bool("cache", False, "Cache decoded images in memory (small data sets).")
+    flags.DEFINE_string("preset", None, "A named experiment (gif_pipeline/models/gifnets/presets.py): its flag "
+                        "values, overridden by the flags given on the command line.")
 
 
 def build_inputs(augment: str | None):
     """Train and validation datasets from ``--data`` (or the embedded samples), per the flags."""
-    from gif_pipeline import data
+    from gif_pipeline.data import images as data
 
     config = data.DataConfig(image_size=FLAGS.image_size, batch_size=FLAGS.batch_size, seed=FLAGS.seed,
                              cache=FLAGS.cache)
@@ -70,70 +71,31 @@ def build_inputs(augment: str | None):
     return train, val
 
 
-def get_strategy(name: str, tpu: str | None = None):
-    """The tf.distribute strategy named by ``--strategy``."""
-    import tensorflow as tf
+def apply_preset(trainer: str) -> dict:
+    """Set the flags of ``--preset`` (a name in ``TRAINING_PRESETS[trainer]``) that the command line left
+    unset; returns the preset's values. An unknown name is a usage error listing the known ones."""
+    from absl import app
 
-    if name == "default":
-        return tf.distribute.get_strategy()
-    if name == "mirrored":
-        gpus = [d.name for d in tf.config.list_logical_devices("GPU")]
-        if gpus:
-            return tf.distribute.MirroredStrategy(gpus)
-        # On CPUs, reduce through one device: CPU collective all-reduces can pair up the synchronized
-        # batch-norm reductions of different layers (seen as shape mismatches in DitherNet).
-        return tf.distribute.MirroredStrategy([d.name for d in tf.config.list_logical_devices("CPU")],
-                                              cross_device_ops=tf.distribute.ReductionToOneDevice())
-    if name == "multi_worker":
-        if "TF_CONFIG" not in os.environ:
-            raise SystemExit("--strategy=multi_worker needs the TF_CONFIG environment variable (see BUILD.md)")
-        return tf.distribute.MultiWorkerMirroredStrategy()
-    if name == "tpu":
-        if not tpu:
-            raise SystemExit("--strategy=tpu needs --tpu=NAME_OR_ADDRESS")
-        resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=tpu)
-        tf.config.experimental_connect_to_cluster(resolver)
-        tf.tpu.experimental.initialize_tpu_system(resolver)
-        return tf.distribute.TPUStrategy(resolver)
-    raise SystemExit(f"unknown --strategy {name!r}")
+    from gif_pipeline.models.gifnets.presets import TRAINING_PRESETS
+
+    if not FLAGS.preset:
+        return {}
+    presets = TRAINING_PRESETS.get(trainer, {})
+    if FLAGS.preset not in presets:
+        raise app.UsageError(f"--preset={FLAGS.preset}: {trainer} knows {', '.join(sorted(presets)) or 'no presets'}")
+    values = presets[FLAGS.preset]
+    for name, value in values.items():
+        if not FLAGS[name].present:  # the command line wins
+            FLAGS[name].value = value
+    logging.info("--preset=%s: %s", FLAGS.preset, values)
+    return values
 
 
 def setup(seed: int | None, mixed_precision: bool):
-    """Logical CPUs, seeds and precision policy, before TensorFlow's runtime starts."""
-    import tensorflow as tf
+    """Logical CPUs, seeds and precision policy, before TensorFlow's runtime starts (from the flags)."""
+    from gif_pipeline.training import loop
 
-    if FLAGS.logical_cpus > 1:
-        cpu = tf.config.list_physical_devices("CPU")[0]
-        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * FLAGS.logical_cpus)
-    import keras
-
-    if seed is not None:  # a seeded run is repeatable: same weights, same data, deterministic kernels
-        keras.utils.set_random_seed(seed)
-        tf.config.experimental.enable_op_determinism()
-    if mixed_precision:
-        keras.mixed_precision.set_global_policy("mixed_float16")
-
-
-def prepare_model_dir(model_dir: str, resume: bool):
-    os.makedirs(model_dir, exist_ok=True)
-    backup = os.path.join(model_dir, "backup")
-    if os.path.isdir(backup):
-        if resume:
-            logging.info("Resuming the interrupted run in %s", backup)
-        else:
-            logging.info("--noresume: discarding %s", backup)
-            shutil.rmtree(backup)
-
-
-def write_run_record(model_dir: str, record: dict):
-    """Write ``config.json`` (the final config of the run) atomically."""
-    path = os.path.join(model_dir, "config.json")
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(record, f, indent=2, sort_keys=True, default=str)
-        f.write("\n")
-    os.replace(tmp, path)
-    return path
+    loop.setup(seed, mixed_precision, FLAGS.logical_cpus)
 
 
 def run_record(stage: str, weights_name: str, model_config: dict) -> dict:
@@ -143,142 +105,17 @@ def run_record(stage: str, weights_name: str, model_config: dict) -> dict:
     when training starts (``"running": true``), so ``trainers/ship_model`` can evaluate an
     unfinished run from its ``best.weights.h5``.
     """
+    from gif_pipeline.training import loop
+
     flag_values = {f.name: f.value for module, fl in FLAGS.flags_by_module_dict().items()
                    if "trainers" in module or module == "__main__" for f in fl}
-    return {"stage": stage, "weights": weights_name, "model": model_config, "flags": flag_values}
-
-
-def _keras_callback_base():
-    import keras
-
-    return keras.callbacks.Callback
-
-
-class StopOnNaN(_keras_callback_base()):
-    """Stop training at the first non-finite loss with a message that says what to try."""
-
-    def __init__(self):
-        super().__init__()
-        self.stopped_at = None
-
-    def on_train_batch_end(self, batch, logs=None):
-        loss = (logs or {}).get("loss")
-        if loss is not None and not math.isfinite(float(loss)):
-            self.stopped_at = batch
-            self.model.stop_training = True
-            print(f"\nTraining stopped: the loss became {loss} at batch {batch}. "
-                  "Try a lower --learning_rate, or --noresume to start over.", file=sys.stderr)
-
-
-class Throughput(_keras_callback_base()):
-    """Adds images/s to the progress bar's logs and to TensorBoard."""
-
-    def __init__(self, batch_size: int):
-        super().__init__()
-        self.batch_size = batch_size
-        self._start = None
-        self._batches = 0
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self._start, self._batches = time.perf_counter(), 0
-
-    def on_train_batch_end(self, batch, logs=None):
-        self._batches += 1
-        if logs is not None:
-            logs["images_per_s"] = self.batch_size * self._batches / max(time.perf_counter() - self._start, 1e-9)
-
-
-class ImageSummaries(_keras_callback_base()):
-    """Writes TensorBoard image summaries from ``make_images(batch) -> {name: [B,H,W,3] in [0,1]}``."""
-
-    def __init__(self, log_dir: str, batch, make_images, every_steps: int = 0, max_outputs: int = 3):
-        super().__init__()
-        import tensorflow as tf
-
-        self._writer = tf.summary.create_file_writer(os.path.join(log_dir, "images"))
-        self._batch, self._make_images = batch, make_images
-        self._every, self._max = every_steps, max_outputs
-        self._step = 0
-
-    def _write(self):
-        import tensorflow as tf
-
-        with self._writer.as_default(step=self._step):
-            for name, images in self._make_images(self._batch).items():
-                tf.summary.image(name, tf.clip_by_value(images, 0.0, 1.0), max_outputs=self._max)
-        self._writer.flush()
-
-    def on_train_batch_end(self, batch, logs=None):
-        self._step += 1
-        if self._every and self._step % self._every == 0:
-            self._write()
-
-    def on_epoch_end(self, epoch, logs=None):
-        if not self._every:
-            self._write()
-
-
-def fit(model, train_ds, *, model_dir: str, steps: int, epochs: int | None, batch_size: int,
-        checkpoint_every: int, val_ds=None, validation_steps: int = 0, extra_callbacks=(), verbose="auto"):
-    """Run ``model.fit`` with the callbacks every stage shares; returns the History."""
-    import keras
-
-    epochs = epochs or max(1, math.ceil(steps / max(1, checkpoint_every)))
-    steps_per_epoch = max(1, math.ceil(steps / epochs))
-    nan_guard = StopOnNaN()
-    callbacks = [
-        # Keras resumes at the start of the epoch it saved in, so a backup taken on the last batch of
-        # an epoch would repeat that whole epoch: save at the epoch's end instead.
-        # double_checkpoint: a kill while the weights are being written leaves the previous backup to
-        # resume from (without it, the truncated file made the resumed run fail).
-        keras.callbacks.BackupAndRestore(os.path.join(model_dir, "backup"),
-                                         save_freq="epoch" if checkpoint_every >= steps_per_epoch
-                                         else checkpoint_every, double_checkpoint=True),
-        keras.callbacks.TensorBoard(os.path.join(model_dir, "logs"), update_freq=max(1, min(50, steps_per_epoch))),
-        nan_guard,
-        Throughput(batch_size),
-        *extra_callbacks,
-    ]
-    best = os.path.join(model_dir, "best.weights.h5")
-    if val_ds is not None and validation_steps:
-        callbacks.append(keras.callbacks.ModelCheckpoint(best, monitor="val_loss", save_best_only=True,
-                                                         save_weights_only=True))
-    history = model.fit(train_ds, epochs=epochs, steps_per_epoch=steps_per_epoch, callbacks=callbacks,
-                        validation_data=val_ds if validation_steps else None,
-                        validation_steps=validation_steps or None, verbose=verbose)
-    history.stopped_on_nan = nan_guard.stopped_at is not None
-    history.best_val_loss = None
-    val_losses = history.history.get("val_loss") or []
-    if os.path.exists(best) and val_losses and not history.stopped_on_nan:
-        # Keep the weights of the best validation epoch, not the last (training can spike late).
-        model.load_weights(best)
-        history.best_val_loss = float(min(val_losses))
-        logging.info("Restored the weights of the best validation epoch (val_loss %.5f)", history.best_val_loss)
-    return history
-
-
-def save_model_atomically(model, path: str):
-    """``model.save`` to a temporary ``.keras`` file, then rename over ``path``."""
-    tmp = path[: -len(".keras")] + ".tmp.keras"
-    model.save(tmp)
-    os.replace(tmp, path)
+    return loop.run_record(stage, weights_name, model_config, flag_values)
 
 
 def finish(model, model_dir: str, weights_name: str, *, stage: str, model_config: dict, history,
            extra: dict | None = None):
     """Save the trained model and ``config.json``; exit non-zero if training hit NaN."""
-    nan_stop = getattr(history, "stopped_on_nan", False)
-    final = {k: float(v[-1]) for k, v in history.history.items() if v}
-    if nan_stop or any(not math.isfinite(v) for v in final.values()):
-        raise SystemExit(f"{stage}: training stopped on a non-finite loss; nothing was saved to {model_dir}")
-    path = os.path.join(model_dir, weights_name)
-    save_model_atomically(model, path)
-    record = run_record(stage, weights_name, model_config)
-    record.update({"final_metrics": final, "best_val_loss": getattr(history, "best_val_loss", None),
-                   "history": {k: [float(x) for x in v] for k, v in history.history.items()},
-                   "epochs_run": len(next(iter(history.history.values()), []))})
-    record.update(extra or {})
-    write_run_record(model_dir, record)
-    logging.info("Saved %s and config.json in %s", weights_name, model_dir)
-    print(f"{stage}: saved {path}", file=sys.stderr)
-    return path
+    from gif_pipeline.training import loop
+
+    return loop.finish(model, model_dir, weights_name, stage=stage, record=run_record(stage, weights_name, model_config),
+                       history=history, extra=extra)

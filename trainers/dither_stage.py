@@ -1,5 +1,5 @@
-"""Task code shared by stage 2 (``train_dither``) and stage 3 (``train_joint``): flags, models,
-loss weights and image summaries. The trainers themselves are the short ``main`` functions."""
+"""Stage 2 (``train_dither``) and stage 3 (``train_joint``): their flags, models, loss weights, image
+summaries, and :func:`run`, the one entry point both scripts call with their stage's name."""
 from __future__ import annotations
 
 import os
@@ -44,7 +44,7 @@ def define_flags(stage: str):
 
 
 def loss_config():
-    from gif_pipeline.configs import LossConfig
+    from gif_pipeline.models.gifnets.config import LossConfig
 
     config = LossConfig.for_num_colors(FLAGS.np, FLAGS.perceptual)
     overrides = {k: getattr(FLAGS, k) for k in ("lam", "gamma", "delta", "theta", "beta", "vif")
@@ -61,22 +61,20 @@ def load_frozen_models(config, allow_prefix: bool = False):
     ``--np`` is shipped or trained. Returns ``(palette_net, banding_net, record)``;
     ``record["palette_colors"]`` is ``--np`` when the palette is such a prefix or head, else None.
     """
-    from gif_pipeline import pretrained
     from gif_pipeline.errors import MissingPrerequisiteError
+    from gif_pipeline.weights import registry
 
     try:
-        palette_path = pretrained.find_model("palette", FLAGS.np, FLAGS.palette_model)
+        palette_path = registry.find_model("palette", FLAGS.np, FLAGS.palette_model)
     except MissingPrerequisiteError:
-        from gif_pipeline.encode import pick_palette_net
-
-        np_net, how = pick_palette_net(FLAGS.np)  # the shipped network `gifnets encode` uses for --np
+        np_net, how = registry.palette_net_for(FLAGS.np)  # the shipped network `gifnets encode` uses for --np
         if not allow_prefix or how not in ("prefix", "exact"):
             raise
-        palette_path = pretrained.shipped_path("palette", pretrained.palette_sizes().get(np_net, np_net))
+        palette_path = registry.shipped_path("palette", registry.palette_sizes().get(np_net, np_net))
         if not os.path.exists(palette_path):
             raise
     logging.info("PaletteNet: %s", palette_path)
-    palette_net = pretrained.load("palette", FLAGS.np, palette_path)
+    palette_net = registry.load("palette", FLAGS.np, palette_path)
     palette_colors = None
     if FLAGS.np in getattr(palette_net, "served_colors", ()) and palette_net.num_colors != FLAGS.np:
         palette_colors = FLAGS.np
@@ -91,9 +89,9 @@ def load_frozen_models(config, allow_prefix: bool = False):
                      nested)
     banding_net = None
     if config.delta > 0:
-        banding_path = pretrained.find_model("banding", explicit=FLAGS.banding_model)
+        banding_path = registry.find_model("banding", explicit=FLAGS.banding_model)
         logging.info("BandingNet: %s", banding_path)
-        banding_net = pretrained.load("banding", explicit=banding_path)
+        banding_net = registry.load("banding", explicit=banding_path)
     else:
         logging.warning("--delta=0: training without the banding loss")
     return palette_net, banding_net, {"palette_model": palette_path, "palette_colors": palette_colors,
@@ -103,7 +101,7 @@ def load_frozen_models(config, allow_prefix: bool = False):
 def perceptual_model(config):
     if config.perceptual == "none" or config.theta == 0:
         return None
-    from gif_pipeline.losses import make_perceptual_loss
+    from gif_pipeline.models.gifnets.losses import make_perceptual_loss
 
     return make_perceptual_loss(config.perceptual, FLAGS.perceptual_weights)
 
@@ -143,9 +141,73 @@ def train(encoder, train_ds, val_ds, model_dir):
 def check_np():
     from absl import app
 
-    from gif_pipeline.configs import check_num_colors
+    from gif_pipeline.config import check_num_colors
 
     try:
         check_num_colors(FLAGS.np)
     except ValueError as e:
         raise app.UsageError(f"--np: {e}")
+
+
+def _dither_net(stage: str):
+    """Stage 2: a new DitherNet from the channel flags, or ``--init_from``'s; stage 3: the trained one.
+    Returns ``(dither_net, config, record)``."""
+    from gif_pipeline.errors import GifnetsError
+    from gif_pipeline.models.gifnets.config import DitherNetConfig
+    from gif_pipeline.models.gifnets.dither_net import build_dither_net, config_of
+    from gif_pipeline.weights import registry
+
+    if stage == "joint":
+        path = registry.find_model("dither", FLAGS.np, FLAGS.dither_model)
+        logging.info("DitherNet: %s", path)
+        return registry.load("dither", FLAGS.np, path), None, {"dither_model": path}
+    if FLAGS.init_from:
+        dither_net = registry.load("dither", FLAGS.np, FLAGS.init_from)
+        try:
+            config = config_of(dither_net).replace(temperature=FLAGS.temperature)
+        except ValueError as e:
+            raise GifnetsError(f"--init_from={FLAGS.init_from}: {e}") from None
+        return dither_net, config, {"init_from": FLAGS.init_from}
+    config = DitherNetConfig(block_channels=tuple(int(c) for c in FLAGS.block_channels),
+                             bottleneck_channels=tuple(int(c) for c in FLAGS.bottleneck_channels),
+                             temperature=FLAGS.temperature)
+    return build_dither_net(config), config, {}
+
+
+def run(stage: str):
+    """Train stage ``"dither"`` (DitherNet with PaletteNet and BandingNet frozen, Eq. 6) or ``"joint"``
+    (PaletteNet and DitherNet together, Eq. 9) from the flags; write the run's files in ``--model_dir``."""
+    from gif_pipeline.errors import GifnetsError
+    from gif_pipeline.models.gifnets.gif_encoder import GIFEncoder
+
+    common.apply_preset(f"train_{stage}")
+    check_np()
+    model_dir = FLAGS.model_dir or os.path.join("runs", f"{stage}_np{FLAGS.np}")
+    common.setup(FLAGS.seed, FLAGS.mixed_precision)
+    losses = loss_config()
+    try:
+        strategy = common.get_strategy(FLAGS.strategy, FLAGS.tpu)
+        with strategy.scope():
+            palette_net, banding_net, sources = load_frozen_models(losses, allow_prefix=stage == "dither")
+            dither_net, config, origin = _dither_net(stage)
+            options = ({"projection": FLAGS.projection, "refine_palette": FLAGS.refine_palette,
+                        "palette_colors": sources["palette_colors"]} if stage == "dither" else {})
+            encoder = GIFEncoder(palette_net, dither_net, banding_net, loss_config=losses,
+                                 temperature=FLAGS.temperature, stage=stage, perceptual=perceptual_model(losses),
+                                 **options)
+            compile_encoder(encoder, FLAGS.learning_rate)
+    except GifnetsError as e:
+        raise SystemExit(f"train_{stage}: {e}")
+    common.prepare_model_dir(model_dir, FLAGS.resume)
+    extra = {"loss": losses.to_dict(), **{k: v for k, v in options.items() if k != "palette_colors"}, **sources,
+             **origin}
+    model_config = config.to_dict() if config is not None else {"palette": palette_net.config.to_dict()}
+    if stage == "dither":  # ship_model can evaluate an unfinished run from its record and best weights
+        common.write_run_record(model_dir, {**common.run_record(stage, "dither_net.keras", model_config), **extra,
+                                            "running": True})
+    train_ds, val_ds = common.build_inputs(augment="dither")
+    history = train(encoder, train_ds, val_ds, model_dir)
+    common.finish(dither_net, model_dir, "dither_net.keras", stage=stage, model_config=model_config,
+                  history=history, extra=extra)
+    if stage == "joint":
+        common.save_model_atomically(palette_net, os.path.join(model_dir, "palette_net.keras"))

@@ -4,7 +4,7 @@
     trainers/make_banding_data --images=photos/ --gradients=500 --out=runs/banding_data
 
 Writes TFRecord shards ``OUT/{train,val}-NNNNN.tfrecord`` and ``OUT/manifest.json``; see
-:mod:`gif_pipeline.banding_data` for what an example is, how it is labelled (Floyd–Steinberg
+:mod:`gif_pipeline.data.banding` for what an example is, how it is labelled (Floyd–Steinberg
 targets are lowered by ``--fs_target_factor``) and how the train/val split is made (by source).
 A rerun with the same flags skips the shards that exist. Then train with ``trainers/train_banding``.
 """
@@ -30,7 +30,7 @@ flags.DEFINE_integer("np_max", 256, "Largest palette size.")
 flags.DEFINE_float("kmeans_fraction", 0.25, "Share of palettes made by k-means instead of median cut.")
 flags.DEFINE_float("original_fraction", 0.3, "Chance that a crop's unquantized version is added.")
 flags.DEFINE_float("fs_target_factor", 0.5, "Target of a Floyd-Steinberg version = this x the teacher's score "
-                   "(the paper lowers dithered targets; 0.5 is our choice, see gif_pipeline/banding_data.py).")
+                   "(the paper lowers dithered targets; 0.5 is our choice, see gif_pipeline/data/banding.py).")
 flags.DEFINE_float("val_fraction", 0.2, "Share of sources (photos/gradients) in the val split.")
 flags.DEFINE_integer("crops_per_shard", 16, "Crops per TFRecord shard (the unit of caching).")
 flags.DEFINE_integer("seed", 0, "Seed of every random choice; same seed and flags, same data.")
@@ -49,7 +49,7 @@ def default_image_folders() -> list[str]:
 
 def main(argv):
     del argv
-    from gif_pipeline import banding_data
+    from gif_pipeline.data import banding as banding_data
 
     folders = FLAGS.images or default_image_folders()
     try:

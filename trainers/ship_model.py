@@ -7,8 +7,9 @@ optimizer state into ``gif_pipeline/weights/``, and write its model card.
 The run folder is a trainer's ``--model_dir``: its ``config.json`` gives the model config, the
 flags (the card's reproduce command) and the loss history. The weights come from the finished
 model (``palette_net.keras`` / ``dither_net.keras``) or, while a run is still going, from its
-``best.weights.h5`` (for a DitherNet: the stage-2 encoder's, rebuilt from ``config.json``). The card's numbers are measured through ``gifnets encode``'s own code path
-(:func:`gif_pipeline.encode.encode_image`), against the classical modes, on every image of ``--val``.
+``best.weights.h5`` (for a DitherNet: the stage-2 encoder's, rebuilt from ``config.json``). The card's
+numbers are measured through ``gifnets encode``'s own code path (:func:`gif_pipeline.encode.encode_image`),
+against the classical modes, on every image of ``--val``.
 """
 from __future__ import annotations
 
@@ -22,8 +23,13 @@ import time
 
 from absl import app, flags, logging
 
+from gif_pipeline.weights import registry  # noqa: E402  (no TensorFlow: the registry reads files only)
+
+#: The kinds of weight file this script ships: those whose family says how to measure them.
+SHIPPABLE = {kind: spec for kind, (_, spec) in registry.KINDS.items() if spec.compare}
+
 FLAGS = flags.FLAGS
-flags.DEFINE_enum("kind", "palette", ["palette", "dither"], "Which network the run trained.")
+flags.DEFINE_enum("kind", "palette", sorted(SHIPPABLE), "Which network the run trained.")
 flags.DEFINE_string("run", None, "The trainer's --model_dir.", required=True)
 flags.DEFINE_string("val", "../shared/data/val", "Held-out image folder for the model card's numbers.")
 flags.DEFINE_integer("max_images", 0, "Use at most this many --val images (0: all).")
@@ -36,32 +42,28 @@ flags.DEFINE_list("add_heads", [], "Palette runs trained with --freeze_backbone 
 flags.DEFINE_list("colors", [], "Palette sizes to measure (default: a nested PaletteNet's prefix sizes, else its Np).")
 
 MULTI_FLAGS = {"data"}  # the trainers' DEFINE_multi_* flags (given once per value)
-RUN_FILES = {"palette": "palette_net.keras", "dither": "dither_net.keras"}
-COMPARE = {
-    # kind: [(palette, dither)] measured for the card, the shipped network's modes first
-    "palette": [("net", "none"), ("net+kmeans", "none"), ("median-cut", "none"), ("kmeans", "none")],
-    "dither": [("kmeans", "net"), ("kmeans", "fs"), ("kmeans", "none"), ("median-cut", "net"),
-               ("median-cut", "fs")],
-}
 
 
 def load_run_model(kind: str, run: str):
     """The run's model (finished ``.keras``, else config.json's config + ``best.weights.h5``) and its record."""
     import keras
 
-    from gif_pipeline.models import dither_net, palette_net  # noqa: F401  (registration)
+    from gif_pipeline.models.gifnets import (
+        dither_net,  # noqa: F401  (registration)
+        palette_net,
+    )
 
     config_path = os.path.join(run, "config.json")
     if not os.path.isfile(config_path):
         raise app.UsageError(f"{run} has no config.json: is it a trainer's --model_dir?")
     with open(config_path) as f:
         record = json.load(f)
-    finished = os.path.join(run, RUN_FILES[kind])
+    finished = os.path.join(run, SHIPPABLE[kind].run_file)
     if os.path.isfile(finished):
         return keras.saving.load_model(finished, compile=False), record, finished
     best = os.path.join(run, "best.weights.h5")
     if not os.path.isfile(best):
-        raise app.UsageError(f"{run} has no {RUN_FILES[kind]} nor best.weights.h5")
+        raise app.UsageError(f"{run} has no {SHIPPABLE[kind].run_file} nor best.weights.h5")
     if kind == "palette":
         model = palette_net.PaletteNet(record["model"])
         model.load_weights(best)
@@ -75,11 +77,11 @@ def load_base_model(run: str):
     record's ``card_training`` keeps the card's training section)."""
     if not run.endswith(".keras"):
         return load_run_model("palette", run)
-    from gif_pipeline import pretrained
+    from gif_pipeline.weights import registry
 
     if not os.path.isfile(run):
         raise app.UsageError(f"no PaletteNet file {run}")
-    model = pretrained.load("palette", explicit=run)
+    model = registry.load("palette", explicit=run)
     record = {"model": model.config.to_dict()}
     card = run[:-len(".keras")] + ".md"
     if os.path.isfile(card):
@@ -103,7 +105,7 @@ def join_heads(base, runs: list[str]):
     network and ``[(Np, run, record)]``."""
     import numpy as np
 
-    from gif_pipeline.models.palette_net import PaletteNet
+    from gif_pipeline.models.gifnets.palette_net import PaletteNet
 
     if base.config.head != "slots" or base.config.nested_sizes:
         raise app.UsageError("--add_heads needs a slot-head PaletteNet without nested sizes as --run")
@@ -144,15 +146,15 @@ def _dither_net_from_encoder_checkpoint(record: dict, path: str):
     """Stage 2 checkpoints the whole GIFEncoder: rebuild it as the run did and take its DitherNet."""
     import numpy as np
 
-    from gif_pipeline import pretrained
-    from gif_pipeline.configs import DitherNetConfig, LossConfig
-    from gif_pipeline.models.dither_net import build_dither_net
-    from gif_pipeline.models.gif_encoder import GIFEncoder
+    from gif_pipeline.models.gifnets.config import DitherNetConfig, LossConfig
+    from gif_pipeline.models.gifnets.dither_net import build_dither_net
+    from gif_pipeline.models.gifnets.gif_encoder import GIFEncoder
+    from gif_pipeline.weights import registry
 
     if "palette_model" not in record or "loss" not in record:
         raise app.UsageError("config.json does not say which PaletteNet the DitherNet run used: let the run finish")
-    palette = pretrained.load("palette", explicit=record["palette_model"])
-    banding = pretrained.load("banding", explicit=record["banding_model"]) if record.get("banding_model") else None
+    palette = registry.load("palette", explicit=record["palette_model"])
+    banding = registry.load("banding", explicit=record["banding_model"]) if record.get("banding_model") else None
     dither = build_dither_net(DitherNetConfig.from_dict(record["model"]))
     encoder = GIFEncoder(palette, dither, banding, loss_config=LossConfig.from_dict(record["loss"]),
                          projection=record.get("projection", "soft"), refine_palette=record.get("refine_palette", 0),
@@ -169,7 +171,7 @@ def _shown_path(path: str) -> str:
 
 
 def _list_images(folder: str, limit: int) -> list[str]:
-    from gif_pipeline import data
+    from gif_pipeline.data import images as data
 
     files = data.list_image_files([folder])
     if not files:
@@ -182,14 +184,17 @@ def evaluate(kind: str, colors: list[int], weights_dir: str, images: list[str]) 
     with ``weights_dir`` as the shipped weights."""
     import numpy as np
 
-    from gif_pipeline import banding_metric, encode, image_io, metrics
+    from gif_pipeline import encode
+    from gif_pipeline.io import images as image_io
+    from gif_pipeline.metrics import banding as banding_metric
+    from gif_pipeline.metrics import image as metrics
 
     os.environ["GIFNETS_WEIGHTS"] = weights_dir
     encode.clear_model_cache()
     pictures = [image_io.load_image(path).rgb for path in images]
     rows = []
     for n in colors:
-        for palette, dither in COMPARE[kind]:
+        for palette, dither in SHIPPABLE[kind].compare:
             values = {k: [] for k in ("psnr", "ssim", "wsnr", "banding", "ms", "bytes")}
             for i, rgb in enumerate(pictures):
                 if i == 0:  # compile and warm up outside the timing
@@ -269,7 +274,7 @@ def _training_lines(record: dict, kind: str) -> str:
 
 def model_card(kind: str, name: str, model, record: dict, rows: list[dict], n_images: int, val: str,
                size_mb: float, heads=()) -> str:
-    title = {"palette": "PaletteNet", "dither": "DitherNet"}[kind]
+    title = SHIPPABLE[kind].title
     lines = [f"# {title} (`{name}`)", "",
              f"Written by `trainers/ship_model` on {datetime.date.today().isoformat()}.", "",
              "## Model",
@@ -291,8 +296,6 @@ def model_card(kind: str, name: str, model, record: dict, rows: list[dict], n_im
 
 def main(argv):
     del argv
-    from gif_pipeline import pretrained
-
     heads = []
     if FLAGS.add_heads:
         if FLAGS.kind != "palette":
@@ -303,8 +306,8 @@ def main(argv):
     else:
         model, record, source = load_run_model(FLAGS.kind, FLAGS.run)
     np_colors = int(record["model"]["num_colors"]) if FLAGS.kind == "palette" else int(record["flags"]["np"])
-    name = pretrained.KINDS[FLAGS.kind][0].format(np=np_colors)
-    dest = FLAGS.dest or pretrained.weights_dir()
+    name = SHIPPABLE[FLAGS.kind].file.format(np=np_colors)
+    dest = FLAGS.dest or registry.weights_dir()
     final = os.path.join(dest, name)
     if os.path.exists(final) and not FLAGS.force and not FLAGS.eval_only:
         raise app.UsageError(f"{final} exists; pass --force to replace it")
@@ -317,9 +320,9 @@ def main(argv):
     with tempfile.TemporaryDirectory() as tmp:
         # The candidate goes into a scratch weights folder, beside the other shipped networks of other
         # kinds (networks of its own kind would serve some palette sizes in its place).
-        for other in os.listdir(pretrained.weights_dir()) if os.path.isdir(pretrained.weights_dir()) else []:
+        for other in os.listdir(registry.weights_dir()) if os.path.isdir(registry.weights_dir()) else []:
             if other.endswith(".keras") and not other.startswith(f"{FLAGS.kind}_np"):
-                os.symlink(os.path.join(os.path.abspath(pretrained.weights_dir()), other), os.path.join(tmp, other))
+                os.symlink(os.path.join(os.path.abspath(registry.weights_dir()), other), os.path.join(tmp, other))
         candidate = os.path.join(tmp, name)
         model.save(candidate)  # loaded with compile=False or built fresh: no optimizer state
         size_mb = os.path.getsize(candidate) / 2**20
@@ -340,7 +343,13 @@ def main(argv):
         with open(card_path + ".tmp", "w") as f:
             f.write(card)
         os.replace(card_path + ".tmp", card_path)
-        print(f"wrote {final} and {card_path}", file=sys.stderr)
+        served = tuple(sorted(set(colors) | {np_colors})) if FLAGS.kind == "palette" else (np_colors,)
+        registry.record(registry.Entry(f"gifnets/{name.rsplit('.', 1)[0]}", "gifnets", FLAGS.kind, name,
+                                       card=os.path.basename(card_path), np=np_colors, serves=served,
+                                       train=reproduce_command(record, FLAGS.kind) if record.get("flags") else "",
+                                       evaluate=f"trainers/ship_model --kind={FLAGS.kind} --run=RUN --eval_only"),
+                        dest)
+        print(f"wrote {final} and {card_path}, and its entry in {registry.MANIFEST}", file=sys.stderr)
 
 
 if __name__ == "__main__":

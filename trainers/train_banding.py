@@ -5,7 +5,7 @@
     trainers/train_banding --nouse_edge_map --model_dir=runs/banding_noedge   # the paper's ablation
 
 Loss: mean absolute difference (MAD, L1) between BandingNet's score Z(I) and the target (the
-teacher's score, lowered for Floyd–Steinberg versions; see :mod:`gif_pipeline.banding_data`).
+teacher's score, lowered for Floyd–Steinberg versions; see :mod:`gif_pipeline.data.banding`).
 Adam with a cosine-decayed learning rate; random flips and 90-degree rotations (the teacher is
 invariant to them: Sobel magnitudes, NMS and edge lengths do not change).
 
@@ -50,7 +50,7 @@ class MissingBandingData(SystemExit):
 
 def data_files(data_dirs, split: str) -> list[str]:
     """The shards of one split in the ``--data`` folders; one-line SystemExit if there are none."""
-    from gif_pipeline import banding_data
+    from gif_pipeline.data import banding as banding_data
 
     files = []
     for d in data_dirs:
@@ -78,7 +78,7 @@ def make_dataset(files, batch_size: int, training: bool, seed: int, augment: boo
     score and the dither flag (for evaluation)."""
     import tensorflow as tf
 
-    from gif_pipeline import banding_data
+    from gif_pipeline.data import banding as banding_data
 
     ds = tf.data.Dataset.from_tensor_slices(files)
     if training:
@@ -155,9 +155,11 @@ def cambi_set(folder: str, palette_sizes=(8, 16, 32, 64, 128, 256), max_images: 
     import numpy as np
     from PIL import Image
 
-    from gif_pipeline import banding_data, cambi, data
-    from gif_pipeline.banding_metric import banding_score
-    from gif_pipeline.image_io import load_image
+    from gif_pipeline.data import banding as banding_data
+    from gif_pipeline.data import images as data
+    from gif_pipeline.io.images import load_image
+    from gif_pipeline.metrics import cambi
+    from gif_pipeline.metrics.banding import banding_score
 
     files = data.list_image_files([folder])[:max_images]
     out = {"images": [], "teacher": [], "cambi": [], "np": [], "fs": []}
@@ -203,8 +205,8 @@ def cambi_check(model, folder_or_set, **kwargs) -> dict:
 def build_model(strategy, total_steps: int):
     import keras
 
-    from gif_pipeline.configs import BandingNetConfig
-    from gif_pipeline.models.banding_net import build_banding_net
+    from gif_pipeline.models.gifnets.banding_net import build_banding_net
+    from gif_pipeline.models.gifnets.config import BandingNetConfig
 
     try:
         channels = tuple(int(c) for c in FLAGS.channels)
@@ -226,7 +228,7 @@ def build_model(strategy, total_steps: int):
 def _init_from(model, path: str):
     import keras
 
-    from gif_pipeline.models import banding_net  # noqa: F401  (registers the custom layer)
+    from gif_pipeline.models.gifnets import banding_net  # noqa: F401  (registers the custom layer)
 
     if not os.path.exists(path):
         raise app.UsageError(f"--init_weights: no such file {path}")
@@ -251,6 +253,7 @@ def _log_scalars(model_dir: str, step: int, values: dict):
 
 def main(argv):
     del argv
+    common.apply_preset("train_banding")
     data_dirs = FLAGS.data or [DEFAULT_DATA]
     try:
         train_files = data_files(data_dirs, "train")

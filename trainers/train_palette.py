@@ -51,8 +51,8 @@ WEIGHTS = "palette_net.keras"
 def build_model(strategy):
     import keras
 
-    from gif_pipeline.configs import PaletteNetConfig
-    from gif_pipeline.models.palette_net import PaletteNet
+    from gif_pipeline.models.gifnets.config import PaletteNetConfig
+    from gif_pipeline.models.gifnets.palette_net import PaletteNet
 
     config = PaletteNetConfig(num_colors=FLAGS.np, backbone=FLAGS.backbone,
                               depth_multiplier=FLAGS.depth_multiplier, min_depth=FLAGS.min_depth,
@@ -79,9 +79,9 @@ def init_from_palette_net(model, path):
     logits of the first min(Np) slots, so the new network's first colours start as the old one's."""
     import numpy as np
 
-    from gif_pipeline import pretrained
+    from gif_pipeline.weights import registry
 
-    source = pretrained.load("palette", explicit=path)
+    source = registry.load("palette", explicit=path)
     if [w.shape for w in source.backbone.weights] != [w.shape for w in model.backbone.weights]:
         raise SystemExit(f"--init_from: {path} has a different backbone ({source.config.backbone}, depth multiplier "
                          f"{source.config.depth_multiplier}) than this run")
@@ -116,7 +116,7 @@ def init_from_palette_net(model, path):
 
 
 def image_summaries(model):
-    from gif_pipeline.projection import hard_projection
+    from gif_pipeline.quant.projection import hard_projection
 
     def make(batch):
         _, quantized = hard_projection(batch, model(batch, training=False))
@@ -127,8 +127,9 @@ def image_summaries(model):
 
 def main(argv):
     del argv
+    common.apply_preset("train_palette")
     try:
-        from gif_pipeline.configs import check_num_colors
+        from gif_pipeline.config import check_num_colors
 
         check_num_colors(FLAGS.np)
     except ValueError as e:

@@ -1,0 +1,87 @@
+"""Argument types and helpers shared by every ``gifnets`` subcommand (each error is one argparse line)."""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+
+
+def colors(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--colors must be an integer in 2..256, got {text!r}") from None
+    if not 2 <= value <= 256:
+        raise argparse.ArgumentTypeError(f"--colors must be in 2..256 (a GIF palette holds at most 256), got {value}")
+    return value
+
+
+def rgb(text: str) -> tuple[int, int, int]:
+    from PIL import ImageColor
+
+    try:
+        return ImageColor.getrgb(text)[:3]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a colour: {text!r} (use e.g. white, #ff8800)") from None
+
+
+def alpha(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 255:
+        raise argparse.ArgumentTypeError(f"--alpha-threshold must be an integer in 0..255, got {text!r}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+def add_output_arguments(p: argparse.ArgumentParser, json_stats: bool = True) -> None:
+    """``-o``, ``--force``, ``--quiet`` (and ``--json``): what every file-writing subcommand takes."""
+    p.add_argument("-o", "--output", required=True, metavar="OUT", help="output .gif file or folder")
+    p.add_argument("-f", "--force", action="store_true", help="overwrite existing outputs (never an input)")
+    p.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
+    if json_stats:
+        p.add_argument("--json", action="store_true", help="print one JSON object of stats per file on stdout")
+
+
+@contextlib.contextmanager
+def env_default(name: str, value: str | None):
+    """Set ``$name`` to ``value`` for the block unless it is set already (or ``value`` is None)."""
+    if value is None or name in os.environ:
+        yield
+        return
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        os.environ.pop(name, None)

@@ -1,0 +1,1 @@
+"""Training shared by every model family: the flag-free loop (:mod:`gif_pipeline.training.loop`)."""
