@@ -32,10 +32,10 @@ def main(argv=None) -> int:
     import tensorflow as tf
 
     from gif_pipeline.data import images as data
-    from gif_pipeline.encode import downscale_short_side
     from gif_pipeline.io.images import load_image
     from gif_pipeline.layers.common import image_to_unit, palette_to_uint8
     from gif_pipeline.metrics.image import psnr
+    from gif_pipeline.models.gifnets.graph import downscale_short_side
     from gif_pipeline.models.gifnets.palette_net import head_pixels
     from gif_pipeline.quant import dithering, palettes
     from gif_pipeline.weights import registry

@@ -40,8 +40,8 @@ def _named_paths(items: list[str], flag: str) -> dict[str, str]:
 
 def net_palette(net, rgb: np.ndarray, n: int) -> np.ndarray | None:
     """uint8 palette of ``n`` colours from PaletteNet ``net``, or None if it does not serve ``n``."""
-    from gif_pipeline.encode import downscale_short_side
     from gif_pipeline.layers.common import image_to_unit, palette_to_uint8
+    from gif_pipeline.models.gifnets.graph import downscale_short_side
 
     config = net.config
     heads = getattr(net, "served_colors", [config.num_colors])

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import os
 
-import checks
 import numpy as np
 import pytest
 from PIL import Image
+
+import checks
 
 DATA = checks.FIXTURES
 SAMPLE_NAMES = ("hopper", "hubble", "retina")

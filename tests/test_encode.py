@@ -1,11 +1,11 @@
 """The encoder pipeline: every palette stage mixes with every dither stage through one code path."""
 import os
 
-import checks  # noqa: E402
 import numpy as np
 import pytest
 from PIL import Image
 
+import checks  # noqa: E402
 from gif_pipeline import encode
 from gif_pipeline.errors import MissingPrerequisiteError
 from gif_pipeline.io import gif as gif_io

@@ -5,7 +5,10 @@ every method of :func:`method_table` (the gifnets modes of :data:`GIFNETS_MODES`
 :mod:`gif_pipeline.encode` supports, and the peers of :data:`gif_pipeline.eval.peers.PEERS`)
 on every image of ``DIR`` (recursively) for every colour budget ``Np``, and measures:
 
-* PSNR, SSIM and WSNR (:mod:`gif_pipeline.metrics.image`) of the decoded GIF against the input;
+* PSNR, SSIM and WSNR (:mod:`gif_pipeline.metrics.image`) of the decoded GIF against the input, WSNR at two
+  viewing distances (32.98 and 120 pixels per degree);
+* the lattice score of each method's dither (:mod:`gif_pipeline.metrics.lattice`: its periodic pattern on the
+  8-pixel grid, from the error spectrum over all images of a size), in ``summary.md``;
 * VMAF (libvmaf's default model) and CAMBI with ``max_log_contrast=5``
   (:mod:`gif_pipeline.metrics.cambi`; one ffmpeg run gives both; ``--no-vmaf`` turns them off;
   CAMBI needs the longer side >= 216 px and is left empty for smaller images);
@@ -21,7 +24,7 @@ Outputs in ``--out``: ``results.csv`` (one row per image, method and Np), ``summ
 (means over images, one table per Np, plus PSNR/WSNR overviews), ``quality_vs_np.png``,
 ``quality_vs_bytes.png`` and ``index.html`` (original | median-cut+FS | libimagequant |
 gifnets, with nearest-neighbour zoomed crops of a smooth region, as in the paper's
-Figs. 5 and 8); the page's images are files in ``html/`` next to it, linked by relative
+Figs. 5 and 8, and each GIF's error spectrum); the page's images are files in ``html/`` next to it, linked by relative
 paths, so it opens from disk without a server.
 
 Adding a gifnets mode is one line in :data:`GIFNETS_MODES`; adding a peer is one entry in
@@ -50,6 +53,7 @@ from gif_pipeline.errors import GifnetsError, MissingPrerequisiteError, OutputEx
 from gif_pipeline.eval import peers
 from gif_pipeline.io import gif as gif_io
 from gif_pipeline.io import images as image_io
+from gif_pipeline.metrics import lattice
 
 #: gifnets (palette stage, dither stage) pairs, in report order. Pairs whose stage
 #: :mod:`gif_pipeline.encode` does not (yet) offer are skipped with the reason.
@@ -74,13 +78,18 @@ DEFAULT_COLORS = (16, 32, 64, 128, 256)
 HTML_PEERS = ("pillow-mediancut:fs", "libimagequant:d1")
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp", ".tif", ".tiff", ".ppm", ".tga", ".qoi")
 CAMBI_MAX_LOG_CONTRAST = 5
-METRIC_COLUMNS = ("psnr", "ssim", "wsnr", "vmaf", "cambi", "banding", "gif_bytes", "ms")
+METRIC_COLUMNS = ("psnr", "ssim", "wsnr", "wsnr120", "vmaf", "cambi", "banding", "gif_bytes", "ms")
+#: A second viewing distance for WSNR: 120 pixels per degree, a sharp phone screen at arm's length (the
+#: default, 32.98, is a desktop monitor); dither patterns that the far viewer blurs away show here.
+WSNR_NEAR_PPD = 120.0
+#: Summary-only columns: measured over all the images of a method and Np together, not per image.
+SET_COLUMNS = ("lattice",)
 CSV_COLUMNS = ("image", "width", "height", "method", "kind", "colors", "colors_used") + METRIC_COLUMNS + ("error",)
 #: Markdown formats of the summary columns.
-_FORMATS = {"psnr": "{:.2f}", "ssim": "{:.4f}", "wsnr": "{:.2f}", "vmaf": "{:.2f}", "cambi": "{:.3f}",
-            "banding": "{:.3f}", "gif_bytes": "{:,.0f}", "ms": "{:.1f}"}
-_HEADERS = {"psnr": "PSNR dB", "ssim": "SSIM", "wsnr": "WSNR dB", "vmaf": "VMAF", "cambi": "CAMBI",
-            "banding": "banding", "gif_bytes": "GIF bytes", "ms": "ms/image"}
+_FORMATS = {"psnr": "{:.2f}", "ssim": "{:.4f}", "wsnr": "{:.2f}", "wsnr120": "{:.2f}", "vmaf": "{:.2f}",
+            "cambi": "{:.3f}", "banding": "{:.3f}", "gif_bytes": "{:,.0f}", "ms": "{:.1f}", "lattice": "{:.1f}"}
+_HEADERS = {"psnr": "PSNR dB", "ssim": "SSIM", "wsnr": "WSNR dB", "wsnr120": "WSNR@120 dB", "vmaf": "VMAF",
+            "cambi": "CAMBI", "banding": "banding", "gif_bytes": "GIF bytes", "ms": "ms/image", "lattice": "lattice"}
 
 
 class BenchError(GifnetsError, ValueError):
@@ -238,14 +247,16 @@ def smooth_crop_box(rgb: np.ndarray, size: int, min_range: float = 12.0) -> tupl
 
 
 def measure_quality(ref: np.ndarray, dist: np.ndarray, with_vmaf: bool) -> dict:
-    """The bench's quality numbers of ``dist`` against ``ref`` (uint8 ``[H, W, 3]``): PSNR, SSIM, WSNR, the
-    banding teacher's score and, ``with_vmaf``, VMAF and CAMBI (NaN where skipped or the image is too small
-    for libvmaf). ``benchmarks/paper_tables.py`` uses it so that its numbers match the bench's."""
+    """The bench's quality numbers of ``dist`` against ``ref`` (uint8 ``[H, W, 3]``): PSNR, SSIM, WSNR (at 32.98
+    and :data:`WSNR_NEAR_PPD` pixels per degree), the banding teacher's score and, ``with_vmaf``, VMAF and CAMBI
+    (NaN where skipped or the image is too small for libvmaf). ``benchmarks/paper_tables.py`` uses it so that
+    its numbers match the bench's."""
     from gif_pipeline.metrics import banding as banding_metric
     from gif_pipeline.metrics import image as metrics
 
     out = {"psnr": float(metrics.psnr(ref, dist)), "ssim": float(metrics.ssim(ref, dist)),
-           "wsnr": float(metrics.wsnr(ref, dist)), "vmaf": math.nan, "cambi": math.nan,
+           "wsnr": float(metrics.wsnr(ref, dist)), "wsnr120": float(metrics.wsnr(ref, dist, pixels_per_deg=WSNR_NEAR_PPD)),
+           "vmaf": math.nan, "cambi": math.nan,
            "banding": float(banding_metric.banding_score(dist))}
     if with_vmaf:
         from gif_pipeline.metrics import cambi
@@ -278,8 +289,9 @@ def _mean(values) -> float:
     return float(np.mean(vals)) if vals else math.nan
 
 
-def summarize(rows: list[dict], method_order: Sequence[str], colors: Sequence[int]) -> list[dict]:
-    """Mean of every metric over the images, per (method, Np), skipping failed rows."""
+def summarize(rows: list[dict], method_order: Sequence[str], colors: Sequence[int], lattice=None) -> list[dict]:
+    """Mean of every metric over the images, per (method, Np), skipping failed rows; with a
+    :class:`~gif_pipeline.metrics.lattice.LatticeAccumulator` of ``(method, Np)`` keys, the lattice score too."""
     out = []
     for n in colors:
         for name in method_order:
@@ -289,6 +301,7 @@ def summarize(rows: list[dict], method_order: Sequence[str], colors: Sequence[in
             entry = {"method": name, "kind": sel[0]["kind"], "colors": n, "images": len(sel)}
             for col in METRIC_COLUMNS:
                 entry[col] = _mean(r[col] for r in sel)
+            entry["lattice"] = lattice.score((name, n)) if lattice is not None else math.nan
             out.append(entry)
     return out
 
@@ -303,8 +316,11 @@ def _summary_markdown(summary, colors, methods, skipped, failures, info) -> str:
     lines += ["", "Means over images. Time is RGB in memory -> GIF bytes in memory (palette + mapping + "
               "GIF writing), including process start-up for the command-line peers (ffmpeg, pngquant). "
               "Bytes are the GIF file sizes. CAMBI: lower is less banding (max_log_contrast=5). banding: "
-              "gifnets' banding teacher (Algorithm 1, 0 = no visible banding) on the GIF.", ""]
-    cols = [c for c in METRIC_COLUMNS if any(not math.isnan(s[c]) for s in summary)]
+              "gifnets' banding teacher (Algorithm 1, 0 = no visible banding) on the GIF. WSNR@120: WSNR at 120 "
+              "pixels per degree (a phone at arm's length; WSNR: 32.98, a monitor). lattice: the dither's periodic "
+              "pattern on the 8-pixel grid, from the error spectrum over all images (gif_pipeline/metrics/lattice.py; "
+              "broadband noise ~1-4, a visible dot lattice tens).", ""]
+    cols = [c for c in METRIC_COLUMNS + SET_COLUMNS if any(not math.isnan(s[c]) for s in summary)]
     for n in colors:
         block = [s for s in summary if s["colors"] == n]
         if not block:
@@ -422,6 +438,7 @@ class _HtmlCell:
     full: str  # relative path
     crop: str
     caption: str
+    spectrum: str = ""  # relative path of the error spectrum's picture (none for the original)
 
 
 def _html_page(examples: list[tuple[str, int, tuple, list[_HtmlCell]]], info: dict) -> str:
@@ -435,15 +452,20 @@ def _html_page(examples: list[tuple[str, int, tuple, list[_HtmlCell]]], info: di
              "<h1>gifnets benchmark: side by side</h1>",
              "<p>" + esc("; ".join(f"{k}: {v}" for k, v in info.items())) + "</p>",
              "<p>Each row: the full GIF, then a nearest-neighbour enlargement of the smoothest textured "
-             "region (least gradient energy; red box on the original), where banding and dither noise show. "
+             "region (least gradient energy; red box on the original), where banding and dither noise show, "
+             "and the power spectrum of the whole image's error (luma, DC in the middle, log scale from the "
+             "median up 3 decades): broadband dither is an even haze, a periodic dot lattice a grid of bright "
+             "points. "
              'Tables: <a href="summary.md">summary.md</a>, <a href="results.csv">results.csv</a>.</p>']
     for image, n, box, cells in examples:
         parts.append(f"<h2>{esc(image)} &mdash; Np = {n}</h2><table><tr>")
         parts += [f"<th>{esc(c.label)}</th>" for c in cells]
         parts.append("</tr><tr>")
         for c in cells:
+            spectrum = (f'<img src="{esc(c.spectrum)}" alt="{esc(c.label)} error spectrum" title="error spectrum">'
+                        if c.spectrum else "")
             parts.append(f'<td><img src="{esc(c.full)}" alt="{esc(c.label)}"><img src="{esc(c.crop)}" '
-                         f'alt="{esc(c.label)} crop"><div>{esc(c.caption)}</div></td>')
+                         f'alt="{esc(c.label)} crop">{spectrum}<div>{esc(c.caption)}</div></td>')
         parts.append("</tr></table>")
     parts.append("</body></html>")
     return "\n".join(parts)
@@ -544,6 +566,7 @@ def run(images_dir: str, colors: Sequence[int] = DEFAULT_COLORS, methods: Sequen
     rows: list[dict] = []
     failures: list[str] = []
     examples = []
+    lattice_scores = lattice.LatticeAccumulator()
     written: list[str] = []
     bar = tqdm(total=len(files) * len(colors) * len(active), file=sys.stderr, disable=not progress,
                unit="gif", dynamic_ncols=True)
@@ -595,6 +618,7 @@ def run(images_dir: str, colors: Sequence[int] = DEFAULT_COLORS, methods: Sequen
                         row["colors_used"] = peers.count_colors(enc.rgb)
                         row["gif_bytes"] = len(enc.gif_bytes)
                         row["ms"] = enc.seconds * 1000.0
+                        lattice_scores.add((m.name, n), rgb, enc.rgb)
                     except Exception as e:  # one failing tool must not end a long run
                         row["error"] = f"{type(e).__name__}: {e}".replace("\n", " ")[:300]
                         failures.append(f"{rel} Np={n} {m.name}: {row['error']}")
@@ -606,9 +630,13 @@ def run(images_dir: str, colors: Sequence[int] = DEFAULT_COLORS, methods: Sequen
                         _write(os.path.join(out_dir, base + ".gif"), enc.gif_bytes, True, written)
                         _write(os.path.join(out_dir, base + "_crop.png"), _png_bytes(_crop_zoom(enc.rgb, box)),
                                True, written)
+                        picture = lattice.spectrum_image(lattice.error_spectrum(rgb, enc.rgb))
+                        _write(os.path.join(out_dir, base + "_spectrum.png"),
+                               _png_bytes(np.repeat(picture[..., None], 3, axis=-1)), True, written)
                         cells.append(_HtmlCell(m.name, base + ".gif", base + "_crop.png",
-                                               f"PSNR {row['psnr']:.2f} dB, WSNR {row['wsnr']:.2f} dB, "
-                                               f"{row['gif_bytes']:,} bytes"))
+                                               f"PSNR {row['psnr']:.2f} dB, WSNR {row['wsnr']:.2f} / "
+                                               f"{row['wsnr120']:.2f} dB, {row['gif_bytes']:,} bytes",
+                                               base + "_spectrum.png"))
                 if show and n in html_colors:
                     cells.sort(key=lambda c: html_methods.index(c.label))
                     orig = _HtmlCell("original", orig_cell[1], orig_cell[2], f"{w}x{h}")
@@ -618,7 +646,7 @@ def run(images_dir: str, colors: Sequence[int] = DEFAULT_COLORS, methods: Sequen
     elapsed = time.perf_counter() - started
 
     method_order = [m.name for m in chosen]
-    summary = summarize(rows, method_order, colors)
+    summary = summarize(rows, method_order, colors, lattice_scores)
     info = {
         "images": f"{len(files)} from {images_dir}",
         "Np": ", ".join(map(str, colors)),

@@ -2,9 +2,10 @@
 import os
 import sys
 
-import checks  # noqa: E402
 import numpy as np
 import pytest
+
+import checks  # noqa: E402
 
 ROOT = checks.ROOT
 DATA = checks.FIXTURES

@@ -5,11 +5,11 @@ import os
 import subprocess
 import sys
 
-import checks  # noqa: E402
 import numpy as np
 import pytest
 from PIL import Image
 
+import checks  # noqa: E402
 from gif_pipeline import cli
 from gif_pipeline.io import gif as gif_io
 

@@ -5,10 +5,11 @@ import os
 import subprocess
 import sys
 
-import checks  # noqa: E402
 import numpy as np
 import pytest
 from PIL import Image
+
+import checks  # noqa: E402
 
 ROOT = checks.ROOT
 sys.path.insert(0, ROOT)

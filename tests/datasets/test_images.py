@@ -4,12 +4,12 @@ import os
 import shutil
 import sys
 
-import checks  # noqa: E402
 import numpy as np
 import pytest
 import tensorflow as tf
 from PIL import Image
 
+import checks  # noqa: E402
 from gif_pipeline.data import images as data
 from gif_pipeline.errors import GifnetsError, OutputExistsError
 

@@ -4,11 +4,11 @@ import math
 import os
 import re
 
-import checks  # noqa: E402
 import numpy as np
 import pytest
 from PIL import Image
 
+import checks  # noqa: E402
 from gif_pipeline.errors import OutputExistsError
 from gif_pipeline.eval import bench, peers
 from gif_pipeline.metrics import image as metrics
@@ -67,6 +67,8 @@ def test_rows_match_an_independent_run(report, images_dir):
     assert int(row["gif_bytes"]) == len(again.gif_bytes)
     assert float(row["psnr"]) == pytest.approx(metrics.psnr(rgb, again.rgb), rel=1e-5)
     assert float(row["wsnr"]) == pytest.approx(metrics.wsnr(rgb, again.rgb), rel=1e-5)
+    assert float(row["wsnr120"]) == pytest.approx(metrics.wsnr(rgb, again.rgb, pixels_per_deg=120), rel=1e-5)
+    assert float(row["wsnr120"]) != pytest.approx(float(row["wsnr"]), rel=1e-3)  # another viewing distance
     from gif_pipeline.metrics.banding import banding_score
 
     assert float(row["banding"]) == pytest.approx(banding_score(again.rgb), abs=1e-6)
@@ -84,6 +86,20 @@ def test_summary_is_the_mean_over_images(report):
         entry = next(s for s in rep.summary if s["method"] == m)
         assert entry["images"] == 2 and entry["psnr"] == pytest.approx(mean_psnr, rel=1e-5)
     assert "VMAF" not in text.split("## Np = 16")[1].splitlines()[2]  # no empty VMAF column
+    assert "| lattice |" in text.split("## Np = 16")[1].splitlines()[2]
+
+
+def test_lattice_score_is_that_of_the_methods_error_spectra(report, images_dir):
+    from gif_pipeline.metrics import lattice
+
+    rep, _ = report
+    acc = lattice.LatticeAccumulator()
+    for image in sorted({r["image"] for r in _read_csv(os.path.join(report[1], "results.csv"))}):
+        with Image.open(os.path.join(images_dir, image)) as im:
+            rgb = np.asarray(im.convert("RGB"))
+        acc.add("fs", rgb, peers.run_peer("pillow-mediancut:fs", rgb, 16).rgb)
+    entry = next(s for s in rep.summary if s["method"] == "pillow-mediancut:fs")
+    assert entry["lattice"] == pytest.approx(acc.score("fs"), rel=1e-6) and entry["lattice"] > 0
 
 
 def test_plots_are_pngs(report):
@@ -98,8 +114,9 @@ def test_html_references_only_local_files(report):
     page = open(os.path.join(out, "index.html"), encoding="utf-8").read()
     refs = re.findall(r'(?:src|href)="([^"]+)"', page)
     srcs = re.findall(r'src="([^"]+)"', page)
-    # 2 examples x (original + median-cut+FS + libimagequant + gifnets) x (full + crop)
-    assert len(srcs) == 2 * 4 * 2
+    # 2 examples x (original + median-cut+FS + libimagequant + gifnets) x (full + crop), and each GIF's error spectrum
+    assert len(srcs) == 2 * 4 * 2 + 2 * 3
+    assert len([s for s in srcs if s.endswith("_spectrum.png")]) == 2 * 3
     for ref in refs:
         assert not re.match(r"^[a-z]+://", ref) and not ref.startswith("/")
         if not ref.startswith("data:"):

@@ -2,11 +2,11 @@
 import io
 import os
 
-import checks  # noqa: E402
 import numpy as np
 import pytest
 from PIL import Image
 
+import checks  # noqa: E402
 from gif_pipeline.eval import peers
 
 DATA = checks.FIXTURES

@@ -19,7 +19,6 @@ tf = pytest.importorskip("tensorflow")
 pytest.importorskip("ai_edge_litert")
 
 import checks  # noqa: E402
-
 from export import export_saved_model as esm  # noqa: E402
 from export import export_tflite as etl  # noqa: E402
 from gif_pipeline.errors import MissingPrerequisiteError  # noqa: E402

@@ -4,11 +4,11 @@ import os
 import struct
 import zlib
 
-import checks  # noqa: E402
 import numpy as np
 import pytest
 from PIL import Image, ImageFile
 
+import checks  # noqa: E402
 from gif_pipeline.errors import ImageLoadError
 from gif_pipeline.io import gif as gif_io
 from gif_pipeline.io import images as image_io

@@ -1,10 +1,10 @@
 """Inference copies (models/inference.py): batch norms folded into convs, bfloat16, the precision switch."""
-import checks
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
+import checks
 from gif_pipeline.layers import folding as inference
 from gif_pipeline.layers.folding import fold_batch_norm, inference_precision
 from gif_pipeline.models.gifnets.config import DitherNetConfig, PaletteNetConfig

@@ -1,12 +1,12 @@
 """Tests of the banding teacher (gif_pipeline.metrics.banding) and the CAMBI/VMAF wrapper."""
 import os
 
-import checks  # noqa: E402
 import numpy as np
 import pytest
 from PIL import Image
 from scipy import ndimage
 
+import checks  # noqa: E402
 from gif_pipeline.metrics import banding as bm
 
 DATA = checks.FIXTURES

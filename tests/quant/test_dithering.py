@@ -1,12 +1,12 @@
 """Remapping onto a palette: exact nearest colour ('none') and Pillow's Floyd–Steinberg ('fs')."""
 import os
 
-import checks  # noqa: E402
 import numpy as np
 import pytest
 from PIL import Image
 from scipy import ndimage
 
+import checks  # noqa: E402
 from gif_pipeline.quant import dithering, palettes, projection
 
 DATA = checks.FIXTURES

@@ -2,12 +2,12 @@
 import glob
 import os
 
-import checks  # noqa: E402
 import numpy as np
 import pytest
 import tensorflow as tf
 from PIL import Image
 
+import checks  # noqa: E402
 from gif_pipeline.quant import palettes, projection
 
 DATA = checks.FIXTURES

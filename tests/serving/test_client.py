@@ -26,7 +26,6 @@ from PIL import Image
 tf = pytest.importorskip("tensorflow")
 
 import checks  # noqa: E402
-
 from export import export_saved_model as esm  # noqa: E402
 from gif_pipeline import cli  # noqa: E402
 from gif_pipeline.io import gif as gif_io  # noqa: E402

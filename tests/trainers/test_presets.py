@@ -9,34 +9,40 @@ import pytest
 import checks
 from gif_pipeline.models.gifnets.presets import TRAINING_PRESETS
 
-# In a fresh process (absl flags are global): load the trainer's flags, apply a preset over a command line,
-# and print the flag values it leaves, or the usage error.
+# In a fresh process (absl flags are global): load the trainer's flags, then for each command line (one JSON
+# list a line of stdin) apply its preset and print the flag values it leaves, or the usage error.
 PROBE = """
 import json, sys
 from absl import app, flags
 import trainers.{trainer} as t
 from trainers import common
-flags.FLAGS(["x", *sys.argv[1:]])
-try:
-    common.apply_preset("{trainer}")
-except app.UsageError as e:
-    print(json.dumps({{"error": str(e)}})); raise SystemExit(0)
-print(json.dumps({{name: flags.FLAGS[name].value for name in flags.FLAGS}}, default=str))
+for line in sys.stdin:
+    flags.FLAGS.unparse_flags()
+    flags.FLAGS(["x", *json.loads(line)])
+    try:
+        common.apply_preset("{trainer}")
+    except app.UsageError as e:
+        print(json.dumps({{"error": str(e)}}))
+        continue
+    print(json.dumps({{name: flags.FLAGS[name].value for name in flags.FLAGS}}, default=str))
 """
 
 
-def probe(trainer, *args):
+def probe(trainer, *command_lines):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=checks.ROOT)
-    r = subprocess.run([sys.executable, "-c", PROBE.format(trainer=trainer), *args], cwd=checks.ROOT, env=env,
+    r = subprocess.run([sys.executable, "-c", PROBE.format(trainer=trainer)], cwd=checks.ROOT, env=env,
+                       input="".join(json.dumps(list(c)) + "\n" for c in command_lines),
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
-    return json.loads(r.stdout.strip().splitlines()[-1])
+    return [json.loads(line) for line in r.stdout.strip().splitlines()[-len(command_lines):]]
 
 
 @pytest.mark.parametrize("trainer", sorted(TRAINING_PRESETS))
 def test_every_preset_sets_real_flags_and_the_command_line_wins(trainer):
-    for name, values in TRAINING_PRESETS[trainer].items():
-        got = probe(trainer, f"--preset={name}", "--steps=7")
+    names = sorted(TRAINING_PRESETS[trainer])
+    results = probe(trainer, *[(f"--preset={name}", "--steps=7") for name in names])
+    for name, got in zip(names, results):
+        values = TRAINING_PRESETS[trainer][name]
         assert "error" not in got, got
         for flag, value in values.items():
             assert flag in got, f"{trainer} --preset={name}: no flag --{flag}"
@@ -46,5 +52,5 @@ def test_every_preset_sets_real_flags_and_the_command_line_wins(trainer):
 
 
 def test_an_unknown_preset_names_the_known_ones():
-    got = probe("train_dither", "--preset=best_ever")
+    (got,) = probe("train_dither", ("--preset=best_ever",))
     assert "--preset=best_ever" in got["error"] and "shipped_np16" in got["error"] and "shipped_np64" in got["error"]

@@ -4,9 +4,10 @@ import os
 import subprocess
 import sys
 
-import checks  # noqa: E402
 import numpy as np
 import pytest
+
+import checks  # noqa: E402
 
 ROOT = checks.ROOT
 sys.path.insert(0, ROOT)

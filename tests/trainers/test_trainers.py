@@ -5,8 +5,9 @@ import signal
 import subprocess
 import time
 
-import checks  # noqa: E402
 import pytest
+
+import checks  # noqa: E402
 
 ROOT = checks.ROOT
 TINY_PALETTE = ["--np=8", "--depth_multiplier=0.1", "--min_depth=8", "--image_size=32", "--batch_size=2",

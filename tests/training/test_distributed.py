@@ -3,8 +3,9 @@ import json
 import os
 import subprocess
 
-import checks
 import pytest
+
+import checks
 
 ROOT = checks.ROOT
 

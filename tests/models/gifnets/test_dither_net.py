@@ -1,10 +1,10 @@
 """DitherNet (GIFnets §3.2, Eq. 5): layer layout, any-size padding/cropping, gradients, save/load."""
-import checks
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
+import checks
 from gif_pipeline.models.gifnets.config import DitherNetConfig
 from gif_pipeline.models.gifnets.dither_net import build_dither_net, dither, symmetric_pad
 from gif_pipeline.quant.projection import hard_projection

@@ -1,9 +1,9 @@
 """The deployable graph (gif_pipeline/models/gifnets/graph.py): its dynamic-shape resize equals the area resize."""
-import checks
 import numpy as np
 import pytest
 import tensorflow as tf
 
+import checks
 from gif_pipeline.models.gifnets import graph
 
 

@@ -2,12 +2,12 @@
 import os
 import warnings
 
-import checks  # noqa: E402
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
+import checks  # noqa: E402
 from gif_pipeline.errors import MissingPrerequisiteError
 from gif_pipeline.models.gifnets.banding_net import build_banding_net, multiscale_banding_loss
 from gif_pipeline.models.gifnets.config import BandingNetConfig, DitherNetConfig, LossConfig

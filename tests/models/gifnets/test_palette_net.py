@@ -2,13 +2,13 @@
 import glob
 import os
 
-import checks  # noqa: E402
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 from PIL import Image
 
+import checks  # noqa: E402
 from gif_pipeline.layers import inception_v2
 from gif_pipeline.layers.common import image_to_unit, palette_to_uint8, unit_to_uint8
 from gif_pipeline.layers.pointnet import pointnet_backbone
