@@ -25,34 +25,27 @@ def rgb(text: str) -> tuple[int, int, int]:
         raise argparse.ArgumentTypeError(f"not a colour: {text!r} (use e.g. white, #ff8800)") from None
 
 
-def alpha(text: str) -> int:
+def _int_in(text: str, low: int, high: int | None, message: str) -> int:
+    """``text`` as an integer in ``low..high`` (no upper bound if None), else one argparse error line."""
     try:
         value = int(text)
     except ValueError:
-        value = -1
-    if not 0 <= value <= 255:
-        raise argparse.ArgumentTypeError(f"--alpha-threshold must be an integer in 0..255, got {text!r}")
+        value = None
+    if value is None or value < low or (high is not None and value > high):
+        raise argparse.ArgumentTypeError(message.format(text=text))
     return value
+
+
+def alpha(text: str) -> int:
+    return _int_in(text, 0, 255, "--alpha-threshold must be an integer in 0..255, got {text!r}")
 
 
 def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
+    return _int_in(text, 1, None, "expected a positive integer, got {text!r}")
 
 
 def non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
-    return value
+    return _int_in(text, 0, None, "expected an integer >= 0, got {text!r}")
 
 
 def positive_float(text: str) -> float:
