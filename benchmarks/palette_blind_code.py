@@ -9,7 +9,7 @@ the only things left that depend on the image are what the head reads from the p
 the whitened output's colour mean and covariance (``output == "whitened"``), or the slot head's
 per-pixel assignment (``head == "slots"``); the paper's direct head gives one fixed palette. If the
 network's PSNR is not above the blind code's, it has learnt one codebook, not image-specific palettes
-(BUILD.md, PaletteNet). Prints a Markdown table
+(docs/experiments/gifnets.md, PaletteNet). Prints a Markdown table
 of mean PSNR (nearest colour, uint8 palettes) per palette size, with Pillow's median cut beside it.
 """
 from __future__ import annotations

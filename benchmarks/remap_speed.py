@@ -5,7 +5,7 @@ remapping onto the same palette (its 6-bit cache, not exact), with and without T
 Each setting runs in its own process that holds one image at a time, and the first image is reported
 apart, because what the process has done before matters: before the mapping reused its buffers, glibc
 mapped and trimmed memory for every chunk in a fresh process without TensorFlow (its first 256x256 photo at
-256 colours: 64 ms, now 10 ms; BUILD.md). Palettes are Pillow's median cut of each image.
+256 colours: 64 ms, now 10 ms; docs/experiments/gifnets.md). Palettes are Pillow's median cut of each image.
 
     python benchmarks/remap_speed.py [--images DIR] [--colors 16,64,256] [--count 24] [--repeats 5]
 """

@@ -101,7 +101,7 @@ def _net_function(np_colors: int):
 
 #: ``net+kmeans`` runs its Lloyd steps XLA-compiled (:func:`palettes.refine_palette`) for one image at any
 #: number of colours, and for batches up to this many: at batch 8 XLA was 3x faster at 16-32 colours,
-#: 1.1x at 64 and slower at 128-256; at batch 1 it was faster at every size (BUILD.md). The first call in a
+#: 1.1x at 64 and slower at 128-256; at batch 1 it was faster at every size (docs/experiments/gifnets.md). The first call in a
 #: process compiles (~1.3 s against a ~0.5 s graph trace); ``$GIFNETS_XLA=off`` keeps the graph, and
 #: ``gifnets encode`` sets it for fewer than ``cli.encode.XLA_MIN_INPUTS`` inputs.
 XLA_REFINE_MAX_COLORS = 64
@@ -246,7 +246,7 @@ def _net_dither(rgb: np.ndarray, palette: np.ndarray) -> np.ndarray:
 
 
 #: ``net+kmeans``'s Lloyd steps (:func:`palettes.refine_schedule`: 4 coarse, 2 split-merge rounds of 2, 2 fine).
-#: Chosen on 40 photos of the trainers' held-out split (not val; BUILD.md): from the heads' palettes with their
+#: Chosen on 40 photos of the trainers' held-out split (not val; docs/experiments/gifnets.md): from the heads' palettes with their
 #: re-assignment round, 10 steps were 0.02-0.04 dB below 15 at 16-256 colours and 8-20% faster.
 KMEANS_REFINE_ITERATIONS = 10
 
@@ -270,7 +270,7 @@ def resolve_palette(method: str, n: int) -> str:
 
 #: ``--dither auto`` uses an installed DitherNet up to this many colours, whatever Np it was trained
 #: for, and Floyd-Steinberg above. Chosen on 40 photos of the trainers' held-out split of the training
-#: data (BUILD.md): there the shipped networks beat Floyd-Steinberg on the same palette in PSNR, WSNR,
+#: data (docs/experiments/gifnets.md): there the shipped networks beat Floyd-Steinberg on the same palette in PSNR, WSNR,
 #: VMAF and bytes at 16, 32 and 64 colours (in the banding score at 16 and 32, not at 64).
 DITHER_NET_MAX_COLORS = 64
 

@@ -22,7 +22,7 @@ flags.DEFINE_integer("min_depth", 16, "InceptionV2 minimum channels.")
 flags.DEFINE_integer("decay_steps", 100_000, "Learning-rate decay interval in steps (supplement: 100k).")
 flags.DEFINE_float("decay_rate", 0.8, "Learning-rate decay factor (supplement: 0.8).")
 flags.DEFINE_float("coverage_weight", 0.0, "Weight of the coverage term that revives unused palette colours "
-                   "(not in the paper: 0). The shipped models use 0.1; see BUILD.md.")
+                   "(not in the paper: 0). The shipped models use 0.1; see docs/experiments/gifnets.md.")
 flags.DEFINE_enum("output", "direct", ["direct", "whitened"], "Palette output: the tanh output itself "
                   "(paper), or codes in the image's whitened colour space (see PaletteNetConfig).")
 flags.DEFINE_enum("head", "dense", ["dense", "slots"], "Palette head: Dense(Np*3)+tanh on the pooled feature "
@@ -30,7 +30,7 @@ flags.DEFINE_enum("head", "dense", ["dense", "slots"], "Palette head: Dense(Np*3
                   "(not in the paper; see PaletteNetConfig).")
 flags.DEFINE_integer("slot_hidden", 64, "Width of the slot head's per-pixel MLP (--head=slots).")
 flags.DEFINE_list("nested_sizes", [], "Train these palette prefixes to be palettes on their own, e.g. "
-                  "16,32,64,128,256 with --np=256: one network for every Np (not in the paper; see BUILD.md).")
+                  "16,32,64,128,256 with --np=256: one network for every Np (not in the paper; see docs/experiments/gifnets.md).")
 flags.DEFINE_integer("refine_rounds", 0, "Rounds of learned re-assignment that end the slot head (not in the "
                      "paper; see PaletteNetConfig.refine_rounds; --head=slots).")
 flags.DEFINE_integer("loss_pixels", 0, "Pixels sampled per image for the training loss (0: all). Keeps "
@@ -40,7 +40,8 @@ flags.DEFINE_string("init_from", None, "Start from this trained PaletteNet (.ker
                     "slot head of another Np gives its shared layers and first slots' logits. E.g. the shipped "
                     "Np=16 model when training another Np.")
 flags.DEFINE_bool("freeze_backbone", False, "Train the palette head only: the backbone (from --init_from) keeps its "
-                  "weights and batch-norm statistics, so heads for several Np can share one backbone (see BUILD.md).")
+                  "weights and batch-norm statistics, so heads for several Np can share one backbone "
+                  "(see docs/experiments/gifnets.md).")
 flags.DEFINE_float("clipnorm", 0.0, "Clip the global gradient norm to this (0: no clipping, as in the paper).")
 common.define_common_flags(default_model_dir=None, default_steps=1000, default_batch_size=8,
                            default_learning_rate=1e-3)

@@ -82,7 +82,7 @@ def _nearest_rows(pixels: np.ndarray, palette: np.ndarray) -> np.ndarray:
     step = max(1, min(len(pixels), _NEAREST_CHUNK // len(palette)))
     # One set of buffers for all chunks: a fresh 1 MB score array per chunk made glibc map and trim
     # memory every chunk while nothing else had grown the heap (a fresh process without TensorFlow):
-    # 81 -> 8 ms for a 256x256 photo at 256 colours (BUILD.md).
+    # 81 -> 8 ms for a 256x256 photo at 256 colours (docs/experiments/gifnets.md).
     rows, scores, best = np.empty((step, 3), np.float32), np.empty((step, len(c)), np.float32), np.empty(step, np.intp)
     with _blas_threads().limit(limits=1, user_api="blas"):
         for s in range(0, len(pixels), step):

@@ -369,7 +369,7 @@ def split_merge(image, palette, rounds: int, lloyd_steps: int = 2, fraction: flo
     :func:`_split_merge_candidate`, runs ``lloyd_steps`` Lloyd updates (:func:`lloyd_refine`) and keeps
     the result for an image only if its error on ``image``'s pixels went down, so it never increases
     Eq. 2's error. On val photos, after Lloyd from PaletteNet's palette, three rounds gained 0.2 dB at
-    16 colours and 0.7 dB at 256 (BUILD.md). Builtin TFLite ops only. Shapes as in :func:`lloyd_refine`.
+    16 colours and 0.7 dB at 256 (docs/experiments/gifnets.md). Builtin TFLite ops only. Shapes as in :func:`lloyd_refine`.
     """
     rounds, lloyd_steps = _check_count("rounds", rounds), _check_count("lloyd_steps", lloyd_steps)
     if not 0 < fraction <= 0.5:
@@ -464,11 +464,11 @@ def refine_palette(image, palette, iterations: int, jit_compile: bool = False):
     rounds of 2 steps (:func:`split_merge`) on 4,096 pixels of the image, then 2 steps on 16,384
     (:data:`REFINE_GRID_PIXELS`, :func:`grid_pixels`, :func:`refine_schedule`), so the cost does not grow
     with the image. ``image`` is ``[B, H, W, 3]``. On val photos this beats libimagequant's palette at
-    16-256 colours (BUILD.md).
+    16-256 colours (docs/experiments/gifnets.md).
 
     ``jit_compile=True`` runs the steps as one XLA-compiled function. The Lloyd steps are many small
     ops, and XLA fuses them: at 16-32 colours the refinement is ~3x faster, at 128-256 colours slower
-    (BUILD.md). The first call for a new shape compiles (~1 s). Not for exported models (TFLite).
+    (docs/experiments/gifnets.md). The first call for a new shape compiles (~1 s). Not for exported models (TFLite).
     """
     coarse, fine = (grid_pixels(image, count) for count in REFINE_GRID_PIXELS)
     if jit_compile:

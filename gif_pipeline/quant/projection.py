@@ -64,7 +64,7 @@ def hard_projection(image, palette, max_elements: int = 1 << 20):
       palette: float ``[B, K, 3]`` or ``[K, 3]``, in the same colour range as ``image``.
       max_elements: upper bound on the ``B*N*K`` scores held at once; above it the image is
         projected in chunks of rows. Chunks that stay in cache are faster: on a 256x256 image
-        with 256 colours, 4 MB chunks took 10 ms and one 64 MB piece 38 ms (BUILD.md).
+        with 256 colours, 4 MB chunks took 10 ms and one 64 MB piece 38 ms (docs/experiments/gifnets.md).
 
     Returns:
       ``(indices, quantized)``: int32 ``[B, H, W]`` and float32 ``[B, H, W, 3]``

@@ -142,7 +142,7 @@ class SlotRefine(layers.Layer):
     Round r gives pixel x the logits ``a_r * first_logits - b_r * ||x - c_k||^2`` to the colours ``c_k`` of
     the round before, and the colours become the slots' weighted means again (:func:`slot_means`). ``a_r``
     starts at 0 and ``b_r = exp(log_b_r)`` at 1000 (colours in [-1, 1]): near a Lloyd step, which one
-    pass of the shipped heads gained 1.0-1.7 dB from on val (BUILD.md). Builtin TFLite ops only."""
+    pass of the shipped heads gained 1.0-1.7 dB from on val (docs/experiments/gifnets.md). Builtin TFLite ops only."""
 
     def __init__(self, rounds: int, **kwargs):
         super().__init__(**kwargs)
@@ -402,7 +402,7 @@ class PaletteNet(keras.Model):
 #: (:func:`gif_pipeline.quant.palettes.grid_pixels`, as ``net+kmeans``'s last Lloyd steps), not from the network's
 #: area-downscaled input, whose averaged colours pull the palette inward. Training crops are read at full
 #: size, so these are the colours the head was trained on. Val PSNR at 16 / 32 / 64 colours: 28.22 -> 28.29,
-#: 30.60 -> 30.74, 32.74 -> 32.91 dB (BUILD.md).
+#: 30.60 -> 30.74, 32.74 -> 32.91 dB (docs/experiments/gifnets.md).
 SLOT_PIXELS = 128 * 128
 
 
