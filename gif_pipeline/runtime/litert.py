@@ -1,0 +1,82 @@
+"""Loading the runtime's LiteRT models: found through the weight registry, checked (sha256, and that the
+``.keras`` file they were built from is still the registry's), one interpreter per file, loaded on first use."""
+from __future__ import annotations
+
+import functools
+import os
+
+import numpy as np
+
+#: The command that (re)builds every runtime model from the registry's ``.keras`` files.
+REBUILD = "python -m export.export_runtime"
+
+
+def _threads() -> int:
+    try:
+        return max(1, int(os.environ.get("GIFNETS_THREADS") or len(os.sched_getaffinity(0))))
+    except (ValueError, AttributeError):
+        return max(1, os.cpu_count() or 1)
+
+
+class Model:
+    """A LiteRT model with named signatures: ``run(signature, **inputs) -> {name: array}``."""
+
+    def __init__(self, source: bytes | str, name: str = "", num_threads: int | None = None):
+        from ai_edge_litert.interpreter import Interpreter
+
+        kwargs = {"model_path": source} if isinstance(source, str) else {"model_content": source}
+        self.name = name or (source if isinstance(source, str) else "model")
+        self.interpreter = Interpreter(**kwargs, num_threads=num_threads or _threads())
+        self.signatures = self.interpreter.get_signature_list()
+        self._runners = {}
+
+    def run(self, signature: str, **inputs) -> dict:
+        runner = self._runners.get(signature)
+        if runner is None:
+            if signature not in self.signatures:
+                raise KeyError(f"{self.name} has no signature {signature!r} (has {sorted(self.signatures)})")
+            runner = self._runners[signature] = self.interpreter.get_signature_runner(signature)
+        return runner(**{k: np.ascontiguousarray(v) for k, v in inputs.items()})
+
+
+def tflite_path(kind: str, np_colors: int) -> str:
+    from gif_pipeline.weights import registry
+
+    return registry.shipped_path(f"{kind}_tflite", np_colors)
+
+
+@functools.lru_cache(maxsize=8)
+def _load(path: str, stamp) -> Model:
+    from gif_pipeline.weights import registry
+
+    net = os.path.basename(path)
+    if stamp is None:
+        raise registry.WeightsError(f"the LiteRT model {path} is missing; rebuild it with `{REBUILD}` "
+                                    "(or run the TensorFlow path: --backend tf)")
+    entry = registry.entry_for(path)
+    if entry is not None and entry.sha256 is not None:
+        if registry._verified(path, stamp) != entry.sha256:
+            raise registry.WeightsError(f"{path} is corrupt or was replaced: its sha256 is not the one in "
+                                        f"{registry.MANIFEST}; rebuild it with `{REBUILD}` or reinstall gifnets")
+        source = next((e for e in registry.entries() if e.file == entry.source), None)
+        if entry.source_sha256 and source is not None and source.sha256 and source.sha256 != entry.source_sha256:
+            raise registry.WeightsError(f"{path} was built from another {entry.source} than the installed one; "
+                                        f"rebuild it with `{REBUILD}`")
+    try:
+        return Model(path, net)
+    except Exception as e:  # a truncated or foreign file
+        raise registry.WeightsError(f"cannot load the LiteRT model {path} ({type(e).__name__}: "
+                                    f"{str(e).strip().splitlines()[0] if str(e).strip() else ''}); "
+                                    f"rebuild it with `{REBUILD}`") from None
+
+
+def load(kind: str, np_colors: int) -> Model:
+    """The runtime model of the installed ``kind`` ("palette" or "dither") network file for ``np_colors``."""
+    from gif_pipeline.weights import registry
+
+    path = tflite_path(kind, np_colors)
+    return _load(path, registry._stamp(path))
+
+
+def clear_cache():
+    _load.cache_clear()
