@@ -10,7 +10,8 @@ setup(
     python_requires=">=3.10",
     packages=find_packages(include=["gif_pipeline", "gif_pipeline.*"]),
     package_data={
-        "gif_pipeline": ["samples/*.png", "samples/*.jpg", "samples/*.txt", "weights/*.keras", "weights/*.tflite", "weights/*.md", "weights/*.json"],
+        "gif_pipeline": ["samples/*.png", "samples/*.jpg", "samples/*.txt", "weights/*.keras", "weights/*.tflite",
+                         "weights/*.md", "weights/*.json"],
     },
     install_requires=[
         "tensorflow>=2.21,<2.22",

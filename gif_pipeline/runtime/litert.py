@@ -2,8 +2,10 @@
 ``.keras`` file they were built from is still the registry's), one interpreter per file, loaded on first use."""
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
+import sys
 
 import numpy as np
 
@@ -18,6 +20,24 @@ def _threads() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+@contextlib.contextmanager
+def _quiet_stderr():
+    """LiteRT's C++ start-up line ("INFO: Created TensorFlow Lite XNNPACK delegate for CPU.") kept off stderr, as
+    the CLI does with TensorFlow's (``TF_CPP_MIN_LOG_LEVEL=0`` shows it). Python exceptions still surface."""
+    if os.environ.get("TF_CPP_MIN_LOG_LEVEL") == "0":
+        yield
+        return
+    sys.stderr.flush()
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
 class Model:
     """A LiteRT model with named signatures: ``run(signature, **inputs) -> {name: array}``."""
 
@@ -26,7 +46,8 @@ class Model:
 
         kwargs = {"model_path": source} if isinstance(source, str) else {"model_content": source}
         self.name = name or (source if isinstance(source, str) else "model")
-        self.interpreter = Interpreter(**kwargs, num_threads=num_threads or _threads())
+        with _quiet_stderr():
+            self.interpreter = Interpreter(**kwargs, num_threads=num_threads or _threads())
         self.signatures = self.interpreter.get_signature_list()
         self._runners = {}
 
@@ -35,7 +56,9 @@ class Model:
         if runner is None:
             if signature not in self.signatures:
                 raise KeyError(f"{self.name} has no signature {signature!r} (has {sorted(self.signatures)})")
-            runner = self._runners[signature] = self.interpreter.get_signature_runner(signature)
+            with _quiet_stderr():
+                runner = self._runners[signature] = self.interpreter.get_signature_runner(signature)
+                return runner(**{k: np.ascontiguousarray(v) for k, v in inputs.items()})
         return runner(**{k: np.ascontiguousarray(v) for k, v in inputs.items()})
 
 
