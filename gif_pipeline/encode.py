@@ -29,7 +29,7 @@ from gif_pipeline.quant import dithering
 #: numpy for the other steps; no TensorFlow) or ``tf`` (the ``.keras`` files on TensorFlow/Keras, ``pip install
 #: "gifnets[train]"``). ``auto`` is :data:`DEFAULT_BACKEND`; ``$GIFNETS_BACKEND`` or ``backend=`` choose.
 BACKENDS = ("auto", "litert", "tf")
-DEFAULT_BACKEND = "tf"
+DEFAULT_BACKEND = "litert"
 _BACKEND = contextvars.ContextVar("gifnets_backend", default=None)
 
 PaletteStage = Callable[..., np.ndarray]  # (rgb uint8[N?,3] pixels image, n, seed) -> uint8[K,3]
