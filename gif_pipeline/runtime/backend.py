@@ -62,9 +62,17 @@ def network_palette_float(rgb: np.ndarray, n: int, refine: int) -> np.ndarray:
     return palette[0]
 
 
+def _one_blas_thread():
+    """numpy's matrix products here are small: one BLAS thread (as :mod:`gif_pipeline.quant.dithering` does)."""
+    from gif_pipeline.quant import dithering
+
+    return dithering._blas_threads().limit(limits=1, user_api="blas")
+
+
 def network_palette(rgb: np.ndarray, n: int, refine: int) -> np.ndarray:
     """uint8 palette ``[k, 3]`` (distinct colours) of :func:`network_palette_float`: ``net`` / ``net+kmeans``."""
-    return np.unique(ops.palette_to_uint8(network_palette_float(rgb, n, refine)), axis=0)
+    with _one_blas_thread():
+        return np.unique(ops.palette_to_uint8(network_palette_float(rgb, n, refine)), axis=0)
 
 
 def dithered_indices(rgb: np.ndarray, palette: np.ndarray, tile: int, halo: int) -> np.ndarray:
@@ -79,5 +87,6 @@ def dithered_indices(rgb: np.ndarray, palette: np.ndarray, tile: int, halo: int)
     def error(image):
         return model.run("error", image=image, quantized=unit[ops.nearest_float(image, unit)])["error"]
 
-    e = error(x) if rgb.shape[0] * rgb.shape[1] <= tile ** 2 else ops.tiled(error, x, tile, halo)
-    return ops.nearest_float(x + e, unit)[0].astype(np.uint8)
+    with _one_blas_thread():
+        e = error(x) if rgb.shape[0] * rgb.shape[1] <= tile ** 2 else ops.tiled(error, x, tile, halo)
+        return ops.nearest_float(x + e, unit)[0].astype(np.uint8)

@@ -13,11 +13,18 @@ import numpy as np
 REBUILD = "python -m export.export_runtime"
 
 
+#: LiteRT threads unless ``$GIFNETS_THREADS`` says otherwise. One: on this project's shared 2-core machine a
+#: whole `gifnets encode` of a 1200x800 photo at 256 colours took 0.71-0.73 s (median of 5) with one LiteRT and one
+#: BLAS thread against 0.83-1.23 s with two each, and DitherNet on a 256x304 image 80 ms against 140 ms
+#: (benchmarks/startup.py; BUILD.md). XNNPACK's threads wait for each other when other jobs hold the cores.
+DEFAULT_THREADS = 1
+
+
 def _threads() -> int:
     try:
-        return max(1, int(os.environ.get("GIFNETS_THREADS") or len(os.sched_getaffinity(0))))
-    except (ValueError, AttributeError):
-        return max(1, os.cpu_count() or 1)
+        return max(1, int(os.environ.get("GIFNETS_THREADS") or DEFAULT_THREADS))
+    except ValueError:
+        return DEFAULT_THREADS
 
 
 @contextlib.contextmanager
