@@ -123,3 +123,5 @@ def test_backend_tf_without_tensorflow_names_the_extra(tiny_runtime):
     assert r.returncode == 2 and "gifnets[train]" in r.stderr
     r = _encode(tiny_runtime, "--colors", "8", "--backend", "litert", code=hide)  # the runtime needs none
     assert r.returncode == 0, r.stderr
+    r = _encode(tiny_runtime, "--colors", "8", "--palette", "kmeans", "--backend", "litert", code=hide)
+    assert r.returncode == 2 and "--palette kmeans" in r.stderr and "gifnets[train]" in r.stderr, r.stderr
