@@ -1,6 +1,10 @@
 """gifnets: a differentiable GIF encoder (Yoo et al., CVPR 2020) with classical baselines."""
 from setuptools import find_packages, setup
 
+_TRAIN = ["tensorflow>=2.21,<2.22", "keras>=3.12", "absl-py>=2.0", "tensorboard>=2.20", "scipy>=1.11",
+          "imageio-ffmpeg>=0.5", "tensorflow-datasets", "importlib_resources"]
+_BENCH = ["scipy>=1.11", "imageio-ffmpeg>=0.5", "imagequant", "matplotlib>=3.8", "scikit-image>=0.22"]
+
 setup(
     name="gifnets",
     version="0.1.0",
@@ -10,27 +14,24 @@ setup(
     python_requires=">=3.10",
     packages=find_packages(include=["gif_pipeline", "gif_pipeline.*"]),
     package_data={
-        "gif_pipeline": ["samples/*.png", "samples/*.jpg", "samples/*.txt", "weights/*.keras", "weights/*.md", "weights/*.json"],
+        "gif_pipeline": ["samples/*.png", "samples/*.jpg", "samples/*.txt", "weights/*.keras", "weights/*.tflite",
+                         "weights/*.md", "weights/*.json"],
     },
+    # The runtime: `gifnets encode` and the Python encode API on LiteRT + numpy (no TensorFlow, no Keras).
     install_requires=[
-        "tensorflow>=2.21,<2.22",
-        "keras>=3.12",
+        "ai-edge-litert>=2.0",
         "numpy>=1.26",
         "Pillow>=10.0",
-        "absl-py>=2.0",
-        "tensorboard>=2.20",
-        "scipy>=1.11",
         "threadpoolctl>=3.1",
         "tqdm>=4.60",
-        "imageio-ffmpeg>=0.5",
     ],
     extras_require={
-        "test": ["pytest>=8", "pytest-xdist>=3", "ruff>=0.6", "ai-edge-litert", "imagequant", "scikit-image>=0.22",
-                 "matplotlib>=3.8",
-                 "tensorflow-datasets", "importlib_resources", "tensorflow-serving-api>=2.21,<2.22"],
-        "export": ["ai-edge-litert"],
-        "serving": ["tensorflow-serving-api>=2.21,<2.22"],
-        "bench": ["ai-edge-litert", "imagequant", "matplotlib>=3.8", "scikit-image>=0.22"],
+        # Training, export, serving and the Keras path (--backend tf): TensorFlow and what it brings.
+        "train": _TRAIN,
+        "test": _TRAIN + _BENCH + ["pytest>=8", "pytest-xdist>=3", "ruff>=0.6", "tensorflow-serving-api>=2.21,<2.22"],
+        "export": _TRAIN,
+        "serving": _TRAIN + ["tensorflow-serving-api>=2.21,<2.22"],
+        "bench": _BENCH,
         "tfds": ["tensorflow-datasets", "importlib_resources"],
     },
     entry_points={"console_scripts": ["gifnets=gif_pipeline.cli:main"]},

@@ -8,6 +8,7 @@ network dithering).
 """
 from __future__ import annotations
 
+import contextvars
 import dataclasses
 import functools
 import os
@@ -24,12 +25,56 @@ from gif_pipeline.quant import dithering
 # TensorFlow (through gif_pipeline.quant.palettes and the networks) is imported where it is used, so that
 # importing this module (`gifnets --help`, argument errors) does not wait seconds for it.
 
+#: Where the networks run: ``litert`` (the ``.tflite`` files of ``python -m export.export_runtime`` on LiteRT, with
+#: numpy for the other steps; no TensorFlow) or ``tf`` (the ``.keras`` files on TensorFlow/Keras, ``pip install
+#: "gifnets[train]"``). ``auto`` is :data:`DEFAULT_BACKEND`; ``$GIFNETS_BACKEND`` or ``backend=`` choose.
+BACKENDS = ("auto", "litert", "tf")
+DEFAULT_BACKEND = "litert"
+_BACKEND = contextvars.ContextVar("gifnets_backend", default=None)
+
 PaletteStage = Callable[..., np.ndarray]  # (rgb uint8[N?,3] pixels image, n, seed) -> uint8[K,3]
 DitherStage = Callable[..., np.ndarray]  # (rgb uint8[H,W,3], palette uint8[K,3]) -> uint8[H,W]
 
 
+def resolve_backend(backend: str | None = None) -> str:
+    """``litert`` or ``tf``: ``backend``, else ``$GIFNETS_BACKEND``, else :data:`DEFAULT_BACKEND`. ``tf`` without
+    TensorFlow installed is a :class:`~gif_pipeline.errors.MissingPrerequisiteError` naming the extra to install."""
+    from gif_pipeline.errors import GifnetsError
+
+    choice = (backend or os.environ.get("GIFNETS_BACKEND") or "auto").strip().lower()
+    if choice not in BACKENDS:
+        raise GifnetsError(f"the backend (--backend or $GIFNETS_BACKEND) must be one of {', '.join(BACKENDS)}, "
+                           f"got {choice!r}")
+    choice = DEFAULT_BACKEND if choice == "auto" else choice
+    if choice == "tf":
+        require_tensorflow("--backend tf")
+    return choice
+
+
+def require_tensorflow(what: str) -> None:
+    """MissingPrerequisiteError unless TensorFlow and Keras can be imported (``what`` needs them)."""
+    from gif_pipeline.errors import MissingPrerequisiteError
+
+    try:
+        import keras  # noqa: F401
+        import tensorflow  # noqa: F401
+    except ImportError:
+        raise MissingPrerequisiteError(f"{what} needs TensorFlow, which this install lacks: "
+                                       "pip install \"gifnets[train]\"") from None
+
+
+def current_backend() -> str:
+    """The backend of the encode running now (:func:`encode_image` sets it), else :func:`resolve_backend`'s."""
+    return _BACKEND.get() or resolve_backend()
+
+
 def _classical_palette(method: str) -> PaletteStage:
     def stage(rgb, n, seed=0, iterations=None):
+        if method != "kmeans":
+            from gif_pipeline.quant import classical
+
+            return classical.make_palette(rgb, n, method)
+        require_tensorflow("--palette kmeans (classical k-means; net+kmeans runs without it)")
         from gif_pipeline.quant import palettes
 
         if method == "kmeans":
@@ -70,6 +115,9 @@ def clear_model_cache():
     _net_function.cache_clear()
     _dither_function.cache_clear()
     _batch_function.cache_clear()
+    from gif_pipeline.runtime import litert
+
+    litert.clear_cache()
 
 
 def _available_colors(kind: str) -> list[int]:
@@ -170,6 +218,10 @@ def _net_palette(refine_iterations: int) -> PaletteStage:
     def stage(rgb, n, seed=0, iterations=None):
         del seed  # the network is deterministic
         refine = refine_iterations if iterations is None or not refine_iterations else iterations
+        if current_backend() == "litert":
+            from gif_pipeline.runtime import backend
+
+            return backend.network_palette(rgb, n, refine)
         from gif_pipeline.layers.common import image_to_unit, palette_to_uint8
 
         palette = _network_palettes(image_to_unit(rgb)[None], n, refine)
@@ -232,6 +284,10 @@ def _net_dither(rgb: np.ndarray, palette: np.ndarray) -> np.ndarray:
     DitherNets are trained per Np; the one for the smallest shipped Np >= len(palette) is used
     (else the largest). Large images are read in tiles (:data:`DITHER_TILE`).
     """
+    if current_backend() == "litert":
+        from gif_pipeline.runtime import backend
+
+        return backend.dithered_indices(rgb, palette, DITHER_TILE, DITHER_HALO)
     from gif_pipeline.layers.common import image_to_unit
     from gif_pipeline.quant.projection import hard_projection
 
@@ -327,13 +383,14 @@ def encode_image(
     alpha_mask: np.ndarray | None = None,
     seed: int = 0,
     kmeans_iterations: int | None = None,
+    backend: str | None = None,
 ) -> EncodeResult:
     """Encode ``rgb`` (uint8 [H, W, 3]) as a GIF with at most ``colors`` colours.
 
     ``kmeans_iterations`` sets the Lloyd iterations of ``kmeans`` (default 10) and ``net+kmeans``
     (default :data:`KMEANS_REFINE_ITERATIONS`). ``alpha_mask`` (bool [H, W], True = transparent)
     reserves one palette entry as the GIF's transparent index; the other ``colors - 1`` entries are
-    fitted to the opaque pixels.
+    fitted to the opaque pixels. ``backend`` runs the networks on ``litert`` or ``tf`` (:func:`resolve_backend`).
     """
     check_num_colors(colors)
     if palette not in PALETTE_STAGES and palette != "auto":
@@ -345,7 +402,14 @@ def encode_image(
     if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.shape[0] == 0 or rgb.shape[1] == 0:
         raise ValueError(f"expected a uint8 [H, W, 3] image, got shape {rgb.shape}")
     has_alpha = alpha_mask is not None and bool(alpha_mask.any())
+    token = _BACKEND.set(resolve_backend(backend))
+    try:
+        return _encode_image(rgb, colors, palette, dither, alpha_mask, has_alpha, seed, kmeans_iterations)
+    finally:
+        _BACKEND.reset(token)
 
+
+def _encode_image(rgb, colors, palette, dither, alpha_mask, has_alpha, seed, kmeans_iterations) -> EncodeResult:
     start = time.perf_counter()
     transparent_index = None
     if has_alpha and bool(alpha_mask.all()):
@@ -388,21 +452,24 @@ def _batch_function(n: int, refine: int, dither_np: int | None):
 
 
 def encode_batch(images, colors: int = 256, palette: str = DEFAULT_PALETTE, dither: str = DEFAULT_DITHER,
-                 kmeans_iterations: int | None = None) -> list[EncodeResult]:
+                 kmeans_iterations: int | None = None, backend: str | None = None) -> list[EncodeResult]:
     """Encode a batch of same-size uint8 images ``[B, H, W, 3]`` in one network pass (no transparency).
 
     For services and throughput: the network palette stages (``net``, ``net+kmeans``, or ``auto``
     resolving to them) with ``none`` or ``net`` dithering run as one compiled TF function over the
     batch; any other combination falls back to :func:`encode_image` per image. Palettes may hold
     repeated colours (the GIF stays valid). ``seconds`` of each result is the batch time over B.
+    On the ``litert`` backend every image is encoded by :func:`encode_image` (its palette's colours distinct).
     """
     images = np.asarray(images)
     if images.ndim != 4 or images.shape[-1] != 3 or images.dtype != np.uint8 or 0 in images.shape:
         raise ValueError(f"expected uint8 images [B, H, W, 3], got {images.dtype} {images.shape}")
     check_num_colors(colors)
     palette, dither = resolve_palette(palette, colors), resolve_dither(dither, colors)
-    if palette not in ("net", "net+kmeans") or dither not in ("none", "net"):
-        return [encode_image(rgb, colors, palette, dither, kmeans_iterations=kmeans_iterations) for rgb in images]
+    backend = resolve_backend(backend)
+    if palette not in ("net", "net+kmeans") or dither not in ("none", "net") or backend == "litert":
+        return [encode_image(rgb, colors, palette, dither, kmeans_iterations=kmeans_iterations, backend=backend)
+                for rgb in images]
     refine = 0 if palette == "net" else (KMEANS_REFINE_ITERATIONS if kmeans_iterations is None else kmeans_iterations)
     dither_np = _dither_net_colors(colors) if dither == "net" else None
     start = time.perf_counter()

@@ -51,10 +51,13 @@ def tiny_weights(tmp_path_factory):
 
 @pytest.fixture
 def use_tiny_weights(tiny_weights, monkeypatch):
-    """``$GIFNETS_WEIGHTS`` = :func:`tiny_weights` for one test, with the loaded-network caches cleared."""
+    """``$GIFNETS_WEIGHTS`` = :func:`tiny_weights` for one test, with the loaded-network caches cleared. The tiny
+    networks have no LiteRT models, so these tests run the Keras path (``$GIFNETS_BACKEND=tf``; tests/runtime builds
+    the tiny runtime models and compares the two)."""
     from gif_pipeline import encode
 
     monkeypatch.setenv("GIFNETS_WEIGHTS", str(tiny_weights))
+    monkeypatch.setenv("GIFNETS_BACKEND", "tf")
     encode.clear_model_cache()
     yield tiny_weights
     encode.clear_model_cache()

@@ -75,6 +75,7 @@ def nested_weights(tmp_path, monkeypatch):
     PaletteNet(PaletteNetConfig.tiny(num_colors=8)).save(tmp_path / "palette_np8.keras")
     PaletteNet(PaletteNetConfig.tiny(num_colors=32, nested_sizes=(8, 16, 32))).save(tmp_path / "palette_np32.keras")
     monkeypatch.setenv("GIFNETS_WEIGHTS", str(tmp_path))
+    monkeypatch.setenv("GIFNETS_BACKEND", "tf")  # test networks without LiteRT models: the Keras path
     encode.clear_model_cache()
     yield
     encode.clear_model_cache()
@@ -104,6 +105,7 @@ def headed_weights(tmp_path, monkeypatch):
     PaletteNet(PaletteNetConfig.tiny(num_colors=8, head="slots", head_sizes=(16, 32), input_size=16)).save(
         tmp_path / "palette_np8.keras")
     monkeypatch.setenv("GIFNETS_WEIGHTS", str(tmp_path))
+    monkeypatch.setenv("GIFNETS_BACKEND", "tf")  # test networks without LiteRT models: the Keras path
     encode.clear_model_cache()
     yield tmp_path
     encode.clear_model_cache()

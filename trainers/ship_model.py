@@ -198,8 +198,9 @@ def evaluate(kind: str, colors: list[int], weights_dir: str, images: list[str]) 
             values = {k: [] for k in ("psnr", "ssim", "wsnr", "banding", "ms", "bytes")}
             for i, rgb in enumerate(pictures):
                 if i == 0:  # compile and warm up outside the timing
-                    encode.encode_image(rgb, n, palette, dither)
-                result = encode.encode_image(rgb, n, palette, dither)
+                    encode.encode_image(rgb, n, palette, dither, backend="tf")
+                # The Keras path: a run's .keras file has no LiteRT model until export_runtime builds one.
+                result = encode.encode_image(rgb, n, palette, dither, backend="tf")
                 values["psnr"].append(metrics.psnr(rgb, result.rgb))
                 values["ssim"].append(metrics.ssim(rgb, result.rgb))
                 values["wsnr"].append(metrics.wsnr(rgb, result.rgb))

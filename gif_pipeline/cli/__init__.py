@@ -60,6 +60,8 @@ def _import_tensorflow_quietly():
     try:
         os.dup2(devnull, 2)
         import tensorflow  # noqa: F401
+    except ImportError:  # the runtime install (no TensorFlow): what needs it says so when it is used
+        pass
     finally:
         os.dup2(saved, 2)
         os.close(saved)
@@ -71,9 +73,11 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["bench"]:  # the benchmark has its own parser (and --help)
         _import_tensorflow_quietly()
         return bench.main(argv[1:])
-    # Arguments first: --help and argument errors need no TensorFlow (~5 s to import on a small machine).
+    # Arguments first: --help and argument errors need no TensorFlow (~3-5 s to import on a small machine).
     args = build_parser().parse_args(argv)
-    _import_tensorflow_quietly()
+    # `gifnets encode` on the LiteRT backend runs without TensorFlow; everything else imports it up front.
+    if args.command != "encode" or encode.needs_tensorflow(args):
+        _import_tensorflow_quietly()
     try:
         return args.func(args)
     except GifnetsError as e:

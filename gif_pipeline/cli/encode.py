@@ -29,6 +29,10 @@ def add_parser(sub):
                    "iterations (default: %(default)s; " + encode.AUTO_HELP + ")")
     p.add_argument("--dither", choices=["auto"] + sorted(encode.DITHER_STAGES), default=encode.DEFAULT_DITHER,
                    help="dithering: none, fs (Floyd-Steinberg) or net (DitherNet) (default: %(default)s)")
+    p.add_argument("--backend", choices=encode.BACKENDS, default=None,
+                   help="where the networks run: litert (the .tflite models, no TensorFlow) or tf (the .keras models "
+                   "on TensorFlow, pip install \"gifnets[train]\"); default: $GIFNETS_BACKEND, else "
+                   f"{encode.DEFAULT_BACKEND}")
     p.add_argument("--seed", type=int, default=0, help="seed for k-means (default: %(default)s)")
     p.add_argument("--kmeans-iterations", type=cli_args.positive_int, default=None, metavar="N",
                    help="Lloyd iterations of --palette kmeans (default 10) and net+kmeans (default "
@@ -45,12 +49,23 @@ def add_parser(sub):
     p.set_defaults(func=run)
 
 
+def needs_tensorflow(args) -> bool:
+    """Whether this run uses TensorFlow (the ``tf`` backend, or classical k-means), so it is imported up front."""
+    from gif_pipeline import encode
+
+    try:
+        return encode.resolve_backend(args.backend) == "tf" or args.palette == "kmeans"
+    except Exception:  # reported by run()
+        return False
+
+
 def run(args) -> int:
     from gif_pipeline import encode
     from gif_pipeline.io import gif as gif_io
 
     outputs = gif_io.plan_outputs(args.inputs, args.output)
     encode.xla_enabled()  # a bad $GIFNETS_XLA is one error line, before any work
+    args.backend = encode.resolve_backend(args.backend)  # tf without TensorFlow: one error line, before any work
     # With few inputs, compiling would cost more than it saves: $GIFNETS_XLA=off unless the user set it.
     with cli_args.env_default("GIFNETS_XLA", "off" if len(args.inputs) < XLA_MIN_INPUTS else None):
         return encode_all(args, outputs)
@@ -72,7 +87,7 @@ def encode_all(args, outputs) -> int:
                                      alpha_threshold=args.alpha_threshold)
         result = encode.encode_image(loaded.rgb, colors=args.colors, palette=args.palette, dither=args.dither,
                                      alpha_mask=loaded.alpha_mask, seed=args.seed,
-                                     kmeans_iterations=args.kmeans_iterations)
+                                     kmeans_iterations=args.kmeans_iterations, backend=args.backend)
         gif_io.atomic_write(dst, result.gif_bytes, force=args.force, protect=args.inputs)
         return {"input": src, "output": dst, **result.stats(loaded.rgb, loaded.alpha_mask)}
 

@@ -19,93 +19,25 @@ distinct colours in the image (duplicates and unused entries are dropped).
 from __future__ import annotations
 
 import functools
-import operator
 
 import numpy as np
 import tensorflow as tf
-from PIL import Image
 
 from gif_pipeline.quant import dithering, projection
+from gif_pipeline.quant.classical import (  # noqa: F401  (median cut and octree live there, TensorFlow-free)
+    _check_count,
+    _check_n,
+    _check_rgb,
+    _unique_rows,
+    median_cut,
+    octree,
+)
 
 PALETTE_METHODS = ("median-cut", "kmeans", "octree")
 KMEANS_INITS = ("median-cut", "kmeans++")
 
 # Upper bound on pixel-by-colour distance entries held at once (4M float32 = 16 MB).
 _MAX_DISTANCE_ELEMENTS = 1 << 22
-
-
-# ---------------------------------------------------------------------------------------------
-# Input checks and small helpers
-# ---------------------------------------------------------------------------------------------
-
-def _check_n(n) -> int:
-    """Number of colours: an integer in 2..256 (a GIF palette's size)."""
-    if isinstance(n, bool):
-        raise ValueError(f"number of colours must be an integer in 2..256, got {n!r}")
-    try:
-        n = operator.index(n)
-    except TypeError:
-        raise ValueError(f"number of colours must be an integer in 2..256, got {n!r}") from None
-    if not 2 <= n <= 256:
-        raise ValueError(f"number of colours must be an integer in 2..256, got {n}")
-    return n
-
-
-def _check_count(name: str, value, minimum: int = 0) -> int:
-    """A Python/NumPy integer ``>= minimum`` (not a bool): iteration and sample counts."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        kind = "non-negative" if minimum == 0 else "positive" if minimum == 1 else f">= {minimum}"
-        raise ValueError(f"{name} must be a {kind} integer, got {value!r}")
-    return int(value)
-
-
-def _check_rgb(rgb) -> np.ndarray:
-    """A uint8 array of RGB pixels ``[..., 3]`` with at least one pixel."""
-    rgb = np.asarray(rgb)
-    if rgb.dtype != np.uint8:
-        raise ValueError(f"expected a uint8 RGB image, got dtype {rgb.dtype}")
-    if rgb.ndim < 2 or rgb.shape[-1] != 3:
-        raise ValueError(f"expected RGB pixels of shape [H, W, 3] or [N, 3], got {rgb.shape}")
-    if rgb.size == 0:
-        raise ValueError(f"expected at least one pixel, got shape {rgb.shape}")
-    return rgb
-
-
-def _as_pil(rgb: np.ndarray) -> Image.Image:
-    """An RGB Pillow image of the pixels (kept 2-D when the input is an image)."""
-    if rgb.ndim != 3:
-        rgb = rgb.reshape(1, -1, 3)
-    return Image.fromarray(np.ascontiguousarray(rgb), "RGB")
-
-
-def _unique_rows(palette: np.ndarray) -> np.ndarray:
-    """Drop repeated colours, keeping the first occurrence's order."""
-    _, first = np.unique(palette, axis=0, return_index=True)
-    return palette[np.sort(first)]
-
-
-def _pillow_palette(rgb: np.ndarray, n: int, method: Image.Quantize) -> np.ndarray:
-    """Run one of Pillow's C quantizers; keep only entries that pixels actually use."""
-    quantized = _as_pil(rgb).quantize(colors=n, method=method)
-    table = np.asarray(quantized.getpalette("RGB"), np.uint8).reshape(-1, 3)
-    used = np.unique(np.asarray(quantized))
-    return _unique_rows(table[used])
-
-
-# ---------------------------------------------------------------------------------------------
-# Pillow's quantizers
-# ---------------------------------------------------------------------------------------------
-
-def median_cut(rgb, n: int) -> np.ndarray:
-    """Heckbert's median cut (Pillow's C ``Quantize.MEDIANCUT``): uint8 ``[k, 3]``, ``k <= n``."""
-    n = _check_n(n)
-    return _pillow_palette(_check_rgb(rgb), n, Image.Quantize.MEDIANCUT)
-
-
-def octree(rgb, n: int) -> np.ndarray:
-    """Octree quantization (Pillow's C ``Quantize.FASTOCTREE``): uint8 ``[k, 3]``, ``k <= n``."""
-    n = _check_n(n)
-    return _pillow_palette(_check_rgb(rgb), n, Image.Quantize.FASTOCTREE)
 
 
 # ---------------------------------------------------------------------------------------------

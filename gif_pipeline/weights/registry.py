@@ -56,6 +56,9 @@ class Entry:
     serves: tuple[int, ...] = ()
     train: str = ""  # the command (presets) that reproduces it
     evaluate: str = ""  # the command that measures it
+    source: str | None = None  # a runtime (.tflite) file: the .keras file it was built from
+    source_sha256: str | None = None  # ... and that file's sha256 when it was built
+
 
     @property
     def trainer(self) -> str:
@@ -264,6 +267,13 @@ def load(kind: str, np: int | None = None, explicit: str | None = None, search_r
     except Exception as e:  # a truncated zip, a foreign file, an unknown layer: one line, not a traceback
         raise WeightsError(f"cannot load the {kind} model {path} ({type(e).__name__}: {str(e).splitlines()[0]}); "
                            f"reinstall gifnets or retrain it (`{_spec(kind).trainer.format(np=np)}`)") from None
+
+
+def runtime_entry(source: Entry, file: str) -> Entry:
+    """The registry entry of the LiteRT runtime model ``file`` built from ``source``'s ``.keras`` file."""
+    return Entry(f"{source.name}_tflite", source.family, f"{source.kind}_tflite", file, None, source.card, source.np,
+                 source.serves, "python -m export.export_runtime",
+                 "python benchmarks/runtime_equivalence.py ../shared/data/val", source.file, source.sha256)
 
 
 def record(entry: Entry, folder: str | None = None) -> None:

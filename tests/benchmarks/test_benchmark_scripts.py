@@ -83,6 +83,7 @@ def test_throughput_compares_with_libimagequant_in_the_same_run(tiny_models, tmp
     from gif_pipeline import encode
 
     monkeypatch.setenv("GIFNETS_WEIGHTS", str(tiny_models))
+    monkeypatch.setenv("GIFNETS_BACKEND", "tf")  # the batch graph of the Keras path
     encode.clear_model_cache()
     out = tmp_path / "throughput.md"
     try:

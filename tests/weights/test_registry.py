@@ -19,15 +19,18 @@ def shipped_dir():
 
 def test_every_shipped_file_is_in_the_registry_with_its_sha256_and_card(shipped_dir, monkeypatch):
     monkeypatch.delenv("GIFNETS_WEIGHTS", raising=False)
-    files = sorted(f for f in os.listdir(shipped_dir) if f.endswith(".keras"))
+    files = sorted(f for f in os.listdir(shipped_dir) if f.endswith((".keras", ".tflite")))
     listed = {e.file: e for e in registry.entries()}
     assert sorted(listed) == files and files
     for name, entry in listed.items():
         path = os.path.join(shipped_dir, name)
         assert entry.sha256 == registry.sha256(path), name
         assert entry.card and os.path.isfile(os.path.join(shipped_dir, entry.card))
-        assert entry.train and entry.evaluate and entry.name == f"{entry.family}/{name[:-len('.keras')]}"
+        stem, ext = name.rsplit(".", 1)
+        assert entry.train and entry.evaluate and entry.name == f"{entry.family}/{stem}" + ("_tflite" if ext == "tflite" else "")
         registry.verify(path)  # passes
+        if ext == "tflite":  # a runtime model, built from the registry's .keras file of today
+            assert entry.source == f"{stem}.keras" and entry.source_sha256 == listed[entry.source].sha256, name
     assert registry.shipped_colors("palette") == [16] and registry.shipped_colors("dither") == [16, 64]
     assert sorted(registry.palette_sizes()) == [16, 32, 64, 128, 256]
 

@@ -36,6 +36,13 @@ WEIGHT_KINDS = {
     "banding": WeightKind(
         "banding", "banding.keras", "runs/banding/banding_net.keras", "trainers/train_banding",
         run_file="banding_net.keras", title="BandingNet", per_np=False),
+    # The LiteRT runtime models (issue #24), built from the .keras files above by one command.
+    "palette_tflite": WeightKind(
+        "palette_tflite", "palette_np{np}.tflite", "gif_pipeline/weights/palette_np{np}.tflite",
+        "python -m export.export_runtime", title="PaletteNet (LiteRT)"),
+    "dither_tflite": WeightKind(
+        "dither_tflite", "dither_np{np}.tflite", "gif_pipeline/weights/dither_np{np}.tflite",
+        "python -m export.export_runtime", title="DitherNet (LiteRT)"),
 }
 
 

@@ -1,0 +1,150 @@
+"""Whole-process start-up, time and memory of ``gifnets encode`` beside pngquant, and the runtime install (issue #24).
+
+    python benchmarks/startup.py [--photo PHOTO] [--repeats 5] [--with-tf] [--install /work/scratch24/venv]
+
+Makes a 1200x800 photo (the first photo of ../shared/data/train resized, unless ``--photo``), then runs each
+command ``--repeats`` times as its own process (after one untimed run that warms the page cache) and prints the
+median wall time and the median peak RSS of the child (``os.wait4``'s ``ru_maxrss``): ``gifnets encode`` at 256 and
+16 colours on the default (LiteRT) backend, ``--backend tf`` with ``--with-tf``, ``gifnets --help``, and pngquant
+at 256 and 16 colours. gifnets runs as ``python -m gif_pipeline`` from this checkout.
+
+``--install DIR``: a fresh venv in DIR, ``pip install .`` of this checkout timed twice (the second time into
+another fresh venv, with pip's wheel cache warm), the size of its site-packages, and whether TensorFlow or Keras
+got in.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TRAIN = os.path.join(ROOT, "..", "shared", "data", "train")
+
+
+def make_photo(path: str, source: str | None = None) -> str:
+    from PIL import Image
+
+    if source is None:
+        for root, _, files in sorted(os.walk(TRAIN)):
+            photos = sorted(f for f in files if f.lower().endswith((".jpg", ".png")))
+            if photos:
+                source = os.path.join(root, photos[0])
+                break
+    Image.open(source).convert("RGB").resize((1200, 800), Image.Resampling.LANCZOS).save(path)
+    return source
+
+
+def run(cmd: list[str], env: dict) -> tuple[float, float, int]:
+    """Wall seconds, peak RSS (MiB) and exit code of one run of ``cmd``."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return wall, usage.ru_maxrss / 1024.0, proc.returncode
+
+
+def measure(commands: dict, repeats: int, env: dict) -> list[tuple]:
+    rows = []
+    for name, cmd in commands.items():
+        run(cmd, env)  # warm the page cache
+        results = [run(cmd, env) for _ in range(repeats)]
+        codes = {r[2] for r in results}
+        rows.append((name, statistics.median(r[0] for r in results), min(r[0] for r in results),
+                     statistics.median(r[1] for r in results), codes))
+        print(f"| {name} | {rows[-1][1]:.2f} | {rows[-1][2]:.2f} | {rows[-1][3]:.0f} | {','.join(map(str, codes))} |",
+              flush=True)
+    return rows
+
+
+def du(path: str) -> int:
+    total = 0
+    for root, _, files in os.walk(path):
+        for f in files:
+            p = os.path.join(root, f)
+            if not os.path.islink(p):
+                total += os.path.getsize(p)
+    return total
+
+
+def install(venv_root: str) -> None:
+    src = tempfile.mkdtemp(prefix="gifnets-src-")
+    try:  # a clean copy of the checkout (no build/ or egg-info from an editable install)
+        subprocess.run(["git", "-C", ROOT, "archive", "--format=tar", "-o", os.path.join(src, "src.tar"), "HEAD"],
+                       check=True)
+        subprocess.run(["tar", "-xf", "src.tar"], cwd=src, check=True)
+        os.remove(os.path.join(src, "src.tar"))
+        for attempt in ("first (cache may be cold)", "second (wheel cache warm)"):
+            venv = os.path.join(venv_root, "venv")
+            shutil.rmtree(venv, ignore_errors=True)
+            subprocess.run([sys.executable, "-m", "venv", venv], check=True)
+            pip = os.path.join(venv, "bin", "pip")
+            start = time.perf_counter()
+            r = subprocess.run([pip, "install", "-q", "--disable-pip-version-check", src], capture_output=True, text=True)
+            took = time.perf_counter() - start
+            if r.returncode:
+                print(r.stdout[-2000:], r.stderr[-2000:])
+                raise SystemExit("pip install failed")
+            print(f"pip install . ({attempt}): {took:.1f} s")
+        code = "import sysconfig; print(sysconfig.get_paths()['purelib'])"
+        site = subprocess.run([os.path.join(venv, "bin", "python"), "-c", code], capture_output=True, text=True,
+                              check=True).stdout.strip()
+        names = sorted(os.listdir(site))
+        print(f"site-packages: {du(site) / 1e6:.1f} MB ({site})")
+        biggest = sorted(((du(os.path.join(site, n)), n) for n in names if os.path.isdir(os.path.join(site, n))), reverse=True)
+        print("  largest: " + ", ".join(f"{n} {s / 1e6:.1f} MB" for s, n in biggest[:8]))
+        print(f"  tensorflow installed: {any(n.startswith('tensorflow') for n in names)}; "
+              f"keras installed: {any(n.startswith('keras') for n in names)}")
+        gifnets = os.path.join(venv, "bin", "gifnets")
+        out = os.path.join(venv_root, "hopper.gif")
+        r = subprocess.run([gifnets, "encode", os.path.join(src, "gif_pipeline", "samples", "hopper.jpg"), "-o", out, "-f"],
+                           capture_output=True, text=True, cwd=venv_root)
+        print(f"  venv's `gifnets encode hopper.jpg`: exit {r.returncode}: {(r.stdout + r.stderr).strip()}")
+    finally:
+        shutil.rmtree(src, ignore_errors=True)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--photo", default=None, help="a photo to resize to 1200x800 (default: the first of ../shared/data/train)")
+    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--with-tf", action="store_true", help="also time --backend tf (3 runs)")
+    p.add_argument("--install", metavar="DIR", default=None, help="measure a fresh runtime install in DIR")
+    args = p.parse_args(argv)
+    work = tempfile.mkdtemp(prefix="gifnets-startup-")
+    photo = os.path.join(work, "photo_1200x800.png")
+    print(f"photo: {photo} (from {make_photo(photo, args.photo)}); {args.repeats} runs each, medians\n")
+    env = {**os.environ, "PYTHONPATH": ROOT}
+    gifnets = [sys.executable, "-m", "gif_pipeline"]
+    out = os.path.join(work, "out.gif")
+    commands = {
+        "gifnets encode (256 colours)": gifnets + ["encode", photo, "-o", out, "-f", "-q"],
+        "gifnets encode --colors 16": gifnets + ["encode", photo, "-o", out, "-f", "-q", "--colors", "16"],
+        "gifnets --help": gifnets + ["--help"],
+    }
+    if shutil.which("pngquant"):
+        png = os.path.join(work, "out.png")
+        commands["pngquant 256"] = ["pngquant", "256", "--force", "-o", png, photo]
+        commands["pngquant 16"] = ["pngquant", "16", "--force", "-o", png, photo]
+    print("| command | median s | min s | median peak RSS MiB | exit |\n|---|---:|---:|---:|---|")
+    measure(commands, args.repeats, env)
+    if args.with_tf:
+        measure({"gifnets encode --backend tf (256)": gifnets + ["encode", photo, "-o", out, "-f", "-q", "--backend", "tf"],
+                 "gifnets encode --backend tf --colors 16": gifnets + ["encode", photo, "-o", out, "-f", "-q", "--backend",
+                                                                        "tf", "--colors", "16"]}, 3, env)
+    shutil.rmtree(work, ignore_errors=True)
+    if args.install:
+        print()
+        os.makedirs(args.install, exist_ok=True)
+        install(args.install)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,267 @@
+"""Build the LiteRT runtime models of ``gifnets encode`` from the registry's ``.keras`` files (issue #24).
+
+    python -m export.export_runtime                 # the shipped weights folder (gif_pipeline/weights/)
+    python -m export.export_runtime --weights DIR   # another weights folder (e.g. tiny test networks)
+
+For every PaletteNet ``palette_np{N}.keras`` it writes ``palette_np{N}.tflite`` with these signatures
+(batch 1, float32 in [-1, 1], dynamic sizes; builtin TFLite ops only):
+
+* ``backbone``: ``image`` ``[1, h, w, 3]`` (the photo area-downscaled to the net's ``input_size``, by
+  :func:`gif_pipeline.runtime.ops.downscale_short_side`) -> ``features`` ``[1, C]`` (batch norms folded);
+* ``head{n}`` for every palette size the file serves: ``pixels`` ``[1, 1, N, 3]`` (the photo's own pixels,
+  :func:`gif_pipeline.runtime.ops.grid_pixels`) and ``features`` -> ``palette`` ``[1, n, 3]``;
+* ``refine``: ``net+kmeans``'s Lloyd steps and split-merge rounds
+  (:func:`gif_pipeline.quant.palettes.refine_pixels`, the same TensorFlow code, as a graph whose step
+  counts are inputs): ``coarse`` ``[1, Nc, 3]``, ``fine`` ``[1, Nf, 3]``, ``palette`` ``[1, K, 3]``,
+  ``steps``, ``rounds``, ``fine_steps`` (int32) -> ``palette``.
+
+For every DitherNet ``dither_np{N}.keras``: ``dither_np{N}.tflite`` with one signature ``error``:
+``image`` and ``quantized`` ``[1, H, W, 3]`` -> E' ``[1, H, W, 3]`` (batch norms folded, float32).
+
+Each file is checked against Keras on sample images (outputs within a tolerance) before it replaces the
+old one, and recorded in the folder's ``registry.json`` (sha256, and the sha256 of the ``.keras`` file it
+was built from: the runtime refuses a stale ``.tflite`` whose source changed). Run it again after a
+``.keras`` file changes.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import shutil
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+from gif_pipeline.errors import GifnetsError
+
+log = logging.getLogger("gifnets.export")
+
+#: Largest |TFLite - Keras| accepted in the check (palette colours and E' are in [-1, 1]); the heads' re-assignment
+#: round (a softmax of 1000 x closeness) amplifies float rounding to ~5e-3 at 64-256 colours.
+PALETTE_ATOL = 1e-2
+#: Largest relative difference of the refined palettes' Eq. 2 error (TFLite vs TensorFlow) on the check photos.
+REFINE_RTOL = 0.05
+ERROR_ATOL = 2e-3
+FEATURE_RTOL = 1e-3
+
+
+class RuntimeExportError(GifnetsError):
+    """A runtime model cannot be built or does not reproduce Keras."""
+
+
+def _refine_graph(coarse, fine, palette, steps, rounds, fine_steps):
+    """:func:`palettes.refine_pixels` with tensor step counts (one graph for every ``--kmeans-iterations``)."""
+    import tensorflow as tf
+
+    from gif_pipeline.quant import palettes as P
+
+    big = 1 << 20
+    cpix, fpix = coarse, fine  # [1, N, 3]
+    palette = P._repeat(steps, lambda p: P._lloyd_update(cpix, p, big, True), palette)
+
+    def one_round(palette, idx, dist):
+        candidate = P._split_merge_candidate(cpix, palette, idx, dist, 0.1)
+        candidate = P._repeat(2, lambda p: P._lloyd_update(cpix, p, big, True), candidate)
+        new_idx, new_dist = P._assign_pixels(cpix, candidate, big)
+        better = tf.reduce_sum(new_dist, -1) < tf.reduce_sum(dist, -1)
+        return (tf.where(better[:, tf.newaxis, tf.newaxis], candidate, palette),
+                tf.where(better[:, tf.newaxis], new_idx, idx), tf.where(better[:, tf.newaxis], new_dist, dist))
+
+    palette, _, _ = P._repeat(rounds, one_round, palette, *P._assign_pixels(cpix, palette, big))
+    return P._repeat(fine_steps, lambda p: P._lloyd_update(fpix, p, big, True), palette)
+
+
+def palette_signatures(net) -> dict:
+    """Signature name -> concrete function of PaletteNet ``net``'s runtime file (see the module docstring)."""
+    import tensorflow as tf
+
+    from gif_pipeline.layers.folding import fold_batch_norm
+
+    backbone = fold_batch_norm(net.backbone, "float32")
+    f32 = tf.float32
+    fns = {}
+
+    @tf.function(autograph=False, input_signature=[tf.TensorSpec([1, None, None, 3], f32, name="image")])
+    def features(image):
+        return {"features": net.pooled_features(image, backbone=backbone)}
+
+    fns["backbone"] = features.get_concrete_function()
+    width = int(fns["backbone"].structured_outputs["features"].shape[-1])
+    for n in net.served_colors:
+        def head(pixels, feats, n=n):
+            return {"palette": net.palette_head(pixels, feats, None if n == net.num_colors else n)}
+
+        spec = [tf.TensorSpec([1, 1, None, 3], f32, name="pixels"), tf.TensorSpec([1, width], f32, name="features")]
+        fns[f"head{n}"] = tf.function(head, autograph=False, input_signature=spec).get_concrete_function()
+    i32 = tf.int32
+    spec = [tf.TensorSpec([1, None, 3], f32, name="coarse"), tf.TensorSpec([1, None, 3], f32, name="fine"),
+            tf.TensorSpec([1, None, 3], f32, name="palette"), tf.TensorSpec([], i32, name="steps"),
+            tf.TensorSpec([], i32, name="rounds"), tf.TensorSpec([], i32, name="fine_steps")]
+    fns["refine"] = tf.function(lambda *a: {"palette": _refine_graph(*a)}, autograph=False,
+                                input_signature=spec).get_concrete_function()
+    return fns
+
+
+def dither_signatures(net) -> dict:
+    """``{"error": (image, quantized) -> E'}`` of DitherNet ``net`` with its batch norms folded (float32)."""
+    import tensorflow as tf
+
+    from gif_pipeline.layers.folding import fold_batch_norm
+
+    folded = fold_batch_norm(net, "float32")
+    spec = [tf.TensorSpec([1, None, None, 3], tf.float32, name="image"),
+            tf.TensorSpec([1, None, None, 3], tf.float32, name="quantized")]
+    fn = tf.function(lambda image, quantized: {"error": tf.cast(folded([image, quantized], training=False),
+                                                                tf.float32)},
+                     autograph=False, input_signature=spec)
+    return {"error": fn.get_concrete_function()}
+
+
+def convert(signatures: dict) -> bytes:
+    """One multi-signature TFLite model (builtin ops only) from concrete functions, through a SavedModel."""
+    import tensorflow as tf
+
+    from export.export_saved_model import tracked_variables
+    from export.export_tflite import non_builtin_ops
+
+    module = tf.Module(name="gifnets_runtime")
+    module.runtime_variables = tracked_variables(signatures.values())
+    tmp = tempfile.mkdtemp(prefix=".tmp-runtime-")
+    try:
+        tf.saved_model.save(module, tmp, signatures=signatures)
+        converter = tf.lite.TFLiteConverter.from_saved_model(tmp, signature_keys=list(signatures))
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+        try:
+            data = converter.convert()
+        except Exception as e:
+            raise RuntimeExportError(f"TFLite conversion failed: {str(e).strip().splitlines()[-1][:500]}") from e
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    bad = non_builtin_ops(data)
+    if bad:
+        raise RuntimeExportError(f"the runtime model needs non-builtin ops {bad}")
+    return data
+
+
+def _check_images(sizes=((128, 192), (200, 144))) -> list[np.ndarray]:
+    """Small uint8 photos for the check: crops of the package samples (two shapes, to exercise dynamic sizes)."""
+    from PIL import Image
+
+    from gif_pipeline.weights import registry
+
+    folder = os.path.join(os.path.dirname(os.path.dirname(registry.__file__)), "samples")
+    names = sorted(f for f in os.listdir(folder) if f.endswith((".png", ".jpg")))
+    out = []
+    for i, (h, w) in enumerate(sizes):
+        rgb = np.asarray(Image.open(os.path.join(folder, names[i % len(names)])).convert("RGB"))
+        out.append(np.ascontiguousarray(rgb[:h, :w]))
+    return out
+
+
+def check_palette(net, data: bytes, images) -> dict:
+    """LiteRT vs Keras for every signature of a palette file; returns the largest differences."""
+    import tensorflow as tf
+
+    from gif_pipeline.quant import palettes
+    from gif_pipeline.runtime import ops
+    from gif_pipeline.runtime.litert import Model
+
+    model = Model(data, "check")
+    worst = {"features": 0.0, "head": 0.0, "refine": 0.0}
+    for rgb in images:
+        x = ops.image_to_unit(rgb)[None]
+        small = ops.downscale_short_side(x, int(getattr(net.config, "input_size", 0) or 0))
+        lite = model.run("backbone", image=small)["features"]
+        ref = net.pooled_features(tf.constant(small), backbone=None).numpy()
+        worst["features"] = max(worst["features"], float(np.max(np.abs(lite - ref)) / (np.max(np.abs(ref)) + 1e-6)))
+        pixels = ops.grid_pixels(x, 4096)[:, None]
+        coarse, fine = ops.grid_pixels(x, 4096), ops.grid_pixels(x, 16384)
+        for n in net.served_colors:
+            got = model.run(f"head{n}", pixels=pixels, features=ref)["palette"]
+            want = net.palette_head(tf.constant(pixels), tf.constant(ref), None if n == net.num_colors else n).numpy()
+            worst["head"] = max(worst["head"], float(np.max(np.abs(got - want))))
+            lite = model.run("refine", coarse=coarse, fine=fine, palette=want, steps=np.int32(4), rounds=np.int32(2),
+                             fine_steps=np.int32(2))["palette"]
+            keras_ = palettes.refine_pixels(tf.constant(coarse), tf.constant(fine), tf.constant(want), 10).numpy()
+            # Colours that no pixel chose move to the worst-served pixels, and near-ties among those pick other
+            # (equally bad) pixels in TFLite and TensorFlow; Eq. 2's error on the pixels is what must agree.
+            errors = [float(np.mean(np.min(np.sum((fine[0][:, None] - p[0][None]) ** 2, -1), -1))) for p in (lite, keras_)]
+            worst["refine"] = max(worst["refine"], abs(errors[0] - errors[1]) / max(errors[1], 1e-9))
+    if worst["features"] > FEATURE_RTOL or worst["head"] > PALETTE_ATOL or worst["refine"] > REFINE_RTOL:
+        raise RuntimeExportError(f"the palette runtime model does not reproduce Keras: {worst}")
+    return worst
+
+
+def check_dither(net, data: bytes, images) -> dict:
+    import tensorflow as tf
+
+    from gif_pipeline.layers.folding import fold_batch_norm
+    from gif_pipeline.runtime import ops
+    from gif_pipeline.runtime.litert import Model
+
+    model = Model(data, "check")
+    folded = fold_batch_norm(net, "float32")
+    worst = 0.0
+    for rgb in images:
+        x = ops.image_to_unit(rgb)[None]
+        pal = np.unique(rgb.reshape(-1, 3)[:: max(1, rgb.size // 48)], axis=0)[:16]
+        unit = pal.astype(np.float32) / 127.5 - 1.0
+        quantized = unit[ops.nearest_float(x, unit)]
+        got = model.run("error", image=x, quantized=quantized)["error"]
+        want = tf.cast(folded([tf.constant(x), tf.constant(quantized)], training=False), tf.float32).numpy()
+        worst = max(worst, float(np.max(np.abs(got - want))))
+    if worst > ERROR_ATOL:
+        raise RuntimeExportError(f"the DitherNet runtime model does not reproduce Keras: max |diff| {worst}")
+    return {"error": worst}
+
+
+def export_folder(folder: str | None = None, kinds=("palette", "dither"), record: bool = True) -> list[str]:
+    """Build and check the runtime model of every palette / dither ``.keras`` file in ``folder`` (default:
+    the weights folder); write ``*.tflite`` beside them and record them in its registry. Returns the paths."""
+    from gif_pipeline.io.files import atomic_write
+    from gif_pipeline.weights import registry
+
+    if folder:
+        os.environ["GIFNETS_WEIGHTS"] = folder
+    folder = registry.weights_dir()
+    images = _check_images()
+    written = []
+    for kind in kinds:
+        for entry in registry.entries(kind):
+            start = time.perf_counter()
+            source = os.path.join(folder, entry.file)
+            net = registry.load(kind, entry.np, source)
+            sigs = palette_signatures(net) if kind == "palette" else dither_signatures(net)
+            data = convert(sigs)
+            check = (check_palette if kind == "palette" else check_dither)(net, data, images)
+            path = os.path.join(folder, entry.file.rsplit(".", 1)[0] + ".tflite")
+            atomic_write(path, data, force=True)
+            if record and os.path.exists(os.path.join(folder, registry.MANIFEST)):
+                registry.record(registry.runtime_entry(entry, os.path.basename(path)), folder)
+            log.info("wrote %s (%d bytes, %.1f s; max |LiteRT - Keras| %s)", path, len(data),
+                     time.perf_counter() - start, {k: f"{v:.2e}" for k, v in check.items()})
+            print(f"{path}: {len(data):,} bytes, checked against Keras ({', '.join(f'{k} {v:.1e}' for k, v in check.items())})")
+            written.append(path)
+    return written
+
+
+def main(argv=None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    p = argparse.ArgumentParser(prog="python -m export.export_runtime", description=__doc__.split("\n")[0])
+    p.add_argument("--weights", default=None, help="weights folder (default: $GIFNETS_WEIGHTS or gif_pipeline/weights)")
+    p.add_argument("--kinds", default="palette,dither", help="comma-separated: palette, dither (default: both)")
+    args = p.parse_args(argv)
+    try:
+        export_folder(args.weights, tuple(k for k in args.kinds.split(",") if k))
+    except GifnetsError as e:
+        print(f"export_runtime: error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

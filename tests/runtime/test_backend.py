@@ -1,0 +1,127 @@
+"""The LiteRT runtime (gif_pipeline/runtime/): the same GIFs as the Keras path on tiny networks, no TensorFlow
+imported, and one clear error (exit 2) for a missing or corrupt .tflite file or --backend tf without TensorFlow."""
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import checks
+from gif_pipeline import encode
+from gif_pipeline.runtime import backend
+
+PHOTO = os.path.join(checks.ROOT, "gif_pipeline", "samples", "hopper.jpg")
+
+
+def test_the_runtime_constants_are_the_tensorflow_paths():
+    from gif_pipeline.models.gifnets import graph, palette_net
+    from gif_pipeline.quant import palettes
+
+    assert backend.REFINE_GRID_PIXELS == palettes.REFINE_GRID_PIXELS
+    assert backend.SLOT_PIXELS == palette_net.SLOT_PIXELS and backend.PRUNE_GRID_PIXELS == graph.PRUNE_GRID_PIXELS
+    assert all(backend.refine_schedule(i) == palettes.refine_schedule(i) for i in range(0, 31))
+
+
+@pytest.fixture(scope="module")
+def tiny_runtime(tiny_weights, tmp_path_factory):
+    """The tiny networks with their runtime models (python -m export.export_runtime --weights DIR)."""
+    folder = tmp_path_factory.mktemp("tiny_runtime")
+    for name in os.listdir(tiny_weights):
+        shutil.copy(os.path.join(tiny_weights, name), folder / name)
+    r = subprocess.run([sys.executable, "-m", "export.export_runtime", "--weights", str(folder)], cwd=checks.ROOT,
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert sorted(f for f in os.listdir(folder) if f.endswith(".tflite")) == ["dither_np8.tflite", "palette_np8.tflite"]
+    return folder
+
+
+@pytest.fixture
+def use_tiny_runtime(tiny_runtime, monkeypatch):
+    monkeypatch.setenv("GIFNETS_WEIGHTS", str(tiny_runtime))
+    monkeypatch.setenv("GIFNETS_PRECISION", "float32")
+    encode.clear_model_cache()
+    yield tiny_runtime
+    encode.clear_model_cache()
+
+
+@pytest.mark.parametrize("palette,dither", [("net+kmeans", "net"), ("net", "none"), ("net+kmeans", "fs")])
+def test_the_runtime_agrees_with_keras_on_tiny_networks(use_tiny_runtime, samples, palette, dither):
+    for rgb in samples.values():
+        for n in (8, 5):  # the head, and a pruned one
+            want = encode.encode_image(rgb, n, palette, dither, backend="tf")
+            got = encode.encode_image(rgb, n, palette, dither, backend="litert")
+            assert got.methods == want.methods
+            assert np.mean(got.indices == want.indices) >= 0.99 and np.mean(np.all(got.rgb == want.rgb, -1)) >= 0.99
+
+
+def test_tiled_dithering_on_the_runtime_equals_one_piece(use_tiny_runtime, samples):
+    rgb = np.tile(samples["hopper"], (2, 3, 1))
+    palette = np.unique(rgb.reshape(-1, 3)[::97], axis=0)[:8]
+    whole = backend.dithered_indices(rgb, palette, tile=1024, halo=64)
+    tiled = backend.dithered_indices(rgb, palette, tile=64, halo=32)
+    assert np.mean(whole == tiled) >= 0.999
+
+
+def _encode(folder, *extra, env=None, code=""):
+    """`gifnets encode` in a fresh process on the weights in ``folder``; ``code`` runs first (e.g. hiding TF)."""
+    out = os.path.join(folder, "out.gif")
+    script = (f"import sys; {code}\nfrom gif_pipeline import cli\nrc = cli.main({['encode', PHOTO, '-o', out, '-f', *extra]!r})\n"
+              "print('TF', 'tensorflow' in sys.modules, 'keras' in sys.modules)\nsys.exit(rc)")
+    return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, cwd=checks.ROOT,
+                          env={**os.environ, "GIFNETS_WEIGHTS": str(folder), "PYTHONPATH": checks.ROOT, **(env or {})})
+
+
+def test_the_runtime_never_imports_tensorflow(tiny_runtime):
+    for extra in (["--colors", "8"], ["--colors", "6", "--palette", "net", "--dither", "none"],
+                  ["--colors", "8", "--palette", "median-cut", "--dither", "fs"]):
+        r = _encode(tiny_runtime, *extra, "--backend", "litert")
+        assert r.returncode == 0, r.stderr
+        assert "TF False False" in r.stdout, (extra, r.stdout)
+
+
+def test_a_missing_or_corrupt_tflite_file_is_one_clear_error(tiny_runtime, tmp_path):
+    folder = tmp_path / "w"
+    shutil.copytree(tiny_runtime, folder)
+    os.remove(folder / "dither_np8.tflite")
+    r = _encode(folder, "--colors", "8", "--backend", "litert")
+    assert r.returncode == 2
+    assert "dither_np8.tflite is missing" in r.stderr and "python -m export.export_runtime" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+    with open(folder / "palette_np8.tflite", "r+b") as f:  # truncated
+        f.truncate(1000)
+    r = _encode(folder, "--colors", "8", "--dither", "fs", "--backend", "litert")
+    assert r.returncode == 2
+    assert "palette_np8.tflite" in r.stderr and "python -m export.export_runtime" in r.stderr, r.stderr
+
+
+def test_a_replaced_shipped_tflite_file_is_refused(tmp_path):
+    from gif_pipeline.weights import registry
+
+    shipped = os.path.dirname(registry.__file__)
+    folder = tmp_path / "w"
+    folder.mkdir()
+    for name in ("dither_np16.keras", "dither_np16.tflite", "dither_np16.md", "registry.json"):
+        shutil.copy(os.path.join(shipped, name), folder / name)
+    with open(folder / "dither_np16.tflite", "r+b") as f:
+        f.seek(5000)
+        byte = f.read(1)
+        f.seek(5000)
+        f.write(bytes([byte[0] ^ 0xFF]))
+    r = _encode(folder, "--colors", "16", "--palette", "median-cut", "--dither", "net", "--backend", "litert")
+    assert r.returncode == 2 and "dither_np16.tflite is corrupt or was replaced" in r.stderr, r.stderr
+
+
+def test_backend_tf_without_tensorflow_names_the_extra(tiny_runtime):
+    hide = "sys.modules['tensorflow'] = None; sys.modules['keras'] = None"
+    r = _encode(tiny_runtime, "--colors", "8", "--backend", "tf", code=hide)
+    assert r.returncode == 2
+    assert r.stderr.strip().splitlines() == ['gifnets: error: --backend tf needs TensorFlow, which this install lacks: '
+                                             'pip install "gifnets[train]"']
+    r = _encode(tiny_runtime, "--colors", "8", env={"GIFNETS_BACKEND": "tf"}, code=hide)
+    assert r.returncode == 2 and "gifnets[train]" in r.stderr
+    r = _encode(tiny_runtime, "--colors", "8", "--backend", "litert", code=hide)  # the runtime needs none
+    assert r.returncode == 0, r.stderr
+    r = _encode(tiny_runtime, "--colors", "8", "--palette", "kmeans", "--backend", "litert", code=hide)
+    assert r.returncode == 2 and "--palette kmeans" in r.stderr and "gifnets[train]" in r.stderr, r.stderr
