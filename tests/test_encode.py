@@ -273,3 +273,25 @@ def test_shipped_dither_net_in_bfloat16_matches_float32(monkeypatch):
     assert b.stats(PHOTO)["psnr"] == pytest.approx(a.stats(PHOTO)["psnr"], abs=0.05)
     none = encode.encode_image(PHOTO, colors=16, palette="median-cut", dither="none")
     assert np.mean(none.indices != b.indices) > 0.05  # and DitherNet did dither
+
+
+def test_tiles_start_on_the_blue_noise_grid_of_a_default_noise_dither_net():
+    """DitherNet's blue-noise texture is tiled from each input's top left: tiles (at multiples of DITHER_TILE,
+    less DITHER_HALO) see the same texture as the whole image only if its period divides both."""
+    period = DitherNetConfig().noise_period
+    assert encode.DITHER_TILE % period == 0 and encode.DITHER_HALO % period == 0
+
+
+def test_tiled_dither_error_of_a_noise_dither_net_equals_the_whole_image_error():
+    import keras
+    import tensorflow as tf
+
+    from gif_pipeline.models.dither_net import build_dither_net
+
+    keras.utils.set_random_seed(2)
+    net = build_dither_net(DitherNetConfig.tiny(noise_channels=1, noise_period=16, upsample="bilinear"))
+    image = tf.constant(np.asarray(Image.fromarray(PHOTO).resize((170, 150)), np.float32)[None] / 127.5 - 1)
+    palette = tf.constant(np.random.default_rng(0).uniform(-1, 1, (1, 8, 3)).astype(np.float32))
+    error = lambda crop: encode._dither_error(net, crop, palette)  # noqa: E731
+    whole = error(image).numpy()
+    np.testing.assert_allclose(encode.tiled(error, image, tile=32, halo=64).numpy(), whole, atol=1e-5)

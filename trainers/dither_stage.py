@@ -36,8 +36,13 @@ def define_flags(stage: str):
                              "`--palette net+kmeans` does at inference (0: the paper's palette).")
         flags.DEFINE_list("block_channels", ["16", "32", "32", "64", "64"], "DitherNet U-Net block channels.")
         flags.DEFINE_list("bottleneck_channels", ["512", "512"], "DitherNet bottleneck channels.")
+        flags.DEFINE_integer("noise_channels", 0, "DitherNet reads this many channels of a tiled blue-noise "
+                             "texture besides [I, I'] (issue 29; not in the paper; 0: the paper's inputs).")
+        flags.DEFINE_integer("noise_period", 64, "Side of the blue-noise texture (a multiple of 8).")
+        flags.DEFINE_enum("upsample", "transpose", ["transpose", "bilinear", "nearest"], "DitherNet decoder "
+                          "up-sampling: the paper's 2x2 transposed conv, or a x2 resize and a 3x3 conv (issue 29).")
         flags.DEFINE_string("init_from", None, "Fine-tune: start from this trained DitherNet (.keras); its own "
-                            "channels are used and --block_channels/--bottleneck_channels are ignored.")
+                            "layout is used and --block_channels/--bottleneck_channels/--noise_*/--upsample are ignored.")
     else:
         flags.DEFINE_string("dither_model", None, "Trained DitherNet (.keras). Default: the shipped weights for "
                             "--np, else runs/dither_np{NP}/dither_net.keras.")

@@ -46,7 +46,8 @@ def main(argv):
             else:
                 config = DitherNetConfig(block_channels=tuple(int(c) for c in FLAGS.block_channels),
                                          bottleneck_channels=tuple(int(c) for c in FLAGS.bottleneck_channels),
-                                         temperature=FLAGS.temperature)
+                                         temperature=FLAGS.temperature, noise_channels=FLAGS.noise_channels,
+                                         noise_period=FLAGS.noise_period, upsample=FLAGS.upsample)
                 dither_net = build_dither_net(config)
             encoder = GIFEncoder(palette_net, dither_net, banding_net, loss_config=losses,
                                  temperature=FLAGS.temperature, stage="dither",
