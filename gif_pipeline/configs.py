@@ -177,7 +177,10 @@ class DitherNetConfig(_Config):
     # blue-noise texture (``gif_pipeline.blue_noise``, void-and-cluster, ``noise_period`` pixels square,
     # a constant of the graph) to [I, I'], so the network has irregular positions to dither with.
     noise_channels: int = 0
-    noise_period: int = 64  # must divide encode.DITHER_TILE and DITHER_HALO (tiles start on the texture's grid)
+    # Side of the texture. 256: on a 256-px image a shorter period puts the texture's own spectral lines on the
+    # 8-px grid frequencies (a 64-px texture scored 72.6 on the lattice tool, the same net with 256: 2.9).
+    # Large images are dithered in tiles that start on the texture's grid (encode.tiled's ``align``).
+    noise_period: int = 256
     # Up-sampling of the decoder: "transpose" (the paper's 2x2 stride-2 transposed conv, which paints a
     # fixed 2x2 pattern per level), "bilinear" or "nearest" (a 1x1 conv to the level's width, then a x2 resize).
     upsample: str = "transpose"

@@ -180,7 +180,7 @@ def test_issue29_shipped_weights_load_with_the_default_layout():
     for np_colors in pretrained.shipped_colors("dither"):
         shipped = pretrained.load("dither", np_colors, search_runs=False)
         config = config_of(shipped)
-        assert (config.noise_channels, config.noise_period, config.upsample) == (0, 64, "transpose")
+        assert (config.noise_channels, config.noise_period, config.upsample) == (0, 256, "transpose")
         fresh = build_dither_net(config)
         assert [(v.path, v.shape) for v in fresh.weights] == [(v.path, v.shape) for v in shipped.weights]
 
@@ -266,6 +266,9 @@ def test_issue29_keras_save_load_round_trip(tmp_path):
     np.testing.assert_array_equal(loaded([image, quantized], training=False).numpy(),
                                   net([image, quantized], training=False).numpy())
     assert [v.shape for v in loaded.weights] == [v.shape for v in net.weights]
+    # the texture comes back from the file, not recomputed (fill=False in the saved config)
+    assert net.get_layer("noise").fill and not loaded.get_layer("noise").fill
+    np.testing.assert_array_equal(loaded.get_layer("noise").texture.numpy(), net.get_layer("noise").texture.numpy())
 
 
 def test_issue29_folded_inference_model_matches():

@@ -26,6 +26,8 @@ def define_flags(stage: str):
     flags.DEFINE_enum("perceptual", "none", ["none", "vgg16", "vgg19", "nima", "csf"], "Perceptual term R (Eq. 6); "
                       "csf (not in the paper) is the CSF-weighted error and needs no weights file.")
     flags.DEFINE_string("perceptual_weights", None, "Local weights file for --perceptual (nothing downloads).")
+    flags.DEFINE_list("csf_pixels_per_degree", [], "--perceptual=csf: the mean of the CSF terms at these viewing "
+                      "geometries (pixels per degree, e.g. 32.98,120; not in the paper). Empty: 32.98 (WSNR's).")
     flags.DEFINE_integer("decay_steps", 20_000, "Learning-rate decay interval (supplement: 20k).")
     flags.DEFINE_float("decay_rate", 0.96, "Learning-rate decay factor (supplement: 0.96).")
     flags.DEFINE_integer("patience", 3, "Early stopping: epochs without a better validation loss.")
@@ -110,6 +112,8 @@ def perceptual_model(config):
         return None
     from gif_pipeline.losses import make_perceptual_loss
 
+    if config.perceptual == "csf" and FLAGS.csf_pixels_per_degree:
+        return make_perceptual_loss("csf", pixels_per_degree=tuple(float(p) for p in FLAGS.csf_pixels_per_degree))
     return make_perceptual_loss(config.perceptual, FLAGS.perceptual_weights)
 
 

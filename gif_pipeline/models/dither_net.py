@@ -53,7 +53,7 @@ from gif_pipeline.models.inference import fold_batch_norm, inference_precision
 from gif_pipeline.projection import hard_projection, soft_projection
 
 __all__ = ["build_dither_net", "dither", "symmetric_pad", "PadToMultiple", "CropLike", "BlueNoise", "Upsample2x",
-           "config_of",
+           "config_of", "tile_alignment",
            "inference_model"]
 
 
@@ -121,12 +121,14 @@ class BlueNoise(layers.Layer):
     """``x [B, H, W, C] -> [B, H, W, channels]``: a ``period``-pixel blue-noise texture tiled from the top
     left (issue 29; :func:`gif_pipeline.blue_noise.blue_noise_texture`), the same for every image.
 
-    The texture is a non-trainable weight, so a saved network keeps the exact texture it was trained with.
-    Builtin TFLite ops only (tile, strided slice, add).
+    The texture is a non-trainable weight, so a saved network keeps the exact texture it was trained with
+    (a new layer computes it, which takes ~20 s at period 256; a loaded one reads it from the file: its
+    config says ``fill=False``). Builtin TFLite ops only (tile, strided slice, add).
     """
 
-    def __init__(self, period: int = 64, channels: int = 1, **kwargs):
+    def __init__(self, period: int = 64, channels: int = 1, fill: bool = True, **kwargs):
         super().__init__(**kwargs)
+        self.fill = bool(fill)
         if isinstance(period, bool) or not isinstance(period, int) or period < 4:
             raise ValueError(f"period must be an integer >= 4, got {period!r}")
         if isinstance(channels, bool) or not isinstance(channels, int) or channels < 1:
@@ -136,9 +138,10 @@ class BlueNoise(layers.Layer):
     def build(self, input_shape):
         from gif_pipeline.blue_noise import blue_noise_texture
 
-        texture = blue_noise_texture(self.period, self.channels)
-        self.texture = self.add_weight(name="texture", shape=texture.shape, trainable=False,
-                                       initializer=keras.initializers.Constant(texture))
+        shape = (self.period, self.period, self.channels)
+        initializer = (keras.initializers.Constant(blue_noise_texture(self.period, self.channels)) if self.fill
+                       else "zeros")
+        self.texture = self.add_weight(name="texture", shape=shape, trainable=False, initializer=initializer)
 
     def call(self, x):
         shape = tf.shape(x)
@@ -151,7 +154,8 @@ class BlueNoise(layers.Layer):
         return (*input_shape[:3], self.channels)
 
     def get_config(self):
-        return {**super().get_config(), "period": self.period, "channels": self.channels}
+        # fill=False: a saved layer's texture comes back with its weights, not from blue_noise_texture.
+        return {**super().get_config(), "period": self.period, "channels": self.channels, "fill": False}
 
 
 @keras.saving.register_keras_serializable(package="gifnets")
@@ -258,6 +262,18 @@ def config_of(model: keras.Model) -> DitherNetConfig:
     extra = dict(noise_channels=int(noise.channels), noise_period=int(noise.period)) if noise is not None else {}
     return DitherNetConfig(block_channels=blocks, bottleneck_channels=filters("bottleneck"), pool_after=pools,
                            batch_norm_momentum=float(bn.momentum), upsample=upsample, **extra)
+
+
+def tile_alignment(model: keras.Model) -> int:
+    """Offsets by which a DitherNet's E' moves with its input (tiles must start on multiples of this): the
+    pooling grid (the padding multiple), and the blue-noise texture's period if it has one."""
+    import math
+
+    names = {layer.name: layer for layer in model.layers}
+    align = int(names["pad"].multiple) if "pad" in names else 8
+    if "noise" in names:
+        align = math.lcm(align, int(names["noise"].period))
+    return align
 
 
 def inference_model(model: keras.Model, precision: str | None = None) -> keras.Model:
