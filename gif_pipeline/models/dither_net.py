@@ -37,6 +37,18 @@ channels, 2x2 max-pooling between the (16, 32, 64) levels, two bottleneck layers
 Inputs: ``[image, quantized]``, both float32 ``[B, H, W, 3]`` in [-1, 1], any ``H, W >= 1``.
 Output: E' ``[B, H, W, 3]`` in [-1, 1]. :func:`dither` then applies Eq. 5.
 
+Issue 29 (not in the paper; off by default, so the shipped networks are unchanged): with only
+stride-2 poolings and 2x2 stride-2 transposed convs, the network is translation-equivariant by multiples of
+8 and has no other source of position, so on a flat region its E' is exactly periodic with a period that
+divides 8: a dot lattice (the shipped Np = 16 network: peaks at the 4-px frequencies). Two options:
+
+* ``noise_channels`` > 0: :class:`BlueNoise` concatenates a tiled void-and-cluster texture
+  (``noise_period`` px, 256 by default) to ``[I, I']`` (``input_concat`` then has 6 + noise_channels
+  channels). The texture is tiled from the top-left of the input, so tiles of a large image must start on
+  multiples of the period (:func:`tile_alignment`, used by ``encode.tiled``).
+* ``upsample="bilinear"`` or ``"nearest"``: ``up{i}`` is a 1x1 conv at the low resolution followed by
+  :class:`Upsample2x` (``up{i}_resize``) instead of the transposed conv.
+
 Inference (not in the paper): :func:`inference_model` folds every batch norm into its conv and,
 on a CPU with native bfloat16 arithmetic, computes in bfloat16 (2.3x faster at 256x256, batch 8,
 on this project's 2-core machine; E' moves by at most 0.004, half a grey level).
