@@ -253,25 +253,30 @@ def _dither_function(dither_np: int, what: str = "indices"):
 #: DitherNet reads an image of more than ``DITHER_TILE**2`` pixels in tiles of ``DITHER_TILE`` pixels
 #: with ``DITHER_HALO`` pixels of context on each side, so its memory stays bounded: a 12-megapixel photo
 #: in one piece took 4 GB. A changed pixel moves E' at most 45 pixels away (measured on the shipped
-#: networks), the halo is larger, and tiles start at multiples of 8 (DitherNet's pooling grid), so the
-#: tiled E' equals the whole one up to float rounding.
+#: networks), the halo is larger, and tiles start at multiples of 8 (DitherNet's pooling grid; for a DitherNet
+#: with a blue-noise input, of the texture's period: ``dither_net.tile_alignment``), so the tiled E' equals the
+#: whole one up to float rounding.
 DITHER_TILE = 1024
 DITHER_HALO = 64
 
 
-def tiled(function, image, tile: int = DITHER_TILE, halo: int = DITHER_HALO):
+def tiled(function, image, tile: int = DITHER_TILE, halo: int = DITHER_HALO, align: int = 8):
     """``function(image)`` for an image-to-image ``function`` of ``[1, H, W, C]``, computed on overlapping
-    tiles: each ``tile x tile`` block reads ``halo`` more pixels on each side (fewer at the border)."""
+    tiles: each ``tile x tile`` block reads ``halo`` more pixels on each side (fewer at the border), and
+    its read starts on a multiple of ``align`` (so up to ``align - 8`` more pixels above and to the left)."""
     import tensorflow as tf
 
     if tile % 8 or halo % 8 or tile <= 0 or halo < 0:
         raise ValueError(f"tile and halo must be multiples of 8 (tile > 0), got {tile} and {halo}")
+    if align % 8 or align <= 0:
+        raise ValueError(f"align must be a positive multiple of 8, got {align}")
     h, w = int(image.shape[1]), int(image.shape[2])
     rows = []
     for y in range(0, h, tile):
         row = []
         for x in range(0, w, tile):
             y0, x0 = max(0, y - halo), max(0, x - halo)
+            y0, x0 = y0 - y0 % align, x0 - x0 % align
             out = function(image[:, y0:min(h, y + tile + halo), x0:min(w, x + tile + halo)])
             row.append(out[:, y - y0:y - y0 + min(tile, h - y), x - x0:x - x0 + min(tile, w - x)])
         rows.append(tf.concat(row, axis=2))
@@ -296,7 +301,11 @@ def _net_dither(rgb: np.ndarray, palette: np.ndarray) -> np.ndarray:
     if rgb.shape[0] * rgb.shape[1] <= DITHER_TILE ** 2:
         indices = _dither_function(dither_np)(image, unit)
     else:
-        error = tiled(lambda crop: _dither_function(dither_np, "error")(crop, unit), image, DITHER_TILE, DITHER_HALO)
+        from gif_pipeline.models.gifnets.dither_net import tile_alignment
+
+        align = tile_alignment(_inference_dither_net(dither_np))
+        error = tiled(lambda crop: _dither_function(dither_np, "error")(crop, unit), image, DITHER_TILE, DITHER_HALO,
+                      align)
         indices = hard_projection(image + error, unit)[0]
     return indices.numpy()[0].astype(np.uint8)
 

@@ -207,7 +207,7 @@ def test_large_images_are_dithered_in_tiles_with_the_same_indices(use_weights, m
     real = encode.tiled
     monkeypatch.setattr(encode, "tiled", lambda *a: calls.append(a[2:]) or real(*a))
     tiled = encode._net_dither(rgb, palette)
-    assert calls == [(32, encode.DITHER_HALO)] and tiled.shape == whole.shape
+    assert calls == [(32, encode.DITHER_HALO, 8)] and tiled.shape == whole.shape
     assert (tiled == whole).mean() > 0.999  # bfloat16 on CPUs that have it: rounding may flip a near-tie
 
 
@@ -264,3 +264,23 @@ def test_shipped_dither_net_in_bfloat16_matches_float32(monkeypatch):
     assert b.stats(PHOTO)["psnr"] == pytest.approx(a.stats(PHOTO)["psnr"], abs=0.05)
     none = encode.encode_image(PHOTO, colors=16, palette="median-cut", dither="none")
     assert np.mean(none.indices != b.indices) > 0.05  # and DitherNet did dither
+
+
+def test_tiled_dither_error_of_a_noise_dither_net_equals_the_whole_image_error():
+    import keras
+    import tensorflow as tf
+
+    from gif_pipeline.models.gifnets.dither_net import build_dither_net, tile_alignment
+
+    keras.utils.set_random_seed(2)
+    net = build_dither_net(DitherNetConfig.tiny(noise_channels=1, noise_period=16, upsample="bilinear"))
+    image = tf.constant(np.asarray(Image.fromarray(PHOTO).resize((170, 150)), np.float32)[None] / 127.5 - 1)
+    palette = tf.constant(np.random.default_rng(0).uniform(-1, 1, (1, 8, 3)).astype(np.float32))
+    error = lambda crop: graph.dither_error(net, crop, palette)  # noqa: E731
+    whole = error(image).numpy()
+    np.testing.assert_allclose(encode.tiled(error, image, tile=48, halo=64, align=16).numpy(), whole, atol=1e-5)
+    # tiles that start off the texture's grid see another phase of it
+    assert np.abs(encode.tiled(error, image, tile=48, halo=56).numpy() - whole).max() > 1e-2
+    assert tile_alignment(net) == 16 and tile_alignment(build_dither_net(DitherNetConfig.tiny())) == 8
+    with pytest.raises(ValueError, match="align"):
+        encode.tiled(error, image, align=12)

@@ -26,6 +26,8 @@ def define_flags(stage: str):
     flags.DEFINE_enum("perceptual", "none", ["none", "vgg16", "vgg19", "nima", "csf"], "Perceptual term R (Eq. 6); "
                       "csf (not in the paper) is the CSF-weighted error and needs no weights file.")
     flags.DEFINE_string("perceptual_weights", None, "Local weights file for --perceptual (nothing downloads).")
+    flags.DEFINE_list("csf_pixels_per_degree", [], "--perceptual=csf: the mean of the CSF terms at these viewing "
+                      "geometries (pixels per degree, e.g. 32.98,120; not in the paper). Empty: 32.98 (WSNR's).")
     flags.DEFINE_integer("decay_steps", 20_000, "Learning-rate decay interval (supplement: 20k).")
     flags.DEFINE_float("decay_rate", 0.96, "Learning-rate decay factor (supplement: 0.96).")
     flags.DEFINE_integer("patience", 3, "Early stopping: epochs without a better validation loss.")
@@ -36,8 +38,13 @@ def define_flags(stage: str):
                              "`--palette net+kmeans` does at inference (0: the paper's palette).")
         flags.DEFINE_list("block_channels", ["16", "32", "32", "64", "64"], "DitherNet U-Net block channels.")
         flags.DEFINE_list("bottleneck_channels", ["512", "512"], "DitherNet bottleneck channels.")
+        flags.DEFINE_integer("noise_channels", 0, "DitherNet reads this many channels of a tiled blue-noise "
+                             "texture besides [I, I'] (issue 29; not in the paper; 0: the paper's inputs).")
+        flags.DEFINE_integer("noise_period", 256, "Side of the blue-noise texture (a multiple of 8).")
+        flags.DEFINE_enum("upsample", "transpose", ["transpose", "bilinear", "nearest"], "DitherNet decoder "
+                          "up-sampling: the paper's 2x2 transposed conv, or a 1x1 conv and a x2 resize (issue 29).")
         flags.DEFINE_string("init_from", None, "Fine-tune: start from this trained DitherNet (.keras); its own "
-                            "channels are used and --block_channels/--bottleneck_channels are ignored.")
+                            "layout is used and --block_channels/--bottleneck_channels/--noise_*/--upsample are ignored.")
     else:
         flags.DEFINE_string("dither_model", None, "Trained DitherNet (.keras). Default: the shipped weights for "
                             "--np, else runs/dither_np{NP}/dither_net.keras.")
@@ -103,6 +110,8 @@ def perceptual_model(config):
         return None
     from gif_pipeline.models.gifnets.losses import make_perceptual_loss
 
+    if config.perceptual == "csf" and FLAGS.csf_pixels_per_degree:
+        return make_perceptual_loss("csf", pixels_per_degree=tuple(float(p) for p in FLAGS.csf_pixels_per_degree))
     return make_perceptual_loss(config.perceptual, FLAGS.perceptual_weights)
 
 
@@ -170,7 +179,8 @@ def _dither_net(stage: str):
         return dither_net, config, {"init_from": FLAGS.init_from}
     config = DitherNetConfig(block_channels=tuple(int(c) for c in FLAGS.block_channels),
                              bottleneck_channels=tuple(int(c) for c in FLAGS.bottleneck_channels),
-                             temperature=FLAGS.temperature)
+                             temperature=FLAGS.temperature, noise_channels=FLAGS.noise_channels,
+                             noise_period=FLAGS.noise_period, upsample=FLAGS.upsample)
     return build_dither_net(config), config, {}
 
 

@@ -123,6 +123,10 @@ class PaletteNetConfig(Config):
         return cls(**values)
 
 
+#: DitherNet decoder up-sampling kinds (``DitherNetConfig.upsample``).
+UPSAMPLE_KINDS = ("transpose", "bilinear", "nearest")
+
+
 @dataclasses.dataclass(frozen=True)
 class DitherNetConfig(Config):
     """DitherNet (GIFnets §3.2): a U-Net that predicts the error image E' (Eq. 5).
@@ -137,6 +141,19 @@ class DitherNetConfig(Config):
     pool_after: tuple[int, ...] = (0, 2, 4)  # indices into block_channels followed by 2x2 max-pool
     temperature: float = 1e-3  # soft projection temperature T in training (paper: 0.001)
     batch_norm_momentum: float = 0.99
+    # Not in the paper (issue 29): the defaults below are the paper's network. With stride-2 poolings the
+    # U-Net is translation-equivariant only by multiples of 8, so on a flat region E' is periodic with a
+    # period dividing 8: a dot lattice. ``noise_channels`` > 0 concatenates that many channels of a tiled
+    # blue-noise texture (``gif_pipeline.layers.blue_noise``, void-and-cluster, ``noise_period`` pixels square,
+    # a constant of the graph) to [I, I'], so the network has irregular positions to dither with.
+    noise_channels: int = 0
+    # Side of the texture. 256: on a 256-px image a shorter period puts the texture's own spectral lines on the
+    # 8-px grid frequencies (a 64-px texture scored 72.6 on the lattice tool, the same net with 256: 2.9).
+    # Large images are dithered in tiles that start on the texture's grid (encode.tiled's ``align``).
+    noise_period: int = 256
+    # Up-sampling of the decoder: "transpose" (the paper's 2x2 stride-2 transposed conv, which paints a
+    # fixed 2x2 pattern per level), "bilinear" or "nearest" (a 1x1 conv to the level's width, then a x2 resize).
+    upsample: str = "transpose"
 
     def __post_init__(self):
         def positive_ints(values):
@@ -156,6 +173,12 @@ class DitherNetConfig(Config):
             raise ValueError(f"temperature must be > 0, got {self.temperature!r}")
         if not 0.0 <= self.batch_norm_momentum < 1.0:
             raise ValueError(f"batch_norm_momentum must be in [0, 1), got {self.batch_norm_momentum!r}")
+        check_int("noise_channels", self.noise_channels, 0)
+        check_int("noise_period", self.noise_period, 1)
+        if self.noise_period % 8:
+            raise ValueError(f"noise_period must be a positive multiple of 8, got {self.noise_period!r}")
+        if self.upsample not in UPSAMPLE_KINDS:
+            raise ValueError(f"upsample must be one of {UPSAMPLE_KINDS}, got {self.upsample!r}")
 
     @property
     def size_multiple(self) -> int:

@@ -37,6 +37,18 @@ channels, 2x2 max-pooling between the (16, 32, 64) levels, two bottleneck layers
 Inputs: ``[image, quantized]``, both float32 ``[B, H, W, 3]`` in [-1, 1], any ``H, W >= 1``.
 Output: E' ``[B, H, W, 3]`` in [-1, 1]. :func:`dither` then applies Eq. 5.
 
+Issue 29 (not in the paper; off by default, so the shipped networks are unchanged): with only
+stride-2 poolings and 2x2 stride-2 transposed convs, the network is translation-equivariant by multiples of
+8 and has no other source of position, so on a flat region its E' is exactly periodic with a period that
+divides 8: a dot lattice (the shipped Np = 16 network: peaks at the 4-px frequencies). Two options:
+
+* ``noise_channels`` > 0: :class:`BlueNoise` concatenates a tiled void-and-cluster texture
+  (``noise_period`` px, 256 by default) to ``[I, I']`` (``input_concat`` then has 6 + noise_channels
+  channels). The texture is tiled from the top-left of the input, so tiles of a large image must start on
+  multiples of the period (:func:`tile_alignment`, used by ``encode.tiled``).
+* ``upsample="bilinear"`` or ``"nearest"``: ``up{i}`` is a 1x1 conv at the low resolution followed by
+  :class:`Upsample2x` (``up{i}_resize``) instead of the transposed conv.
+
 Inference (not in the paper): :func:`inference_model` folds every batch norm into its conv and,
 on a CPU with native bfloat16 arithmetic, computes in bfloat16 (2.3x faster at 256x256, batch 8,
 on this project's 2-core machine; E' moves by at most 0.004, half a grey level).
@@ -52,7 +64,9 @@ from gif_pipeline.layers.folding import fold_batch_norm, inference_precision
 from gif_pipeline.models.gifnets.config import DitherNetConfig
 from gif_pipeline.quant.projection import hard_projection, soft_projection
 
-__all__ = ["build_dither_net", "dither", "symmetric_pad", "PadToMultiple", "CropLike", "config_of", "inference_model"]
+__all__ = ["build_dither_net", "dither", "symmetric_pad", "PadToMultiple", "CropLike", "BlueNoise", "Upsample2x",
+           "config_of", "tile_alignment",
+           "inference_model"]
 
 
 def _symmetric_indices(n, before, after):
@@ -114,6 +128,78 @@ class CropLike(layers.Layer):
         return (x_shape[0], ref_shape[1], ref_shape[2], x_shape[3])
 
 
+@keras.saving.register_keras_serializable(package="gifnets")
+class BlueNoise(layers.Layer):
+    """``x [B, H, W, C] -> [B, H, W, channels]``: a ``period``-pixel blue-noise texture tiled from the top
+    left (issue 29; :func:`gif_pipeline.layers.blue_noise.blue_noise_texture`), the same for every image.
+
+    The texture is a non-trainable weight, so a saved network keeps the exact texture it was trained with
+    (a new layer computes it, which takes ~20 s at period 256; a loaded one reads it from the file: its
+    config says ``fill=False``). Builtin TFLite ops only (tile, strided slice, add).
+    """
+
+    def __init__(self, period: int = 64, channels: int = 1, fill: bool = True, **kwargs):
+        super().__init__(**kwargs)
+        self.fill = bool(fill)
+        if isinstance(period, bool) or not isinstance(period, int) or period < 4:
+            raise ValueError(f"period must be an integer >= 4, got {period!r}")
+        if isinstance(channels, bool) or not isinstance(channels, int) or channels < 1:
+            raise ValueError(f"channels must be a positive integer, got {channels!r}")
+        self.period, self.channels = period, channels
+
+    def build(self, input_shape):
+        from gif_pipeline.layers.blue_noise import blue_noise_texture
+
+        shape = (self.period, self.period, self.channels)
+        initializer = (keras.initializers.Constant(blue_noise_texture(self.period, self.channels)) if self.fill
+                       else "zeros")
+        self.texture = self.add_weight(name="texture", shape=shape, trainable=False, initializer=initializer)
+
+    def call(self, x):
+        shape = tf.shape(x)
+        reps = (shape[1] + self.period - 1) // self.period, (shape[2] + self.period - 1) // self.period
+        texture = tf.cast(self.texture, x.dtype)
+        tiled = tf.tile(texture, tf.stack([reps[0], reps[1], 1]))[:shape[1], :shape[2]]
+        return tf.zeros_like(x[..., :1]) + tiled[None]
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:3], self.channels)
+
+    def get_config(self):
+        # fill=False: a saved layer's texture comes back with its weights, not from blue_noise_texture.
+        return {**super().get_config(), "period": self.period, "channels": self.channels, "fill": False}
+
+
+@keras.saving.register_keras_serializable(package="gifnets")
+class Upsample2x(layers.Layer):
+    """``[B, H, W, C] -> [B, 2H, 2W, C]`` by ``tf.image.resize`` ("bilinear": half-pixel centres, or "nearest").
+
+    Keras' ``UpSampling2D`` fails when traced with unknown height and width (as ``gifnets encode`` and the
+    SavedModel export trace DitherNet); this one reads the size at run time. TFLite: RESIZE_BILINEAR /
+    RESIZE_NEAREST_NEIGHBOR.
+    """
+
+    def __init__(self, interpolation: str = "bilinear", **kwargs):
+        super().__init__(**kwargs)
+        if interpolation not in ("bilinear", "nearest"):
+            raise ValueError(f"interpolation must be 'bilinear' or 'nearest', got {interpolation!r}")
+        self.interpolation = interpolation
+
+    def call(self, x):
+        size = tf.shape(x)[1:3] * 2
+        method = tf.image.ResizeMethod.BILINEAR if self.interpolation == "bilinear" else \
+            tf.image.ResizeMethod.NEAREST_NEIGHBOR
+        return tf.cast(tf.image.resize(x, size, method=method), x.dtype)
+
+    def compute_output_shape(self, input_shape):
+        def up(n):
+            return None if n is None else 2 * n
+        return (input_shape[0], up(input_shape[1]), up(input_shape[2]), input_shape[3])
+
+    def get_config(self):
+        return {**super().get_config(), "interpolation": self.interpolation}
+
+
 def _conv_bn_relu(x, channels: int, momentum: float, name: str):
     x = layers.Conv2D(channels, 3, padding="same", use_bias=False, kernel_initializer="he_normal",
                       name=f"{name}_conv")(x)
@@ -133,7 +219,10 @@ def build_dither_net(config: DitherNetConfig | None = None, name: str = "dither_
     momentum = config.batch_norm_momentum
     image = keras.Input((None, None, 3), name="image")
     quantized = keras.Input((None, None, 3), name="quantized")
-    x = layers.Concatenate(axis=-1, name="input_concat")([image, quantized])
+    inputs = [image, quantized]
+    if config.noise_channels:
+        inputs.append(BlueNoise(config.noise_period, config.noise_channels, name="noise")(image))
+    x = layers.Concatenate(axis=-1, name="input_concat")(inputs)
     x = PadToMultiple(config.size_multiple, name="pad")(x)
 
     skips = {}
@@ -147,7 +236,12 @@ def build_dither_net(config: DitherNetConfig | None = None, name: str = "dither_
     for i in reversed(range(len(config.block_channels))):
         channels = config.block_channels[i]
         if i in config.pool_after:
-            x = layers.Conv2DTranspose(channels, 2, strides=2, kernel_initializer="he_normal", name=f"up{i}")(x)
+            if config.upsample == "transpose":
+                x = layers.Conv2DTranspose(channels, 2, strides=2, kernel_initializer="he_normal", name=f"up{i}")(x)
+            else:  # no fixed 2x2 pattern per level (issue 29): a 1x1 conv to the level's width, then a x2
+                # resize (the two commute; the 1x1 conv at the low resolution is the cheaper order)
+                x = layers.Conv2D(channels, 1, kernel_initializer="he_normal", name=f"up{i}")(x)
+                x = Upsample2x(config.upsample, name=f"up{i}_resize")(x)
             x = layers.Concatenate(axis=-1, name=f"skip{i}")([x, skips[i]])
         x = _conv_bn_relu(x, channels, momentum, f"dec{i}")
     # A small initial output keeps I + E' near I at the start of training (the paper gives no init).
@@ -172,9 +266,26 @@ def config_of(model: keras.Model) -> DitherNetConfig:
     if not blocks or "error" not in names:
         raise ValueError(f"{model.name} is not a DitherNet (no enc0_conv or error layer)")
     bn = names["enc0_bn"]
-    return DitherNetConfig(block_channels=blocks, bottleneck_channels=filters("bottleneck"),
-                           pool_after=tuple(i for i in range(len(blocks)) if f"pool{i}" in names),
-                           batch_norm_momentum=float(bn.momentum))
+    pools = tuple(i for i in range(len(blocks)) if f"pool{i}" in names)
+    noise = names.get("noise")
+    upsample = "transpose"
+    if pools and f"up{pools[0]}_resize" in names:
+        upsample = names[f"up{pools[0]}_resize"].interpolation
+    extra = dict(noise_channels=int(noise.channels), noise_period=int(noise.period)) if noise is not None else {}
+    return DitherNetConfig(block_channels=blocks, bottleneck_channels=filters("bottleneck"), pool_after=pools,
+                           batch_norm_momentum=float(bn.momentum), upsample=upsample, **extra)
+
+
+def tile_alignment(model: keras.Model) -> int:
+    """Offsets by which a DitherNet's E' moves with its input (tiles must start on multiples of this): the
+    pooling grid (the padding multiple), and the blue-noise texture's period if it has one."""
+    import math
+
+    names = {layer.name: layer for layer in model.layers}
+    align = int(names["pad"].multiple) if "pad" in names else 8
+    if "noise" in names:
+        align = math.lcm(align, int(names["noise"].period))
+    return align
 
 
 def inference_model(model: keras.Model, precision: str | None = None) -> keras.Model:

@@ -37,6 +37,7 @@ import warnings
 from typing import Callable
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from gif_pipeline.errors import MissingPrerequisiteError
@@ -264,17 +265,28 @@ class CSFLoss:
     must be static (training crops).
     """
 
-    def __init__(self, viewing_distance: float | None = None, dpi: float | None = None):
+    def __init__(self, viewing_distance: float | None = None, dpi: float | None = None,
+                 pixels_per_degree: tuple[float, ...] = ()):
+        """``pixels_per_degree`` (not in the paper; empty: the one geometry of ``viewing_distance`` and ``dpi``):
+        the mean of the terms at several viewing geometries, e.g. (32.98, 120.0)."""
         from gif_pipeline.metrics import image as metrics
 
-        self.pixels_per_degree = metrics.pixels_per_degree(
-            viewing_distance or metrics.DEFAULT_VIEWING_DISTANCE_CM, dpi or metrics.DEFAULT_DPI)
+        geometries = tuple(float(p) for p in pixels_per_degree)
+        if any(not p > 0 for p in geometries):
+            raise ValueError(f"pixels_per_degree must be > 0, got {pixels_per_degree!r}")
+        self.geometries = geometries or (metrics.pixels_per_degree(
+            viewing_distance or metrics.DEFAULT_VIEWING_DISTANCE_CM, dpi or metrics.DEFAULT_DPI),)
+        self.pixels_per_degree = self.geometries[0]
 
     @functools.lru_cache(maxsize=8)
     def _filter(self, h: int, w: int):
         from gif_pipeline.metrics import image as metrics
 
-        return metrics.contrast_sensitivity((h, w), self.pixels_per_degree).astype("float32")
+        if len(self.geometries) == 1:
+            return metrics.contrast_sensitivity((h, w), self.geometries[0]).astype("float32")
+        # mean of the squared filters = mean of the terms
+        squares = [metrics.contrast_sensitivity((h, w), p) ** 2 for p in self.geometries]
+        return np.sqrt(np.mean(squares, axis=0)).astype("float32")
 
     def __call__(self, image, dithered):
         diff = tf.cast(image, tf.float32) - tf.cast(dithered, tf.float32)

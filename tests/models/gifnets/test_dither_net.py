@@ -146,3 +146,132 @@ def test_config_of_reads_the_layout_back():
     assert config_of(build_dither_net(DitherNetConfig.tiny())) == DitherNetConfig.tiny()
     with pytest.raises(ValueError, match="not a DitherNet"):
         config_of(keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)]))
+
+
+# ---------------------------------------------------------------- issue 29: blue-noise input, resize up-sampling
+
+ISSUE29 = dict(noise_channels=2, noise_period=16, upsample="bilinear")
+
+
+def test_issue29_defaults_are_the_paper_network():
+    """The new fields default to the old network: no noise input, transposed-conv up-sampling, same weights."""
+    from gif_pipeline.models.gifnets.dither_net import config_of
+
+    config = DitherNetConfig()
+    assert (config.noise_channels, config.upsample) == (0, "transpose")
+    model = build_dither_net(DitherNetConfig.tiny())
+    names = [layer.name for layer in model.layers]
+    assert "noise" not in names and not any(n.endswith("_resize") for n in names)
+    assert model.get_layer("input_concat").output.shape[-1] == 6
+    assert config_of(model) == DitherNetConfig.tiny()
+
+
+def test_issue29_shipped_weights_load_with_the_default_layout():
+    """The shipped DitherNets are the default layout: they load, config_of gives the new fields' defaults, and
+    a fresh network of that config has the same weights, so the saved values are used unchanged."""
+    from gif_pipeline.models.gifnets.dither_net import config_of
+    from gif_pipeline.weights import registry
+
+    for np_colors in registry.shipped_colors("dither"):
+        shipped = registry.load("dither", np_colors, search_runs=False)
+        config = config_of(shipped)
+        assert (config.noise_channels, config.noise_period, config.upsample) == (0, 256, "transpose")
+        fresh = build_dither_net(config)
+        assert [(v.path, v.shape) for v in fresh.weights] == [(v.path, v.shape) for v in shipped.weights]
+
+
+@pytest.mark.parametrize("overrides", [dict(noise_channels=1), dict(upsample="nearest"), dict(upsample="bilinear"),
+                                       ISSUE29, dict(ISSUE29, noise_period=64, pool_after=(1, 3))])
+def test_issue29_fields_round_trip_through_config_of_and_dict(overrides):
+    from gif_pipeline.models.gifnets.dither_net import config_of
+
+    config = DitherNetConfig.tiny(**overrides)
+    assert config_of(build_dither_net(config)) == config
+    assert DitherNetConfig.from_dict(config.to_dict()) == config
+
+
+def test_issue29_bad_fields_raise():
+    for bad in (dict(noise_channels=-1), dict(noise_period=12), dict(noise_period=0), dict(upsample="bicubic"),
+                dict(noise_channels=True)):
+        with pytest.raises(ValueError):
+            DitherNetConfig(**bad)
+
+
+def test_issue29_layers_and_shapes():
+    model = build_dither_net(DitherNetConfig.tiny(**ISSUE29))
+    assert model.get_layer("input_concat").output.shape[-1] == 8  # image, quantized, 2 noise channels
+    assert not _layers_of(model, keras.layers.Conv2DTranspose)
+    for level in (0, 2, 4):
+        assert model.get_layer(f"up{level}").kernel_size == (1, 1)
+        assert model.get_layer(f"up{level}_resize").interpolation == "bilinear"
+    noise = model.get_layer("noise")
+    assert not noise.trainable_weights and len(noise.non_trainable_weights) == 1
+    for size in [(16, 16), (17, 23), (1, 3), (40, 70)]:
+        image = _images((2, *size, 3), seed=1)
+        error = model([image, np.round(image)], training=False).numpy()
+        assert error.shape == (2, *size, 3) and np.all(np.abs(error) <= 1.0)
+
+
+def test_issue29_blue_noise_layer_tiles_the_texture_from_the_top_left():
+    from gif_pipeline.layers.blue_noise import blue_noise_texture
+    from gif_pipeline.models.gifnets.dither_net import BlueNoise
+
+    layer = BlueNoise(16, 2)
+    out = layer(tf.zeros((3, 40, 21, 3))).numpy()
+    texture = blue_noise_texture(16, 2)
+    assert out.shape == (3, 40, 21, 2)
+    np.testing.assert_array_equal(out[1], np.tile(texture, (3, 2, 1))[:40, :21])
+    assert not np.array_equal(out[..., 0], out[..., 1])
+
+
+def test_issue29_void_and_cluster_is_a_deterministic_blue_noise_permutation():
+    from gif_pipeline.layers.blue_noise import blue_noise_texture, void_and_cluster
+
+    rank = void_and_cluster(32)
+    assert sorted(rank.ravel().tolist()) == list(range(32 * 32))
+    void_and_cluster.cache_clear()
+    np.testing.assert_array_equal(void_and_cluster(32), rank)
+    texture = blue_noise_texture(32)[..., 0]
+    assert -1 < texture.min() < -0.99 and 0.99 < texture.max() < 1
+    power = np.abs(np.fft.fft2(texture - texture.mean())) ** 2
+    f = np.hypot(*np.meshgrid(np.fft.fftfreq(32), np.fft.fftfreq(32)))
+    assert power[(f > 0) & (f < 0.15)].mean() < 0.05 * power[f > 0.35].mean()  # blue: little low-frequency power
+
+
+def test_issue29_flat_image_error_is_periodic_only_without_noise():
+    """The cause of issue 29: on a flat image, the paper's network (stride-2 poolings, no other source of
+    position) gives an E' of period 8 whatever its weights; with the noise input it need not be."""
+    keras.utils.set_random_seed(3)
+    flat = np.full((1, 192, 192, 3), 0.3, np.float32)
+    for overrides, periodic in ((dict(), True), (ISSUE29, False), (dict(noise_channels=1, noise_period=64), False)):
+        model = build_dither_net(DitherNetConfig.tiny(**overrides))
+        error = model([flat, flat], training=False).numpy()[0, 64:-64, 64:-64]  # beyond the border's reach
+        shifted_by_8 = max(np.abs(error[8:] - error[:-8]).max(), np.abs(error[:, 8:] - error[:, :-8]).max())
+        assert (shifted_by_8 < 1e-5) == periodic, (overrides, shifted_by_8)
+
+
+def test_issue29_keras_save_load_round_trip(tmp_path):
+    keras.utils.set_random_seed(4)
+    net = build_dither_net(DitherNetConfig.tiny(**ISSUE29))
+    path = tmp_path / "dither_net.keras"
+    net.save(path)
+    loaded = keras.saving.load_model(path)
+    image = _images((2, 17, 23, 3), seed=9)
+    quantized = np.sign(image)
+    np.testing.assert_array_equal(loaded([image, quantized], training=False).numpy(),
+                                  net([image, quantized], training=False).numpy())
+    assert [v.shape for v in loaded.weights] == [v.shape for v in net.weights]
+    # the texture comes back from the file, not recomputed (fill=False in the saved config)
+    assert net.get_layer("noise").fill and not loaded.get_layer("noise").fill
+    np.testing.assert_array_equal(loaded.get_layer("noise").texture.numpy(), net.get_layer("noise").texture.numpy())
+
+
+def test_issue29_folded_inference_model_matches():
+    from gif_pipeline.models.gifnets.dither_net import inference_model
+
+    keras.utils.set_random_seed(5)
+    net = build_dither_net(DitherNetConfig.tiny(**ISSUE29))
+    image = _images((2, 24, 40, 3), seed=2)
+    quantized = np.sign(image)
+    np.testing.assert_allclose(inference_model(net, "float32")([image, quantized]).numpy(),
+                               net([image, quantized], training=False).numpy(), atol=2e-5)

@@ -346,3 +346,18 @@ def test_full_keras_applications_backbones_round_trip_their_weights(tmp_path):
     nima = make_perceptual_loss("nima", nima_path)
     scores = nima.score(image).numpy()
     assert np.all((scores >= 1) & (scores <= 10))
+
+
+def test_csf_loss_at_several_viewing_geometries_is_the_mean_of_the_terms():
+    import tensorflow as tf
+
+    from gif_pipeline.models.gifnets.losses import CSFLoss
+
+    a = tf.random.uniform((2, 32, 24, 3), -1, 1, seed=1)
+    b = a + tf.random.normal((2, 32, 24, 3), stddev=0.1, seed=2)
+    one, other = float(CSFLoss(pixels_per_degree=(32.98,))(a, b)), float(CSFLoss(pixels_per_degree=(120.0,))(a, b))
+    assert float(CSFLoss(pixels_per_degree=(32.98, 120.0))(a, b)) == pytest.approx((one + other) / 2, rel=1e-5)
+    assert other < one  # at 120 px/deg the eye filters more of the high frequencies
+    assert float(CSFLoss()(a, b)) == pytest.approx(one, rel=1e-3)  # the default is WSNR's 32.98
+    with pytest.raises(ValueError):
+        CSFLoss(pixels_per_degree=(0.0,))
