@@ -634,8 +634,8 @@ def run(images_dir: str, colors: Sequence[int] = DEFAULT_COLORS, methods: Sequen
                         _write(os.path.join(out_dir, base + "_spectrum.png"),
                                _png_bytes(np.repeat(picture[..., None], 3, axis=-1)), True, written)
                         cells.append(_HtmlCell(m.name, base + ".gif", base + "_crop.png",
-                                               f"PSNR {row['psnr']:.2f} dB, WSNR {row['wsnr']:.2f} / "
-                                               f"{row['wsnr120']:.2f} dB, {row['gif_bytes']:,} bytes",
+                                               f"PSNR {row['psnr']:.2f} dB, WSNR {row['wsnr']:.2f} dB "
+                                               f"(at 120 px/deg {row['wsnr120']:.2f}), {row['gif_bytes']:,} bytes",
                                                base + "_spectrum.png"))
                 if show and n in html_colors:
                     cells.sort(key=lambda c: html_methods.index(c.label))
