@@ -261,26 +261,14 @@ DITHER_HALO = 64
 
 
 def tiled(function, image, tile: int = DITHER_TILE, halo: int = DITHER_HALO, align: int = 8):
-    """``function(image)`` for an image-to-image ``function`` of ``[1, H, W, C]``, computed on overlapping
-    tiles: each ``tile x tile`` block reads ``halo`` more pixels on each side (fewer at the border), and
-    its read starts on a multiple of ``align`` (so up to ``align - 8`` more pixels above and to the left)."""
+    """``function(image)`` for an image-to-image ``function`` of TensorFlow tensors ``[1, H, W, C]``, computed on
+    overlapping tiles by :func:`gif_pipeline.runtime.ops.tiled` (the same loop as the LiteRT backend's)."""
     import tensorflow as tf
 
-    if tile % 8 or halo % 8 or tile <= 0 or halo < 0:
-        raise ValueError(f"tile and halo must be multiples of 8 (tile > 0), got {tile} and {halo}")
-    if align % 8 or align <= 0:
-        raise ValueError(f"align must be a positive multiple of 8, got {align}")
-    h, w = int(image.shape[1]), int(image.shape[2])
-    rows = []
-    for y in range(0, h, tile):
-        row = []
-        for x in range(0, w, tile):
-            y0, x0 = max(0, y - halo), max(0, x - halo)
-            y0, x0 = y0 - y0 % align, x0 - x0 % align
-            out = function(image[:, y0:min(h, y + tile + halo), x0:min(w, x + tile + halo)])
-            row.append(out[:, y - y0:y - y0 + min(tile, h - y), x - x0:x - x0 + min(tile, w - x)])
-        rows.append(tf.concat(row, axis=2))
-    return tf.concat(rows, axis=1)
+    from gif_pipeline.runtime import ops
+
+    return tf.convert_to_tensor(ops.tiled(lambda crop: function(tf.convert_to_tensor(crop)).numpy(),
+                                          np.asarray(image), tile, halo, align))
 
 
 def _net_dither(rgb: np.ndarray, palette: np.ndarray) -> np.ndarray:

@@ -110,16 +110,21 @@ def prune_palette(images: np.ndarray, palette: np.ndarray, n: int, grid: int = 1
     return np.stack(out)
 
 
-def tiled(function, image: np.ndarray, tile: int, halo: int) -> np.ndarray:
-    """``function(image)`` for an image-to-image function of ``[1, H, W, C]`` on overlapping tiles
-    (:func:`gif_pipeline.encode.tiled`)."""
+def tiled(function, image: np.ndarray, tile: int, halo: int, align: int = 8) -> np.ndarray:
+    """``function(image)`` for an image-to-image ``function`` of ``[1, H, W, C]``, computed on overlapping
+    tiles: each ``tile x tile`` block reads ``halo`` more pixels on each side (fewer at the border), and its
+    read starts on a multiple of ``align`` (so up to ``align - 8`` more pixels above and to the left). The one
+    tiling loop of both backends (:func:`gif_pipeline.encode.tiled` wraps it for TensorFlow)."""
     if tile % 8 or halo % 8 or tile <= 0 or halo < 0:
         raise ValueError(f"tile and halo must be multiples of 8 (tile > 0), got {tile} and {halo}")
+    if align % 8 or align <= 0:
+        raise ValueError(f"align must be a positive multiple of 8, got {align}")
     h, w = image.shape[1], image.shape[2]
     out = None
     for y in range(0, h, tile):
         for x in range(0, w, tile):
             y0, x0 = max(0, y - halo), max(0, x - halo)
+            y0, x0 = y0 - y0 % align, x0 - x0 % align
             part = function(np.ascontiguousarray(image[:, y0:min(h, y + tile + halo), x0:min(w, x + tile + halo)]))
             if out is None:
                 out = np.empty((image.shape[0], h, w, part.shape[-1]), part.dtype)
