@@ -42,6 +42,9 @@ def tiny_weights(tmp_path_factory):
     from gif_pipeline.models.gifnets.dither_net import build_dither_net
     from gif_pipeline.models.gifnets.palette_net import PaletteNet
 
+    import keras
+
+    keras.utils.set_random_seed(8)  # the same tiny networks in every run and every xdist worker
     folder = tmp_path_factory.mktemp("weights")
     PaletteNet(PaletteNetConfig(num_colors=8, depth_multiplier=0.1, min_depth=8)).save(folder / "palette_np8.keras")
     build_dither_net(DitherNetConfig(block_channels=(4, 8, 8, 8, 8), bottleneck_channels=(8, 8))).save(

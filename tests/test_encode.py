@@ -146,7 +146,10 @@ def test_encode_batch_matches_encode_image(use_weights, palette, dither):
         np.testing.assert_array_equal(frame.palette[frame.indices], got.rgb)
         single = encode.encode_image(rgb, colors=8, palette=palette, dither=dither)
         assert got.methods == single.methods
-        assert got.stats(rgb)["psnr"] == pytest.approx(single.stats(rgb)["psnr"], abs=0.05)
+        # The batch graph sums pixels in another order; net+kmeans's Lloyd steps can then flip a nearest colour
+        # and settle in a neighbouring minimum (0.065 dB apart once in CI); without refinement the two agree.
+        tolerance = 0.25 if palette == "net+kmeans" else 0.05
+        assert got.stats(rgb)["psnr"] == pytest.approx(single.stats(rgb)["psnr"], abs=tolerance)
 
 
 def test_net_kmeans_with_xla_gives_the_palettes_of_the_graph(use_weights, monkeypatch):
