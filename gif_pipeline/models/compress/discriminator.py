@@ -28,9 +28,10 @@ def _patch_gan(widths, name):
 
 @keras.saving.register_keras_serializable(package="gifnets.compress")
 class Discriminator(keras.Model):
-    def __init__(self, config: DiscriminatorConfig = DiscriminatorConfig(), **kwargs):
+    def __init__(self, config: DiscriminatorConfig | None = None, **kwargs):
         if isinstance(config, dict):
             config = DiscriminatorConfig.from_dict(config)
+        config = config or DiscriminatorConfig()
         super().__init__(**kwargs)
         self.config = config
         self.scales = [_patch_gan(config.widths, f"d_scale{s}") for s in range(config.scales)]

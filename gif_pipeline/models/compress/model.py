@@ -28,9 +28,10 @@ def pixel_keep(keep):
 
 @keras.saving.register_keras_serializable(package="gifnets.compress")
 class Compressor(keras.Model):
-    def __init__(self, config: CompressionConfig = CompressionConfig(), **kwargs):
+    def __init__(self, config: CompressionConfig | None = None, **kwargs):
         if isinstance(config, dict):
             config = CompressionConfig.from_dict(config)
+        config = config or CompressionConfig()
         super().__init__(**kwargs)
         self.config = config
         self.encoder = build_encoder(config)

@@ -35,9 +35,10 @@ def random_boxes(batch, h, w, probability, min_fraction, seed=None):
 class CompressionTrainer(keras.Model):
     """E + G (``compressor``) and, in GAN mode, the discriminator, with their two Adam optimizers."""
 
-    def __init__(self, compressor: Compressor, discriminator=None, loss_config: LossConfig = LossConfig(),
+    def __init__(self, compressor: Compressor, discriminator=None, loss_config: LossConfig | None = None,
                  d_learning_rate: float = 1e-4, **kwargs):
         super().__init__(**kwargs)
+        loss_config = loss_config or LossConfig()
         if loss_config.mode == "gan" and discriminator is None:
             raise ValueError("mode='gan' needs a discriminator")
         self.compressor = compressor
