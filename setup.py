@@ -28,7 +28,8 @@ setup(
     extras_require={
         # Training, export, serving and the Keras path (--backend tf): TensorFlow and what it brings.
         "train": _TRAIN,
-        "test": _TRAIN + _BENCH + ["pytest>=8", "pytest-xdist>=3", "constriction>=0.4", "ruff>=0.6", "tensorflow-serving-api>=2.21,<2.22"],
+        "test": _TRAIN + _BENCH + ["pytest>=8", "pytest-xdist>=3", "ruff>=0.6", "tensorflow-serving-api>=2.21,<2.22",
+                 "constriction>=0.4"],
         "export": _TRAIN,
         "serving": _TRAIN + ["tensorflow-serving-api>=2.21,<2.22"],
         "bench": _BENCH,

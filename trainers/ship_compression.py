@@ -71,11 +71,13 @@ def main(argv=None) -> int:
     worst = max(r[0] for r in rows)
     size_mb = os.path.getsize(target) / 1e6
     train_cmd = args.train_command or f"trainers/train_compression --preset={args.mode}_c{config.channels}"
+    how = ("trained with LSGAN + 10 MSE + 12 feature matching from the MSE baseline, random-box selective compression; "
+           "no VGG term (no local weights)") if args.mode == "gan" else "trained on 10 MSE alone (the paper's MSE baseline)"
     card = f"""# {stem}.keras: {'GAN image codec (GC)' if args.mode == 'gan' else 'MSE baseline'}, C = {config.channels}
 
 Agustsson et al., "Generative Adversarial Networks for Extreme Learned Image Compression" (ICCV 2019), scaled to a
 CPU: encoder E and generator G at width multiplier {config.width_multiplier} (paper 1.0), {config.residual_blocks}
-residual blocks (paper 9), C = {config.channels} latent channels, L = {config.num_centers} centres; {'trained with LSGAN + 10 MSE + 12 feature matching from the MSE baseline, random-box selective compression; no VGG term (no local weights)' if args.mode == 'gan' else 'trained on 10 MSE alone (the paper MSE baseline)'}.
+residual blocks (paper 9), C = {config.channels} latent channels, L = {config.num_centers} centres; {how}.
 {size_mb:.1f} MB. Entropy prior fitted on {len(files)} training photos (train split of --train).
 
 - Serves: `gifnets compress --mode {args.mode} --channels {config.channels}`, `gifnets decompress`.

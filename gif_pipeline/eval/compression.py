@@ -182,7 +182,8 @@ def summarize(rows: list[Row], out_dir: str, decode_512: dict | None = None) -> 
         for codec in ("webp", "avif"):
             pairs = [(gan_vmaf[r.image], r.vmaf) for r in rows if r.method == f"{codec}_lowest" and r.image in gan_vmaf]
             if pairs:
-                wins.append(f"GC's VMAF >= {codec.upper()}'s smallest file on {sum(a >= b for a, b in pairs)} of {len(pairs)} photos")
+                won = sum(a >= b for a, b in pairs)
+                wins.append(f"GC's VMAF >= {codec.upper()}'s smallest file on {won} of {len(pairs)} photos")
     text = "\n".join(lines) + "\n\n" + "; ".join(wins) + "\n"
     if decode_512:
         text += "\nDecompress time of a 512x512 image (median of 5, after a warm-up): " + ", ".join(
