@@ -87,6 +87,7 @@ def train(strategy, config, d_config, loss_config, train_ds, val_ds, model_dir: 
         disc = Discriminator(d_config) if loss_config.mode == "gan" else None
         model = CompressionTrainer(compressor, disc, loss_config, d_learning_rate=d_learning_rate)
         model.compile(optimizer=keras.optimizers.Adam(learning_rate, beta_1=0.5 if loss_config.mode == "gan" else 0.9))
+    os.makedirs(model_dir, exist_ok=True)
     record = dict(record or {})
     record.update({"loss": loss_config.to_dict(), "discriminator": d_config.to_dict() if disc else None,
                    "vgg_term": bool(loss_config.vgg_weights)})
