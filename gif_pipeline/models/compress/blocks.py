@@ -27,7 +27,11 @@ class InstanceNorm(keras.layers.Layer):
         return {**super().get_config(), "epsilon": self.epsilon}
 
 
-def conv_block(x, filters, kernel, strides=1, name=""):
+def norm_layer(x, norm: str, name: str):
+    return InstanceNorm(name=name)(x) if norm == "instance" else x
+
+
+def conv_block(x, filters, kernel, strides=1, name="", norm="instance"):
     x = keras.layers.Conv2D(filters, kernel, strides=strides, padding="same", name=f"{name}_conv")(x)
-    x = InstanceNorm(name=f"{name}_norm")(x)
+    x = norm_layer(x, norm, f"{name}_norm")
     return keras.layers.ReLU(name=f"{name}_relu")(x)

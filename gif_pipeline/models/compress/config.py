@@ -36,6 +36,12 @@ class CompressionConfig(Config):
     residual_blocks: int = 6  # paper: 9
     sigma: float = 1.0  # soft quantization: softmax(-sigma * (w - c)^2) gives the backward pass
     selective: bool = True  # G reads the keep map as an extra channel (selective compression, §3.3)
+    # "instance" (the paper): instance norm after every convolution of E and G but the last. "none": no normalization.
+    # Instance norm subtracts each image's channel means right after E's first layer, so the global colour of an image
+    # reaches the code only indirectly; our first CPU run (docs/experiments/compress.md) decoded grey images after 800
+    # steps. "none" also makes E and G independent of the image size (per-image statistics of 128 px training crops
+    # differ from a 512 px photo's).
+    norm: str = "none"
 
     def __post_init__(self):
         check_int("channels", self.channels, 1)
@@ -45,6 +51,8 @@ class CompressionConfig(Config):
             raise ValueError(f"num_centers must be odd (centres -k..k), got {self.num_centers!r}")
         if not 0 < self.width_multiplier <= 4:
             raise ValueError(f"width_multiplier must be in (0, 4], got {self.width_multiplier!r}")
+        if self.norm not in ("instance", "none"):
+            raise ValueError(f"norm must be 'instance' or 'none', got {self.norm!r}")
         if not self.sigma > 0:
             raise ValueError(f"sigma must be > 0, got {self.sigma!r}")
 
@@ -68,7 +76,7 @@ class CompressionConfig(Config):
 
     @classmethod
     def paper(cls, **overrides) -> "CompressionConfig":
-        return cls(**{"width_multiplier": 1.0, "residual_blocks": 9, **overrides})
+        return cls(**{"width_multiplier": 1.0, "residual_blocks": 9, "norm": "instance", **overrides})
 
     @classmethod
     def tiny(cls, **overrides) -> "CompressionConfig":

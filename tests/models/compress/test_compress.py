@@ -32,7 +32,8 @@ def photo():
 
 
 def test_config_round_trip_and_checks():
-    for c in (CompressionConfig(), CompressionConfig.paper(), CompressionConfig.tiny()):
+    assert CompressionConfig.paper().norm == "instance"
+    for c in (CompressionConfig(), CompressionConfig.paper(), CompressionConfig.tiny(), CompressionConfig.tiny(norm="instance")):
         assert CompressionConfig.from_dict(c.to_dict()) == c
     assert CompressionConfig.paper().encoder_widths == (60, 120, 240, 480, 960)
     assert CompressionConfig.paper().generator_widths == (960, 480, 240, 120, 60)
@@ -44,6 +45,8 @@ def test_config_round_trip_and_checks():
             CompressionConfig(**bad)
     with pytest.raises(ValueError):
         LossConfig(mode="vae")
+    with pytest.raises(ValueError):
+        CompressionConfig(norm="batch")
 
 
 @pytest.mark.parametrize("channels,bound", [(2, 0.0181), (4, 0.0363), (8, 0.0726)])
@@ -75,6 +78,8 @@ def test_networks_shapes_and_save_load(tiny, tmp_path):
     import keras
 
     x = tf.random.uniform([2, 48, 32, 3], -1, 1, seed=1)
+    x_hat, w_hat = Compressor(CompressionConfig.tiny(norm="instance"))(x)
+    assert x_hat.shape == (2, 48, 32, 3)
     x_hat, w_hat = tiny(x)
     assert x_hat.shape == (2, 48, 32, 3) and w_hat.shape == (2, 3, 2, 2)
     assert set(np.unique(w_hat.numpy())) <= {-2.0, -1.0, 0.0, 1.0, 2.0}
@@ -123,22 +128,22 @@ def test_losses():
         losses.VGGLoss("/nonexistent/vgg19.h5")
 
 
-def test_train_steps_mse_and_gan(tmp_path):
+@pytest.mark.parametrize("mode", ["mse", pytest.param("gan", marks=pytest.mark.slow)])
+def test_train_steps(mode):
     import keras
 
     from gif_pipeline.models.compress.training import CompressionTrainer
 
     x = tf.random.uniform([2, 32, 32, 3], -1, 1, seed=3)
     ds = tf.data.Dataset.from_tensors(x).repeat()
-    for mode in ("mse", "gan"):
-        model = CompressionTrainer(Compressor(CompressionConfig.tiny()), Discriminator(DiscriminatorConfig.tiny()),
-                                   LossConfig(mode=mode, box_probability=0.5))
-        model.compile(optimizer=keras.optimizers.Adam(1e-3), run_eagerly=True)  # tracing the GAN step takes a minute
-        before = [w.numpy().copy() for w in model.compressor.trainable_weights]
-        history = model.fit(ds, steps_per_epoch=2, epochs=1, verbose=0)
-        logs = {k: v[-1] for k, v in history.history.items()}
-        assert np.isfinite(logs["loss"]) and ("d_loss" in logs) == (mode == "gan")
-        assert any(not np.array_equal(b, w.numpy()) for b, w in zip(before, model.compressor.trainable_weights))
+    model = CompressionTrainer(Compressor(CompressionConfig.tiny()), Discriminator(DiscriminatorConfig.tiny()),
+                               LossConfig(mode=mode, box_probability=0.5))
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), run_eagerly=True)  # tracing the GAN step takes a minute
+    before = [w.numpy().copy() for w in model.compressor.trainable_weights]
+    history = model.fit(ds, steps_per_epoch=2, epochs=1, verbose=0)
+    logs = {k: v[-1] for k, v in history.history.items()}
+    assert np.isfinite(logs["loss"]) and ("d_loss" in logs) == (mode == "gan")
+    assert any(not np.array_equal(b, w.numpy()) for b, w in zip(before, model.compressor.trainable_weights))
 
 
 def test_entropy_coder_round_trip_and_beats_uniform():
