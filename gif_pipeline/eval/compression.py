@@ -107,6 +107,7 @@ def run(folder, models: dict, out_dir: str, max_images: int = 0, html_examples: 
     if not files:
         raise SystemExit(f"no images in {folder}")
     rows: list[Row] = []
+    examples = {int(k * len(files) / html_examples) for k in range(html_examples)} if html_examples else set()
     for codec in models.values():  # warm-up: trace the graphs once
         warm = np.zeros((256, 256, 3), np.uint8)
         codec.decompress(codec.compress(warm)[0])
@@ -137,9 +138,11 @@ def run(folder, models: dict, out_dir: str, max_images: int = 0, html_examples: 
             for size, setting, data, out, enc in results:  # the curve
                 if setting != lowest[1]:
                     rows.append(measure(name, f"{codec}_curve", setting, data, ref, out, enc, 0.0, use_vmaf))
-        Image.fromarray(ref).save(os.path.join(out_dir, "images", f"{stem}_original.png"))
-        for method, (out, _) in decoded.items():
-            Image.fromarray(out).save(os.path.join(out_dir, "images", f"{stem}_{method}.png"))
+        if i in examples:  # the page's images only, spread over the folder (PNG, lossless: what each codec decoded)
+            Image.fromarray(ref).save(os.path.join(out_dir, "images", f"{stem}_original.png"))
+            for method, (out, _) in decoded.items():
+                if not method.endswith("_matched"):
+                    Image.fromarray(out).save(os.path.join(out_dir, "images", f"{stem}_{method}.png"))
         if progress:
             print(f"[{i + 1}/{len(files)}] {name}", file=sys.stderr)
     write_csv(rows, os.path.join(out_dir, "results.csv"))
@@ -229,7 +232,8 @@ def write_html(rows: list[Row], out_dir: str, examples: int, title: str):
     for r in rows:
         if r.method not in methods and not r.method.endswith("_curve") and not r.method.endswith("_matched"):
             methods.append(r.method)
-    images = sorted({r.image for r in rows})[:examples] if examples else sorted({r.image for r in rows})
+    images = [im for im in sorted({r.image for r in rows})
+              if os.path.exists(os.path.join(out_dir, "images", im.replace(os.sep, "_").rsplit(".", 1)[0] + "_original.png"))]
     by = {(r.image, r.method): r for r in rows}
     parts = [f"<!doctype html><meta charset=utf-8><title>{html.escape(title)}</title>",
              "<style>body{font-family:sans-serif;margin:12px;background:#fafafa}td{vertical-align:top;padding:3px;"
@@ -274,7 +278,7 @@ def build_parser(prog="gifnets bench --task compression"):
                    help="a compressor to run (repeatable), e.g. gc_c4=runs/compress_gan_c4/compressor.keras:gan; "
                    "default: every installed compress_gan / compress_mse model")
     p.add_argument("--max-images", type=int, default=0)
-    p.add_argument("--html-examples", type=int, default=8)
+    p.add_argument("--html-examples", type=int, default=6, help="photos on the side-by-side page (their PNGs are written)")
     p.add_argument("--no-vmaf", action="store_true")
     p.add_argument("--threads", type=int, default=0, help="TensorFlow threads (0: default)")
     return p
