@@ -1,7 +1,7 @@
 """GC's encoder E (§3.1, Appendix A): ``c7s1-60, d120, d240, d480, d960, c3s1-C`` (widths times the multiplier).
 
-cNsS-K: N x N convolution, stride S, K filters, instance norm (the paper; ``norm="none"`` drops it), ReLU; dK: 3 x 3, stride 2. The last
-convolution is linear (its output is quantized). [B, H, W, 3] in [-1, 1] -> [B, H/16, W/16, C].
+cNsS-K: N x N convolution, stride S, K filters, instance norm (the paper; ``norm="none"`` drops it), ReLU;
+dK: 3 x 3, stride 2. The last convolution is linear (its output is quantized). [B, H, W, 3] in [-1, 1] -> [B, H/16, W/16, C].
 """
 from __future__ import annotations
 
