@@ -28,10 +28,14 @@ setup(
     extras_require={
         # Training, export, serving and the Keras path (--backend tf): TensorFlow and what it brings.
         "train": _TRAIN,
-        "test": _TRAIN + _BENCH + ["pytest>=8", "pytest-xdist>=3", "ruff>=0.6", "tensorflow-serving-api>=2.21,<2.22"],
+        "test": _TRAIN + _BENCH + ["pytest>=8", "pytest-xdist>=3", "ruff>=0.6", "tensorflow-serving-api>=2.21,<2.22",
+                 "constriction>=0.4"],
         "export": _TRAIN,
         "serving": _TRAIN + ["tensorflow-serving-api>=2.21,<2.22"],
         "bench": _BENCH,
+        # gifnets compress / decompress (issue #28): the range coder; its bench adds HEIC and JPEG XL.
+        "compress": _TRAIN + ["constriction>=0.4"],
+        "bench-compress": _BENCH + ["constriction>=0.4", "pillow-heif>=0.16", "imagecodecs>=2024.1"],
         "tfds": ["tensorflow-datasets", "importlib_resources"],
     },
     entry_points={"console_scripts": ["gifnets=gif_pipeline.cli:main"]},

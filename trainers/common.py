@@ -71,12 +71,15 @@ def build_inputs(augment: str | None):
     return train, val
 
 
-def apply_preset(trainer: str) -> dict:
-    """Set the flags of ``--preset`` (a name in ``TRAINING_PRESETS[trainer]``) that the command line left
-    unset; returns the preset's values. An unknown name is a usage error listing the known ones."""
+def apply_preset(trainer: str, presets: dict | None = None) -> dict:
+    """Set the flags of ``--preset`` (a name in ``TRAINING_PRESETS[trainer]``; another family passes its own
+    ``presets``) that the command line left unset; returns the preset's values. An unknown name is a usage
+    error listing the known ones."""
     from absl import app
 
-    from gif_pipeline.models.gifnets.presets import TRAINING_PRESETS
+    if presets is None:
+        from gif_pipeline.models.gifnets.presets import TRAINING_PRESETS as presets
+    TRAINING_PRESETS = presets
 
     if not FLAGS.preset:
         return {}

@@ -9,6 +9,10 @@ def add_parser(sub):
 
 
 def main(argv: list[str]) -> int:
+    if argv[:2] == ["--task", "compression"] or argv[:1] == ["--task=compression"]:
+        from gif_pipeline.eval import compression
+
+        return compression.main(argv[1 if argv[0].startswith("--task=") else 2:]) or 0
     from gif_pipeline.eval import bench
 
     return bench.main(argv, prog="gifnets bench") or 0

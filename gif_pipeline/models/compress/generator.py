@@ -1,0 +1,32 @@
+"""GC's generator G (§3.2, Appendix A): ``c3s1-960, 9 x R960, u480, u240, u120, u60, c7s1-3``.
+
+RK: residual block (two 3 x 3 convolutions with instance norm, ReLU between, identity skip); uK: 3 x 3
+transposed convolution, stride 2, instance norm (``norm="instance"``), ReLU; the last layer ends in tanh. Widths times the
+multiplier, ``residual_blocks`` blocks (paper: 9). With ``selective``, G reads the keep map (1 where the code
+was sent) as one more input channel, so it knows where a zero code means "synthesize" (§3.3).
+The paper's optional noise channels are not used (its GC models without noise are the ones reported).
+"""
+from __future__ import annotations
+
+import keras
+
+from gif_pipeline.models.compress.blocks import conv_block, norm_layer
+from gif_pipeline.models.compress.config import CompressionConfig
+
+
+def build_generator(config: CompressionConfig) -> keras.Model:
+    widths = config.generator_widths
+    channels = config.channels + (1 if config.selective else 0)
+    x = inputs = keras.Input((None, None, channels), name="code")
+    x = conv_block(x, widths[0], 3, name="c3s1", norm=config.norm)
+    for i in range(config.residual_blocks):
+        y = conv_block(x, widths[0], 3, name=f"res{i}_a", norm=config.norm)
+        y = keras.layers.Conv2D(widths[0], 3, padding="same", name=f"res{i}_b_conv")(y)
+        y = norm_layer(y, config.norm, f"res{i}_b_norm")
+        x = keras.layers.Add(name=f"res{i}_add")([x, y])
+    for i, w in enumerate(widths[1:]):
+        x = keras.layers.Conv2DTranspose(w, 3, strides=2, padding="same", name=f"u{i + 1}_conv")(x)
+        x = norm_layer(x, config.norm, f"u{i + 1}_norm")
+        x = keras.layers.ReLU(name=f"u{i + 1}_relu")(x)
+    x = keras.layers.Conv2D(3, 7, padding="same", activation="tanh", name="c7s1_out")(x)
+    return keras.Model(inputs, x, name="generator")
