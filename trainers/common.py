@@ -71,16 +71,17 @@ def build_inputs(augment: str | None):
     return train, val
 
 
-def apply_preset(trainer: str) -> dict:
-    """Set the flags of ``--preset`` (a name in ``TRAINING_PRESETS[trainer]``) that the command line left
-    unset; returns the preset's values. An unknown name is a usage error listing the known ones."""
+def apply_preset(trainer: str, training_presets: dict | None = None) -> dict:
+    """Set the flags of ``--preset`` (a name in ``TRAINING_PRESETS[trainer]``, GIFnets' unless a family passes its
+    own ``training_presets``) that the command line left unset; returns the preset's values. An unknown name is
+    a usage error listing the known ones."""
     from absl import app
 
     from gif_pipeline.models.gifnets.presets import TRAINING_PRESETS
 
     if not FLAGS.preset:
         return {}
-    presets = TRAINING_PRESETS.get(trainer, {})
+    presets = (TRAINING_PRESETS if training_presets is None else training_presets).get(trainer, {})
     if FLAGS.preset not in presets:
         raise app.UsageError(f"--preset={FLAGS.preset}: {trainer} knows {', '.join(sorted(presets)) or 'no presets'}")
     values = presets[FLAGS.preset]
