@@ -26,13 +26,15 @@ def backward_warp(image, flow):
     b, h, w, c = shape[0], shape[1], shape[2], shape[3]
     hf, wf = tf.cast(h, image.dtype), tf.cast(w, image.dtype)
     gy, gx = tf.meshgrid(tf.range(hf, dtype=image.dtype), tf.range(wf, dtype=image.dtype), indexing="ij")
-    x = tf.clip_by_value(gx[None] + flow[..., 0], 0.0, wf - 1.0)
-    y = tf.clip_by_value(gy[None] + flow[..., 1], 0.0, hf - 1.0)
+    # (Indexing with None becomes a StridedSlice with new_axis_mask, which TFLite lacks: expand_dims instead.)
+    fx, fy = tf.unstack(flow, 2, axis=-1)
+    x = tf.clip_by_value(tf.expand_dims(gx, 0) + fx, 0.0, wf - 1.0)
+    y = tf.clip_by_value(tf.expand_dims(gy, 0) + fy, 0.0, hf - 1.0)
     x0f, y0f = tf.floor(x), tf.floor(y)
-    ax, ay = (x - x0f)[..., None], (y - y0f)[..., None]  # weights of the right / lower neighbours
+    ax, ay = tf.expand_dims(x - x0f, -1), tf.expand_dims(y - y0f, -1)  # weights of the right / lower neighbours
     x0, y0 = tf.cast(x0f, tf.int32), tf.cast(y0f, tf.int32)
     x1, y1 = tf.minimum(x0 + 1, w - 1), tf.minimum(y0 + 1, h - 1)
-    base = (tf.range(b, dtype=tf.int32) * (h * w))[:, None, None]
+    base = tf.reshape(tf.range(b, dtype=tf.int32) * (h * w), [-1, 1, 1])
     flat = tf.reshape(image, [-1, c])
 
     def at(yy, xx):

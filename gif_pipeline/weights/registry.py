@@ -35,8 +35,10 @@ class WeightsError(GifnetsError):
 def _families() -> dict:
     """kind -> (family, WeightKind) over every model family."""
     from gif_pipeline.models.gifnets import presets as gifnets
+    from gif_pipeline.models.interp import presets as interp
 
-    return {kind: ("gifnets", spec) for kind, spec in gifnets.WEIGHT_KINDS.items()}
+    return {**{kind: ("gifnets", spec) for kind, spec in gifnets.WEIGHT_KINDS.items()},
+            **{kind: ("interp", spec) for kind, spec in interp.WEIGHT_KINDS.items()}}
 
 
 KINDS = _families()
@@ -259,6 +261,9 @@ def load(kind: str, np: int | None = None, explicit: str | None = None, search_r
     import keras
 
     from gif_pipeline.models.gifnets import banding_net, dither_net, palette_net  # noqa: F401  (registration)
+
+    if kind == "interp":
+        from gif_pipeline.models.interp import interp_net  # noqa: F401  (registration)
 
     path = find_model(kind, np, explicit, search_runs=search_runs)
     verify(path)
