@@ -141,6 +141,11 @@ def _affine(center, shift, zoom, angle_deg, size):
 
 def _synthetic(rng, photos: list[str], factor: int, i: int, config: MotionConfig):
     """True frames at times 0, i/factor and 1 of a pan/zoom/rotation of one photo (+ a moving pasted patch)."""
+    return synthetic_frames(rng, photos, factor, (0.0, i / factor, 1.0), config)
+
+
+def synthetic_frames(rng, photos: list[str], factor: int, times, config: MotionConfig) -> list[np.ndarray]:
+    """Frames at ``times`` (0..1 spans ``factor`` original frames) of one synthetic motion (see the module)."""
     size = config.crop_size
     bg = Image.fromarray(_photo(photos[rng.integers(len(photos))], config.photo_short_side))
     shift = rng.uniform(-1, 1, 2) * config.shift_per_frame * factor
@@ -163,7 +168,7 @@ def _synthetic(rng, photos: list[str], factor: int, i: int, config: MotionConfig
         velocity = rng.uniform(-1, 1, 2) * config.shift_per_frame * 1.5 * factor
         patch = (Image.fromarray(np.ascontiguousarray(src[y:y + p, x:x + p])), mask, start, velocity)
     frames = []
-    for tau in (0.0, i / factor, 1.0):
+    for tau in times:
         z = 1.0 + tau * (zoom - 1.0)
         im = bg.transform((size, size), Image.AFFINE, _affine(center, tau * shift, z, tau * angle, size),
                           resample=Image.BILINEAR)
