@@ -50,7 +50,7 @@ def test_interpolate_gif_webp_and_folder_keep_the_timing(tmp_path, tiny_model, c
     # identical 50-ms frames into one of 100 ms, which plays the same).
     assert durations in ([50] * 8, [50] * 6 + [100])
     with Image.open(tmp_path / "out.webp") as im:
-        assert im.n_frames == 8
+        assert im.n_frames in (7, 8)  # the same merge
     assert sorted(os.listdir(tmp_path / "frames")) == [f"{i:04d}.png" for i in range(8)]
     assert "4 -> 8 frames" in capsys.readouterr().out
 
