@@ -139,7 +139,8 @@ def write_results(rows: list[dict], out: str, title: str, notes: list[str]) -> N
     rates = sorted({r["k"] for r in rows})
     for clip, kind, size in clips:
         lines += [f"## {clip} ({kind}, {size}, {rows[0]['colors']}-colour GIF)", "",
-                  "| method | " + " | ".join(f"1/{k} PSNR / SSIM (all) | 1/{k} new frames" for k in rates) + " | s per new frame |",
+                  "| method | " + " | ".join(f"1/{k} PSNR / SSIM (all) | 1/{k} new frames" for k in rates)
+                  + " | s per new frame |",
                   "|---|" + "---:|---:|" * len(rates) + "---:|"]
         for method in methods:
             cells = []

@@ -1,1 +1,2 @@
-"""Frame interpolation for animated GIFs: GIF2Video §4.2 (Wang et al., CVPR 2019, https://arxiv.org/abs/1901.02840), a Super SloMo adaptation (Jiang et al., CVPR 2018, https://arxiv.org/abs/1712.00080)."""
+"""Frame interpolation for animated GIFs: GIF2Video §4.2 (https://arxiv.org/abs/1901.02840), after Super SloMo
+(https://arxiv.org/abs/1712.00080)."""

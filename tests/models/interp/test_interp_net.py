@@ -3,7 +3,6 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-import checks
 from gif_pipeline.models.interp.config import InterpLossConfig, InterpNetConfig
 from gif_pipeline.models.interp.graph import InterpGraph
 from gif_pipeline.models.interp.interp_net import build_interp_net, intermediate_flows
