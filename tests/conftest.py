@@ -38,11 +38,11 @@ def samples() -> dict:
 @pytest.fixture(scope="session")
 def tiny_weights(tmp_path_factory):
     """A weights folder with tiny untrained networks for Np = 8: ``palette_np8.keras`` and ``dither_np8.keras``."""
-    import keras
-
     from gif_pipeline.models.gifnets.config import DitherNetConfig, PaletteNetConfig
     from gif_pipeline.models.gifnets.dither_net import build_dither_net
     from gif_pipeline.models.gifnets.palette_net import PaletteNet
+
+    import keras
 
     keras.utils.set_random_seed(8)  # the same tiny networks in every run and every xdist worker
     folder = tmp_path_factory.mktemp("weights")
