@@ -10,7 +10,7 @@ from gif_pipeline.cli import args as cli_args
 from gif_pipeline.cli import batch
 
 FORMATS = ("gif", "webp", "mp4", "frames")
-MAX_BYTES = 2 << 30  # frames held in memory (input and output together)
+MAX_BYTES = 2 << 30  # frames held in memory: the input's, plus the output's for .gif/.webp (.mp4 and folders stream)
 
 
 def factor(text: str) -> int:
@@ -71,15 +71,16 @@ def run(args) -> int:
             raise interp.InterpolationError(
                 f"{src}: factor {k} makes frames of {interp.min_interval_ms(durations, k):.3g} ms; browsers show GIF "
                 "frames under 20 ms at 100 ms: use a smaller factor or --fps <= 50, or write .mp4 or a folder")
-        if n * k * h * w * 3 > MAX_BYTES:
-            raise interp.InterpolationError(f"{src}: {n} x {k} frames of {w}x{h} need "
-                                            f"{n * k * h * w * 3 / 2**30:.1f} GiB; too long for memory (split it first)")
+        if kind in (".gif", ".webp") and n * k * h * w * 3 > MAX_BYTES:
+            raise interp.InterpolationError(f"{src}: {n} x {k} frames of {w}x{h} need {n * k * h * w * 3 / 2**30:.1f} "
+                                            f"GiB as a {kind}; write .mp4 or a folder (streamed) instead")
         start = time.perf_counter()
-        out = interp.interpolate_frames(frames, k, model_path=args.model)
-        seconds = time.perf_counter() - start
+        interp.check_frames(frames)
+        out = interp.iter_interpolated(frames, k, model_path=args.model)  # streamed into .mp4 / a folder
         new_durations = anim_pillow.split_durations(durations, k)
         anim_pillow.write_animation(dst, out, new_durations, loop, force=args.force, protect=[src])
-        return {"input": src, "output": dst, "frames_in": int(n), "frames_out": int(len(out)), "factor": k,
+        seconds = time.perf_counter() - start
+        return {"input": src, "output": dst, "frames_in": int(n), "frames_out": int(n * k), "factor": k,
                 "fps_in": round(fps_in, 3), "fps_out": round(fps_in * k, 3),
                 "duration_ms_in": int(sum(durations)), "duration_ms_out": int(sum(new_durations)),
                 "size": [int(w), int(h)], "seconds": round(seconds, 3),
@@ -88,7 +89,7 @@ def run(args) -> int:
     def describe(s: dict) -> str:
         return (f"{s['input']} -> {s['output']}: {s['frames_in']} -> {s['frames_out']} frames "
                 f"({s['fps_in']:g} -> {s['fps_out']:g} fps, {s['duration_ms_out'] / 1000:g} s), "
-                f"{s['s_per_new_frame']:.3f} s per new frame")
+                f"{s['s_per_new_frame']:.3f} s per new frame, writing included")
 
     try:
         pairs = _plan(args)

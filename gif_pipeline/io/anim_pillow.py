@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 import os
 import shutil
 import subprocess
@@ -92,13 +93,16 @@ def _webp_bytes(frames, durations, loop) -> bytes:
     return buf.getvalue()
 
 
-def _mp4(frames: list[np.ndarray], durations, target: str, force: bool):
-    """H.264 at a constant rate (the mean frame rate: an .mp4 keeps the clip's length, not per-frame delays)."""
+def _mp4(frames, durations, target: str, force: bool):
+    """H.264 at a constant rate (the mean frame rate: an .mp4 keeps the clip's length, not per-frame delays).
+    ``frames`` may be an iterator (streamed: one frame in memory at a time)."""
     import imageio_ffmpeg
 
     total = sum(durations) / 1000.0
-    fps = len(frames) / total if total > 0 else 10.0
-    h, w = frames[0].shape[:2]
+    fps = len(durations) / total if total > 0 else 10.0
+    frames = iter(frames)
+    first = np.asarray(next(frames), np.uint8)
+    h, w = first.shape[:2]
     parent = os.path.dirname(os.path.abspath(target))
     fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(target) + ".", suffix=".mp4", dir=parent)
     os.close(fd)
@@ -106,7 +110,8 @@ def _mp4(frames: list[np.ndarray], durations, target: str, force: bool):
         writer = imageio_ffmpeg.write_frames(tmp, (w + w % 2, h + h % 2), fps=fps, quality=8, macro_block_size=2,
                                              pix_fmt_out="yuv420p", ffmpeg_log_level="error")
         writer.send(None)
-        for f in frames:
+        for f in itertools.chain([first], frames):
+            f = np.asarray(f, np.uint8)
             if h % 2 or w % 2:
                 f = np.pad(f, [(0, h % 2), (0, w % 2), (0, 0)], mode="edge")
             writer.send(np.ascontiguousarray(f))
@@ -121,7 +126,7 @@ def _mp4(frames: list[np.ndarray], durations, target: str, force: bool):
             os.unlink(tmp)
 
 
-def _folder(frames, target: str, force: bool):
+def _folder(frames, count: int, target: str, force: bool):
     parent = os.path.dirname(os.path.abspath(target.rstrip(os.sep))) or "."
     if os.path.exists(target) and not os.path.isdir(target):
         raise OutputExistsError(f"{target}: exists and is not a folder")
@@ -129,9 +134,9 @@ def _folder(frames, target: str, force: bool):
         raise OutputExistsError(f"{target}: folder is not empty (use --force to replace it)")
     tmp = tempfile.mkdtemp(prefix="." + os.path.basename(target.rstrip(os.sep)) + ".", dir=parent)
     try:
-        digits = max(4, len(str(len(frames) - 1)))
+        digits = max(4, len(str(count - 1)))
         for i, f in enumerate(frames):
-            Image.fromarray(f).save(os.path.join(tmp, f"{i:0{digits}d}.png"))
+            Image.fromarray(np.asarray(f, np.uint8)).save(os.path.join(tmp, f"{i:0{digits}d}.png"))
         os.chmod(tmp, 0o777 & ~_umask())
         if os.path.isdir(target):
             shutil.rmtree(target)
@@ -162,9 +167,9 @@ def output_kind(target: str) -> str:
 
 
 def write_animation(target: str, frames, durations, loop: int = 0, *, force: bool = False, protect: Iterable = ()):
-    """Write ``frames`` (uint8 ``[H, W, 3]`` each) with ``durations`` (ms) to ``target`` (see the module)."""
-    frames = [np.asarray(f, np.uint8) for f in frames]
-    if not frames:
+    """Write ``frames`` (uint8 ``[H, W, 3]`` each, one per duration in ms) to ``target`` (see the module).
+    ``.mp4`` and folders take an iterator and stream it; ``.gif`` and ``.webp`` are built in memory."""
+    if not len(durations):
         raise GifnetsError(f"{target}: no frames to write")
     for p in protect:
         if _same_file(target, os.fspath(p)):
@@ -174,13 +179,15 @@ def write_animation(target: str, frames, durations, loop: int = 0, *, force: boo
     if not os.path.isdir(parent):
         raise GifnetsError(f"{target}: output folder {parent} does not exist")
     if kind == ".gif":
+        frames = [np.asarray(f, np.uint8) for f in frames]
         atomic_write(target, _gif_bytes(frames, durations, loop), force=force, protect=protect)
     elif kind == ".webp":
+        frames = [np.asarray(f, np.uint8) for f in frames]
         atomic_write(target, _webp_bytes(frames, durations, loop), force=force, protect=protect)
     elif kind == ".mp4":
         if os.path.lexists(target) and not force:
             raise OutputExistsError(f"{target}: already exists (use --force to overwrite)")
         _mp4(frames, durations, target, force)
     else:
-        _folder(frames, target, force)
+        _folder(frames, len(durations), target, force)
     return kind
