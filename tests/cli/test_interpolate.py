@@ -37,7 +37,7 @@ def _gif(path, frames=4, size=(40, 24), duration=100):
 
 def test_interpolate_gif_webp_and_folder_keep_the_timing(tmp_path, tiny_model, capsys):
     src = _gif(tmp_path / "in.gif")
-    for out in ("out.gif", "out.webp", "frames"):
+    for out in ("out.gif", "out.webp", "frames", "out.mp4"):
         code = cli.main(["interpolate", src, "-o", str(tmp_path / out), "--factor", "2", "--model", tiny_model])
         assert code == 0, capsys.readouterr().err
     with Image.open(tmp_path / "out.gif") as im:
@@ -52,6 +52,9 @@ def test_interpolate_gif_webp_and_folder_keep_the_timing(tmp_path, tiny_model, c
     with Image.open(tmp_path / "out.webp") as im:
         assert im.n_frames in (7, 8)  # the same merge
     assert sorted(os.listdir(tmp_path / "frames")) == [f"{i:04d}.png" for i in range(8)]
+    import imageio_ffmpeg
+
+    assert imageio_ffmpeg.count_frames_and_secs(str(tmp_path / "out.mp4")) == (8, 0.4)
     assert "4 -> 8 frames" in capsys.readouterr().out
 
 
@@ -109,6 +112,7 @@ def test_cli_bad_inputs_exit_2_with_one_line_and_write_nothing_half(tmp_path, ti
     assert (out / "in.gif").read_bytes() == before and not [n for n in os.listdir(out) if n.startswith(".")]
 
 
+@pytest.mark.slow
 def test_mp4_output_as_a_user_runs_it(tmp_path, tiny_model):
     import imageio_ffmpeg
 

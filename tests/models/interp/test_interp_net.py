@@ -84,7 +84,7 @@ def test_training_steps_lower_the_loss_on_one_batch():
     batch = _batch()
     before = model.evaluate(tf.data.Dataset.from_tensors(batch), verbose=0, return_dict=True)
     assert set(before) >= {"loss", "reconstruction", "gradient", "warping", "smoothness", "psnr", "psnr_repeat"}
-    model.fit(tf.data.Dataset.from_tensors(batch).repeat(8), epochs=1, verbose=0)
+    model.fit(tf.data.Dataset.from_tensors(batch).repeat(4), epochs=1, verbose=0)
     after = model.evaluate(tf.data.Dataset.from_tensors(batch), verbose=0, return_dict=True)
     assert np.isfinite(after["loss"]) and after["loss"] < before["loss"]
 
@@ -101,8 +101,6 @@ def test_graph_pads_crops_and_its_tflite_model_matches_keras(tiny):
     a, b, t = _frames()
     want = graph.interpolate(a, b, t)["frame"].numpy()
     assert want.shape == (1, 13, 10, 3) and want.dtype == np.uint8
-    flows = graph.flows(a, b)
-    np.testing.assert_array_equal(graph.synthesize(a, b, flows["f01"], flows["f10"], t)["frame"].numpy(), want)
     interpreter = Interpreter(model_content=graph.tflite())
     runner = interpreter.get_signature_runner()
     got = runner(frame0=a, frame1=b, t=t)["frame"]
@@ -119,6 +117,8 @@ def test_saved_model_and_its_tflite_file_match_keras(tiny, tmp_path):
     graph = InterpGraph(tiny)
     a, b, t = _frames(32, 48)
     want = graph.interpolate(a, b, t)["frame"].numpy()
+    flows = graph.flows(a, b)  # the two-step path the Python API takes computes the same frame
+    np.testing.assert_array_equal(graph.synthesize(a, b, flows["f01"], flows["f10"], t)["frame"].numpy(), want)
     graph.save(str(tmp_path / "saved"))
     saved = tf.saved_model.load(str(tmp_path / "saved"))
     np.testing.assert_array_equal(saved.signatures["serving_default"](frame0=a, frame1=b, t=t)["frame"].numpy(), want)
