@@ -28,6 +28,7 @@ def main(argv=None) -> int:
     p.add_argument("--synthetic", type=int, default=2, help="synthetic clips (0: none)")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--methods", default=None, help="comma-separated subset of the methods")
+    p.add_argument("--video-rate", type=int, default=4, help="write the held-out clip's videos at this rate (0: none)")
     args = p.parse_args(argv)
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -51,10 +52,14 @@ def main(argv=None) -> int:
 
     for _, _, frames in clips:
         list(iter_interpolated(frames[:2], 2, graph))
-    rows = []
-    for name, kind, frames in clips:
+    rows, videos = [], {}
+    for i, (name, kind, frames) in enumerate(clips):
         print(f"{name} ({kind}): {len(frames)} frames of {frames.shape[2]}x{frames.shape[1]}", file=sys.stderr)
-        rows += bench.evaluate_clip(name, kind, frames, graph, rates, args.colors, args.dither, methods)
+        rows += bench.evaluate_clip(name, kind, frames, graph, rates, args.colors, args.dither, methods,
+                                    videos=videos if i == 0 and args.video_rate in rates else None,
+                                    video_rate=args.video_rate)
+    if videos:  # the held-out clip, side by side
+        bench.write_videos(videos, os.path.join(args.out, "videos"), clips[0][0], args.video_rate)
     notes = [f"Model: {args.model or 'registry'}{' + ' + args.weights if args.weights else ''} "
              f"(width x{model.config.width_multiplier}, {model.count_params():,} parameters, "
              f"{model.count_params() * 4 / 1e6:.1f} MB float32). One run, {args.threads} TensorFlow thread(s), "

@@ -94,8 +94,9 @@ def _psnr_batch(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def evaluate_clip(name: str, kind: str, frames: np.ndarray, graph, rates=RATES, colors: int = 32,
-                  dither: bool = False, methods=METHODS) -> list[dict]:
-    """Rows of (clip, kind, rate, method) -> PSNR/SSIM (all frames, new frames, kept frames) and time."""
+                  dither: bool = False, methods=METHODS, videos: dict | None = None, video_rate: int = 4) -> list[dict]:
+    """Rows of (clip, kind, rate, method) -> PSNR/SSIM (all frames, new frames, kept frames) and time. With
+    ``videos`` (a dict), each method's frames at 1/``video_rate`` (and the truth) are kept in it by name."""
     from gif_pipeline.interpolate import iter_interpolated
 
     rows = []
@@ -116,6 +117,9 @@ def evaluate_clip(name: str, kind: str, frames: np.ndarray, graph, rates=RATES, 
                 out = np.stack(list(iter_interpolated(kept, k, graph)))[: m * k + 1]
             seconds = time.perf_counter() - start
             p, s = _psnr_batch(out, truth), _ssim_batch(out, truth)
+            if videos is not None and k == video_rate:
+                videos[method] = out
+                videos["truth"] = truth
             rows.append({"clip": name, "kind": kind, "rate": f"1/{k}", "k": k, "method": method, "colors": colors,
                          "dither": int(dither), "frames": len(truth), "new_frames": int(new.sum()),
                          "psnr": float(p.mean()), "ssim": float(s.mean()), "psnr_new": float(p[new].mean()),
@@ -187,3 +191,30 @@ def _plot(rows, path):
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def write_videos(videos: dict, out: str, clip: str, rate: int, fps: float = 25.0, max_frames: int = 65) -> str:
+    """Each method's first ``max_frames`` frames as an .mp4 and an ``index.html`` that plays them side by side."""
+    from gif_pipeline.io import anim_pillow
+
+    os.makedirs(out, exist_ok=True)
+    cells = []
+    for name in ["truth", *[m for m in METHODS if m in videos]]:
+        file = name.replace(" ", "_").replace("(", "").replace(")", "") + ".mp4"
+        frames = videos[name][:max_frames]
+        anim_pillow.write_animation(os.path.join(out, file), frames, [1000.0 / fps] * len(frames), force=True)
+        label = "true frames" if name == "truth" else name
+        cells.append(f'<figure><video src="{file}" autoplay loop muted playsinline></video><figcaption>{label}'
+                     "</figcaption></figure>")
+    html = f"""<!doctype html><meta charset="utf-8"><title>Interpolation: {clip} at 1/{rate}</title>
+<style>body{{font-family:sans-serif;margin:16px}}figure{{display:inline-block;margin:6px}}video{{width:480px}}</style>
+<h1>{clip}: 32-colour GIF at 1/{rate} of the frames, rebuilt to the full rate</h1>
+<p>The first {max_frames} frames, each video at {fps:g} fps, looping; all start together. Numbers: ../summary.md.</p>
+{"".join(cells)}
+<script>const v=[...document.querySelectorAll('video')];
+setInterval(()=>{{const t=v[0].currentTime;v.forEach(x=>{{if(Math.abs(x.currentTime-t)>0.08)x.currentTime=t;}});}},1000);</script>
+"""
+    path = os.path.join(out, "index.html")
+    with open(path, "w") as f:
+        f.write(html)
+    return path

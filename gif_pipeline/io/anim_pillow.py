@@ -118,6 +118,7 @@ def _mp4(frames, durations, target: str, force: bool):
         writer.close()
         if os.path.lexists(target) and not force:
             raise OutputExistsError(f"{target}: already exists (use --force to overwrite)")
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, target)
     except (OSError, subprocess.SubprocessError, RuntimeError) as e:
         raise GifnetsError(f"{target}: cannot write the video ({e})") from None
