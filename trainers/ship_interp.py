@@ -23,6 +23,7 @@ def main(argv=None) -> int:
     p.add_argument("--bench", default="results/interp")
     p.add_argument("--weights_dir", default=None, help="default: gif_pipeline/weights")
     p.add_argument("--train_command", default="trainers/train_interp --preset=cpu")
+    p.add_argument("--note", default="", help="where the weights come from, for the card (e.g. the epoch)")
     args = p.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     from gif_pipeline.models.interp.config import InterpNetConfig
@@ -73,8 +74,8 @@ Frame interpolation for animated GIFs (GIF2Video §4.2, a Super SloMo adaptation
   frames quantized to 32-256 colours (Pillow median cut, with/without Floyd-Steinberg) at 1/2, 1/4, 1/8 of the
   frames kept; 128-px crops. The held-out clip `bigbuckbunny.mp4` was never trained on nor used to pick weights.
 - Reproduce: `{args.train_command}`; weights from `{origin}` (the best validation epoch on synthetic val-photo
-  motion{f", after {epochs} epochs" if epochs else ", run still going when shipped"}). Lab notebook:
-  docs/experiments/interp.md.
+  motion{f", after {epochs} epochs" if epochs else ", run still going when shipped"}). {args.note}
+  Lab notebook: docs/experiments/interp.md.
 
 ## Results (held-out real clip and synthetic clips; one run on the shared 2-core machine)
 {summary.split(chr(10), 1)[1]}
