@@ -60,7 +60,8 @@ def main(argv=None) -> int:
                                     video_rate=args.video_rate)
     if videos:  # the held-out clip, side by side
         bench.write_videos(videos, os.path.join(args.out, "videos"), clips[0][0], args.video_rate)
-    notes = [f"Model: {args.model or 'registry'}{' + ' + args.weights if args.weights else ''} "
+    notes = [f"Model: {args.model or ('registry' if not args.weights else '')}"
+             f"{(' + ' if args.model else '') + args.weights if args.weights else ''} "
              f"(width x{model.config.width_multiplier}, {model.count_params():,} parameters, "
              f"{model.count_params() * 4 / 1e6:.1f} MB float32). One run, {args.threads} TensorFlow thread(s), "
              f"ffmpeg with 1 thread; {args.colors}-colour GIF, {'Floyd-Steinberg' if args.dither else 'no'} dither.",
