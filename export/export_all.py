@@ -57,6 +57,11 @@ def verify_float32(saved_model_path: str, tflite_path: str, images) -> tfl.Agree
 
 def main(argv=None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if "--model=interp" in argv:  # the interpolation family has its own graph and check (export/export_interp.py)
+        from export import export_interp
+
+        return export_interp.main([a for a in argv if a != "--model=interp"])
     args = build_parser().parse_args(argv)
     try:
         variants = tfl.parse_variants(args.variants)

@@ -72,21 +72,19 @@ def build_inputs(augment: str | None):
 
 
 def apply_preset(trainer: str, presets: dict | None = None) -> dict:
-    """Set the flags of ``--preset`` (a name in ``TRAINING_PRESETS[trainer]``; another family passes its own
-    ``presets``) that the command line left unset; returns the preset's values. An unknown name is a usage
+    """Set the flags of ``--preset`` (a name in ``presets[trainer]``: GIFnets' ``TRAINING_PRESETS`` unless a family
+    passes its own) that the command line left unset; returns the preset's values. An unknown name is a usage
     error listing the known ones."""
     from absl import app
 
     if presets is None:
         from gif_pipeline.models.gifnets.presets import TRAINING_PRESETS as presets
-    TRAINING_PRESETS = presets
-
     if not FLAGS.preset:
         return {}
-    presets = TRAINING_PRESETS.get(trainer, {})
-    if FLAGS.preset not in presets:
-        raise app.UsageError(f"--preset={FLAGS.preset}: {trainer} knows {', '.join(sorted(presets)) or 'no presets'}")
-    values = presets[FLAGS.preset]
+    known = presets.get(trainer, {})
+    if FLAGS.preset not in known:
+        raise app.UsageError(f"--preset={FLAGS.preset}: {trainer} knows {', '.join(sorted(known)) or 'no presets'}")
+    values = known[FLAGS.preset]
     for name, value in values.items():
         if not FLAGS[name].present:  # the command line wins
             FLAGS[name].value = value

@@ -36,9 +36,11 @@ def _families() -> dict:
     """kind -> (family, WeightKind) over every model family."""
     from gif_pipeline.models.compress import presets as compress
     from gif_pipeline.models.gifnets import presets as gifnets
+    from gif_pipeline.models.interp import presets as interp
 
     return {**{kind: ("gifnets", spec) for kind, spec in gifnets.WEIGHT_KINDS.items()},
-            **{kind: ("compress", spec) for kind, spec in compress.WEIGHT_KINDS.items()}}
+            **{kind: ("compress", spec) for kind, spec in compress.WEIGHT_KINDS.items()},
+            **{kind: ("interp", spec) for kind, spec in interp.WEIGHT_KINDS.items()}}
 
 
 KINDS = _families()
@@ -264,6 +266,8 @@ def load(kind: str, np: int | None = None, explicit: str | None = None, search_r
 
     if kind.startswith("compress"):
         from gif_pipeline.models.compress import model  # noqa: F401  (registration)
+    if kind == "interp":
+        from gif_pipeline.models.interp import interp_net  # noqa: F401  (registration)
 
     path = find_model(kind, np, explicit, search_runs=search_runs)
     verify(path)
