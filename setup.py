@@ -36,6 +36,8 @@ setup(
         # gifnets compress / decompress (issue #28): the range coder; its bench adds HEIC and JPEG XL.
         "compress": _TRAIN + ["constriction>=0.4"],
         "bench-compress": _BENCH + ["constriction>=0.4", "pillow-heif>=0.16", "imagecodecs>=2024.1"],
+        # Video input of `gifnets encode` (mp4, webm, mov, ...): ffmpeg's binary, as a wheel.
+        "video": ["imageio-ffmpeg>=0.5"],
         "tfds": ["tensorflow-datasets", "importlib_resources"],
     },
     entry_points={"console_scripts": ["gifnets=gif_pipeline.cli:main"]},

@@ -475,3 +475,11 @@ def encode_batch(images, colors: int = 256, palette: str = DEFAULT_PALETTE, dith
     seconds = (time.perf_counter() - start) / len(images)
     return [EncodeResult(g, ind, pal, pal[ind], None, seconds, (palette, dither))
             for g, ind, pal in zip(gifs, indices_u8, palettes_u8)]
+
+
+def encode_frames(frames, output=None, **options):
+    """Frames -> an animated GIF: :func:`gif_pipeline.animate.encode_frames` (frames from any iterable, e.g. a
+    generator; palettes global, per frame or per scene; still areas kept through transparency)."""
+    from gif_pipeline import animate
+
+    return animate.encode_frames(frames, output, **options)

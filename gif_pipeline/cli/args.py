@@ -58,6 +58,24 @@ def positive_float(text: str) -> float:
     return value
 
 
+def non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number of seconds >= 0, got {text!r}")
+    return value
+
+
+def quality(text: str) -> int:
+    return _int_in(text, 1, 100, "--quality must be an integer in 1..100, got {text!r}")
+
+
+def loop_count(text: str) -> int:
+    return _int_in(text, -1, 65535, "--loop must be an integer in -1..65535 (0 = forever, -1 = once), got {text!r}")
+
+
 def add_output_arguments(p: argparse.ArgumentParser, json_stats: bool = True) -> None:
     """``-o``, ``--force``, ``--quiet`` (and ``--json``): what every file-writing subcommand takes."""
     p.add_argument("-o", "--output", required=True, metavar="OUT", help="output .gif file or folder")

@@ -90,3 +90,20 @@ def dithered_indices(rgb: np.ndarray, palette: np.ndarray, tile: int, halo: int)
     with _one_blas_thread():
         e = error(x) if rgb.shape[0] * rgb.shape[1] <= tile ** 2 else ops.tiled(error, x, tile, halo)
         return ops.nearest_float(x + e, unit)[0].astype(np.uint8)
+
+
+def refine_palette(rgb: np.ndarray, palette: np.ndarray, steps: int = 2, rounds: int = 1,
+                   fine_steps: int = 1) -> np.ndarray:
+    """``palette`` (uint8 ``[k, 3]``) refined on ``rgb`` by the shipped Lloyd steps (``net+kmeans``'s ``refine``
+    signature) without running the network: a warm start, for the frames of an animation. uint8, distinct colours."""
+    from gif_pipeline.weights import registry
+
+    np_net, _ = registry.palette_net_for(len(palette))
+    model = litert.load("palette", registry.palette_sizes().get(np_net, np_net))
+    x = ops.image_to_unit(rgb)[None]
+    unit = (palette.astype(np.float32) / np.float32(127.5) - np.float32(1.0))[None]
+    with _one_blas_thread():
+        out = model.run("refine", coarse=ops.grid_pixels(x, REFINE_GRID_PIXELS[0]),
+                        fine=ops.grid_pixels(x, REFINE_GRID_PIXELS[1]), palette=unit, steps=np.int32(steps),
+                        rounds=np.int32(rounds), fine_steps=np.int32(fine_steps))["palette"]
+        return np.unique(ops.palette_to_uint8(out[0]), axis=0)

@@ -1,0 +1,53 @@
+"""Encoder settings of ``encode_frames`` compared on the animation bench's clips (one row per clip and setting).
+
+Each setting is a Python dict of ``encode_frames`` keywords; ``threshold=N`` overrides the reuse threshold that
+``--quality`` would set. Prints bytes, mean PSNR, VMAF (``--vmaf``), flicker and encode seconds; the lab notebook
+(docs/experiments/animation.md) records the runs that chose the defaults.
+
+    python benchmarks/animation_settings.py --clips bigbuckbunny carphone_pristine --vmaf \\
+        "dict(quality=90, dither='none')" "dict(quality=90, dither='fs')" "dict(threshold=8, colors=128)"
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("settings", nargs="+", help="dicts of encode_frames keywords (threshold= overrides --quality's)")
+    p.add_argument("--clips", nargs="+", default=None, help="bench clip names (default: all)")
+    p.add_argument("--frames", type=int, default=60)
+    p.add_argument("--clips-dir", default="../shared/data/clips")
+    p.add_argument("--val", default="../shared/data/val")
+    p.add_argument("--vmaf", action="store_true")
+    args = p.parse_args(argv)
+    from gif_pipeline import animate
+    from gif_pipeline.eval import animation_bench as ab
+
+    clips = ab.load_clips(args.clips_dir, args.val, args.frames, args.clips)
+    animate.encode_frames(iter(clips[0].frames[:3]), None, fps=clips[0].fps)  # load the networks
+    original = animate.quality_settings
+    print("| clip | setting | bytes | PSNR dB | VMAF | flicker | s | palettes |")
+    print("|---|---|---:|---:|---:|---:|---:|---|")
+    for clip in clips:
+        for text in args.settings:
+            options = eval(text, {"dict": dict})  # noqa: S307 - a benchmark's own command line
+            threshold = options.pop("threshold", None)
+            if threshold is not None:
+                animate.quality_settings = lambda q, t=threshold: {**original(q), "threshold": int(t)}
+            try:
+                start = time.perf_counter()
+                r = animate.encode_frames(iter(clip.frames), None, fps=clip.fps, **options)
+                seconds = time.perf_counter() - start
+            finally:
+                animate.quality_settings = original
+            m, _ = ab.measure(clip, r.gif_bytes, args.vmaf)
+            print(f"| {clip.name} | `{text}` | {r.bytes:,} | {m['psnr']:.2f} | {m['vmaf']:.2f} | {m['flicker']:.3f} | "
+                  f"{seconds:.2f} | {r.palette_mode} ({r.palettes}) |", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

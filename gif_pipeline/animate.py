@@ -1,0 +1,489 @@
+"""Frames -> animated GIF: palettes (global, per frame or mixed), temporal stability, changed rectangles.
+
+:func:`encode_frames` (also :func:`gif_pipeline.encode.encode_frames`) reads frames one at a time from any iterable
+(a generator works) and streams the GIF out through :class:`gif_pipeline.io.animation.AnimationWriter`.
+
+Per frame:
+
+1. **Temporal stability.** Each canvas pixel remembers the source value it was last written from (``ref``). A pixel
+   whose source moved by at most ``threshold`` levels (max over R, G, B) since then is not written again: it keeps
+   showing what it shows, through the frame's transparent index. Still areas stay still (no dither crawl), and the
+   drift of a slow change is bounded by the threshold (it is measured from ``ref``, not from the previous frame).
+   :func:`quality_settings` ties the threshold to ``quality`` (1-100).
+2. **Palette** (``palette_mode``): ``global`` - one palette from the palette stage (default PaletteNet + k-means,
+   :mod:`gif_pipeline.encode`) over a mosaic of sampled frames; ``frame`` - a new palette per frame, fitted to the
+   rectangle that changed; ``mixed`` - the global palette, and a new local palette (kept for the following frames)
+   only where the changed pixels' error on the current palette rises well above its error where it was fitted (a
+   scene change). ``auto`` encodes the first :data:`TRIAL_FRAMES` frames in each mode and keeps the best by
+   ``PSNR - BITS_DB * log2(bytes)`` (:data:`BITS_DB` dB per doubling of the file: the slope of gifski's curve).
+3. **Dither** the changed rectangle (``none``, ``fs`` or DitherNet), then mark as transparent every pixel that is not
+   changed, or whose new colour equals the shown one; the frame stores the rectangle around what is left. Frames
+   with nothing left are merged into the previous frame's delay.
+
+The palette holds ``colors - 1`` colours and the transparent index.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from typing import Callable, Iterable, Iterator
+
+import numpy as np
+
+from gif_pipeline.errors import GifnetsError
+from gif_pipeline.io import animation
+
+PALETTE_MODES = ("auto", "global", "frame", "mixed")
+#: Frames ``palette_mode="auto"`` tries each mode on (the first ones of the clip).
+TRIAL_FRAMES = 6
+#: dB of PSNR one doubling of the file is worth when ``auto`` compares modes (gifski's q70 -> q90 in the issue:
+#: +2.4 dB for 1.48x the bytes, ~4.2 dB per doubling).
+BITS_DB = 4.0
+#: Frames sampled for the global palette.
+GLOBAL_SAMPLES = 16
+#: Frame rate of plain frames when no ``fps`` is given (gifski's default).
+DEFAULT_FPS = 20.0
+#: ``mixed`` fits a new palette when the changed pixels' mean squared error on the current palette exceeds
+#: ``MIXED_RATIO`` times the error where that palette was fitted (plus :data:`MIXED_MIN_MSE`).
+MIXED_RATIO = 2.0
+MIXED_MIN_MSE = 4.0
+
+
+def quality_settings(quality: int) -> dict:
+    """``quality`` 1-100 -> the encoder's settings, each monotonic in it:
+
+    * ``threshold``: levels a source pixel may move before it is written again (0 at q100, 1 at q90, 9 at q50, 20 at
+      q1);
+    * ``colors``: the palette size it allows (256 from q85 up, halving every 21 points: 128 from q64, 64 from q43, 32 from
+      q22, 16 below; ``--colors`` caps it further). Fewer colours shrink every frame's codes; on bikes this beat
+      large thresholds by 1-2 dB and 7-10 VMAF at the same bytes (docs/experiments/animation.md);
+    * ``bits_db``: how many dB of PSNR ``palette_mode="auto"`` asks of a doubling of the file (4 at q90, more
+      below, less above).
+    """
+    if not 1 <= int(quality) <= 100:
+        raise GifnetsError(f"--quality must be in 1..100, got {quality}")
+    q = int(quality)
+    threshold = int(round(((100 - q) / 99.0) ** 1.2 * 20))
+    colors = 2 ** int(4 + 4 * min(1.0, (q - 1) / 84.0))
+    bits_db = BITS_DB * (1.0 + (90 - q) / 10.0) if q < 90 else BITS_DB * max(0.25, 1.0 - (q - 90) / 13.3)
+    return {"threshold": threshold, "colors": colors, "bits_db": bits_db}
+
+
+@dataclasses.dataclass
+class AnimationResult:
+    """What :func:`encode_frames` wrote and measured."""
+
+    width: int
+    height: int
+    frames_in: int  # frames read
+    frames_written: int  # GIF frames (unchanged frames merged; frames < 2/100 s apart dropped)
+    bytes: int
+    duration_s: float
+    seconds: float
+    psnr: float  # mean over input frames of the PSNR of the shown canvas against the frame
+    palette_mode: str
+    palettes: int  # colour tables written (global + local)
+    methods: tuple[str, str]
+    gif_bytes: bytes | None = None  # when no output was given
+
+    def stats(self) -> dict:
+        return {"frames": self.frames_in, "gif_frames": self.frames_written, "bytes": self.bytes,
+                "psnr": round(self.psnr, 3), "seconds": round(self.seconds, 3), "duration": round(self.duration_s, 3),
+                "width": self.width, "height": self.height, "palette_mode": self.palette_mode,
+                "palettes": self.palettes, "palette": self.methods[0], "dither": self.methods[1]}
+
+
+def _psnr(mse: float) -> float:
+    return 100.0 if mse <= 1e-10 else 10.0 * math.log10(255.0 ** 2 / mse)
+
+
+def _as_frame(item, n: int) -> tuple[np.ndarray, float | None]:
+    if isinstance(item, tuple):
+        rgb, duration = item
+    else:
+        rgb, duration = item, None
+    rgb = np.asarray(rgb)
+    if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3 or 0 in rgb.shape:
+        raise GifnetsError(f"frame {n}: expected a uint8 [H, W, 3] image, got {rgb.dtype} {rgb.shape}")
+    return rgb, duration
+
+
+def _timed(frames: Iterable, fps: float | None) -> Iterator[tuple[np.ndarray, float, float]]:
+    """(rgb, start s, duration s) of each frame: from ``(rgb, duration_ms)`` items, else ``1 / fps``."""
+    t, shape = 0.0, None
+    for n, item in enumerate(frames):
+        rgb, duration_ms = _as_frame(item, n)
+        shape = shape or rgb.shape
+        if rgb.shape != shape:
+            raise GifnetsError(f"frame {n} is {rgb.shape[1]}x{rgb.shape[0]}, frame 0 is {shape[1]}x{shape[0]}: all "
+                               "frames of an animation must have the same size")
+        if duration_ms is None or fps:
+            d = 1.0 / (fps or DEFAULT_FPS)
+        else:
+            d = max(0.0, float(duration_ms)) / 1000.0
+        yield rgb, t, d
+        t += d
+
+
+def _mosaic(samples: list[np.ndarray], cell: int = 160) -> np.ndarray:
+    """Sampled frames downscaled (short side ``cell``) and tiled in a grid: one image for the palette network."""
+    from PIL import Image
+
+    tiles = []
+    for rgb in samples:
+        h, w = rgb.shape[:2]
+        s = min(1.0, cell / min(h, w))
+        size = (max(1, round(w * s)), max(1, round(h * s)))
+        tiles.append(np.asarray(Image.fromarray(rgb).resize(size, Image.BOX)) if s < 1 else rgb)
+    th, tw = tiles[0].shape[:2]
+    tiles = [t if t.shape[:2] == (th, tw) else np.asarray(Image.fromarray(t).resize((tw, th), Image.BOX)) for t in tiles]
+    cols = int(math.ceil(math.sqrt(len(tiles))))
+    rows = int(math.ceil(len(tiles) / cols))
+    out = np.zeros((rows * th, cols * tw, 3), np.uint8)
+    for i, t in enumerate(tiles):
+        r, c = divmod(i, cols)
+        out[r * th:(r + 1) * th, c * tw:(c + 1) * tw] = t
+    if rows * cols > len(tiles):  # fill the empty cells with copies, so no black enters the palette
+        for i in range(len(tiles), rows * cols):
+            r, c = divmod(i, cols)
+            out[r * th:(r + 1) * th, c * tw:(c + 1) * tw] = tiles[i % len(tiles)]
+    return out
+
+
+def _bbox(mask: np.ndarray):
+    rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
+    if rows.size == 0:
+        return None
+    return int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+
+
+def _mse(a: np.ndarray, b: np.ndarray) -> float:
+    d = a.astype(np.float32).ravel()
+    d -= b.ravel()
+    return float(np.dot(d, d)) / d.size
+
+
+def _mse_on(pixels: np.ndarray, palette: np.ndarray) -> float:
+    from gif_pipeline.quant import dithering
+
+    if len(pixels) == 0:
+        return 0.0
+    idx = dithering._nearest_rows(pixels, palette)
+    return float(np.mean((pixels.astype(np.float32) - palette[idx].astype(np.float32)) ** 2))
+
+
+class _NearestCache:
+    """Exact nearest-colour indices (``dither="none"``) through a lookup table over packed RGB that fills as colours
+    appear: video frames repeat most colours, so after the first frames few need the palette search. Cleared when
+    the palette changes. 32 MiB (uint16 per 24-bit colour, 0xFFFF = not known yet)."""
+
+    def __init__(self):
+        self.lut = None
+        self.key = None
+        self.filled = False  # the table holds this palette's colours
+
+    def __call__(self, rgb: np.ndarray, palette: np.ndarray) -> np.ndarray:
+        from gif_pipeline.quant import dithering
+
+        key = palette.tobytes()
+        flat = rgb.reshape(-1, 3)
+        packed = (flat[:, 0].astype(np.uint32) << 16) | (flat[:, 1].astype(np.uint32) << 8) | flat[:, 2]
+        if key != self.key:  # a palette seen once (per-frame palettes): no table, the distinct colours directly
+            self.key, self.filled = key, False
+            todo, inverse = np.unique(packed, return_inverse=True)
+            colours = np.stack([todo >> 16, (todo >> 8) & 255, todo & 255], axis=1).astype(np.uint8)
+            found = dithering._nearest_rows(colours, palette) if len(palette) > 1 else np.zeros(len(todo), np.uint8)
+            return found[inverse.reshape(-1)].reshape(rgb.shape[:2])
+        if self.lut is None:
+            self.lut = np.full(1 << 24, 0xFFFF, np.uint16)
+        elif not self.filled:
+            self.lut.fill(0xFFFF)
+        self.filled = True
+        found = self.lut[packed]
+        missing = found == 0xFFFF
+        if missing.any():
+            todo = np.unique(packed[missing])
+            colours = np.stack([todo >> 16, (todo >> 8) & 255, todo & 255], axis=1).astype(np.uint8)
+            self.lut[todo] = dithering._nearest_rows(colours, palette) if len(palette) > 1 else 0
+            found = self.lut[packed]
+        return found.astype(np.uint8).reshape(rgb.shape[:2])
+
+
+class _Encoder:
+    """The per-frame state of one animation (see the module docstring)."""
+
+    def __init__(self, writer, colors, palette_stage, dither_stage, mode, threshold, global_palette):
+        self.writer, self.n_fit = writer, colors - 1
+        self.palette_stage, self.dither_stage, self.mode, self.threshold = palette_stage, dither_stage, mode, threshold
+        self.global_palette = global_palette
+        self.warm = False  # set by _stages' caller: warm starts are possible (LiteRT, net+kmeans)
+        self.palette = None  # uint8 [k, 3] (k <= colors - 1); index k is transparent
+        self.fit_mse = 0.0
+        self.canvas = self.ref = None
+        self.tables = set()
+        self.sq_error = []
+
+    def _fit(self, rgb: np.ndarray, warm: bool = False) -> np.ndarray:
+        """A palette for ``rgb``: the palette stage, or (``warm``, on the LiteRT runtime with ``net+kmeans``) the
+        current palette refined by a few Lloyd steps on ``rgb``: 15x faster than the network and its 10 steps, and
+        the colours stay where they were wherever the picture did."""
+        if self.n_fit == 1:
+            return np.rint(rgb.reshape(-1, 3).mean(0)).astype(np.uint8)[None]
+        if warm and self.warm and self.palette is not None and len(self.palette) >= 2:
+            from gif_pipeline.runtime import backend
+
+            return backend.refine_palette(rgb, self.palette, *WARM_STEPS)
+        return self.palette_stage(rgb, self.n_fit)
+
+    def _sample(self, pixels: np.ndarray, count: int = 8192) -> np.ndarray:
+        if len(pixels) <= count:
+            return pixels
+        return pixels[np.linspace(0, len(pixels) - 1, count).astype(np.int64)]
+
+    def _choose_palette(self, rgb, crop, changed_pixels, first: bool):
+        if self.mode == "global" or (self.mode == "mixed" and first):
+            if self.palette is None:
+                self.palette = self.global_palette
+                self.fit_mse = _mse_on(self._sample(rgb.reshape(-1, 3)), self.palette)
+            return
+        if self.mode == "frame":
+            self.palette = self._fit(crop, warm=not first)
+            return
+        sample = self._sample(changed_pixels)
+        mse = _mse_on(sample, self.palette)
+        if mse > MIXED_RATIO * self.fit_mse + MIXED_MIN_MSE:
+            palette = self._fit(crop)
+            new_mse = _mse_on(sample, palette)
+            if new_mse < mse:
+                self.palette, self.fit_mse = palette, new_mse
+
+    def add(self, rgb: np.ndarray, t: float) -> None:
+        first = self.canvas is None
+        if first:
+            h, w = rgb.shape[:2]
+            box, changed = (0, h, 0, w), np.ones((h, w), bool)
+        else:
+            d = np.maximum(rgb, self.ref)
+            d -= np.minimum(rgb, self.ref)
+            changed = np.maximum(np.maximum(d[..., 0], d[..., 1]), d[..., 2]) > self.threshold
+            box = _bbox(changed)
+            if box is None:
+                self.sq_error.append(_mse(self.canvas, rgb))
+                return
+        y0, y1, x0, x1 = box
+        crop = rgb[y0:y1, x0:x1]
+        sub_changed = changed[y0:y1, x0:x1]
+        self._choose_palette(rgb, crop, crop[sub_changed], first)
+        pal = self.palette
+        indices = self.dither_stage(np.ascontiguousarray(crop), pal).astype(np.uint8)
+        shown = pal[indices]
+        if not first:
+            old = self.canvas[y0:y1, x0:x1]
+            same = (shown[..., 0] == old[..., 0]) & (shown[..., 1] == old[..., 1]) & (shown[..., 2] == old[..., 2])
+            write = sub_changed & ~same
+        else:
+            write = sub_changed
+        table = np.concatenate([pal, np.zeros((1, 3), np.uint8)])  # index len(pal): transparent
+        if first:
+            self.canvas, self.ref = shown.copy(), rgb.copy()
+            self.writer.add(indices, table, t, (0, 0), None)
+        else:
+            # a changed pixel's source is its new reference, also where the shown colour stays the same
+            self.ref[y0:y1, x0:x1][sub_changed] = crop[sub_changed]
+            self.canvas[y0:y1, x0:x1][write] = shown[write]
+            inner = _bbox(write)
+            if inner is not None:
+                a, b, c, d = inner
+                transparent = len(pal)
+                out = np.where(write[a:b, c:d], indices[a:b, c:d], np.uint8(transparent)).astype(np.uint8)
+                self.writer.add(out, table, t, (x0 + c, y0 + a), transparent)
+        self.tables.add(pal.tobytes())
+        self.sq_error.append(_mse(self.canvas, rgb))
+
+
+#: Why ``dither="auto"`` is ``none`` in animations, where stills use DitherNet up to 64 colours and Floyd-Steinberg
+#: above (DitherNet per frame is 4-10x slower than the rest of the encoder):
+#: on the first 60 frames of bigbuckbunny (480x270, q90, global palette; docs/experiments/animation.md) FS gave
+#: 31.83 dB / 3.85 MB / flicker 0.336 / VMAF 94.6 against no dither's 34.66 dB / 3.43 MB / 0.187 / VMAF 92.1; DitherNet
+#: (``--dither net``) 34.28 dB / 3.53 MB / 0.203 / VMAF 95.2, ten times slower.
+ANIMATION_DITHER_NOTE = None
+
+
+def _stages(colors: int, palette: str, dither: str):
+    from gif_pipeline import encode
+
+    n = colors - 1 if colors > 2 else colors
+    palette = encode.resolve_palette(palette, n)
+    if dither == "auto":  # no dither (ANIMATION_DITHER_NOTE); DitherNet is --dither net
+        dither = "none"
+    if palette not in encode.PALETTE_STAGES:
+        raise ValueError(f"unknown palette method {palette!r}; choose from {sorted(encode.PALETTE_STAGES) + ['auto']}")
+    if dither not in encode.DITHER_STAGES:
+        raise ValueError(f"unknown dither method {dither!r}; choose from {sorted(encode.DITHER_STAGES) + ['auto']}")
+    stage = encode.PALETTE_STAGES[palette]
+    dither_stage = _NearestCache() if dither == "none" else encode.DITHER_STAGES[dither]
+    return (lambda rgb, k: stage(rgb, k)), dither_stage, (palette, dither)
+
+
+def encode_frames(
+    frames: Iterable,
+    output=None,
+    *,
+    fps: float | None = None,
+    colors: int = 256,
+    quality: int = 90,
+    palette: str = "auto",
+    dither: str = "auto",
+    palette_mode: str = "auto",
+    loop: int | None = 0,
+    sample_frames: list[np.ndarray] | None = None,
+    backend: str | None = None,
+    force: bool = False,
+    protect: Iterable = (),
+    progress: Callable[[int], None] | None = None,
+    verify: bool = True,
+) -> AnimationResult:
+    """Encode ``frames`` as an animated GIF.
+
+    Args:
+      frames: an iterable (a generator works: frames are read one at a time) of uint8 ``[H, W, 3]`` frames, all the
+        same size, or of ``(rgb, duration_ms)`` pairs.
+      output: a path (written atomically: nothing appears there unless the whole clip encodes), a binary file
+        object, or None (the bytes come back in ``AnimationResult.gif_bytes``).
+      fps: frames per second of plain frames (default 20; overrides the pairs' durations). Frames that would start
+        less than 2/100 s after the previous one are dropped (browsers show shorter delays as 1/10 s).
+      colors: at most this table size, 2..256 (``colors - 1`` colours and the transparent index; ``quality`` may
+        choose fewer).
+      quality: 1..100, :func:`quality_settings`. palette, dither: the stages of :func:`gif_pipeline.encode.encode_image`.
+      palette_mode: ``auto``, ``global``, ``frame`` or ``mixed`` (module docstring).
+      loop: repeat count (0 = forever; None = played once). sample_frames: frames for the global palette (default:
+        the first :data:`GLOBAL_SAMPLES` frames). progress: called with 1 after each frame.
+    """
+    from gif_pipeline import encode
+    from gif_pipeline.config import check_num_colors
+
+    check_num_colors(colors)
+    if palette_mode not in PALETTE_MODES:
+        raise GifnetsError(f"palette mode must be one of {', '.join(PALETTE_MODES)}, got {palette_mode!r}")
+    if fps is not None and not fps > 0:
+        raise GifnetsError(f"--fps must be > 0, got {fps}")
+    settings = quality_settings(quality)
+    colors = min(colors, settings["colors"])
+    token = encode._BACKEND.set(encode.resolve_backend(backend))
+    try:
+        return _encode_frames(frames, output, fps, colors, settings, palette, dither, palette_mode, loop,
+                              sample_frames, force, protect, progress, verify)
+    finally:
+        encode._BACKEND.reset(token)
+
+
+def _encode_frames(frames, output, fps, colors, settings, palette, dither, palette_mode, loop, sample_frames, force,
+                   protect, progress, verify):
+    import io
+    import itertools
+
+    from gif_pipeline import encode
+    from gif_pipeline.io import files
+
+    start = time.perf_counter()
+    palette_stage, dither_stage, methods = _stages(colors, palette, dither)
+    warm = methods[0] == "net+kmeans" and encode.current_backend() == "litert"
+    timed = _timed(frames, fps)
+    kept = _drop_close(timed)
+    # the first frames: the global palette's sample and auto's trial
+    head = list(itertools.islice(kept, max(TRIAL_FRAMES, GLOBAL_SAMPLES)))
+    if not head:
+        raise GifnetsError("the animation has no frames")
+    h, w = head[0][0].shape[:2]
+    global_palette = None
+    if palette_mode != "frame" or palette_mode == "auto":
+        samples = sample_frames if sample_frames else [f for f, _, _ in head[:GLOBAL_SAMPLES]]
+        global_palette = palette_stage(_mosaic(samples), colors - 1 if colors > 2 else colors) \
+            if colors - 1 > 1 else np.rint(np.mean([s.reshape(-1, 3).mean(0) for s in samples], 0)).astype(np.uint8)[None]
+    mode = palette_mode
+    if mode == "auto":
+        mode = _pick_mode(head[:TRIAL_FRAMES], colors, palette_stage, dither_stage, settings, global_palette, warm)
+
+    def run(out):
+        writer = animation.AnimationWriter(out, w, h, loop=loop, global_palette=None if mode == "frame" else
+                                           np.concatenate([global_palette, np.zeros((1, 3), np.uint8)]), verify=verify)
+        enc = _Encoder(writer, colors, palette_stage, dither_stage, mode, settings["threshold"], global_palette)
+        enc.warm = warm
+        end, count = 0.0, 0
+        for rgb, t, d in itertools.chain(head, kept):
+            enc.add(rgb, t)
+            end, count = t + d, count + 1
+            if progress:
+                progress(1)
+        writer.close(end)
+        return writer, enc, end, count
+
+    if output is None:
+        buf = io.BytesIO()
+        writer, enc, end, count = run(buf)
+        data = buf.getvalue()
+    elif hasattr(output, "write"):
+        writer, enc, end, count = run(output)
+        data = None
+    else:
+        with files.atomic_open(output, force=force, protect=protect) as f:
+            writer, enc, end, count = run(f)
+        data = None
+    psnr = float(np.mean([_psnr(e) for e in enc.sq_error]))
+    return AnimationResult(w, h, count, writer.frames_written, writer.bytes_written, end, time.perf_counter() - start,
+                           psnr, mode, len(enc.tables), methods, data)
+
+
+def _drop_close(timed):
+    """Frames that start at least 2/100 s after the previously kept one (the last one's duration absorbs the rest)."""
+    last_cs = None
+    pending = None
+    for rgb, t, d in timed:
+        c = int(np.floor(t * 100 + 0.5))
+        if last_cs is not None and c - last_cs < animation.MIN_DELAY_CS:
+            if pending is not None:  # extend the kept frame's end
+                pending = (pending[0], pending[1], t + d - pending[1])
+            continue
+        if pending is not None:
+            yield pending
+        pending, last_cs = (rgb, t, d), c
+    if pending is not None:
+        yield pending
+
+
+#: Lloyd steps of a warm-started palette (coarse steps, split-merge rounds, fine steps; ``frame`` mode after the first
+#: frame): two coarse steps were ~25 ms on a 176x144 frame at 255 colours, against ~370 ms for the network's palette.
+WARM_STEPS = (2, 0, 0)
+
+#: ``auto``'s trial runs on frames downscaled (by an integer factor) to at most this short side: it compares the
+#: modes' bytes and PSNR, which scale alike, at a fraction of the time.
+TRIAL_SHORT_SIDE = 144
+
+
+def _pick_mode(trial, colors, palette_stage, dither_stage, settings, global_palette, warm=False) -> str:
+    """The palette mode with the best ``PSNR - BITS_DB * log2(bytes)`` on the (downscaled) trial frames."""
+    import io
+
+    if len(trial) < 2:
+        return "global"
+    h, w = trial[0][0].shape[:2]
+    f = max(1, min(h, w) // TRIAL_SHORT_SIDE)
+    frames = [(rgb if f == 1 else rgb[: h - h % f, : w - w % f].reshape(h // f, f, w // f, f, 3).mean((1, 3))
+               .round().astype(np.uint8), t) for rgb, t, _ in trial]
+    best, best_score = "global", -np.inf
+    for mode in ("global", "mixed", "frame"):
+        buf = io.BytesIO()
+        writer = animation.AnimationWriter(buf, frames[0][0].shape[1], frames[0][0].shape[0], verify=False,
+                                           global_palette=None if mode == "frame" else
+                                           np.concatenate([global_palette, np.zeros((1, 3), np.uint8)]))
+        enc = _Encoder(writer, colors, palette_stage, dither_stage, mode, settings["threshold"], global_palette)
+        enc.warm = warm
+        for rgb, t in frames:
+            enc.add(rgb, t)
+        writer.close(trial[-1][1] + trial[-1][2])
+        score = float(np.mean([_psnr(e) for e in enc.sq_error])) - settings["bits_db"] * math.log2(
+            max(1, writer.bytes_written))
+        if score > best_score:
+            best, best_score = mode, score
+    return best

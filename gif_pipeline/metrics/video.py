@@ -1,0 +1,81 @@
+"""Quality of an animation against its source frames: mean PSNR, flicker, VMAF (ffmpeg libvmaf over the clip), and
+the frames a GIF shows at the source's frame times (GIFs may merge or drop frames)."""
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import tempfile
+from typing import Sequence
+
+import numpy as np
+
+#: Source pixels that change by less than this many levels (max over R, G, B) count as still for :func:`flicker`.
+STILL_LEVELS = 3
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    d = a.astype(np.float64) - b
+    mse = float(np.mean(d * d))
+    return 100.0 if mse <= 1e-10 else 10.0 * math.log10(255.0 ** 2 / mse)
+
+
+def mean_psnr(reference: Sequence[np.ndarray], distorted: Sequence[np.ndarray]) -> float:
+    """Mean over frames of each frame's PSNR (dB)."""
+    if len(reference) != len(distorted) or not reference:
+        raise ValueError(f"{len(reference)} reference and {len(distorted)} distorted frames")
+    return float(np.mean([psnr(r, d) for r, d in zip(reference, distorted)]))
+
+
+def flicker(reference: Sequence[np.ndarray], distorted: Sequence[np.ndarray], still: int = STILL_LEVELS) -> float:
+    """Mean absolute change of the output between consecutive frames (levels, mean over R, G, B) on the pixels whose
+    source changed by less than ``still`` levels: still areas should stay still (0 = they do)."""
+    total, count = 0.0, 0
+    for t in range(1, len(reference)):
+        src = np.abs(reference[t].astype(np.int16) - reference[t - 1]).max(axis=2) < still
+        n = int(src.sum())
+        if n == 0:
+            continue
+        out = np.abs(distorted[t].astype(np.int16) - distorted[t - 1]).mean(axis=2)
+        total += float(out[src].sum())
+        count += n
+    return total / count if count else 0.0
+
+
+def frames_at(frames: Sequence[np.ndarray], delays_cs: Sequence[int], times_s: Sequence[float]) -> list[np.ndarray]:
+    """The frame a GIF shows at each time (seconds): the last frame that started at or before it (1/100 s grid)."""
+    starts = np.concatenate([[0], np.cumsum(delays_cs)[:-1]]) if len(delays_cs) else np.zeros(0)
+    out = []
+    for t in times_s:
+        i = int(np.searchsorted(starts, math.floor(t * 100 + 0.5), side="right")) - 1
+        out.append(frames[max(0, min(i, len(frames) - 1))])
+    return out
+
+
+def _ffmpeg() -> str:
+    import imageio_ffmpeg
+
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+def vmaf(reference: Sequence[np.ndarray], distorted: Sequence[np.ndarray], threads: int = 2) -> float:
+    """Pooled (mean) VMAF of the clip, libvmaf's default model, on BT.601 YUV 4:4:4 (as
+    :mod:`gif_pipeline.metrics.cambi` does for stills)."""
+    h, w = reference[0].shape[:2]
+    with tempfile.TemporaryDirectory(prefix="gifnets_vmaf_") as tmp:
+        for name, frames in (("ref.rgb", reference), ("dist.rgb", distorted)):
+            with open(os.path.join(tmp, name), "wb") as f:
+                for fr in frames:
+                    f.write(np.ascontiguousarray(fr, np.uint8).tobytes())
+        chain = "scale=out_color_matrix=bt601:out_range=tv:flags=accurate_rnd+full_chroma_int,format=yuv444p"
+        graph = f"[0:v]{chain}[d];[1:v]{chain}[r];[d][r]libvmaf=log_fmt=json:log_path=log.json:n_threads={threads}"
+        raw = ["-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-r", "25"]
+        cmd = [_ffmpeg(), "-hide_banner", "-nostdin", "-loglevel", "error", *raw, "-i", "dist.rgb", *raw, "-i", "ref.rgb",
+               "-lavfi", graph, "-f", "null", "-"]
+        proc = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise RuntimeError(f"libvmaf failed: {proc.stderr.strip()[-300:]}")
+        with open(os.path.join(tmp, "log.json")) as f:
+            log = json.load(f)
+    return float(log["pooled_metrics"]["vmaf"]["mean"])
