@@ -71,12 +71,15 @@ def build_inputs(augment: str | None):
     return train, val
 
 
-def apply_preset(trainer: str) -> dict:
-    """Set the flags of ``--preset`` (a name in ``TRAINING_PRESETS[trainer]``) that the command line left
-    unset; returns the preset's values. An unknown name is a usage error listing the known ones."""
+def apply_preset(trainer: str, training_presets: dict | None = None) -> dict:
+    """Set the flags of ``--preset`` (a name in ``TRAINING_PRESETS[trainer]``; GIFnets' unless the family's
+    ``training_presets`` are given) that the command line left unset; returns the preset's values. An unknown
+    name is a usage error listing the known ones."""
     from absl import app
 
     from gif_pipeline.models.gifnets.presets import TRAINING_PRESETS
+
+    TRAINING_PRESETS = training_presets if training_presets is not None else TRAINING_PRESETS  # noqa: N806
 
     if not FLAGS.preset:
         return {}

@@ -11,12 +11,12 @@ import logging
 import os
 import sys
 
-from gif_pipeline.cli import bench, client, encode
+from gif_pipeline.cli import bench, client, encode, restore
 from gif_pipeline.cli.batch import EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_OK  # noqa: F401  (the exit codes)
 from gif_pipeline.errors import GifnetsError
 
 #: A subcommand module: ``add_parser(subparsers)`` registers its parser (its ``func`` runs it).
-SUBCOMMANDS = (encode, bench, client)
+SUBCOMMANDS = (encode, bench, client, restore)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -35,8 +35,11 @@ class WeightsError(GifnetsError):
 def _families() -> dict:
     """kind -> (family, WeightKind) over every model family."""
     from gif_pipeline.models.gifnets import presets as gifnets
+    from gif_pipeline.models.restore import presets as restore
 
-    return {kind: ("gifnets", spec) for kind, spec in gifnets.WEIGHT_KINDS.items()}
+    kinds = {kind: ("gifnets", spec) for kind, spec in gifnets.WEIGHT_KINDS.items()}
+    kinds.update({kind: ("restore", spec) for kind, spec in restore.WEIGHT_KINDS.items()})
+    return kinds
 
 
 KINDS = _families()
@@ -259,6 +262,7 @@ def load(kind: str, np: int | None = None, explicit: str | None = None, search_r
     import keras
 
     from gif_pipeline.models.gifnets import banding_net, dither_net, palette_net  # noqa: F401  (registration)
+    from gif_pipeline.models.restore import ccdnet, classifier  # noqa: F401  (registration)
 
     path = find_model(kind, np, explicit, search_runs=search_runs)
     verify(path)
