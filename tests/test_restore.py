@@ -12,6 +12,17 @@ from gif_pipeline import cli
 PHOTO = os.path.join(checks.FIXTURES, "hopper_64.png")
 
 
+def randomize_outputs(model, seed):
+    """Random output convs for the (zero-initialized) corrective U-Nets, as training would give them."""
+    from gif_pipeline.models.restore import ccdnet
+
+    rng = np.random.default_rng(seed)
+    for net in ccdnet.parts(model):
+        layer = net.get_layer(f"{net.name}_out")
+        layer.kernel.assign(rng.normal(0, 0.3, layer.kernel.shape).astype(np.float32))
+    return model
+
+
 @pytest.fixture(scope="session")
 def tiny_restore_weights(tmp_path_factory):
     import keras
@@ -22,8 +33,8 @@ def tiny_restore_weights(tmp_path_factory):
 
     keras.utils.set_random_seed(26)
     folder = tmp_path_factory.mktemp("restore_weights")
-    build_ccdnet(CCDNetConfig.tiny()).save(folder / "ccdnet_plain.keras")
-    build_ccdnet(CCDNetConfig.tiny()).save(folder / "ccdnet_dithered.keras")
+    randomize_outputs(build_ccdnet(CCDNetConfig.tiny()), 1).save(folder / "ccdnet_plain.keras")
+    randomize_outputs(build_ccdnet(CCDNetConfig.tiny(residual=True)), 2).save(folder / "ccdnet_dithered.keras")
     build_classifier(ClassifierConfig.tiny()).save(folder / "gif_classifier.keras")
     return folder
 

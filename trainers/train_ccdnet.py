@@ -17,6 +17,8 @@ from trainers import common
 
 FLAGS = flags.FLAGS
 flags.DEFINE_float("width_multiplier", 0.25, "U-Net width (1.0: the paper's 64-128-256-512-512).")
+flags.DEFINE_bool("residual", False, "Step 1 corrects the GIF (z_1 = atanh(G) + U_1(G)) instead of the paper's "
+                  "I_1 = tanh(U_1(G)).")
 flags.DEFINE_enum("stage", "1", ["1", "2"], "1: step-1 U-Net; 2: the update U-Net with step 1 frozen.")
 flags.DEFINE_integer("unroll", 3, "Stage 2: CCDNet steps unrolled in training (2 or 3).")
 flags.DEFINE_string("step1_from", None, "Stage 2: the stage-1 run's ccdnet.keras.")
@@ -117,7 +119,8 @@ def main(argv):
         val_ds = gif_pairs.cache_dataset(val_arrays, FLAGS.batch_size, seed, training=False).repeat()
         image_batch = next(iter(val_ds))
     stage = int(FLAGS.stage)
-    config = CCDNetConfig(width_multiplier=FLAGS.width_multiplier, steps=FLAGS.unroll if stage == 2 else 1)
+    config = CCDNetConfig(width_multiplier=FLAGS.width_multiplier, steps=FLAGS.unroll if stage == 2 else 1,
+                          residual=FLAGS.residual)
     loss_config = CCDNetLossConfig(image_weight=FLAGS.image_weight, gradient_weight=FLAGS.gradient_weight)
     logging.info("CCDNet stage %d: %s, %s", stage, config, loss_config)
     record = common.run_record(f"ccdnet_stage{stage}", WEIGHTS, config.to_dict())

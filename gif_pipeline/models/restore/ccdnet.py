@@ -25,7 +25,24 @@ from keras import layers
 from gif_pipeline.layers.unet import CropLike, PadToMultiple, unet
 from gif_pipeline.models.restore.config import CCDNetConfig
 
-__all__ = ["build_step_net", "build_ccdnet", "compose", "PaletteProjection", "parts", "config_of"]
+__all__ = ["build_step_net", "build_ccdnet", "compose", "PaletteProjection", "ResidualLogits", "parts", "config_of"]
+
+#: The residual step 1 clips the GIF half a grey level inside [-1, 1] before atanh (|atanh| <= 3.1).
+RESIDUAL_CLIP = 1.0 - 0.5 / 127.5
+
+
+@keras.saving.register_keras_serializable(package="restore")
+class ResidualLogits(layers.Layer):
+    """``[gif, u] -> atanh(clip(gif)) + u``: the residual step 1 (``CCDNetConfig.residual``), so that
+    ``tanh`` of it is the GIF itself when ``u = 0``."""
+
+    def call(self, inputs):
+        gif, u = inputs
+        g = tf.clip_by_value(gif, -RESIDUAL_CLIP, RESIDUAL_CLIP)
+        return 0.5 * tf.math.log((1.0 + g) / (1.0 - g)) + u
+
+    def compute_output_shape(self, input_shapes):
+        return input_shapes[1]
 
 
 @keras.saving.register_keras_serializable(package="restore")
@@ -52,13 +69,19 @@ class PaletteProjection(layers.Layer):
 
 
 def build_step_net(config: CCDNetConfig, in_channels: int, name: str) -> keras.Model:
-    """One CCDNet U-Net: ``[B, H, W, in_channels]`` -> ``[B, H, W, 3]`` (the pre-tanh output, any H, W)."""
+    """One CCDNet U-Net: ``[B, H, W, in_channels]`` -> ``[B, H, W, 3]`` (the pre-tanh output, any H, W). With
+    ``config.residual`` the step-1 net (3 input channels) adds its output to ``atanh(G)`` (:class:`ResidualLogits`)."""
     x_in = keras.Input((None, None, in_channels), name=f"{name}_input")
     x = PadToMultiple(config.size_multiple, name=f"{name}_pad")(x_in)
     x = unet(x, config.level_channels, config.convs_per_level, config.batch_norm_momentum, name=name)
-    # A small initial output: step 1 starts near tanh(0) and a later step near "no change".
-    x = layers.Conv2D(3, 1, name=f"{name}_out", kernel_initializer=keras.initializers.VarianceScaling(0.1))(x)
+    # A corrective net (the residual step 1, every update step) starts at exactly "no change" (zero output conv);
+    # the paper's step 1 starts near tanh(0) with a small output.
+    corrective = in_channels != 3 or config.residual
+    init = "zeros" if corrective else keras.initializers.VarianceScaling(0.1)
+    x = layers.Conv2D(3, 1, name=f"{name}_out", kernel_initializer=init)(x)
     x = CropLike(name=f"{name}_crop")([x, x_in])
+    if config.residual and in_channels == 3:
+        x = ResidualLogits(name=f"{name}_residual")([x_in, x])
     return keras.Model(x_in, x, name=name)
 
 
@@ -132,4 +155,5 @@ def config_of(model: keras.Model) -> CCDNetConfig:
     first = int(names["step1_enc0_0_conv"].filters)
     steps = sum(1 for layer in model.layers if layer.name.startswith("estimate"))
     return CCDNetConfig(width_multiplier=first / 64, levels=levels, convs_per_level=convs, steps=max(1, steps),
-                        batch_norm_momentum=float(names["step1_enc0_0_bn"].momentum))
+                        batch_norm_momentum=float(names["step1_enc0_0_bn"].momentum),
+                        residual="step1_residual" in names)

@@ -31,6 +31,11 @@ class CCDNetConfig(Config):
     convs_per_level: int = 2  # two 3x3 conv + BN + ReLU per block
     steps: int = 2  # CCDNet-2, the paper's best (Table 1)
     batch_norm_momentum: float = 0.9  # PyTorch's default momentum 0.1
+    # Not in the paper (False = §4: I_1 = tanh(U_1(G))): step 1 predicts a correction of the GIF itself,
+    # z_1 = atanh(G) + U_1(G) (G clipped half a grey level inside [-1, 1]), so an untrained network starts at the
+    # input GIF instead of grey. On this CPU budget the paper's form was still 9 dB below the input GIF after
+    # 250 steps (docs/experiments/restore.md).
+    residual: bool = False
 
     def __post_init__(self):
         if not (isinstance(self.width_multiplier, (int, float)) and self.width_multiplier > 0):

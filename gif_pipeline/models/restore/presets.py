@@ -29,20 +29,20 @@ WEIGHT_KINDS = {
 }
 
 _CACHE = "runs/restore_cache"
-_COMMON = dict(width_multiplier=0.25, batch_size=16, learning_rate=1e-3, seed=1, checkpoint_every=250,
+_COMMON = dict(width_multiplier=0.25, residual=True, batch_size=16, learning_rate=1e-3, seed=1, checkpoint_every=250,
                validation_steps=25, threads=1)
 
 TRAINING_PRESETS: dict[str, dict[str, dict]] = {
     "train_ccdnet": {
         # CPU default: crops of 64 px from 256-px quantized regions (trainers/make_gif_pairs), width 1/4.
-        "cpu_plain_step1": {**_COMMON, "stage": 1, "steps": 6000, "train_cache": f"{_CACHE}/plain_train.npz",
+        "cpu_plain_step1": {**_COMMON, "stage": 1, "steps": 2000, "train_cache": f"{_CACHE}/plain_train.npz",
                             "val_cache": f"{_CACHE}/plain_val.npz", "model_dir": "runs/ccdnet_plain_s1"},
-        "cpu_plain_step2": {**_COMMON, "stage": 2, "steps": 3000, "unroll": 3, "train_cache": f"{_CACHE}/plain_train.npz",
+        "cpu_plain_step2": {**_COMMON, "stage": 2, "steps": 800, "unroll": 2, "train_cache": f"{_CACHE}/plain_train.npz",
                             "val_cache": f"{_CACHE}/plain_val.npz", "step1_from": "runs/ccdnet_plain_s1/ccdnet.keras",
                             "model_dir": "runs/ccdnet_plain_s2"},
-        "cpu_dithered_step1": {**_COMMON, "stage": 1, "steps": 6000, "train_cache": f"{_CACHE}/dith_train.npz",
+        "cpu_dithered_step1": {**_COMMON, "stage": 1, "steps": 2000, "train_cache": f"{_CACHE}/dith_train.npz",
                                "val_cache": f"{_CACHE}/dith_val.npz", "model_dir": "runs/ccdnet_dith_s1"},
-        "cpu_dithered_step2": {**_COMMON, "stage": 2, "steps": 3000, "unroll": 3,
+        "cpu_dithered_step2": {**_COMMON, "stage": 2, "steps": 800, "unroll": 2,
                                "train_cache": f"{_CACHE}/dith_train.npz", "val_cache": f"{_CACHE}/dith_val.npz",
                                "step1_from": "runs/ccdnet_dith_s1/ccdnet.keras", "model_dir": "runs/ccdnet_dith_s2"},
         # The paper's size and crops (GIF2Video §5: 256-px patches, batch 8, full width): a GPU run.

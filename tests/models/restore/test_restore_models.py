@@ -14,6 +14,16 @@ def _inputs(h=20, w=27, k=6, seed=0):
     return gif, palette
 
 
+def randomize_outputs(model, seed=0, scale=0.3):
+    """Give the zero-initialized output convs (update U-Net, residual step 1) random weights, as training would."""
+    rng = np.random.default_rng(seed)
+    for net in ccdnet.parts(model):
+        if net is not None:
+            layer = net.get_layer(f"{net.name}_out")
+            layer.kernel.assign(rng.normal(0, scale, layer.kernel.shape).astype(np.float32))
+    return model
+
+
 def test_configs_round_trip_and_reject_bad_values():
     for c in (CCDNetConfig(), CCDNetConfig.tiny(), CCDNetLossConfig(gradient_weight=0.0), ClassifierConfig.tiny()):
         assert type(c).from_dict(c.to_dict()) == c
@@ -46,7 +56,7 @@ def test_ccdnet_any_size_save_load_and_config_of(tmp_path):
 
     keras.utils.set_random_seed(3)
     config = CCDNetConfig.tiny(steps=3)
-    model = ccdnet.build_ccdnet(config, all_steps=True)
+    model = randomize_outputs(ccdnet.build_ccdnet(config, all_steps=True))
     gif, palette = _inputs()
     out = np.asarray(model([gif, palette]))
     assert out.shape == (1, 3, 20, 27, 3) and np.all(np.abs(out) <= 1)
@@ -67,18 +77,24 @@ def test_palette_projection_is_the_nearest_palette_colour():
     np.testing.assert_allclose(got[0], palette[0][d.argmin(-1)], atol=1e-6)
 
 
-def test_step_update_adds_before_tanh():
-    """A zero update U-Net leaves step 1's estimate unchanged (the update adds to the pre-tanh values)."""
+def test_step_update_adds_before_tanh_and_residual_step1_starts_at_the_gif():
+    """A fresh update U-Net (zero output conv) leaves step 1's estimate unchanged (the update adds to the pre-tanh
+    values); a fresh residual step 1 returns the GIF itself (to half a grey level at 0 and 255)."""
     import keras
 
     keras.utils.set_random_seed(1)
     model = ccdnet.build_ccdnet(CCDNetConfig.tiny(), all_steps=True)
-    _, update = ccdnet.parts(model)
-    update.get_layer("update_out").kernel.assign(np.zeros(update.get_layer("update_out").kernel.shape))
-    update.get_layer("update_out").bias.assign(np.zeros(3))
     gif, palette = _inputs()
     out = np.asarray(model([gif, palette]))
     np.testing.assert_allclose(out[0, 1], out[0, 0], atol=1e-6)
+    assert np.abs(out[0, 0] - gif[0]).max() > 0.05  # the paper's step 1 starts elsewhere
+    residual = ccdnet.build_ccdnet(CCDNetConfig.tiny(residual=True, steps=1))
+    assert ccdnet.config_of(residual).residual
+    edges = np.concatenate([gif, -np.ones_like(gif[:, :1]), np.ones_like(gif[:, :1])], axis=1)
+    np.testing.assert_allclose(np.asarray(residual([edges, palette])), edges, atol=0.5 / 127.5 + 1e-6)
+    randomize_outputs(model)
+    out = np.asarray(model([gif, palette]))
+    assert np.abs(out[0, 1] - out[0, 0]).max() > 1e-3
 
 
 def test_losses_on_known_inputs():
