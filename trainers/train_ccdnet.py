@@ -13,7 +13,7 @@ import os
 
 from absl import app, flags, logging
 
-from trainers import common
+from trainers import common, restore_lib
 
 FLAGS = flags.FLAGS
 flags.DEFINE_float("width_multiplier", 0.25, "U-Net width (1.0: the paper's 64-128-256-512-512).")
@@ -30,68 +30,7 @@ flags.DEFINE_integer("threads", 1, "TensorFlow intra- and inter-op threads (0: T
 common.define_common_flags(default_model_dir=os.path.join("runs", "ccdnet"), default_steps=6000,
                            default_batch_size=16, default_learning_rate=1e-3)
 
-WEIGHTS = "ccdnet.keras"
-
-
-def psnr_metric(target, estimates):
-    """PSNR (dB, images in [-1, 1]) of the last step's estimate."""
-    import tensorflow as tf
-
-    last = estimates[:, -1]
-    mse = tf.reduce_mean(tf.square((target - last) * 0.5), axis=[1, 2, 3])
-    return tf.reduce_mean(-10.0 * tf.math.log(tf.maximum(mse, 1e-10)) / tf.math.log(10.0))
-
-
-def train(strategy, config, loss_config, train_ds, val_ds, *, model_dir: str, steps: int, learning_rate: float,
-          batch_size: int, stage: int = 1, unroll: int = 3, step1_from: str | None = None, epochs=None,
-          checkpoint_every: int = 250, validation_steps: int = 0, record: dict | None = None, image_batch=None,
-          image_summary_every: int = 0, resume: bool = True):
-    """Build and fit CCDNet's stage-``stage`` training model (no flags read); save ``ccdnet.keras`` and
-    ``config.json`` in ``model_dir``; return its path."""
-    import keras
-
-    from gif_pipeline.models.restore import ccdnet
-    from gif_pipeline.models.restore.losses import ccdnet_loss
-    from gif_pipeline.training import loop
-
-    loop.prepare_model_dir(model_dir, resume)
-    with strategy.scope():
-        if stage == 1:
-            step1 = ccdnet.build_step_net(config, 3, "step1")
-            model = ccdnet.compose(step1, None, 1, all_steps=True)
-            first = 0
-        else:
-            if not step1_from:
-                raise SystemExit("train_ccdnet: stage 2 needs --step1_from (the stage-1 run's ccdnet.keras)")
-            step1, _ = ccdnet.parts(keras.saving.load_model(step1_from, compile=False))
-            step1.trainable = False
-            update = ccdnet.build_step_net(config, 12, "update")
-            model = ccdnet.compose(step1, update, unroll, all_steps=True)
-            first = 1
-        schedule = keras.optimizers.schedules.CosineDecay(learning_rate, max(1, steps), alpha=0.05)
-        model.compile(optimizer=keras.optimizers.Adam(schedule),
-                      loss=lambda y, p: ccdnet_loss(y, p, loss_config, first_step=first),
-                      metrics=[psnr_metric])
-    extra = []
-    if image_batch is not None:
-        def make_images(batch):
-            inputs, target = batch
-            out = model(inputs, training=False)
-            return {"gif": (inputs["gif"] + 1) / 2, "restored": (out[:, -1] + 1) / 2, "original": (target + 1) / 2}
-
-        extra.append(loop.ImageSummaries(os.path.join(model_dir, "logs"), image_batch, make_images,
-                                         image_summary_every))
-    history = loop.fit(model, train_ds, model_dir=model_dir, steps=steps, epochs=epochs, batch_size=batch_size,
-                       checkpoint_every=checkpoint_every, val_ds=val_ds, validation_steps=validation_steps,
-                       extra_callbacks=extra, verbose=2)
-    record = record or loop.run_record(f"ccdnet_stage{stage}", WEIGHTS, config.to_dict(), {})
-    # Save the inference network (uncompiled: CCDNet-1, or CCDNet-2 from a stage-2 run; the steps are chosen at
-    # load time by recomposing its two U-Nets with ccdnet.compose).
-    step1, update = ccdnet.parts(model)
-    step1.trainable = True
-    final = ccdnet.compose(step1, update, 1 if update is None else 2)
-    return loop.finish(final, model_dir, WEIGHTS, stage=f"ccdnet stage {stage}", record=record, history=history,
-                       extra={"loss": loss_config.to_dict()})
+WEIGHTS = restore_lib.CCDNET_WEIGHTS
 
 
 def main(argv):
@@ -125,7 +64,7 @@ def main(argv):
     logging.info("CCDNet stage %d: %s, %s", stage, config, loss_config)
     record = common.run_record(f"ccdnet_stage{stage}", WEIGHTS, config.to_dict())
     record["preset"] = FLAGS.preset
-    train(loop.get_strategy(FLAGS.strategy, FLAGS.tpu), config, loss_config, train_ds, val_ds,
+    restore_lib.train_ccdnet(loop.get_strategy(FLAGS.strategy, FLAGS.tpu), config, loss_config, train_ds, val_ds,
           model_dir=FLAGS.model_dir, steps=FLAGS.steps, learning_rate=FLAGS.learning_rate, batch_size=FLAGS.batch_size,
           stage=stage, unroll=FLAGS.unroll, step1_from=FLAGS.step1_from, epochs=FLAGS.epochs,
           checkpoint_every=FLAGS.checkpoint_every, validation_steps=FLAGS.validation_steps, record=record,

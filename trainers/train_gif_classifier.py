@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import os
 
-from absl import app, flags, logging
+from absl import app, flags
 
-from trainers import common
+from trainers import common, restore_lib
 
 FLAGS = flags.FLAGS
 flags.DEFINE_float("width_multiplier", 0.25, "Classifier width (1.0: the paper's 64-128-256-256).")
@@ -22,54 +22,7 @@ flags.DEFINE_integer("threads", 1, "TensorFlow intra- and inter-op threads (0: T
 common.define_common_flags(default_model_dir=os.path.join("runs", "gif_classifier"), default_steps=1500,
                            default_batch_size=16, default_learning_rate=1e-3)
 
-WEIGHTS = "gif_classifier.keras"
-
-
-def merge(caches: list[dict]) -> dict:
-    import numpy as np
-
-    return {k: np.concatenate([c[k] for c in caches]) for k in caches[0]}
-
-
-def accuracy_by_dither(model, arrays: dict, batch_size: int = 64) -> dict:
-    """Accuracy of ``model`` (logits) on a cache, overall and per dither method."""
-    import numpy as np
-
-    probs = []
-    for i in range(0, len(arrays["gif"]), batch_size):
-        x = arrays["gif"][i:i + batch_size].astype(np.float32) / 127.5 - 1.0
-        probs.append(1 / (1 + np.exp(-np.asarray(model(x, training=False))[:, 0])))
-    p = np.concatenate(probs)
-    right = (p >= 0.5) == (arrays["dithered"] > 0)
-    out = {"all": float(right.mean()), "n": int(len(right))}
-    for d in np.unique(arrays["dither"]):
-        out[str(d)] = float(right[arrays["dither"] == d].mean())
-    return out
-
-
-def train(strategy, config, train_ds, val_ds, *, model_dir: str, steps: int, learning_rate: float, batch_size: int,
-          epochs=None, checkpoint_every: int = 250, validation_steps: int = 0, record: dict | None = None,
-          resume: bool = True, val_arrays: dict | None = None):
-    """Build, fit and save the classifier (no flags read); returns the saved path."""
-    import keras
-
-    from gif_pipeline.models.restore.classifier import build_classifier
-    from gif_pipeline.models.restore.losses import classifier_loss
-    from gif_pipeline.training import loop
-
-    loop.prepare_model_dir(model_dir, resume)
-    with strategy.scope():
-        model = build_classifier(config)
-        schedule = keras.optimizers.schedules.CosineDecay(learning_rate, max(1, steps), alpha=0.05)
-        model.compile(optimizer=keras.optimizers.Adam(schedule), loss=classifier_loss,
-                      metrics=[keras.metrics.BinaryAccuracy(threshold=0.0, name="accuracy")])
-    history = loop.fit(model, train_ds, model_dir=model_dir, steps=steps, epochs=epochs, batch_size=batch_size,
-                       checkpoint_every=checkpoint_every, val_ds=val_ds, validation_steps=validation_steps, verbose=2)
-    extra = {"validation_accuracy": accuracy_by_dither(model, val_arrays)} if val_arrays is not None else {}
-    logging.info("validation accuracy: %s", extra)
-    model.compile()  # drop the loss function from the saved file
-    record = record or loop.run_record("gif_classifier", WEIGHTS, config.to_dict(), {})
-    return loop.finish(model, model_dir, WEIGHTS, stage="gif classifier", record=record, history=history, extra=extra)
+WEIGHTS = restore_lib.CLASSIFIER_WEIGHTS
 
 
 def main(argv):
@@ -90,21 +43,22 @@ def main(argv):
     if not FLAGS.train_cache:
         raise app.UsageError("--train_cache is required (plain and dithered caches from trainers/make_gif_pairs)")
     seed = FLAGS.seed or 0
-    train_arrays = merge([gif_pairs.load_cache(p) for p in FLAGS.train_cache])
+    train_arrays = restore_lib.merge([gif_pairs.load_cache(p) for p in FLAGS.train_cache])
     train_ds = gif_pairs.cache_dataset(train_arrays, FLAGS.batch_size, seed, label="dithered")
     val_ds = val_arrays = None
     if FLAGS.val_cache:
-        val_arrays = merge([gif_pairs.load_cache(p) for p in FLAGS.val_cache])
+        val_arrays = restore_lib.merge([gif_pairs.load_cache(p) for p in FLAGS.val_cache])
         if FLAGS.validation_steps:
             val_ds = gif_pairs.cache_dataset(val_arrays, FLAGS.batch_size, seed, training=False,
                                              label="dithered").shuffle(len(val_arrays["gif"]), seed=0).repeat()
     config = ClassifierConfig(width_multiplier=FLAGS.width_multiplier)
     record = common.run_record("gif_classifier", WEIGHTS, config.to_dict())
     record["preset"] = FLAGS.preset
-    train(loop.get_strategy(FLAGS.strategy, FLAGS.tpu), config, train_ds, val_ds, model_dir=FLAGS.model_dir,
-          steps=FLAGS.steps, learning_rate=FLAGS.learning_rate, batch_size=FLAGS.batch_size, epochs=FLAGS.epochs,
-          checkpoint_every=FLAGS.checkpoint_every, validation_steps=FLAGS.validation_steps, record=record,
-          resume=FLAGS.resume, val_arrays=val_arrays)
+    restore_lib.train_classifier(
+        loop.get_strategy(FLAGS.strategy, FLAGS.tpu), config, train_ds, val_ds, model_dir=FLAGS.model_dir,
+        steps=FLAGS.steps, learning_rate=FLAGS.learning_rate, batch_size=FLAGS.batch_size, epochs=FLAGS.epochs,
+        checkpoint_every=FLAGS.checkpoint_every, validation_steps=FLAGS.validation_steps, record=record,
+        resume=FLAGS.resume, val_arrays=val_arrays)
 
 
 if __name__ == "__main__":

@@ -240,10 +240,13 @@ def cache_dataset(arrays: dict, batch_size: int, seed: int, training: bool = Tru
     import tensorflow as tf
 
     n = len(arrays["gif"])
-    ds = tf.data.Dataset.from_tensor_slices({"gif": arrays["gif"], "original": arrays["original"],
-                                             "palette": arrays["palette"],
-                                             "dithered": arrays["dithered"].astype(np.float32),
-                                             "index": np.arange(n, dtype=np.int64)})
+    # Training: one seeded permutation first, so a shuffle buffer smaller than the cache still mixes caches that
+    # were concatenated (plain then dithered, for the classifier).
+    order = np.random.default_rng(seed).permutation(n) if training else np.arange(n)
+    ds = tf.data.Dataset.from_tensor_slices({"gif": arrays["gif"][order], "original": arrays["original"][order],
+                                             "palette": arrays["palette"][order],
+                                             "dithered": arrays["dithered"][order].astype(np.float32),
+                                             "index": order.astype(np.int64)})
     if training:
         ds = ds.repeat().shuffle(min(n, 8192), seed=seed, reshuffle_each_iteration=True)
         ds = ds.enumerate()

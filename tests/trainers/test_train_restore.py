@@ -28,7 +28,7 @@ def test_ccdnet_stage1_then_stage2_with_step1_frozen(cache, tmp_path):
 
     from gif_pipeline.models.restore import ccdnet
     from gif_pipeline.models.restore.config import CCDNetConfig, CCDNetLossConfig
-    from trainers.train_ccdnet import train
+    from trainers.restore_lib import train_ccdnet as train
 
     keras.utils.set_random_seed(0)
     arrays = gif_pairs.load_cache(cache)
@@ -56,7 +56,7 @@ def test_classifier_train_and_accuracy_report(cache, tmp_path):
     import tensorflow as tf
 
     from gif_pipeline.models.restore.config import ClassifierConfig
-    from trainers.train_gif_classifier import train
+    from trainers.restore_lib import train_classifier as train
 
     keras.utils.set_random_seed(0)
     arrays = gif_pairs.load_cache(cache)

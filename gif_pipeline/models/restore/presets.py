@@ -50,7 +50,7 @@ TRAINING_PRESETS: dict[str, dict[str, dict]] = {
                         "seed": 1, "train_cache": f"{_CACHE}/plain_train_256.npz", "model_dir": "runs/ccdnet_paper_s1"},
     },
     "train_gif_classifier": {
-        "cpu": {"width_multiplier": 0.25, "batch_size": 16, "learning_rate": 1e-3, "steps": 1500, "seed": 1,
+        "cpu": {"width_multiplier": 0.5, "batch_size": 16, "learning_rate": 5e-4, "steps": 2000, "seed": 1,
                 "checkpoint_every": 250, "validation_steps": 25, "threads": 1,
                 "train_cache": [f"{_CACHE}/plain_train.npz", f"{_CACHE}/dith_train.npz"],
                 "val_cache": [f"{_CACHE}/plain_val.npz", f"{_CACHE}/dith_val.npz"], "model_dir": "runs/gif_classifier"},
