@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import csv
 import html
+import json
 import math
 import os
 import subprocess
@@ -48,7 +49,7 @@ def _own_encoder(name: str, rgb: np.ndarray, n: int) -> np.ndarray:
     from gif_pipeline.encode import encode_image
 
     dither = "none" if name == "own:gifnets-none" else "net"
-    return encode_image(rgb, colors=n, palette="net+kmeans", dither=dither).decoded
+    return encode_image(rgb, colors=n, palette="net+kmeans", dither=dither).rgb
 
 
 def quantize(encoder: str, dithered: bool, rgb: np.ndarray, n: int) -> np.ndarray:
@@ -58,7 +59,7 @@ def quantize(encoder: str, dithered: bool, rgb: np.ndarray, n: int) -> np.ndarra
         return _own_encoder(name, rgb, n)
     from gif_pipeline.eval import peers
 
-    return peers.run_peer(name, rgb, n).decoded
+    return peers.run_peer(name, rgb, n).rgb
 
 
 def gaussian(rgb: np.ndarray, sigma: float) -> np.ndarray:
@@ -81,24 +82,45 @@ def ffmpeg_filter(rgb: np.ndarray, vf: str) -> np.ndarray:
     return np.frombuffer(proc.stdout, np.uint8).reshape(rgb.shape).copy()
 
 
-def _ccdnet(steps: int):
-    def run(gif):
-        from gif_pipeline import restore
-
-        return restore.restore_image(gif, steps=steps).image
-    return run
-
-
 RESTORERS = {
     "gif": lambda g: g,
     "gauss0.5": lambda g: gaussian(g, 0.5),
     "gauss1.0": lambda g: gaussian(g, 1.0),
     "deband": lambda g: ffmpeg_filter(g, "format=gbrp,deband,format=rgb24"),
     "gradfun": lambda g: ffmpeg_filter(g, "format=yuv444p,gradfun,format=rgb24"),
-    "ccdnet-1": _ccdnet(1),
-    "ccdnet-2": _ccdnet(2),
-    "ccdnet-3": _ccdnet(3),
 }
+#: CCDNet-1/2/3 come from one 3-step pass per GIF (:func:`ccdnet_all_steps`); their speed is
+#: benchmarks/restore_speed.py's.
+CCDNET = ("ccdnet-1", "ccdnet-2", "ccdnet-3")
+
+
+def ccdnet_all_steps(gif: np.ndarray, model: str = "auto") -> tuple[list[np.ndarray], str, float | None]:
+    """CCDNet-1, -2 and -3 of one GIF frame from one 3-step pass (the estimates of CCDNet-3's steps are those of
+    CCDNet-1 and -2), routed like ``gifnets restore``: ``(images, model that ran, P(dithered))``."""
+    import tensorflow as tf
+
+    from gif_pipeline import restore
+
+    which, probability = restore._route([gif], model)
+    net = _all_steps_net(which)
+    palette, _ = restore.image_palette(gif)
+    out = net([tf.constant(gif.astype(np.float32)[None] / 127.5 - 1.0),
+               tf.constant(palette.astype(np.float32)[None] / 127.5 - 1.0)], training=False)
+    images = [np.clip(np.rint((np.asarray(out[0, t]) + 1.0) * 127.5), 0, 255).astype(np.uint8) for t in range(3)]
+    return images, which, probability
+
+
+_NETS = {}
+
+
+def _all_steps_net(which: str):
+    if which not in _NETS:
+        from gif_pipeline import restore
+        from gif_pipeline.models.restore import ccdnet
+
+        step1, update = ccdnet.parts(restore._model(restore.KINDS[which]))
+        _NETS[which] = ccdnet.compose(step1, update, 3, all_steps=True)
+    return _NETS[which]
 
 
 def _find_images(folder: str) -> list[str]:
@@ -114,52 +136,91 @@ def _load(path: str) -> np.ndarray:
         return np.asarray(im.convert("RGB"), np.uint8).copy()
 
 
-def run(images_dir: str, out: str, colors=DEFAULT_COLORS, encoders=None, methods=None, limit: int = 0,
-        html_colors: int = 32, log=print) -> list[dict]:
+def prepare(images_dir: str, out: str, colors=DEFAULT_COLORS, encoders=None, limit: int = 0, log=print) -> str:
+    """Phase 1 (no networks of this family): every photo's GIFs by every encoder, Np and dither, and the classical
+    restorations' rows. Writes ``out/prepared.npz`` (GIFs, originals) and ``out/classical.csv``; returns the npz."""
     from gif_pipeline.metrics import image as metrics
 
     encoders = list(encoders or ENCODERS)
-    methods = list(methods or RESTORERS)
     files = _find_images(images_dir)[: limit or None]
     if not files:
         raise SystemExit(f"no images in {images_dir}")
     os.makedirs(out, exist_ok=True)
-    rows, examples = [], []
     warm = _load(files[0])[:64, :64]
-    for m in methods:  # warm-up: model loading and tracing are not timed
+    for m in RESTORERS:
         RESTORERS[m](warm)
+    rows, keys, gifs, originals = [], [], [], {}
     start = time.time()
     for i, path in enumerate(files):
         rgb = _load(path)
         name = os.path.relpath(path, images_dir)
+        originals[name] = rgb
         for encoder in encoders:
             for n in colors:
                 for dithered in (False, True):
                     try:
                         gif = quantize(encoder, dithered, rgb, n)
-                    except Exception as e:  # an unavailable peer: say so once per row, go on
+                    except Exception as e:  # an unavailable peer: say so, go on
                         log(f"skip {encoder} dithered={dithered} n={n}: {e}")
                         continue
-                    outputs = {}
-                    for m in methods:
+                    keys.append((name, encoder, n, int(dithered)))
+                    gifs.append(gif)
+                    for m, restorer in RESTORERS.items():
                         t = time.perf_counter()
-                        restored = RESTORERS[m](gif)
+                        restored = restorer(gif)
                         seconds = time.perf_counter() - t
-                        outputs[m] = restored
                         rows.append({"image": name, "encoder": encoder, "colors": n, "dithered": int(dithered),
                                      "method": m, "psnr": metrics.psnr(rgb, restored),
-                                     "ssim": metrics.ssim(rgb, restored), "seconds": seconds})
-                    if n == html_colors and encoder == "pillow-mediancut" and i < 4:
-                        examples.append((name, n, dithered, rgb, outputs))
-        log(f"restore bench: {i + 1}/{len(files)} images, {time.time() - start:.0f} s")
+                                     "ssim": metrics.ssim(rgb, restored), "seconds": seconds, "routed": ""})
+        log(f"restore bench (prepare): {i + 1}/{len(files)} images, {time.time() - start:.0f} s")
+    path = os.path.join(out, "prepared.npz")
+    np.savez(path, gifs=np.stack(gifs), keys=np.array([json.dumps(k) for k in keys]),
+             names=np.array(list(originals)), originals=np.stack(list(originals.values())))
+    _write_csv(os.path.join(out, "classical.csv"), rows)
+    return path
+
+
+def run(out: str, model: str = "auto", html_colors: int = 32, log=print) -> list[dict]:
+    """Phase 2: CCDNet-1/2/3 on the prepared GIFs; writes results.csv, summary.md and index.html."""
+    from gif_pipeline.metrics import image as metrics
+
+    with np.load(os.path.join(out, "prepared.npz")) as z:
+        gifs, keys = z["gifs"], [tuple(json.loads(k)) for k in z["keys"]]
+        originals = dict(zip(z["names"].tolist(), z["originals"]))
+    rows = [dict(r, colors=int(r["colors"]), dithered=int(r["dithered"]), psnr=float(r["psnr"]),
+                 ssim=float(r["ssim"]), seconds=float(r["seconds"]))
+            for r in csv.DictReader(open(os.path.join(out, "classical.csv"), encoding="utf-8"))]
+    ccdnet_all_steps(gifs[0][:64, :64], model)  # warm-up
+    examples, start = [], time.time()
+    for i, ((name, encoder, n, dithered), gif) in enumerate(zip(keys, gifs)):
+        rgb = originals[name]
+        t = time.perf_counter()
+        images, which, probability = ccdnet_all_steps(gif, model)
+        seconds = time.perf_counter() - t
+        outputs = {"gif": gif}
+        for m, restored in zip(CCDNET, images):
+            outputs[m] = restored
+            rows.append({"image": name, "encoder": encoder, "colors": n, "dithered": dithered, "method": m,
+                         "psnr": metrics.psnr(rgb, restored), "ssim": metrics.ssim(rgb, restored),
+                         "seconds": seconds if m == "ccdnet-3" else math.nan,
+                         "routed": f"{which}:{probability:.3f}" if probability is not None else which})
+        if n == html_colors and encoder == "pillow-mediancut" and len(examples) < 8:
+            for m in CLASSICAL:
+                outputs[m] = RESTORERS[m](gif)
+            examples.append((name, n, bool(dithered), rgb, outputs))
+        if (i + 1) % 100 == 0:
+            log(f"restore bench (ccdnet): {i + 1}/{len(keys)} GIFs, {time.time() - start:.0f} s")
     base = {(r["image"], r["encoder"], r["colors"], r["dithered"]): r for r in rows if r["method"] == "gif"}
     for r in rows:
         b = base.get((r["image"], r["encoder"], r["colors"], r["dithered"]))
         r["gain_psnr"] = r["psnr"] - b["psnr"] if b else math.nan
         r["gain_ssim"] = r["ssim"] - b["ssim"] if b else math.nan
     _write_csv(os.path.join(out, "results.csv"), rows)
+    encoders = list(dict.fromkeys(k[1] for k in keys))
+    colors = sorted({k[2] for k in keys})
+    methods = list(RESTORERS) + list(CCDNET)
     with open(os.path.join(out, "summary.md"), "w", encoding="utf-8") as f:
-        f.write(summary_markdown(rows, methods, encoders, colors, len(files)))
+        f.write(summary_markdown(rows, methods, encoders, colors, len(originals), model))
     if examples:
         _write_html(out, examples, rows)
     return rows
@@ -178,8 +239,14 @@ def _mean(rows, key):
     return float(np.mean(v)) if v else math.nan
 
 
-def summary_markdown(rows, methods, encoders, colors, n_images) -> str:
-    lines = [f"# restore bench ({n_images} held-out photos)", ""]
+def summary_markdown(rows, methods, encoders, colors, n_images, model="auto") -> str:
+    lines = [f"# restore bench ({n_images} held-out photos, CCDNet --model {model})", ""]
+    routed = [r for r in rows if r["method"] == "ccdnet-1" and r["routed"]]
+    if model == "auto" and routed:
+        right = [r["routed"].startswith("dithered") == bool(r["dithered"]) for r in routed]
+        lines += [f"Classifier routing: {np.mean(right):.1%} of {len(right)} GIFs to the model of their kind "
+                  f"(plain GIFs: {np.mean([x for x, r in zip(right, routed) if not r['dithered']]):.1%}, dithered: "
+                  f"{np.mean([x for x, r in zip(right, routed) if r['dithered']]):.1%}).", ""]
     for dithered in (0, 1):
         lines += [f"## {'dithered' if dithered else 'no dithering'}: mean PSNR (dB) / SSIM at 32 colours, per encoder",
                   "", "| method | " + " | ".join(encoders) + " | all |", "|---|" + "---|" * (len(encoders) + 1)]
@@ -205,9 +272,12 @@ def summary_markdown(rows, methods, encoders, colors, n_images) -> str:
                                  if sel else "–")
                 lines.append(f"| {e} | {'yes' if dithered else 'no'} | " + " | ".join(cells) + " |")
         lines.append("")
-    lines += ["## time per 256x256 image (s, mean)", "", "| method | seconds |", "|---|---|"]
+    lines += ["## time per 256x256 image (s, mean; CCDNet: one 3-step pass incl. routing, in the ccdnet-3 row)", "",
+              "| method | seconds |", "|---|---|"]
     for m in methods:
-        lines.append(f"| {m} | {_mean([r for r in rows if r['method'] == m], 'seconds'):.4f} |")
+        sel = [r for r in rows if r["method"] == m]
+        if sel and not math.isnan(_mean(sel, "seconds")):
+            lines.append(f"| {m} | {_mean(sel, 'seconds'):.4f} |")
     return "\n".join(lines) + "\n"
 
 
@@ -253,13 +323,19 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("images", help="folder of held-out photos")
     p.add_argument("--out", required=True)
+    p.add_argument("--phase", choices=["prepare", "ccdnet", "all"], default="all",
+                   help="prepare: GIFs + classical baselines (no CCDNet); ccdnet: CCDNet on the prepared GIFs")
     p.add_argument("--colors", type=int, nargs="+", default=list(DEFAULT_COLORS))
     p.add_argument("--encoders", nargs="+", choices=list(ENCODERS), default=None)
-    p.add_argument("--methods", nargs="+", choices=list(RESTORERS), default=None)
+    p.add_argument("--model", choices=["auto", "plain", "dithered"], default="auto")
     p.add_argument("--limit", type=int, default=0, help="only the first N photos")
     args = p.parse_args(argv)
-    run(args.images, args.out, args.colors, args.encoders, args.methods, args.limit,
-        log=lambda s: print(s, file=sys.stderr, flush=True))
+
+    def log(s):
+        print(s, file=sys.stderr, flush=True)
+
+    if args.phase in ("prepare", "all"):
+        prepare(args.images, args.out, args.colors, args.encoders, args.limit, log=log)
+    if args.phase in ("ccdnet", "all"):
+        run(args.out, args.model, log=log)
     return 0
-
-
