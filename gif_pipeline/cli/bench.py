@@ -9,6 +9,10 @@ def add_parser(sub):
 
 
 def main(argv: list[str]) -> int:
+    if argv[:2] == ["--task", "restore"] or argv[:1] == ["--task=restore"]:  # GIF restoration (gif_pipeline/eval/restore.py)
+        from gif_pipeline.eval import restore
+
+        return restore.main(argv[2:] if argv[0] == "--task" else argv[1:]) or 0
     from gif_pipeline.eval import bench
 
     return bench.main(argv, prog="gifnets bench") or 0

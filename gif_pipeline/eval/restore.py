@@ -320,7 +320,7 @@ def _write_html(out, examples, rows):
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="gifnets bench --task restore", description=__doc__.split("\n\n")[0])
     p.add_argument("images", help="folder of held-out photos")
     p.add_argument("--out", required=True)
     p.add_argument("--phase", choices=["prepare", "ccdnet", "all"], default="all",
