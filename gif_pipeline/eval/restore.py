@@ -136,13 +136,14 @@ def _load(path: str) -> np.ndarray:
         return np.asarray(im.convert("RGB"), np.uint8).copy()
 
 
-def prepare(images_dir: str, out: str, colors=DEFAULT_COLORS, encoders=None, limit: int = 0, log=print) -> str:
+def prepare(images_dir: str, out: str, colors=DEFAULT_COLORS, encoders=None, limit: int = 0, log=print,
+            shard: tuple[int, int] = (0, 1)) -> str:
     """Phase 1 (no networks of this family): every photo's GIFs by every encoder, Np and dither, and the classical
     restorations' rows. Writes ``out/prepared.npz`` (GIFs, originals) and ``out/classical.csv``; returns the npz."""
     from gif_pipeline.metrics import image as metrics
 
     encoders = list(encoders or ENCODERS)
-    files = _find_images(images_dir)[: limit or None]
+    files = _find_images(images_dir)[: limit or None][shard[0]::shard[1]]
     if not files:
         raise SystemExit(f"no images in {images_dir}")
     os.makedirs(out, exist_ok=True)
@@ -173,56 +174,88 @@ def prepare(images_dir: str, out: str, colors=DEFAULT_COLORS, encoders=None, lim
                                      "method": m, "psnr": metrics.psnr(rgb, restored),
                                      "ssim": metrics.ssim(rgb, restored), "seconds": seconds, "routed": ""})
         log(f"restore bench (prepare): {i + 1}/{len(files)} images, {time.time() - start:.0f} s")
-    path = os.path.join(out, "prepared.npz")
+    tag = f"{shard[0]}of{shard[1]}"
+    path = os.path.join(out, f"prepared_{tag}.npz")
     np.savez(path, gifs=np.stack(gifs), keys=np.array([json.dumps(k) for k in keys]),
              names=np.array(list(originals)), originals=np.stack(list(originals.values())))
-    _write_csv(os.path.join(out, "classical.csv"), rows)
+    _write_csv(os.path.join(out, f"classical_{tag}.csv"), rows)
     return path
 
 
-def run(out: str, model: str = "auto", html_colors: int = 32, log=print) -> list[dict]:
-    """Phase 2: CCDNet-1/2/3 on the prepared GIFs; writes results.csv, summary.md and index.html."""
+def _prepared(out: str):
+    import glob
+
+    gifs, keys, originals = [], [], {}
+    for path in sorted(glob.glob(os.path.join(out, "prepared_*.npz"))):
+        with np.load(path) as z:
+            gifs += list(z["gifs"])
+            keys += [tuple(json.loads(k)) for k in z["keys"]]
+            originals.update(zip(z["names"].tolist(), z["originals"]))
+    order = sorted(range(len(keys)), key=lambda i: keys[i])
+    return [gifs[i] for i in order], [keys[i] for i in order], originals
+
+
+def _read_rows(out: str, prefix: str) -> list[dict]:
+    import glob
+
+    rows = []
+    for path in sorted(glob.glob(os.path.join(out, f"{prefix}_*.csv"))):
+        for r in csv.DictReader(open(path, encoding="utf-8")):
+            rows.append(dict(r, colors=int(r["colors"]), dithered=int(r["dithered"]), psnr=float(r["psnr"]),
+                             ssim=float(r["ssim"]), seconds=float(r["seconds"])))
+    return rows
+
+
+def run(out: str, model: str = "auto", log=print, shard: tuple[int, int] = (0, 1)) -> str:
+    """Phase 2: CCDNet-1/2/3 on the prepared GIFs (this shard's share); writes ``ccdnet_<shard>.csv``."""
     from gif_pipeline.metrics import image as metrics
 
-    with np.load(os.path.join(out, "prepared.npz")) as z:
-        gifs, keys = z["gifs"], [tuple(json.loads(k)) for k in z["keys"]]
-        originals = dict(zip(z["names"].tolist(), z["originals"]))
-    rows = [dict(r, colors=int(r["colors"]), dithered=int(r["dithered"]), psnr=float(r["psnr"]),
-                 ssim=float(r["ssim"]), seconds=float(r["seconds"]))
-            for r in csv.DictReader(open(os.path.join(out, "classical.csv"), encoding="utf-8"))]
+    gifs, keys, originals = _prepared(out)
     ccdnet_all_steps(gifs[0][:64, :64], model)  # warm-up
-    examples, start = [], time.time()
-    for i, ((name, encoder, n, dithered), gif) in enumerate(zip(keys, gifs)):
+    rows, start = [], time.time()
+    mine = list(range(shard[0], len(keys), shard[1]))
+    for j, i in enumerate(mine):
+        (name, encoder, n, dithered), gif = keys[i], gifs[i]
         rgb = originals[name]
         t = time.perf_counter()
         images, which, probability = ccdnet_all_steps(gif, model)
         seconds = time.perf_counter() - t
-        outputs = {"gif": gif}
         for m, restored in zip(CCDNET, images):
-            outputs[m] = restored
             rows.append({"image": name, "encoder": encoder, "colors": n, "dithered": dithered, "method": m,
                          "psnr": metrics.psnr(rgb, restored), "ssim": metrics.ssim(rgb, restored),
                          "seconds": seconds if m == "ccdnet-3" else math.nan,
                          "routed": f"{which}:{probability:.3f}" if probability is not None else which})
-        if n == html_colors and encoder == "pillow-mediancut" and len(examples) < 8:
-            for m in CLASSICAL:
-                outputs[m] = RESTORERS[m](gif)
-            examples.append((name, n, bool(dithered), rgb, outputs))
-        if (i + 1) % 100 == 0:
-            log(f"restore bench (ccdnet): {i + 1}/{len(keys)} GIFs, {time.time() - start:.0f} s")
+        if (j + 1) % 50 == 0:
+            log(f"restore bench (ccdnet): {j + 1}/{len(mine)} GIFs, {time.time() - start:.0f} s")
+    path = os.path.join(out, f"ccdnet_{shard[0]}of{shard[1]}.csv")
+    _write_csv(path, rows)
+    return path
+
+
+def summarize(out: str, model: str = "auto", html_colors: int = 32, examples: int = 8) -> list[dict]:
+    """Phase 3: merge the shards' rows, add the gains over the input GIF, write results.csv, summary.md, index.html."""
+    rows = _read_rows(out, "classical") + _read_rows(out, "ccdnet")
     base = {(r["image"], r["encoder"], r["colors"], r["dithered"]): r for r in rows if r["method"] == "gif"}
     for r in rows:
         b = base.get((r["image"], r["encoder"], r["colors"], r["dithered"]))
         r["gain_psnr"] = r["psnr"] - b["psnr"] if b else math.nan
         r["gain_ssim"] = r["ssim"] - b["ssim"] if b else math.nan
     _write_csv(os.path.join(out, "results.csv"), rows)
+    gifs, keys, originals = _prepared(out)
     encoders = list(dict.fromkeys(k[1] for k in keys))
     colors = sorted({k[2] for k in keys})
-    methods = list(RESTORERS) + list(CCDNET)
+    methods = list(RESTORERS) + [m for m in CCDNET if any(r["method"] == m for r in rows)]
     with open(os.path.join(out, "summary.md"), "w", encoding="utf-8") as f:
         f.write(summary_markdown(rows, methods, encoders, colors, len(originals), model))
-    if examples:
-        _write_html(out, examples, rows)
+    chosen = [i for i, k in enumerate(keys) if k[1] == "pillow-mediancut" and k[2] == html_colors][:examples]
+    shown = []
+    for i in chosen:
+        name, _, n, dithered = keys[i]
+        outputs = {"gif": gifs[i], **{m: RESTORERS[m](gifs[i]) for m in CLASSICAL}}
+        outputs.update(zip(CCDNET, ccdnet_all_steps(gifs[i], model)[0]))
+        shown.append((name, n, bool(dithered), originals[name], outputs))
+    if shown:
+        _write_html(out, shown, rows)
     return rows
 
 
@@ -323,8 +356,11 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="gifnets bench --task restore", description=__doc__.split("\n\n")[0])
     p.add_argument("images", help="folder of held-out photos")
     p.add_argument("--out", required=True)
-    p.add_argument("--phase", choices=["prepare", "ccdnet", "all"], default="all",
-                   help="prepare: GIFs + classical baselines (no CCDNet); ccdnet: CCDNet on the prepared GIFs")
+    p.add_argument("--phase", choices=["prepare", "ccdnet", "summarize", "all"], default="all",
+                   help="prepare: GIFs + classical baselines (no CCDNet); ccdnet: CCDNet on the prepared GIFs; "
+                   "summarize: tables and page from every shard's rows")
+    p.add_argument("--shard", default="0/1", help="K/N: this process takes photos (prepare) or GIFs (ccdnet) "
+                   "K, K+N, ... (run N processes, then --phase summarize)")
     p.add_argument("--colors", type=int, nargs="+", default=list(DEFAULT_COLORS))
     p.add_argument("--encoders", nargs="+", choices=list(ENCODERS), default=None)
     p.add_argument("--model", choices=["auto", "plain", "dithered"], default="auto")
@@ -334,8 +370,11 @@ def main(argv=None) -> int:
     def log(s):
         print(s, file=sys.stderr, flush=True)
 
+    k, n = (int(x) for x in args.shard.split("/"))
     if args.phase in ("prepare", "all"):
-        prepare(args.images, args.out, args.colors, args.encoders, args.limit, log=log)
+        prepare(args.images, args.out, args.colors, args.encoders, args.limit, log=log, shard=(k, n))
     if args.phase in ("ccdnet", "all"):
-        run(args.out, args.model, log=log)
+        run(args.out, args.model, log=log, shard=(k, n))
+    if args.phase in ("summarize", "all"):
+        summarize(args.out, args.model)
     return 0
