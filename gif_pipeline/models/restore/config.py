@@ -70,14 +70,14 @@ class CCDNetConfig(Config):
 @dataclasses.dataclass(frozen=True)
 class CCDNetLossConfig(Config):
     """§4.2 losses: ``image_weight * L1(I, I_hat) + gradient_weight * L1(|grad I|, |grad I_hat|)`` (forward
-    differences, averaged over the unfolded steps), plus an optional adversarial term (off by default)."""
+    differences, averaged over the unfolded steps). The paper's optional adversarial term (a PatchGAN) is not
+    implemented yet."""
 
     image_weight: float = 100.0  # w_idl
     gradient_weight: float = 200.0  # w_gdl = 100 times the authors' factor 2
-    adversarial_weight: float = 0.0  # 1.0 = the paper's lambda_adv (0.01 relative to the image term)
 
     def __post_init__(self):
-        for name in ("image_weight", "gradient_weight", "adversarial_weight"):
+        for name in ("image_weight", "gradient_weight"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or value < 0:
                 raise ValueError(f"{name} must be a non-negative number, got {value!r}")

@@ -4,8 +4,7 @@
 image loss and the gradient-magnitude loss on forward differences), averaged over the unfolded steps. The
 authors' release weights them 100 and 100 x 2 (its gradient loss has a factor 2), so 100 and 200 here.
 
-The optional adversarial term (Eq. 6, a PatchGAN on ``[G, I, grad I]``) is :func:`generator_adversarial_loss` /
-:func:`discriminator_loss` (binary cross-entropy on logits, as the release's default 'GAN' loss).
+The paper's optional adversarial term (a PatchGAN on ``[G, I, grad I]``) is not implemented yet.
 """
 from __future__ import annotations
 
@@ -13,8 +12,7 @@ import tensorflow as tf
 
 from gif_pipeline.models.restore.config import CCDNetLossConfig
 
-__all__ = ["forward_differences", "image_loss", "gradient_loss", "ccdnet_loss", "step_losses",
-           "generator_adversarial_loss", "discriminator_loss", "classifier_loss"]
+__all__ = ["forward_differences", "image_loss", "gradient_loss", "ccdnet_loss", "step_losses", "classifier_loss"]
 
 
 def forward_differences(x) -> tuple[tf.Tensor, tf.Tensor]:
@@ -60,18 +58,6 @@ def ccdnet_loss(target, estimates, config: CCDNetLossConfig | None = None, first
     for t in range(first_step, n):
         total += sum(step_losses(target, estimates[:, t], config).values())
     return total / float(n - first_step)
-
-
-def generator_adversarial_loss(fake_logits) -> tf.Tensor:
-    """Non-saturating GAN loss of the generator: BCE(fake_logits, real)."""
-    return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(tf.ones_like(fake_logits), fake_logits))
-
-
-def discriminator_loss(real_logits, fake_logits) -> tf.Tensor:
-    """The discriminator's BCE: real patches -> 1, fake patches -> 0 (mean of the two halves)."""
-    real = tf.nn.sigmoid_cross_entropy_with_logits(tf.ones_like(real_logits), real_logits)
-    fake = tf.nn.sigmoid_cross_entropy_with_logits(tf.zeros_like(fake_logits), fake_logits)
-    return 0.5 * (tf.reduce_mean(real) + tf.reduce_mean(fake))
 
 
 def classifier_loss(labels, logits) -> tf.Tensor:
