@@ -68,6 +68,7 @@ def test_classifier_train_and_accuracy_report(cache, tmp_path):
     assert np.asarray(keras.saving.load_model(path)(arrays["gif"][:2].astype(np.float32) / 127.5 - 1)).shape == (2, 1)
 
 
+@pytest.mark.slow
 def test_train_ccdnet_script_with_a_preset(cache, tmp_path):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     cmd = [sys.executable, os.path.join(checks.ROOT, "trainers", "train_ccdnet"), "--preset=cpu_plain_step1",

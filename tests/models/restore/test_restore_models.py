@@ -38,6 +38,7 @@ def test_configs_round_trip_and_reject_bad_values():
         ClassifierConfig(channels=())
 
 
+@pytest.mark.slow
 def test_paper_width_layout_and_parameter_count():
     import keras
 
