@@ -54,7 +54,7 @@ def main(argv=None) -> int:
     os.makedirs(os.path.join(args.out, "tflite"), exist_ok=True)
     tflite_path = os.path.join(args.out, "tflite", name + ".tflite")
     with open(tflite_path, "wb") as f:
-        f.write(restore_graph.to_tflite(g))
+        f.write(restore_graph.to_tflite(saved))
     served = tf.saved_model.load(saved).signatures[restore_graph.SERVING_SIGNATURE]
     worst_saved = worst_tflite = 0
     for rgb, palette in sample_gifs():

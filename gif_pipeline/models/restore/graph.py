@@ -44,12 +44,18 @@ class RestoreGraph(tf.Module):
 
 
 def save(graph: RestoreGraph, path: str) -> str:
-    tf.saved_model.save(graph, path, signatures={SERVING_SIGNATURE: graph.serve})
+    """SavedModel of ``graph.serve`` (``serving_default``): a plain module holding exactly the variables the traced
+    function reads (as export/export_saved_model.py does), so that the TFLite converter freezes them to constants
+    (saving the Keras-holding module itself left them as resource variables, unset in the TFLite file)."""
+    concrete = graph.serve.get_concrete_function()
+    module = tf.Module(name="restore")
+    module.restore_variables = list({id(v): v for v in concrete.variables}.values())
+    tf.saved_model.save(module, path, signatures={SERVING_SIGNATURE: concrete})
     return path
 
 
-def to_tflite(graph: RestoreGraph) -> bytes:
-    """The float32 TFLite model of ``graph.serve`` (builtin ops only)."""
-    converter = tf.lite.TFLiteConverter.from_concrete_functions([graph.serve.get_concrete_function()], graph)
+def to_tflite(saved_model_dir: str) -> bytes:
+    """The float32 TFLite model of a SavedModel written by :func:`save` (builtin ops only)."""
+    converter = tf.lite.TFLiteConverter.from_saved_model(saved_model_dir, signature_keys=[SERVING_SIGNATURE])
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
     return converter.convert()

@@ -136,10 +136,11 @@ def test_classifier_and_gradient_maps(tmp_path):
     checks.save_load_round_trip(net, gif, tmp_path)
 
 
-def test_graph_tflite_matches_keras():
+def test_graph_tflite_matches_keras(tmp_path):
     import keras
+    from ai_edge_litert.interpreter import Interpreter
 
-    from gif_pipeline.models.restore.graph import RestoreGraph
+    from gif_pipeline.models.restore.graph import RestoreGraph, save, to_tflite
 
     keras.utils.set_random_seed(4)
     graph = RestoreGraph(ccdnet.build_ccdnet(CCDNetConfig.tiny()), steps=2)
@@ -152,6 +153,19 @@ def test_graph_tflite_matches_keras():
     np.testing.assert_allclose(got[0], np.asarray(want), atol=2e-5)
     served = np.asarray(graph.serve(image, palette)["restored"])
     np.testing.assert_array_equal(served, np.clip(np.rint((np.asarray(want) + 1) * 127.5), 0, 255).astype(np.uint8))
+    # the exported files (SavedModel -> TFLite, as export/export_restore.py writes them) hold the weights
+    randomize_outputs(graph.net)
+    served = np.asarray(graph.serve(image, palette)["restored"]).astype(int)
+    interpreter = Interpreter(model_content=to_tflite(save(graph, str(tmp_path / "sm"))))
+    inputs = {d["name"]: d for d in interpreter.get_input_details()}
+    for name, d in inputs.items():
+        interpreter.resize_tensor_input(d["index"], image.shape if "image" in name else palette.shape)
+    interpreter.allocate_tensors()
+    for name, d in inputs.items():
+        interpreter.set_tensor(d["index"], image if "image" in name else palette)
+    interpreter.invoke()
+    got = interpreter.get_tensor(interpreter.get_output_details()[0]["index"]).astype(int)
+    assert np.abs(got - served).max() <= 1
 
 
 def tf_float(x):
