@@ -34,7 +34,10 @@ _COMMON = dict(width_multiplier=0.25, residual=True, batch_size=16, learning_rat
 
 TRAINING_PRESETS: dict[str, dict[str, dict]] = {
     "train_ccdnet": {
-        # CPU default: crops of 64 px from 256-px quantized regions (trainers/make_gif_pairs), width 1/4.
+        # CPU default: crops of 64 px from 256-px quantized regions (trainers/make_gif_pairs), width 1/4. The shipped
+        # models are these runs cut for time (docs/experiments/restore.md): step 1 killed after epoch 4 (1,000 of
+        # 2,000 steps) and finished with --steps=1000; step 2 launched with --steps=500, killed after epoch 1 and
+        # finished with --steps=250.
         "cpu_plain_step1": {**_COMMON, "stage": 1, "steps": 2000, "train_cache": f"{_CACHE}/plain_train.npz",
                             "val_cache": f"{_CACHE}/plain_val.npz", "model_dir": "runs/ccdnet_plain_s1"},
         "cpu_plain_step2": {**_COMMON, "stage": 2, "steps": 800, "unroll": 2, "train_cache": f"{_CACHE}/plain_train.npz",
