@@ -2,7 +2,8 @@
 from setuptools import find_packages, setup
 
 _TRAIN = ["tensorflow>=2.21,<2.22", "keras>=3.12", "absl-py>=2.0", "tensorboard>=2.20", "scipy>=1.11",
-          "imageio-ffmpeg>=0.5", "tensorflow-datasets", "importlib_resources"]
+          "imageio-ffmpeg>=0.5", "tensorflow-datasets", "importlib_resources",
+          "imagequant"]  # imagequant: the restore training pairs (libimagequant palettes)
 _BENCH = ["scipy>=1.11", "imageio-ffmpeg>=0.5", "imagequant", "matplotlib>=3.8", "scikit-image>=0.22"]
 
 setup(

@@ -11,12 +11,12 @@ import logging
 import os
 import sys
 
-from gif_pipeline.cli import bench, client, compress, encode, interpolate
+from gif_pipeline.cli import bench, client, compress, encode, interpolate, restore
 from gif_pipeline.cli.batch import EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_OK  # noqa: F401  (the exit codes)
 from gif_pipeline.errors import GifnetsError
 
 #: A subcommand module: ``add_parser(subparsers)`` registers its parser (its ``func`` runs it).
-SUBCOMMANDS = (encode, bench, client, compress, interpolate)
+SUBCOMMANDS = (encode, bench, client, compress, interpolate, restore)
 
 
 def build_parser() -> argparse.ArgumentParser:

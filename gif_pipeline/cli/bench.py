@@ -5,14 +5,12 @@ from __future__ import annotations
 def add_parser(sub):
     # Listed for --help only: gifnets' main() hands `gifnets bench ...` to gif_pipeline.eval.bench.main.
     sub.add_parser("bench", help="compare gifnets with Pillow, k-means, libimagequant, ffmpeg and pngquant "
-                   "(gifnets bench --help); --task animation: animated GIFs against gifski, ffmpeg and gifsicle", add_help=False)
+                   "(gifnets bench --help); --task animation: animated GIFs against gifski, ffmpeg and gifsicle; "
+                   "--task compression: the GAN codec against JPEG, WebP, AVIF, HEIC, JPEG XL; --task restore: GIF "
+                   "restoration against smoothing, deband and gradfun", add_help=False)
 
 
 def main(argv: list[str]) -> int:
-    if argv[:2] == ["--task", "compression"] or argv[:1] == ["--task=compression"]:
-        from gif_pipeline.eval import compression
-
-        return compression.main(argv[1 if argv[0].startswith("--task=") else 2:]) or 0
     from gif_pipeline.eval import bench
 
     task, rest = _task(argv)
@@ -20,12 +18,18 @@ def main(argv: list[str]) -> int:
         from gif_pipeline.eval import animation_bench
 
         return animation_bench.main(rest, prog="gifnets bench --task animation") or 0
-    if task not in (None, "images"):
-        print(f"gifnets bench: error: --task must be images (the default) or animation, got {task!r}")
-        return 2
-    argv = rest
+    if task == "compression":
+        from gif_pipeline.eval import compression
 
-    return bench.main(argv, prog="gifnets bench") or 0
+        return compression.main(rest) or 0
+    if task == "restore":  # GIF restoration (gif_pipeline/eval/restore.py)
+        from gif_pipeline.eval import restore
+
+        return restore.main(rest) or 0
+    if task not in (None, "images"):
+        print(f"gifnets bench: error: --task must be images (the default), animation, compression or restore, got {task!r}")
+        return 2
+    return bench.main(rest, prog="gifnets bench") or 0
 
 
 def _task(argv: list[str]) -> tuple[str | None, list[str]]:

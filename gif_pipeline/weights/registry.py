@@ -37,10 +37,12 @@ def _families() -> dict:
     from gif_pipeline.models.compress import presets as compress
     from gif_pipeline.models.gifnets import presets as gifnets
     from gif_pipeline.models.interp import presets as interp
+    from gif_pipeline.models.restore import presets as restore
 
     return {**{kind: ("gifnets", spec) for kind, spec in gifnets.WEIGHT_KINDS.items()},
             **{kind: ("compress", spec) for kind, spec in compress.WEIGHT_KINDS.items()},
-            **{kind: ("interp", spec) for kind, spec in interp.WEIGHT_KINDS.items()}}
+            **{kind: ("interp", spec) for kind, spec in interp.WEIGHT_KINDS.items()},
+            **{kind: ("restore", spec) for kind, spec in restore.WEIGHT_KINDS.items()}}
 
 
 KINDS = _families()
@@ -263,6 +265,7 @@ def load(kind: str, np: int | None = None, explicit: str | None = None, search_r
     import keras
 
     from gif_pipeline.models.gifnets import banding_net, dither_net, palette_net  # noqa: F401  (registration)
+    from gif_pipeline.models.restore import ccdnet, classifier  # noqa: F401  (registration)
 
     if kind.startswith("compress"):
         from gif_pipeline.models.compress import model  # noqa: F401  (registration)

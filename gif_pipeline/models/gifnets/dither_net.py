@@ -61,71 +61,13 @@ import tensorflow as tf
 from keras import layers
 
 from gif_pipeline.layers.folding import fold_batch_norm, inference_precision
+from gif_pipeline.layers.unet import CropLike, PadToMultiple, conv_bn_relu, symmetric_pad
 from gif_pipeline.models.gifnets.config import DitherNetConfig
 from gif_pipeline.quant.projection import hard_projection, soft_projection
 
 __all__ = ["build_dither_net", "dither", "symmetric_pad", "PadToMultiple", "CropLike", "BlueNoise", "Upsample2x",
            "config_of", "tile_alignment",
            "inference_model"]
-
-
-def _symmetric_indices(n, before, after):
-    """Source indices of a symmetric ("mirror with edge repeat") padding of an axis of length n.
-
-    Works for any pad width (also wider than the axis, where it keeps mirroring), unlike
-    ``tf.pad(mode="SYMMETRIC")``. Only builtin TFLite ops (range, floormod, where).
-    """
-    j = tf.range(-before, n + after)
-    i = tf.math.floormod(j, 2 * n)
-    return tf.where(i >= n, 2 * n - 1 - i, i)
-
-
-def symmetric_pad(x, top, bottom, left, right):
-    """Symmetrically pad ``x [B, H, W, C]`` by the given (possibly dynamic) amounts on each side."""
-    shape = tf.shape(x)
-    x = tf.gather(x, _symmetric_indices(shape[1], top, bottom), axis=1)
-    return tf.gather(x, _symmetric_indices(shape[2], left, right), axis=2)
-
-
-@keras.saving.register_keras_serializable(package="gifnets")
-class PadToMultiple(layers.Layer):
-    """Symmetric padding at the bottom/right so that H and W become multiples of ``multiple``."""
-
-    def __init__(self, multiple: int, **kwargs):
-        super().__init__(**kwargs)
-        if not isinstance(multiple, int) or multiple < 1:
-            raise ValueError(f"multiple must be a positive integer, got {multiple!r}")
-        self.multiple = multiple
-
-    def call(self, x):
-        if self.multiple == 1:
-            return x
-        shape = tf.shape(x)
-        pad_h = tf.math.floormod(-shape[1], self.multiple)
-        pad_w = tf.math.floormod(-shape[2], self.multiple)
-        return symmetric_pad(x, 0, pad_h, 0, pad_w)
-
-    def compute_output_shape(self, input_shape):
-        def up(n):
-            return None if n is None else -(-n // self.multiple) * self.multiple
-        return (input_shape[0], up(input_shape[1]), up(input_shape[2]), input_shape[3])
-
-    def get_config(self):
-        return {**super().get_config(), "multiple": self.multiple}
-
-
-@keras.saving.register_keras_serializable(package="gifnets")
-class CropLike(layers.Layer):
-    """``[x, reference] -> x[:, :H_ref, :W_ref]`` (undoes :class:`PadToMultiple`)."""
-
-    def call(self, inputs):
-        x, reference = inputs
-        shape = tf.shape(reference)
-        return x[:, :shape[1], :shape[2]]
-
-    def compute_output_shape(self, input_shapes):
-        x_shape, ref_shape = input_shapes
-        return (x_shape[0], ref_shape[1], ref_shape[2], x_shape[3])
 
 
 @keras.saving.register_keras_serializable(package="gifnets")
@@ -200,13 +142,6 @@ class Upsample2x(layers.Layer):
         return {**super().get_config(), "interpolation": self.interpolation}
 
 
-def _conv_bn_relu(x, channels: int, momentum: float, name: str):
-    x = layers.Conv2D(channels, 3, padding="same", use_bias=False, kernel_initializer="he_normal",
-                      name=f"{name}_conv")(x)
-    x = layers.BatchNormalization(momentum=momentum, synchronized=True, name=f"{name}_bn")(x)
-    return layers.ReLU(name=f"{name}_relu")(x)
-
-
 def build_dither_net(config: DitherNetConfig | None = None, name: str = "dither_net") -> keras.Model:
     """The DitherNet U-Net (layer mapping in the module docstring) as a functional Keras model.
 
@@ -227,12 +162,12 @@ def build_dither_net(config: DitherNetConfig | None = None, name: str = "dither_
 
     skips = {}
     for i, channels in enumerate(config.block_channels):
-        x = _conv_bn_relu(x, channels, momentum, f"enc{i}")
+        x = conv_bn_relu(x, channels, momentum, f"enc{i}")
         if i in config.pool_after:
             skips[i] = x
             x = layers.MaxPooling2D(2, strides=2, name=f"pool{i}")(x)
     for i, channels in enumerate(config.bottleneck_channels):
-        x = _conv_bn_relu(x, channels, momentum, f"bottleneck{i}")
+        x = conv_bn_relu(x, channels, momentum, f"bottleneck{i}")
     for i in reversed(range(len(config.block_channels))):
         channels = config.block_channels[i]
         if i in config.pool_after:
@@ -243,7 +178,7 @@ def build_dither_net(config: DitherNetConfig | None = None, name: str = "dither_
                 x = layers.Conv2D(channels, 1, kernel_initializer="he_normal", name=f"up{i}")(x)
                 x = Upsample2x(config.upsample, name=f"up{i}_resize")(x)
             x = layers.Concatenate(axis=-1, name=f"skip{i}")([x, skips[i]])
-        x = _conv_bn_relu(x, channels, momentum, f"dec{i}")
+        x = conv_bn_relu(x, channels, momentum, f"dec{i}")
     # A small initial output keeps I + E' near I at the start of training (the paper gives no init).
     error = layers.Conv2D(3, 1, activation="tanh", name="error",
                           kernel_initializer=keras.initializers.VarianceScaling(0.1))(x)

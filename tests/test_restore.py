@@ -1,0 +1,126 @@
+"""`gifnets restore` and the restore API on tiny untrained networks (installed through $GIFNETS_WEIGHTS)."""
+import json
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import checks
+from gif_pipeline import cli
+
+PHOTO = os.path.join(checks.FIXTURES, "hopper_64.png")
+
+
+def randomize_outputs(model, seed):
+    """Random output convs for the (zero-initialized) corrective U-Nets, as training would give them."""
+    from gif_pipeline.models.restore import ccdnet
+
+    rng = np.random.default_rng(seed)
+    for net in ccdnet.parts(model):
+        layer = net.get_layer(f"{net.name}_out")
+        layer.kernel.assign(rng.normal(0, 0.3, layer.kernel.shape).astype(np.float32))
+    return model
+
+
+@pytest.fixture(scope="session")
+def tiny_restore_weights(tmp_path_factory):
+    import keras
+
+    from gif_pipeline.models.restore.ccdnet import build_ccdnet
+    from gif_pipeline.models.restore.classifier import build_classifier
+    from gif_pipeline.models.restore.config import CCDNetConfig, ClassifierConfig
+
+    keras.utils.set_random_seed(26)
+    folder = tmp_path_factory.mktemp("restore_weights")
+    randomize_outputs(build_ccdnet(CCDNetConfig.tiny()), 1).save(folder / "ccdnet_plain.keras")
+    randomize_outputs(build_ccdnet(CCDNetConfig.tiny(residual=True)), 2).save(folder / "ccdnet_dithered.keras")
+    build_classifier(ClassifierConfig.tiny()).save(folder / "gif_classifier.keras")
+    return folder
+
+
+@pytest.fixture
+def tiny_restore(tiny_restore_weights, monkeypatch):
+    from gif_pipeline import restore
+
+    monkeypatch.setenv("GIFNETS_WEIGHTS", str(tiny_restore_weights))
+    restore.clear_model_cache()
+    yield tiny_restore_weights
+    restore.clear_model_cache()
+
+
+def _gif(path, rgb, colors=16, frames=1):
+    ims = [Image.fromarray(np.roll(rgb, 3 * i, axis=1)).quantize(colors) for i in range(frames)]
+    ims[0].save(path, save_all=frames > 1, append_images=ims[1:], duration=80, loop=0)
+    return path
+
+
+def test_restore_image_api_palette_routing_and_tiles(tiny_restore):
+    from gif_pipeline import restore
+
+    rgb = np.asarray(Image.open(PHOTO).convert("RGB"))
+    gif = np.asarray(Image.fromarray(rgb).quantize(16).convert("RGB"))
+    result = restore.restore_image(gif, steps=2)
+    assert result.image.shape == gif.shape and result.image.dtype == np.uint8
+    assert result.model in ("plain", "dithered") and 0.0 <= result.probability <= 1.0
+    assert result.palette_source == "distinct" and result.palette_colors <= 16
+    forced = restore.restore_image(gif, steps=1, model="dithered")
+    assert forced.model == "dithered" and forced.probability is None
+    # a photo with more than 256 colours gets a median-cut palette, and says so
+    assert restore.restore_image(rgb, steps=2, model="plain").palette_source == "median-cut-256"
+    # tiles (32 px + 32-px halo on the 16-px grid) give the one-piece result
+    big = np.tile(gif, (2, 2, 1))[:100, :90]
+    whole = restore.restore_image(big, steps=2, model="plain", tile=512).image
+    tiled = restore.restore_image(big, steps=2, model="plain", tile=32, halo=32).image
+    assert np.abs(whole.astype(int) - tiled.astype(int)).max() <= 1
+    frames = restore.restore_frames([gif, gif[:, ::-1].copy()], steps=3, model="auto")
+    assert len(frames) == 2 and frames[0].model == frames[1].model
+    with pytest.raises(ValueError):
+        restore.restore_image(gif, steps=4)
+
+
+def test_cli_stills_batch_json_and_bad_inputs(tiny_restore, tmp_path, capsys):
+    rgb = np.asarray(Image.open(PHOTO).convert("RGB"))
+    good = _gif(tmp_path / "good.gif", rgb)
+    tiny = _gif(tmp_path / "one.gif", rgb[:1, :1])
+    not_gif = tmp_path / "fake.gif"
+    not_gif.write_bytes(b"this is not a gif at all")
+    whole = (tmp_path / "good.gif").read_bytes()
+    truncated = tmp_path / "truncated.gif"
+    truncated.write_bytes(whole[: len(whole) // 3])
+    zero = tmp_path / "zero.gif"
+    zero.write_bytes(whole[:13 + 48] + b";")  # header + colour table, no image: zero frames
+    inputs = [str(good), str(not_gif), str(truncated), str(zero), str(tiny), PHOTO]
+    code = cli.main(["restore", *inputs, "-o", str(tmp_path / "out"), "--json", "-q"])
+    captured = capsys.readouterr()
+    assert code == 2
+    stats = {os.path.basename(s["input"]): s for s in map(json.loads, captured.out.splitlines())}
+    assert set(stats) == {"good.gif", "one.gif", "hopper_64.png"}
+    assert stats["good.gif"]["input_is_gif"] and "note" not in stats["good.gif"]
+    assert stats["hopper_64.png"]["note"] == "not a GIF: restored anyway"
+    for s in stats.values():
+        assert s["model"] in ("plain", "dithered") and 0 <= s["dithered_probability"] <= 1 and s["steps"] == 2
+    errors = [line for line in captured.err.splitlines() if line.startswith("gifnets: error:")]
+    assert len(errors) == 3 and all(any(n in e for e in errors) for n in ("fake.gif", "truncated.gif", "zero.gif"))
+    assert sorted(os.listdir(tmp_path / "out")) == ["good.png", "hopper_64.png", "one.png"]
+    with Image.open(tmp_path / "out" / "one.png") as im:
+        assert im.size == (1, 1)
+    # never an input, never an existing file without --force
+    assert cli.main(["restore", str(good), "-o", str(good), "-q", "--force"]) == 2
+    assert (tmp_path / "good.gif").read_bytes() == whole
+    assert cli.main(["restore", str(good), "-o", str(tmp_path / "out" / "good.png"), "-q"]) == 2
+    # --max-pixels refuses a large input with one line
+    assert cli.main(["restore", str(good), "-o", str(tmp_path / "big.png"), "--max-pixels", "100", "-q"]) == 2
+    assert not (tmp_path / "big.png").exists()
+
+
+def test_cli_animations(tiny_restore, tmp_path):
+    rgb = np.asarray(Image.open(PHOTO).convert("RGB"))
+    anim = _gif(tmp_path / "anim.gif", rgb, frames=3)
+    for name in ("a.webp", "a.png"):
+        assert cli.main(["restore", str(anim), "-o", str(tmp_path / name), "-q", "--model", "plain"]) == 0
+        with Image.open(tmp_path / name) as im:
+            assert getattr(im, "n_frames", 1) == 3 and im.size == (64, 64)
+    assert cli.main(["restore", str(anim), "-o", str(tmp_path / "frames"), "-q", "--steps", "1"]) == 0
+    assert sorted(os.listdir(tmp_path / "frames")) == [f"frame_{i:05d}.png" for i in range(3)]
+    assert not [n for n in os.listdir(tmp_path) if n.startswith(".")]  # no temporary left behind
