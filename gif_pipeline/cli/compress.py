@@ -91,6 +91,9 @@ def _psnr(a, b) -> float:
 
 
 def run_compress(args) -> int:
+    from gif_pipeline.encode import require_tensorflow
+
+    require_tensorflow("gifnets compress")  # its networks run on TensorFlow (not yet on the LiteRT runtime)
     from gif_pipeline.io import files
     from gif_pipeline.io import images as image_io
 
@@ -128,6 +131,9 @@ def run_compress(args) -> int:
 
 
 def run_decompress(args) -> int:
+    from gif_pipeline.encode import require_tensorflow
+
+    require_tensorflow("gifnets decompress")  # its networks run on TensorFlow (not yet on the LiteRT runtime)
     import io
 
     import numpy as np

@@ -48,6 +48,9 @@ def _plan(args) -> list[tuple[str, str]]:
 
 
 def run(args) -> int:
+    from gif_pipeline.encode import require_tensorflow
+
+    require_tensorflow("gifnets interpolate")  # its networks run on TensorFlow (not yet on the LiteRT runtime)
     from gif_pipeline import interpolate as interp
     from gif_pipeline.errors import GifnetsError
     from gif_pipeline.io import anim_pillow

@@ -173,6 +173,9 @@ def describe(stats: dict) -> str:
 
 
 def run(args) -> int:
+    from gif_pipeline.encode import require_tensorflow
+
+    require_tensorflow("gifnets restore")  # its networks run on TensorFlow (not yet on the LiteRT runtime)
     import time
 
     from gif_pipeline import restore
