@@ -90,10 +90,22 @@ def _psnr(a, b) -> float:
     return round(float(psnr(a, b)), 3)
 
 
-def run_compress(args) -> int:
-    from gif_pipeline.encode import require_tensorflow
+def _require_codec(what: str) -> None:
+    """MissingPrerequisiteError unless TensorFlow, Keras and constriction import (the codec's networks run on
+    TensorFlow, not yet on the LiteRT runtime; constriction is its range coder)."""
+    from gif_pipeline.errors import MissingPrerequisiteError
 
-    require_tensorflow("gifnets compress")  # its networks run on TensorFlow (not yet on the LiteRT runtime)
+    try:
+        import constriction  # noqa: F401
+        import keras  # noqa: F401
+        import tensorflow  # noqa: F401
+    except ImportError:
+        raise MissingPrerequisiteError(f"{what} needs TensorFlow and constriction, which this install lacks: "
+                                       'pip install "gifnets[compress]"') from None
+
+
+def run_compress(args) -> int:
+    _require_codec("gifnets compress")
     from gif_pipeline.io import files
     from gif_pipeline.io import images as image_io
 
@@ -131,9 +143,7 @@ def run_compress(args) -> int:
 
 
 def run_decompress(args) -> int:
-    from gif_pipeline.encode import require_tensorflow
-
-    require_tensorflow("gifnets decompress")  # its networks run on TensorFlow (not yet on the LiteRT runtime)
+    _require_codec("gifnets decompress")
     import io
 
     import numpy as np
