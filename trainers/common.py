@@ -26,7 +26,13 @@ FLAGS = flags.FLAGS
 
 def define_common_flags(default_model_dir: str, default_steps: int, default_batch_size: int,
                         default_learning_rate: float):
-    """The flags every stage takes (issue #5), with the stage's defaults."""
+    """The flags every stage takes (issue #5), with the stage's defaults. A second trainer imported into the same
+    process (the tests import several) only sets its defaults: absl refuses a flag defined twice."""
+    if "data" in FLAGS:
+        for name, value in (("model_dir", default_model_dir), ("steps", default_steps),
+                            ("batch_size", default_batch_size), ("learning_rate", default_learning_rate)):
+            FLAGS.set_default(name, value)
+        return
     flags.DEFINE_multi_string("data", None, "Image folder(s) (recursive), TFRecord files, or 'celeb_a:DATA_DIR' "
                               "for TFDS CelebA with a manual directory. Default: the sample images in the package.")
     flags.DEFINE_string("model_dir", default_model_dir, "Where checkpoints, TensorBoard logs and weights go.")

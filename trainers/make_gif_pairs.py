@@ -8,19 +8,19 @@ from __future__ import annotations
 from absl import app, flags
 
 FLAGS = flags.FLAGS
-flags.DEFINE_multi_string("data", ["../shared/data/train"], "Photo folder(s).")
-flags.DEFINE_enum("split", "train", ["train", "val", "all"], "The stable 80/20 hash split of the files.")
-flags.DEFINE_list("palettes", None, "Palette methods (default: all of gif_pairs.PALETTE_METHODS).")
-flags.DEFINE_list("dithers", ["none"], "Dither methods (none, fs, bayer, dithernet).")
-flags.DEFINE_integer("regions", 3000, "Quantized regions (each gives --crops_per_region crops).")
-flags.DEFINE_integer("crop", 64, "Training crop size.")
-flags.DEFINE_integer("region", 256, "Quantized region size.")
-flags.DEFINE_integer("crops_per_region", 4, "Crops cut from each region.")
-flags.DEFINE_integer("min_colors", 16, "Smallest palette.")
-flags.DEFINE_integer("max_colors", 256, "Largest palette.")
-flags.DEFINE_integer("seed", 1, "Seed: pair i is a function of (seed, i).")
-flags.DEFINE_integer("threads", 1, "TensorFlow intra/inter-op threads (k-means, DitherNet).")
-flags.DEFINE_string("out", None, "Output .npz.")
+flags.DEFINE_multi_string("data", ["../shared/data/train"], "Photo folder(s).", allow_override=True)
+flags.DEFINE_enum("split", "train", ["train", "val", "all"], "The stable 80/20 hash split of the files.", allow_override=True)
+flags.DEFINE_list("palettes", None, "Palette methods (default: all of gif_pairs.PALETTE_METHODS).", allow_override=True)
+flags.DEFINE_list("dithers", ["none"], "Dither methods (none, fs, bayer, dithernet).", allow_override=True)
+flags.DEFINE_integer("regions", 3000, "Quantized regions (each gives --crops_per_region crops).", allow_override=True)
+flags.DEFINE_integer("crop", 64, "Training crop size.", allow_override=True)
+flags.DEFINE_integer("region", 256, "Quantized region size.", allow_override=True)
+flags.DEFINE_integer("crops_per_region", 4, "Crops cut from each region.", allow_override=True)
+flags.DEFINE_integer("min_colors", 16, "Smallest palette.", allow_override=True)
+flags.DEFINE_integer("max_colors", 256, "Largest palette.", allow_override=True)
+flags.DEFINE_integer("seed", 1, "Seed: pair i is a function of (seed, i).", allow_override=True)
+flags.DEFINE_integer("threads", 1, "TensorFlow intra/inter-op threads (k-means, DitherNet).", allow_override=True)
+flags.DEFINE_string("out", None, "Output .npz.", allow_override=True)
 flags.mark_flag_as_required("out")
 
 

@@ -16,17 +16,18 @@ from absl import app, flags, logging
 from trainers import common, restore_lib
 
 FLAGS = flags.FLAGS
-flags.DEFINE_float("width_multiplier", 0.25, "U-Net width (1.0: the paper's 64-128-256-512-512).")
+flags.DEFINE_float("width_multiplier", 0.25, "U-Net width (1.0: the paper's 64-128-256-512-512).", allow_override=True)
 flags.DEFINE_bool("residual", False, "Step 1 corrects the GIF (z_1 = atanh(G) + U_1(G)) instead of the paper's "
-                  "I_1 = tanh(U_1(G)).")
-flags.DEFINE_enum("stage", "1", ["1", "2"], "1: step-1 U-Net; 2: the update U-Net with step 1 frozen.")
-flags.DEFINE_integer("unroll", 3, "Stage 2: CCDNet steps unrolled in training (2 or 3).")
-flags.DEFINE_string("step1_from", None, "Stage 2: the stage-1 run's ccdnet.keras.")
-flags.DEFINE_string("train_cache", None, "Training pairs (.npz from trainers/make_gif_pairs).")
-flags.DEFINE_string("val_cache", None, "Validation pairs (.npz).")
-flags.DEFINE_float("image_weight", 100.0, "Weight of L1(I, I_hat).")
-flags.DEFINE_float("gradient_weight", 200.0, "Weight of L1(|grad I|, |grad I_hat|) (0: the paper's ablation).")
-flags.DEFINE_integer("threads", 1, "TensorFlow intra- and inter-op threads (0: TensorFlow's default).")
+                  "I_1 = tanh(U_1(G)).", allow_override=True)
+flags.DEFINE_enum("stage", "1", ["1", "2"], "1: step-1 U-Net; 2: the update U-Net with step 1 frozen.", allow_override=True)
+flags.DEFINE_integer("unroll", 3, "Stage 2: CCDNet steps unrolled in training (2 or 3).", allow_override=True)
+flags.DEFINE_string("step1_from", None, "Stage 2: the stage-1 run's ccdnet.keras.", allow_override=True)
+flags.DEFINE_string("train_cache", None, "Training pairs (.npz from trainers/make_gif_pairs).", allow_override=True)
+flags.DEFINE_string("val_cache", None, "Validation pairs (.npz).", allow_override=True)
+flags.DEFINE_float("image_weight", 100.0, "Weight of L1(I, I_hat).", allow_override=True)
+flags.DEFINE_float("gradient_weight", 200.0, "Weight of L1(|grad I|, |grad I_hat|) (0: the paper's ablation).",
+                   allow_override=True)
+flags.DEFINE_integer("threads", 1, "TensorFlow intra- and inter-op threads (0: TensorFlow's default).", allow_override=True)
 common.define_common_flags(default_model_dir=os.path.join("runs", "ccdnet"), default_steps=6000,
                            default_batch_size=16, default_learning_rate=1e-3)
 

@@ -17,24 +17,32 @@ from absl import app, flags, logging
 from trainers import common
 
 FLAGS = flags.FLAGS
-flags.DEFINE_enum("mode", "mse", ["mse", "gan"], "mse: the MSE baseline (phase 1); gan: GC (phase 2).")
-flags.DEFINE_integer("channels", 4, "Latent channels C (paper: 2, 4, 8 -> 0.0181, 0.0363, 0.0726 bpp bound).")
-flags.DEFINE_float("width_multiplier", 0.125, "Width multiplier of E and G (paper: 1.0).")
-flags.DEFINE_integer("residual_blocks", 6, "Residual blocks in G (paper: 9).")
-flags.DEFINE_bool("selective", True, "G reads the keep map (selective compression).")
-flags.DEFINE_integer("crop_size", 128, "Training crop (pixels, a multiple of 16).")
-flags.DEFINE_integer("resize", 256, "Resize each image's short side to this before cropping.")
-flags.DEFINE_float("box_probability", 0.0, "Probability that a training image keeps only a random box (GC's RB).")
-flags.DEFINE_float("mse_weight", 10.0, "lambda, the MSE weight (paper: 10).")
-flags.DEFINE_float("gan_weight", 1.0, "LSGAN weight.")
-flags.DEFINE_float("feature_matching_weight", 12.0, "Feature matching weight (paper setting: 12).")
-flags.DEFINE_string("vgg_weights", "", "A local Keras VGG19 (no top) weights file for the VGG term; empty: no VGG term.")
-flags.DEFINE_float("vgg_weight", 12.0, "VGG term weight (with --vgg_weights).")
-flags.DEFINE_float("d_learning_rate", 1e-4, "Discriminator learning rate (Adam, beta1 0.5).")
-flags.DEFINE_integer("d_scales", 2, "Discriminator scales (pix2pixHD: 2-3).")
-flags.DEFINE_float("d_width_multiplier", 0.25, "Discriminator width multiplier (paper: 1.0: C64-C128-C256-C512).")
-flags.DEFINE_string("init_from", None, "Start E and G from this compressor (.keras), e.g. the MSE baseline for --mode=gan.")
-flags.DEFINE_integer("threads", 1, "TensorFlow intra- and inter-op threads (0: TensorFlow's default).")
+flags.DEFINE_enum("mode", "mse", ["mse", "gan"], "mse: the MSE baseline (phase 1); gan: GC (phase 2).", allow_override=True)
+flags.DEFINE_integer("channels", 4, "Latent channels C (paper: 2, 4, 8 -> 0.0181, 0.0363, 0.0726 bpp bound).",
+                     allow_override=True)
+flags.DEFINE_float("width_multiplier", 0.125, "Width multiplier of E and G (paper: 1.0).", allow_override=True)
+flags.DEFINE_integer("residual_blocks", 6, "Residual blocks in G (paper: 9).", allow_override=True)
+flags.DEFINE_bool("selective", True, "G reads the keep map (selective compression).", allow_override=True)
+flags.DEFINE_integer("crop_size", 128, "Training crop (pixels, a multiple of 16).", allow_override=True)
+flags.DEFINE_integer("resize", 256, "Resize each image's short side to this before cropping.",
+                     allow_override=True)
+flags.DEFINE_float("box_probability", 0.0, "Probability that a training image keeps only a random box (GC's RB).",
+                   allow_override=True)
+flags.DEFINE_float("mse_weight", 10.0, "lambda, the MSE weight (paper: 10).", allow_override=True)
+flags.DEFINE_float("gan_weight", 1.0, "LSGAN weight.",
+                   allow_override=True)
+flags.DEFINE_float("feature_matching_weight", 12.0, "Feature matching weight (paper setting: 12).", allow_override=True)
+flags.DEFINE_string("vgg_weights", "", "A local Keras VGG19 (no top) weights file for the VGG term; empty: no VGG term.",
+                    allow_override=True)
+flags.DEFINE_float("vgg_weight", 12.0, "VGG term weight (with --vgg_weights).",
+                   allow_override=True)
+flags.DEFINE_float("d_learning_rate", 1e-4, "Discriminator learning rate (Adam, beta1 0.5).", allow_override=True)
+flags.DEFINE_integer("d_scales", 2, "Discriminator scales (pix2pixHD: 2-3).", allow_override=True)
+flags.DEFINE_float("d_width_multiplier", 0.25, "Discriminator width multiplier (paper: 1.0: C64-C128-C256-C512).",
+                   allow_override=True)
+flags.DEFINE_string("init_from", None, "Start E and G from this compressor (.keras), e.g. the MSE baseline for --mode=gan.",
+                    allow_override=True)
+flags.DEFINE_integer("threads", 1, "TensorFlow intra- and inter-op threads (0: TensorFlow's default).", allow_override=True)
 common.define_common_flags(default_model_dir=None, default_steps=4000, default_batch_size=8,
                            default_learning_rate=3e-4)
 

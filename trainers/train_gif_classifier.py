@@ -15,10 +15,10 @@ from absl import app, flags
 from trainers import common, restore_lib
 
 FLAGS = flags.FLAGS
-flags.DEFINE_float("width_multiplier", 0.25, "Classifier width (1.0: the paper's 64-128-256-256).")
-flags.DEFINE_multi_string("train_cache", None, "Training caches (.npz), plain and dithered.")
-flags.DEFINE_multi_string("val_cache", None, "Validation caches (.npz).")
-flags.DEFINE_integer("threads", 1, "TensorFlow intra- and inter-op threads (0: TensorFlow's default).")
+flags.DEFINE_float("width_multiplier", 0.25, "Classifier width (1.0: the paper's 64-128-256-256).", allow_override=True)
+flags.DEFINE_multi_string("train_cache", None, "Training caches (.npz), plain and dithered.", allow_override=True)
+flags.DEFINE_multi_string("val_cache", None, "Validation caches (.npz).", allow_override=True)
+flags.DEFINE_integer("threads", 1, "TensorFlow intra- and inter-op threads (0: TensorFlow's default).", allow_override=True)
 common.define_common_flags(default_model_dir=os.path.join("runs", "gif_classifier"), default_steps=1500,
                            default_batch_size=16, default_learning_rate=1e-3)
 

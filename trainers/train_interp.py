@@ -23,24 +23,25 @@ from trainers import common
 
 FLAGS = flags.FLAGS
 flags.DEFINE_multi_string("clips", None, "Video clips (mp4) to train on besides --data's photos. Default: the "
-                          "training clips of ../shared/data/clips if present.")
-flags.DEFINE_multi_string("val_data", None, "Photo folder(s) for the validation motion (fixed seed). Default: --data.")
-flags.DEFINE_float("width_multiplier", 0.25, "Width x the authors' (ch = 32): 1.0 is the paper's network.")
-flags.DEFINE_integer("levels", 6, "U-Net levels (the release: 6).")
-flags.DEFINE_float("max_flow", 30.0, "Flow scale in pixels (the release's maxFlow).")
+                          "training clips of ../shared/data/clips if present.", allow_override=True)
+flags.DEFINE_multi_string("val_data", None, "Photo folder(s) for the validation motion (fixed seed). Default: --data.",
+                          allow_override=True)
+flags.DEFINE_float("width_multiplier", 0.25, "Width x the authors' (ch = 32): 1.0 is the paper's network.", allow_override=True)
+flags.DEFINE_integer("levels", 6, "U-Net levels (the release: 6).", allow_override=True)
+flags.DEFINE_float("max_flow", 30.0, "Flow scale in pixels (the release's maxFlow).", allow_override=True)
 flags.DEFINE_enum("flow_input", "gif", ["gif", "restored"], "Frames the flow U-Net reads: the GIF's (parallel) or "
-                  "the restored ones (sequential; the same without a restoration network).")
+                  "the restored ones (sequential; the same without a restoration network).", allow_override=True)
 flags.DEFINE_enum("refine", "residual", ["residual", "absolute"], "Refinement U-Net output: a residual on the "
-                  "initial intermediate flows (Super SloMo) or the flows themselves (the release).")
+                  "initial intermediate flows (Super SloMo) or the flows themselves (the release).", allow_override=True)
 for _name, _default, _doc in (("w_reconstruction", 0.5, "L1 of the interpolated frame"),
                               ("w_gradient", 0.5, "gradient L1"), ("w_warping", 0.5, "warping L1"),
                               ("w_smoothness", 1.0, "flow smoothness")):
-    flags.DEFINE_float(_name, _default, f"Weight of the {_doc} (the release's value: {_default}).")
-flags.DEFINE_float("clipnorm", 1.0, "Clip the global gradient norm (the release: 1.0; 0: no clipping).")
+    flags.DEFINE_float(_name, _default, f"Weight of the {_doc} (the release's value: {_default}).", allow_override=True)
+flags.DEFINE_float("clipnorm", 1.0, "Clip the global gradient norm (the release: 1.0; 0: no clipping).", allow_override=True)
 flags.DEFINE_integer("threads", 1, "TensorFlow intra- and inter-op threads (0: TensorFlow's default). Keep 1 on "
-                     "a shared machine.")
-flags.DEFINE_string("init_from", None, "Start from this trained InterpNet (.keras) of the same layout.")
-flags.DEFINE_integer("val_examples", 64, "Validation examples (fixed).")
+                     "a shared machine.", allow_override=True)
+flags.DEFINE_string("init_from", None, "Start from this trained InterpNet (.keras) of the same layout.", allow_override=True)
+flags.DEFINE_integer("val_examples", 64, "Validation examples (fixed).", allow_override=True)
 common.define_common_flags(default_model_dir="runs/interp", default_steps=6000, default_batch_size=4,
                            default_learning_rate=2e-4)
 

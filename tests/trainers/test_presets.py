@@ -54,3 +54,15 @@ def test_every_preset_sets_real_flags_and_the_command_line_wins(trainer):
 def test_an_unknown_preset_names_the_known_ones():
     (got,) = probe("train_dither", ("--preset=best_ever",))
     assert "--preset=best_ever" in got["error"] and "shipped_np16" in got["error"] and "shipped_np64" in got["error"]
+
+
+def test_trainers_of_different_families_import_into_one_process():
+    """The tests import several trainers into one xdist worker; absl refuses a flag defined twice, so each
+    family's trainer must coexist with GIFnets' (CI failed once on --init_from, train_palette + train_compression)."""
+    modules = ["train_palette", "train_banding", "train_compression", "train_interp", "train_ccdnet",
+               "train_gif_classifier", "make_gif_pairs"]
+    code = "import sys; sys.path.insert(0, '.')\n" + "".join(f"import trainers.{m}\n" for m in modules)
+    code += "from absl import flags; print(flags.FLAGS['init_from'].default, flags.FLAGS['steps'].default)"
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=checks.ROOT, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.split()[-2:] == ["None", "1500"], r.stdout  # the defaults of the last trainer with common flags
