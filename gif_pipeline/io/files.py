@@ -32,45 +32,15 @@ def atomic_write(path, data: bytes, force: bool = False, protect: Iterable = ())
     ``force``. Raises :class:`GifnetsError` if the folder is missing or the write fails.
     Readers never see a half-written file, and no temp file is left behind.
     """
-    target = os.fspath(path)
-    for p in protect:
-        if _same_file(target, os.fspath(p)):
-            raise OutputExistsError(f"{target}: refusing to overwrite the input file {os.fspath(p)}")
-    parent = os.path.dirname(os.path.abspath(target))
-    if not os.path.isdir(parent):
-        raise GifnetsError(f"{target}: output folder {parent} does not exist")
-    if os.path.isdir(target):
-        raise OutputExistsError(f"{target}: is a directory")
-    if os.path.lexists(target) and not force:
-        raise OutputExistsError(f"{target}: already exists (use --force to overwrite)")
-    try:
-        fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(target) + ".", suffix=".tmp", dir=parent)
-    except OSError as e:
-        raise GifnetsError(f"{target}: cannot write to {parent} ({e.strerror or e})") from None
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, _new_file_mode())
-        if force:
-            os.replace(tmp, target)
-        else:
-            _publish_no_clobber(tmp, target)
-    except BaseException as e:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        if isinstance(e, OSError) and not isinstance(e, FileExistsError):
-            raise GifnetsError(f"{target}: cannot write ({e.strerror or e})") from None
-        raise
+    with atomic_open(path, force, protect) as f:
+        f.write(data)
 
 
 @contextlib.contextmanager
 def atomic_open(path, force: bool = False, protect: Iterable = ()):
     """A binary file to stream an output into; it appears at ``path`` only when the block ends without an exception
-    (then as :func:`atomic_write` publishes it), else it is deleted: never a partial file at ``path``."""
+    (a temp file in the same folder, then a no-clobber rename, or a replace with ``force``), else it is deleted:
+    never a partial file at ``path``. The checks and errors of :func:`atomic_write` (which writes through it)."""
     target = os.fspath(path)
     for p in protect:
         if _same_file(target, os.fspath(p)):
