@@ -42,11 +42,12 @@ class RestoreResult:
     palette_colors: int
     palette_source: str  # "distinct" (the image's own colours) or "median-cut-256"
     seconds: float
+    consistent: bool = False  # the consistency post-step ran (a GIF's own palette only)
 
     def stats(self, gif: np.ndarray | None = None) -> dict:
         out = {"model": self.model, "dithered_probability": self.probability, "steps": self.steps,
                "palette_colors": self.palette_colors, "palette_source": self.palette_source,
-               "seconds": round(self.seconds, 4)}
+               "consistent": self.consistent, "seconds": round(self.seconds, 4)}
         if gif is not None:
             diff = self.image.astype(np.float64) - gif.astype(np.float64)
             out["mean_abs_change"] = round(float(np.mean(np.abs(diff))), 3)
@@ -132,9 +133,11 @@ def _route(rgb_frames, model: str) -> tuple[str, float | None]:
     return ("dithered" if p >= 0.5 else "plain"), p
 
 
-def _restore(rgb: np.ndarray, which: str, steps: int, palette: np.ndarray, tile: int, halo: int) -> np.ndarray:
+def _restore(rgb: np.ndarray, which: str, steps: int, palette: np.ndarray, tile: int, halo: int,
+             consistent: bool = True) -> np.ndarray:
     import tensorflow as tf
 
+    from gif_pipeline.models.restore import consistency
     from gif_pipeline.runtime import ops
 
     function = _ccdnet_function(which, steps)
@@ -142,7 +145,13 @@ def _restore(rgb: np.ndarray, which: str, steps: int, palette: np.ndarray, tile:
     image = rgb.astype(np.float32)[None] / 127.5 - 1.0
 
     def run(part):
-        return np.asarray(function(tf.constant(part), unit_palette))
+        out = np.asarray(function(tf.constant(part), unit_palette))
+        if not consistent:
+            return out
+        # Per pixel, so per tile: the GIF's colours are the part's input, exactly.
+        gif = np.rint((part[0] + 1.0) * 127.5).astype(np.uint8)
+        fixed = consistency.make_consistent((out[0] + 1.0) * 127.5, gif, palette, which)
+        return (fixed / 127.5 - 1.0)[None]
 
     if rgb.shape[0] <= tile and rgb.shape[1] <= tile:
         out = run(image)
@@ -159,9 +168,10 @@ def _check_options(steps, tile, halo):
 
 
 def restore_image(rgb, steps: int = DEFAULT_STEPS, model: str = "auto", palette=None, tile: int = TILE,
-                  halo: int = HALO) -> RestoreResult:
+                  halo: int = HALO, consistent: bool = True) -> RestoreResult:
     """Restore one GIF frame (uint8 ``[H, W, 3]``). ``model``: ``auto`` (the classifier routes), ``plain`` or
-    ``dithered``. ``palette``: the GIF's palette (uint8 ``[K, 3]``); default :func:`image_palette`."""
+    ``dithered``. ``palette``: the GIF's palette (uint8 ``[K, 3]``); default :func:`image_palette`.
+    ``consistent``: keep the result consistent with the GIF (:mod:`gif_pipeline.models.restore.consistency`)."""
     _check_options(steps, tile, halo)
     rgb = _check_rgb(rgb)
     start = time.perf_counter()
@@ -170,12 +180,15 @@ def restore_image(rgb, steps: int = DEFAULT_STEPS, model: str = "auto", palette=
         palette, source = image_palette(rgb)
     else:
         palette, source = np.asarray(palette, np.uint8).reshape(-1, 3), "given"
-    out = _restore(rgb, which, steps, palette, tile, halo)
-    return RestoreResult(out, which, probability, steps, len(palette), source, time.perf_counter() - start)
+    # An image with more than 256 colours is not a GIF of its median-cut palette: nothing to be consistent with.
+    consistent = consistent and source != "median-cut-256"
+    out = _restore(rgb, which, steps, palette, tile, halo, consistent)
+    return RestoreResult(out, which, probability, steps, len(palette), source, time.perf_counter() - start,
+                         consistent)
 
 
 def restore_frames(frames, steps: int = DEFAULT_STEPS, model: str = "auto", tile: int = TILE,
-                   halo: int = HALO) -> list[RestoreResult]:
+                   halo: int = HALO, consistent: bool = True) -> list[RestoreResult]:
     """Restore every frame of an animation (uint8 ``[H, W, 3]`` each). One model serves the whole animation:
     with ``auto`` the classifier's mean probability over the frames decides. Each frame uses its own palette."""
     _check_options(steps, tile, halo)
@@ -187,8 +200,9 @@ def restore_frames(frames, steps: int = DEFAULT_STEPS, model: str = "auto", tile
     for f in frames:
         t = time.perf_counter()
         palette, source = image_palette(f)
-        results.append(RestoreResult(_restore(f, which, steps, palette, tile, halo), which, probability, steps,
-                                     len(palette), source, time.perf_counter() - t))
+        ok = consistent and source != "median-cut-256"
+        results.append(RestoreResult(_restore(f, which, steps, palette, tile, halo, ok), which, probability, steps,
+                                     len(palette), source, time.perf_counter() - t, ok))
     return results
 
 

@@ -79,6 +79,26 @@ def test_restore_image_api_palette_routing_and_tiles(tiny_restore):
         restore.restore_image(gif, steps=4)
 
 
+def test_restore_stays_consistent_with_the_gif(tiny_restore):
+    from gif_pipeline import restore
+    from gif_pipeline.models.restore import consistency
+
+    rgb = np.asarray(Image.open(PHOTO).convert("RGB"))
+    gif = np.asarray(Image.fromarray(rgb).quantize(16).convert("RGB"))
+    palette, _ = restore.image_palette(gif)
+    spacing = consistency.nearest_other_distance(palette)[consistency.palette_indices(gif, palette)]
+    for which in ("plain", "dithered"):
+        kept = restore.restore_image(gif, steps=2, model=which)
+        raw = restore.restore_image(gif, steps=2, model=which, consistent=False)
+        assert kept.consistent and not raw.consistent and kept.stats()["consistent"] is True
+        change = np.linalg.norm(kept.image.astype(float) - gif, axis=2)
+        # the limit, plus rounding to 8 bits
+        assert np.all(change <= consistency.SETTINGS[which]["limit"] * spacing + 1.0)
+        assert np.linalg.norm(raw.image.astype(float) - gif, axis=2).max() > change.max()
+    # a photo is not a GIF of its median-cut palette: no post-step
+    assert not restore.restore_image(rgb, steps=1, model="plain").consistent
+
+
 def test_cli_stills_batch_json_and_bad_inputs(tiny_restore, tmp_path, capsys):
     rgb = np.asarray(Image.open(PHOTO).convert("RGB"))
     good = _gif(tmp_path / "good.gif", rgb)

@@ -22,9 +22,10 @@ def psnr_metric(target, estimates):
 def train_ccdnet(strategy, config, loss_config, train_ds, val_ds, *, model_dir: str, steps: int, learning_rate: float,
           batch_size: int, stage: int = 1, unroll: int = 3, step1_from: str | None = None, epochs=None,
           checkpoint_every: int = 250, validation_steps: int = 0, record: dict | None = None, image_batch=None,
-          image_summary_every: int = 0, resume: bool = True):
+          image_summary_every: int = 0, resume: bool = True, init_from: str | None = None):
     """Build and fit CCDNet's stage-``stage`` training model (no flags read); save ``ccdnet.keras`` and
-    ``config.json`` in ``model_dir``; return its path."""
+    ``config.json`` in ``model_dir``; return its path. ``init_from``: a trained CCDNet (``ccdnet.keras``) whose
+    stage-``stage`` U-Net (step 1, or the update net) the run starts from (a longer or second run; same width)."""
     import keras
 
     from gif_pipeline.models.restore import ccdnet
@@ -45,6 +46,8 @@ def train_ccdnet(strategy, config, loss_config, train_ds, val_ds, *, model_dir: 
             update = ccdnet.build_step_net(config, 12, "update")
             model = ccdnet.compose(step1, update, unroll, all_steps=True)
             first = 1
+        if init_from:
+            _init_from(model, init_from, stage)
         schedule = keras.optimizers.schedules.CosineDecay(learning_rate, max(1, steps), alpha=0.05)
         model.compile(optimizer=keras.optimizers.Adam(schedule),
                       loss=lambda y, p: ccdnet_loss(y, p, loss_config, first_step=first),
@@ -70,6 +73,24 @@ def train_ccdnet(strategy, config, loss_config, train_ds, val_ds, *, model_dir: 
     return loop.finish(final, model_dir, CCDNET_WEIGHTS, stage=f"ccdnet stage {stage}", record=record,
                        history=history,
                        extra={"loss": loss_config.to_dict()})
+
+
+def _init_from(model, path: str, stage: int) -> None:
+    """Copy the trained stage-``stage`` U-Net of the CCDNet at ``path`` into ``model``'s."""
+    import keras
+
+    from gif_pipeline.models.restore import ccdnet
+
+    if not os.path.exists(path):
+        raise SystemExit(f"train_ccdnet: --init_from={path}: no such file")
+    source = ccdnet.parts(keras.saving.load_model(path, compile=False))[stage - 1]
+    target = ccdnet.parts(model)[stage - 1]
+    if source is None:
+        raise SystemExit(f"train_ccdnet: --init_from={path} has no update U-Net (a stage-1 run); stage 2 starts anew")
+    try:
+        target.set_weights(source.get_weights())
+    except ValueError as e:
+        raise SystemExit(f"train_ccdnet: --init_from={path}: a different network ({e}); same --width_multiplier?")
 
 
 def merge(caches: list[dict]) -> dict:

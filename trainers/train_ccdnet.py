@@ -27,6 +27,8 @@ flags.DEFINE_string("val_cache", None, "Validation pairs (.npz).", allow_overrid
 flags.DEFINE_float("image_weight", 100.0, "Weight of L1(I, I_hat).", allow_override=True)
 flags.DEFINE_float("gradient_weight", 200.0, "Weight of L1(|grad I|, |grad I_hat|) (0: the paper's ablation).",
                    allow_override=True)
+flags.DEFINE_string("init_from", None, "Start this stage's U-Net from a trained CCDNet's (.keras): a longer "
+                    "second run of a finished one.", allow_override=True)
 flags.DEFINE_integer("threads", 1, "TensorFlow intra- and inter-op threads (0: TensorFlow's default).", allow_override=True)
 common.define_common_flags(default_model_dir=os.path.join("runs", "ccdnet"), default_steps=6000,
                            default_batch_size=16, default_learning_rate=1e-3)
@@ -65,11 +67,13 @@ def main(argv):
     logging.info("CCDNet stage %d: %s, %s", stage, config, loss_config)
     record = common.run_record(f"ccdnet_stage{stage}", WEIGHTS, config.to_dict())
     record["preset"] = FLAGS.preset
+    record["init_from"] = FLAGS.init_from
     restore_lib.train_ccdnet(loop.get_strategy(FLAGS.strategy, FLAGS.tpu), config, loss_config, train_ds, val_ds,
           model_dir=FLAGS.model_dir, steps=FLAGS.steps, learning_rate=FLAGS.learning_rate, batch_size=FLAGS.batch_size,
           stage=stage, unroll=FLAGS.unroll, step1_from=FLAGS.step1_from, epochs=FLAGS.epochs,
           checkpoint_every=FLAGS.checkpoint_every, validation_steps=FLAGS.validation_steps, record=record,
-          image_batch=image_batch, image_summary_every=FLAGS.image_summary_every, resume=FLAGS.resume)
+          image_batch=image_batch, image_summary_every=FLAGS.image_summary_every, resume=FLAGS.resume,
+          init_from=FLAGS.init_from)
 
 
 if __name__ == "__main__":

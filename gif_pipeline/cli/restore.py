@@ -36,6 +36,9 @@ def add_parser(sub):
     p.add_argument("--model", choices=("auto", "plain", "dithered"), default="auto",
                    help="auto: the dither classifier picks the CCDNet trained on plain or on dithered GIFs; or force "
                    "one (default: %(default)s)")
+    p.add_argument("--no-consistency", dest="consistent", action="store_false",
+                   help="return the network's output as is (by default each pixel is kept consistent with its GIF "
+                        "colour: never moved out of that colour's quantization cell, nor far from it)")
     p.add_argument("--format", choices=FORMATS, default="png",
                    help="output format for -o folders: png (APNG for animations), webp, mp4 (animations), frames "
                    "(a folder of PNGs per input) (default: %(default)s)")
@@ -189,10 +192,12 @@ def run(args) -> int:
         if len(frames) == 1:
             if os.path.splitext(dst)[1] == "":
                 dst = dst + ".png"
-            results = [restore.restore_image(frames[0], steps=args.steps, model=args.model)]
+            results = [restore.restore_image(frames[0], steps=args.steps, model=args.model,
+                                            consistent=args.consistent)]
             write_still(dst, results[0].image, args.force, args.inputs)
         else:
-            results = restore.restore_frames(frames, steps=args.steps, model=args.model)
+            results = restore.restore_frames(frames, steps=args.steps, model=args.model,
+                                             consistent=args.consistent)
             write_animation(dst, [r.image for r in results], durations, loop, args.force, args.inputs)
         first = results[0]
         stats = {"input": src, "output": dst, "input_is_gif": is_gif(src), "frames": len(frames),
