@@ -32,8 +32,11 @@ routed by the classifier; PSNR gain over the input GIF in dB, mean over photos):
 
 {table}
 
-**Limitations.** Trained for ~1,500 steps on one shared CPU core at 64-px crops (the paper: 256 px, full width, a
-GPU); the gains are far below the paper's. See results/restore/summary.md for every encoder and palette size.
+With the consistency post-step of `gifnets restore` (`gif_pipeline/models/restore/consistency.py`; the bench's
+`ccdnet-2-raw` rows are the network alone).
+
+**Limitations.** Trained for a few thousand steps on a shared 2-core CPU at 64-px crops (the paper: 256 px, full
+width, a GPU); the gains are far below the paper's. See results/restore/summary.md for every encoder and palette size.
 """
 
 
@@ -41,7 +44,8 @@ def gains(results: str, dithered: int) -> dict:
     rows = list(csv.DictReader(open(results, encoding="utf-8")))
     out = {}
     for r in rows:
-        if int(r["dithered"]) != dithered or not r["method"].startswith("ccdnet"):
+        # what users get: CCDNet-k with the consistency post-step (not the "-raw" network output)
+        if int(r["dithered"]) != dithered or not r["method"].startswith("ccdnet") or r["method"].endswith("-raw"):
             continue
         out.setdefault((r["method"], int(r["colors"]), r["encoder"]), []).append(float(r["gain_psnr"]))
     return out
@@ -56,7 +60,7 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     import keras
 
-    from gif_pipeline.models.restore import ccdnet, presets
+    from gif_pipeline.models.restore import ccdnet, classifier, presets  # noqa: F401 (registers their layers)
     from gif_pipeline.weights import registry
 
     spec = presets.WEIGHT_KINDS[args.kind]

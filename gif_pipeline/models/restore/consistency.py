@@ -97,7 +97,7 @@ def limit_change(restored: np.ndarray, gif: np.ndarray, palette: np.ndarray, sca
 
 #: The post-step of each CCDNet (chosen on the restore bench; docs/experiments/restore.md): project onto the GIF
 #: colour's cell, then limit the change to ``limit`` x the palette spacing (None: no limit).
-SETTINGS = {"plain": {"project": True, "limit": 0.5}, "dithered": {"project": True, "limit": 1.0}}
+SETTINGS = {"plain": {"project": True, "limit": 0.5}, "dithered": {"project": True, "limit": 1.5}}
 
 
 def make_consistent(restored: np.ndarray, gif: np.ndarray, palette: np.ndarray, which: str) -> np.ndarray:
