@@ -63,6 +63,8 @@ def main(argv=None) -> int:
     parser.add_argument("--batch", type=int, default=8, help="gifnets batch size (default: %(default)s)")
     parser.add_argument("--repeats", type=int, default=3, help="timed passes; the median is reported")
     parser.add_argument("--limit", type=int, default=0, help="use only the first N images (0: all)")
+    parser.add_argument("--backends", default="tf", help="comma-separated gifnets backends, each a row set in the same "
+                        "run: tf (one compiled call per batch), litert (the runtime: image by image) (default: %(default)s)")
     parser.add_argument("--out", default=None, help="also write the table as Markdown here")
     args = parser.parse_args(argv)
 
@@ -74,20 +76,24 @@ def main(argv=None) -> int:
     # Complete batches only, so that every call has the traced shape.
     images = images[: max(args.batch, len(images) // args.batch * args.batch)]
     lines = [f"Throughput on {len(images)} images of 256x256 from {args.images} (median of {args.repeats} passes, "
-             f"images/s; gifnets at batch {args.batch}, libimagequant one image at a time; GIF writing included).",
+             f"images/s; gifnets at batch {args.batch}, libimagequant one image at a time; GIF writing included; "
+             f"gifnets backends: {args.backends}).",
              "", "| colours | method | images/s | vs libimagequant d0 | vs libimagequant d1 |", "|---|---|---|---|---|"]
     for colors in (int(c) for c in args.colors.split(",")):
         liq = {level: rate(lambda b, lv=level: [peers.run_peer(f"libimagequant:d{lv}", rgb, colors) for rgb in b],
                            images, 1, args.repeats) for level in (0, 1)}
         rows = [(f"libimagequant d{lv}", r) for lv, r in liq.items()]
-        for palette in ("net", "net+kmeans"):
-            for dither in ("none", "net"):
-                if encode.resolve_palette("auto", colors) != "net+kmeans" or (
-                        dither == "net" and not any(c >= colors for c in registry.shipped_colors("dither"))):
-                    continue  # no network installed for these colours (DitherNet: one trained for >= colours)
-                r = rate(lambda b, p=palette, d=dither: encode.encode_batch(b, colors, p, d), images, args.batch,
-                         args.repeats)
-                rows.append((f"gifnets {palette} / {dither}", r))
+        backends = args.backends.split(",")
+        for backend in backends:
+            for palette in ("net", "net+kmeans"):
+                for dither in ("none", "net"):
+                    if encode.resolve_palette("auto", colors) != "net+kmeans" or (
+                            dither == "net" and not any(c >= colors for c in registry.shipped_colors("dither"))):
+                        continue  # no network installed for these colours (DitherNet: one trained for >= colours)
+                    r = rate(lambda b, p=palette, d=dither, k=backend: encode.encode_batch(b, colors, p, d, backend=k),
+                             images, args.batch, args.repeats)
+                    label = f" ({backend})" if len(backends) > 1 else ""
+                    rows.append((f"gifnets {palette} / {dither}{label}", r))
         for name, r in rows:
             lines.append(f"| {colors} | {name} | {r:.1f} | {r / liq[0]:.2f}x | {r / liq[1]:.2f}x |")
         print("\n".join(lines[-len(rows):]), flush=True)
