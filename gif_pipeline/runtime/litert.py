@@ -100,11 +100,16 @@ def _load(path: str, stamp) -> Model:
                                     f"rebuild it with `{REBUILD}`") from None
 
 
-def load(kind: str, np_colors: int) -> Model:
-    """The runtime model of the installed ``kind`` ("palette" or "dither") network file for ``np_colors``."""
+def load(kind: str, np_colors: int | None) -> Model:
+    """The runtime model of the installed ``kind`` network file ("palette" or "dither" for ``np_colors``; a restore
+    kind, :data:`gif_pipeline.runtime.restore.KINDS`, with ``None``)."""
+    return load_file(tflite_path(kind, np_colors))
+
+
+def load_file(path: str) -> Model:
+    """The runtime model in ``path`` (checked against the registry when it is a file of the weights folder)."""
     from gif_pipeline.weights import registry
 
-    path = tflite_path(kind, np_colors)
     return _load(path, registry._stamp(path))
 
 
