@@ -174,6 +174,7 @@ def _route(rgb_frames, model: str, backend: str | None = None) -> tuple[str, flo
 def _restore(rgb: np.ndarray, which: str, steps: int, palette: np.ndarray, tile: int, halo: int,
              consistent: bool = True, backend: str | None = None) -> np.ndarray:
     from gif_pipeline.models.restore import consistency
+    from gif_pipeline.quant import dithering
     from gif_pipeline.runtime import ops
 
     function = _ccdnet_function(which, steps, None, resolve_backend(KINDS[which], backend))
@@ -186,7 +187,10 @@ def _restore(rgb: np.ndarray, which: str, steps: int, palette: np.ndarray, tile:
             return out
         # Per pixel, so per tile: the GIF's colours are the part's input, exactly.
         gif = np.rint((part[0] + 1.0) * 127.5).astype(np.uint8)
-        fixed = consistency.make_consistent((out[0] + 1.0) * 127.5, gif, palette, which)
+        # Its nearest-colour products are small: one BLAS thread took 0.13 s on a 512x512 GIF against 0.27 s with two
+        # on this project's shared 2-core machine (as gifnets encode's numpy steps: runtime/backend.py).
+        with dithering._blas_threads().limit(limits=1, user_api="blas"):
+            fixed = consistency.make_consistent((out[0] + 1.0) * 127.5, gif, palette, which)
         return (fixed / 127.5 - 1.0)[None]
 
     if rgb.shape[0] <= tile and rgb.shape[1] <= tile:

@@ -40,18 +40,22 @@ def load(kind: str, explicit: str | None = None) -> litert.Model:
     return litert.load(kind, None)
 
 
-def ccdnet(model: litert.Model, steps: int):
+def ccdnet(model: litert.Model, steps: int, all_steps: bool = False):
     """CCDNet-``steps`` on ``model``: ``run(gif [1, H, W, 3], palette [1, K, 3]) -> restored [1, H, W, 3]``, float32
-    in [-1, 1] (the Keras network's ``compose(step1, update, steps)``)."""
+    in [-1, 1] (the Keras network's ``compose(step1, update, steps)``); with ``all_steps`` every step's estimate,
+    ``[1, steps, H, W, 3]`` (``compose(..., all_steps=True)``)."""
     if steps > 1 and "update" not in model.signatures:
         raise GifnetsError(f"{model.name} has only step 1 trained; use --steps 1")
 
     def run(gif: np.ndarray, palette: np.ndarray) -> np.ndarray:
         gif = np.ascontiguousarray(gif, np.float32)
         z = model.run("step1", gif=gif)["logits"]
+        estimates = [np.tanh(z)] if all_steps else []
         for _ in range(steps - 1):
             z = model.run("update", logits=z, gif=gif, palette=palette)["logits"]
-        return np.tanh(z)
+            if all_steps:
+                estimates.append(np.tanh(z))
+        return np.stack(estimates, axis=1) if all_steps else np.tanh(z)
 
     return run
 

@@ -69,6 +69,14 @@ def _spec(channels, name, rank=4):
     return tf.TensorSpec([1] + [None] * (rank - 2) + [channels], tf.float32, name=name)
 
 
+def _concrete(fn, signature, *keep):
+    """The concrete function of ``fn`` holding ``keep`` (the folded Keras models): a concrete function refers to the
+    variables it reads weakly, so without it they may be collected before the SavedModel is written."""
+    concrete = tf.function(fn, autograph=False, input_signature=signature).get_concrete_function()
+    concrete._gifnets_models = keep
+    return concrete
+
+
 def runtime_functions(model) -> dict:
     """The LiteRT runtime signatures of a CCDNet (batch norms folded; float32 ``[1, H, W, 3]`` in [-1, 1], any H, W):
 
@@ -84,8 +92,7 @@ def runtime_functions(model) -> dict:
 
     step1, update = ccdnet.parts(model)
     folded1 = fold_batch_norm(step1, "float32")
-    fns = {"step1": tf.function(lambda gif: {"logits": folded1(gif, training=False)}, autograph=False,
-                                input_signature=[_spec(3, "gif")]).get_concrete_function()}
+    fns = {"step1": _concrete(lambda gif: {"logits": folded1(gif, training=False)}, [_spec(3, "gif")], folded1)}
     if update is not None:
         folded = fold_batch_norm(update, "float32")
         z_in, gif_in = keras.Input((None, None, 3), name="logits"), keras.Input((None, None, 3), name="gif")
@@ -93,9 +100,8 @@ def runtime_functions(model) -> dict:
         image = keras.layers.Activation("tanh", name="estimate1")(z_in)
         z, _ = ccdnet.update_step(folded, z_in, image, gif_in, palette_in)
         step = keras.Model([z_in, gif_in, palette_in], z, name="update_step")
-        fns["update"] = tf.function(
-            lambda logits, gif, palette: {"logits": step([logits, gif, palette], training=False)}, autograph=False,
-            input_signature=[_spec(3, "logits"), _spec(3, "gif"), _spec(3, "palette", rank=3)]).get_concrete_function()
+        fns["update"] = _concrete(lambda logits, gif, palette: {"logits": step([logits, gif, palette], training=False)},
+                                  [_spec(3, "logits"), _spec(3, "gif"), _spec(3, "palette", rank=3)], folded, step)
     return fns
 
 
@@ -105,6 +111,5 @@ def classifier_function(model) -> dict:
     from gif_pipeline.layers.folding import fold_batch_norm
 
     folded = fold_batch_norm(model, "float32")
-    fn = tf.function(lambda gif: {"probability": tf.sigmoid(folded(gif, training=False))}, autograph=False,
-                     input_signature=[_spec(3, "gif")])
-    return {"classify": fn.get_concrete_function()}
+    return {"classify": _concrete(lambda gif: {"probability": tf.sigmoid(folded(gif, training=False))},
+                                  [_spec(3, "gif")], folded)}
