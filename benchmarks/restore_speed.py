@@ -36,7 +36,12 @@ def main():
     p.add_argument("--backends", default="tf,litert", help="comma-separated: tf, litert (default: %(default)s)")
     p.add_argument("--litert-threads", default="1,2", help="XNNPACK threads of the litert rows (default: %(default)s)")
     p.add_argument("--threads", type=int, default=0, help="TensorFlow intra-op threads (0: default)")
+    p.add_argument("--agree", default=None, metavar="DIR",
+                   help="instead of timing: LiteRT vs TensorFlow on every photo of DIR at 32 colours, plain and "
+                   "Floyd-Steinberg (Pillow), every CCDNet-k, post-step on: grey-level differences and routing")
     args = p.parse_args()
+    if args.agree:
+        return agreement(args.agree, [int(k) for k in args.steps.split(",") if k])
     backends = [b for b in args.backends.split(",") if b]
     steps = [int(k) for k in args.steps.split(",") if k]
     from PIL import Image
@@ -94,6 +99,39 @@ def main():
             for backend, threads in configs[1:]:
                 diff = np.abs(outputs[(backend, threads, k)].astype(int) - want)
                 print(f"| litert, {threads} thread(s) | {k} | {diff.max()} | {100 * np.mean(diff > 1):.4f} % |")
+
+
+def agreement(folder: str, steps) -> None:
+    """LiteRT vs TensorFlow restored images (``--model auto``) over the photos of ``folder``."""
+    from PIL import Image
+
+    from gif_pipeline import restore
+
+    files = sorted(os.path.join(r, f) for r, _, fs in os.walk(folder) for f in fs if f.lower().endswith((".png", ".jpg")))
+    stats, routes, p_diff = {}, [0, 0], 0.0
+    for path in files:
+        with Image.open(path) as im:
+            rgb = im.convert("RGB")
+        plain = rgb.quantize(32)
+        for name, q in (("plain", plain), ("fs", rgb.quantize(palette=plain, dither=Image.Dither.FLOYDSTEINBERG))):
+            gif = np.asarray(q.convert("RGB"))
+            p_diff = max(p_diff, abs(restore.classify(gif, backend="litert") - restore.classify(gif, backend="tf")))
+            for k in steps:
+                lite, keras_ = (restore.restore_image(gif, steps=k, backend=b) for b in ("litert", "tf"))
+                routes[0] += lite.model == keras_.model
+                routes[1] += 1
+                if lite.model != keras_.model:
+                    continue
+                d = np.abs(lite.image.astype(int) - keras_.image.astype(int))
+                s = stats.setdefault((name, k), [0, 0, 0.0, 0])
+                s[0], s[1], s[2], s[3] = max(s[0], int(d.max())), s[1] + int(np.sum(d > 1)), s[2] + float(d.sum()), s[3] + d.size
+    print(f"{len(files)} photos of {folder}, 32 colours (Pillow median cut), --model auto, post-step on; "
+          f"same routing {routes[0]}/{routes[1]}, largest |P(dithered) LiteRT - TF| {p_diff:.2e}; "
+          f"load average {_load_average()}\n")
+    print("| GIF | CCDNet-k | max grey-level difference | values > 1 level apart | mean abs difference |")
+    print("|---|---|---|---|---|")
+    for (name, k), (mx, over, total, n) in sorted(stats.items()):
+        print(f"| {name} | {k} | {mx} | {100 * over / n:.4f} % | {total / n:.4f} |")
 
 
 if __name__ == "__main__":

@@ -20,11 +20,11 @@ REBUILD = "python -m export.export_runtime"
 DEFAULT_THREADS = 1
 
 
-def _threads() -> int:
+def _threads(default: int = DEFAULT_THREADS) -> int:
     try:
-        return max(1, int(os.environ.get("GIFNETS_THREADS") or DEFAULT_THREADS))
+        return max(1, int(os.environ.get("GIFNETS_THREADS") or default))
     except ValueError:
-        return DEFAULT_THREADS
+        return default
 
 
 @contextlib.contextmanager
@@ -76,7 +76,7 @@ def tflite_path(kind: str, np_colors: int) -> str:
 
 
 @functools.lru_cache(maxsize=8)
-def _load(path: str, stamp) -> Model:
+def _load(path: str, stamp, threads: int | None = None) -> Model:
     from gif_pipeline.weights import registry
 
     net = os.path.basename(path)
@@ -93,7 +93,7 @@ def _load(path: str, stamp) -> Model:
             raise registry.WeightsError(f"{path} was built from another {entry.source} than the installed one; "
                                         f"rebuild it with `{REBUILD}`")
     try:
-        return Model(path, net)
+        return Model(path, net, threads)
     except Exception as e:  # a truncated or foreign file
         raise registry.WeightsError(f"cannot load the LiteRT model {path} ({type(e).__name__}: "
                                     f"{str(e).strip().splitlines()[0] if str(e).strip() else ''}); "
@@ -106,11 +106,12 @@ def load(kind: str, np_colors: int | None) -> Model:
     return load_file(tflite_path(kind, np_colors))
 
 
-def load_file(path: str) -> Model:
-    """The runtime model in ``path`` (checked against the registry when it is a file of the weights folder)."""
+def load_file(path: str, default_threads: int = DEFAULT_THREADS) -> Model:
+    """The runtime model in ``path`` (checked against the registry when it is a file of the weights folder), run on
+    ``$GIFNETS_THREADS`` threads, else ``default_threads``."""
     from gif_pipeline.weights import registry
 
-    return _load(path, registry._stamp(path))
+    return _load(path, registry._stamp(path), _threads(default_threads))
 
 
 def clear_cache():

@@ -21,6 +21,12 @@ from gif_pipeline.runtime import litert
 KINDS = ("ccdnet_plain", "ccdnet_dithered", "gif_classifier")
 #: The command that (re)builds them from the registry's ``.keras`` files.
 REBUILD = f"{litert.REBUILD} --kinds restore"
+#: XNNPACK threads of the restore networks unless ``$GIFNETS_THREADS`` says otherwise: two (at most the CPUs this
+#: process may use). A CCDNet step is ~8 G multiply-adds on a 512x512 GIF, far more than gifnets encode's networks
+#: (one thread there, :data:`litert.DEFAULT_THREADS`): on this project's shared 2-core machine, at load average ~3.4,
+#: CCDNet-1/2/3 took 0.49/0.80/1.26 s with two threads against 0.58/0.92/1.35 s with one (benchmarks/restore_speed.py;
+#: docs/experiments/restore.md); at load ~7.6 mixed (1.26/1.80/2.30 s against 0.92/1.91/2.37 s).
+THREADS = 2
 
 
 def path(kind: str) -> str:
@@ -35,9 +41,8 @@ def available(kind: str) -> bool:
 
 def load(kind: str, explicit: str | None = None) -> litert.Model:
     """The LiteRT model of ``kind``: ``explicit`` (a ``.tflite`` path), else the weights folder's (checked)."""
-    if explicit:
-        return litert.load_file(explicit)
-    return litert.load(kind, None)
+    threads = min(THREADS, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+    return litert.load_file(explicit or path(kind), threads)
 
 
 def ccdnet(model: litert.Model, steps: int, all_steps: bool = False):
