@@ -2,6 +2,8 @@
 
     python benchmarks/restore_speed.py [--size 512] [--repeats 3] [--rounds 2] [--backends tf,litert]
                                        [--litert-threads 1,2] [--threads 0]
+    python benchmarks/restore_speed.py --cli --repeats 5 --steps 2       # whole-process `gifnets restore`
+    python benchmarks/restore_speed.py --agree ../shared/data/val        # LiteRT vs TensorFlow outputs on a folder
 
 Times ``restore.restore_image`` (in memory -> in memory: the classifier routing of ``--model auto``, the palette,
 the network and the consistency post-step) after a warm-up call, for each backend (``tf``: the ``.keras`` files;
@@ -39,7 +41,11 @@ def main():
     p.add_argument("--agree", default=None, metavar="DIR",
                    help="instead of timing: LiteRT vs TensorFlow on every photo of DIR at 32 colours, plain and "
                    "Floyd-Steinberg (Pillow), every CCDNet-k, post-step on: grey-level differences and routing")
+    p.add_argument("--cli", action="store_true",
+                   help="instead: whole-process `gifnets restore` (start-up, imports and loading included) per backend")
     args = p.parse_args()
+    if args.cli:
+        return whole_process(args)
     if args.agree:
         return agreement(args.agree, [int(k) for k in args.steps.split(",") if k])
     backends = [b for b in args.backends.split(",") if b]
@@ -99,6 +105,39 @@ def main():
             for backend, threads in configs[1:]:
                 diff = np.abs(outputs[(backend, threads, k)].astype(int) - want)
                 print(f"| litert, {threads} thread(s) | {k} | {diff.max()} | {100 * np.mean(diff > 1):.4f} % |")
+
+
+def whole_process(args) -> None:
+    """`python -m gif_pipeline restore GIF -o OUT --backend B` as a user runs it, median of ``--repeats`` (after one
+    untimed run), the backends taking turns; the CCDNet-k of ``--steps`` (first value)."""
+    import subprocess
+    import tempfile
+
+    from PIL import Image
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    steps = args.steps.split(",")[0]
+    backends = [b for b in args.backends.split(",") if b]
+    with tempfile.TemporaryDirectory() as tmp:
+        gif = os.path.join(tmp, "in.gif")
+        with Image.open(os.path.join(root, "gif_pipeline", "samples", "hopper.jpg")) as im:
+            im.convert("RGB").resize((args.size, args.size)).quantize(32).save(gif)
+        print(f"load average at the start: {_load_average()}")
+        times = {}
+        for i in range(args.repeats + 1):
+            for b in backends:
+                cmd = [sys.executable, "-m", "gif_pipeline", "restore", gif, "-o", os.path.join(tmp, "out.png"), "-f",
+                       "-q", "--steps", steps, "--backend", b]
+                t = time.perf_counter()
+                subprocess.run(cmd, check=True, cwd=root)
+                if i:
+                    times.setdefault(b, []).append(time.perf_counter() - t)
+        print(f"load average at the end: {_load_average()}\n")
+        print(f"| backend | `gifnets restore` {args.size}x{args.size} GIF, CCDNet-{steps}, whole process s "
+              f"(median of {args.repeats}) |")
+        print("|---|---|")
+        for b in backends:
+            print(f"| {b} | {statistics.median(times[b]):.2f} |")
 
 
 def agreement(folder: str, steps) -> None:
