@@ -29,7 +29,7 @@ def _load_average() -> str:
     return " / ".join(f"{v:.2f}" for v in os.getloadavg())
 
 
-def main():
+def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--size", type=int, default=512)
     p.add_argument("--repeats", type=int, default=3, help="timed calls per configuration, CCDNet-k and round")
@@ -43,7 +43,7 @@ def main():
                    "Floyd-Steinberg (Pillow), every CCDNet-k, post-step on: grey-level differences and routing")
     p.add_argument("--cli", action="store_true",
                    help="instead: whole-process `gifnets restore` (start-up, imports and loading included) per backend")
-    args = p.parse_args()
+    args = p.parse_args(argv)
     if args.cli:
         return whole_process(args)
     if args.agree:
