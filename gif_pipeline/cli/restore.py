@@ -20,6 +20,7 @@ FORMATS = ("png", "webp", "mp4", "frames")
 
 
 def add_parser(sub):
+    from gif_pipeline.encode import BACKENDS
     from gif_pipeline.io import images as image_io
 
     p = sub.add_parser(
@@ -39,7 +40,7 @@ def add_parser(sub):
     p.add_argument("--no-consistency", dest="consistent", action="store_false",
                    help="return the network's output as is (by default each pixel is kept consistent with its GIF "
                         "colour: never moved out of that colour's quantization cell, nor far from it)")
-    p.add_argument("--backend", choices=("auto", "litert", "tf"), default=None,
+    p.add_argument("--backend", choices=BACKENDS, default=None,
                    help="where the networks run: litert (the .tflite models, no TensorFlow), tf (the .keras models on "
                    "TensorFlow, pip install \"gifnets[train]\") or auto: LiteRT for each network whose .tflite model is "
                    "installed, else TensorFlow (default: $GIFNETS_BACKEND, else auto)")
@@ -197,7 +198,8 @@ def describe(stats: dict) -> str:
     p = stats.get("dithered_probability")
     routed = f"{stats['model']} model" + (f" (P(dithered) {p:.3f})" if p is not None else " (forced)")
     note = "" if stats["input_is_gif"] else " [not a GIF: restored anyway]"
-    return (f"{stats['input']} -> {stats['output']}: {stats['frames']} frame(s), {routed}, CCDNet-{stats['steps']}, "
+    return (f"{stats['input']} -> {stats['output']}: {stats['frames']} frame(s), {routed}, CCDNet-{stats['steps']} "
+            f"({stats.get('backend') or '?'}), "
             f"{stats['seconds']:.2f} s{note}")
 
 
