@@ -20,11 +20,11 @@ REBUILD = "python -m export.export_runtime"
 DEFAULT_THREADS = 1
 
 
-def _threads(default: int = DEFAULT_THREADS) -> int:
+def _threads() -> int:
     try:
-        return max(1, int(os.environ.get("GIFNETS_THREADS") or default))
+        return max(1, int(os.environ.get("GIFNETS_THREADS") or DEFAULT_THREADS))
     except ValueError:
-        return default
+        return DEFAULT_THREADS
 
 
 @contextlib.contextmanager
@@ -106,12 +106,12 @@ def load(kind: str, np_colors: int | None) -> Model:
     return load_file(tflite_path(kind, np_colors))
 
 
-def load_file(path: str, default_threads: int = DEFAULT_THREADS) -> Model:
-    """The runtime model in ``path`` (checked against the registry when it is a file of the weights folder), run on
-    ``$GIFNETS_THREADS`` threads, else ``default_threads``."""
+def load_file(path: str) -> Model:
+    """The runtime model in ``path`` (checked against the registry when it is a file of the weights folder), on
+    ``$GIFNETS_THREADS`` threads (read at each load: a new value loads a new interpreter)."""
     from gif_pipeline.weights import registry
 
-    return _load(path, registry._stamp(path), _threads(default_threads))
+    return _load(path, registry._stamp(path), _threads())
 
 
 def clear_cache():

@@ -21,12 +21,10 @@ from gif_pipeline.runtime import litert
 KINDS = ("ccdnet_plain", "ccdnet_dithered", "gif_classifier")
 #: The command that (re)builds them from the registry's ``.keras`` files.
 REBUILD = f"{litert.REBUILD} --kinds restore"
-#: XNNPACK threads of the restore networks unless ``$GIFNETS_THREADS`` says otherwise: two (at most the CPUs this
-#: process may use). A CCDNet step is ~8 G multiply-adds on a 512x512 GIF, far more than gifnets encode's networks
-#: (one thread there, :data:`litert.DEFAULT_THREADS`): on this project's shared 2-core machine, at load average ~3.4,
-#: CCDNet-1/2/3 took 0.49/0.80/1.26 s with two threads against 0.58/0.92/1.35 s with one (benchmarks/restore_speed.py;
-#: docs/experiments/restore.md); at load ~7.6 mixed (1.26/1.80/2.30 s against 0.92/1.91/2.37 s).
-THREADS = 2
+#: XNNPACK threads: :data:`litert.DEFAULT_THREADS` (one) unless ``$GIFNETS_THREADS`` says otherwise, as for encode.
+#: Two were tried (benchmarks/restore_speed.py, docs/experiments/restore.md): on this project's shared 2-core machine
+#: CCDNet-2 on a 512x512 GIF took 0.80 vs 0.92 s (two vs one thread) at load ~3.4, 1.80 vs 1.91 s at ~7.6 and
+#: 1.05 vs 1.01 s at ~4.2 (CCDNet-1 and -3 as mixed): no consistent gain while other jobs hold the cores.
 
 
 def path(kind: str) -> str:
@@ -41,8 +39,7 @@ def available(kind: str) -> bool:
 
 def load(kind: str, explicit: str | None = None) -> litert.Model:
     """The LiteRT model of ``kind``: ``explicit`` (a ``.tflite`` path), else the weights folder's (checked)."""
-    threads = min(THREADS, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
-    return litert.load_file(explicit or path(kind), threads)
+    return litert.load_file(explicit or path(kind))
 
 
 def ccdnet(model: litert.Model, steps: int, all_steps: bool = False):
