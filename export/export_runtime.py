@@ -1,6 +1,8 @@
-"""Build the LiteRT runtime models of ``gifnets encode`` from the registry's ``.keras`` files (issue #24).
+"""Build the LiteRT runtime models of ``gifnets encode`` and ``gifnets restore`` from the registry's ``.keras`` files
+(issues #24, #26).
 
-    python -m export.export_runtime                 # the shipped weights folder (gif_pipeline/weights/)
+    python -m export.export_runtime                 # every kind in the shipped weights folder (gif_pipeline/weights/)
+    python -m export.export_runtime --kinds restore # only the restore networks (after shipping new CCDNets/classifier)
     python -m export.export_runtime --weights DIR   # another weights folder (e.g. tiny test networks)
 
 For every PaletteNet ``palette_np{N}.keras`` it writes ``palette_np{N}.tflite`` with these signatures
@@ -18,6 +20,16 @@ For every PaletteNet ``palette_np{N}.keras`` it writes ``palette_np{N}.tflite`` 
 For every DitherNet ``dither_np{N}.keras``: ``dither_np{N}.tflite`` with one signature ``error``:
 ``image`` and ``quantized`` ``[1, H, W, 3]`` -> E' ``[1, H, W, 3]`` (batch norms folded, float32).
 
+Restore (``--kinds restore``; :func:`gif_pipeline.models.restore.graph.runtime_functions`), float16 weights unless
+``--restore-precision float32`` (computed in float32; all float in [-1, 1], dynamic sizes, batch norms folded):
+
+* ``ccdnet_plain.keras`` / ``ccdnet_dithered.keras`` -> ``.tflite`` with ``step1``: ``gif`` ``[1, H, W, 3]`` ->
+  ``logits``, and ``update`` (a network with a trained update U-Net): ``logits``, ``gif``, ``palette`` ``[1, K, 3]``
+  -> ``logits`` (one later step). CCDNet-k = ``step1``, ``k - 1`` updates, ``tanh``
+  (:mod:`gif_pipeline.runtime.restore`); the output stays float for the consistency post-step. Checked for k = 1-3
+  on 32-colour GIFs, plain and Floyd-Steinberg (:data:`RESTORED_OVER_1`, :data:`RESTORED_MAX`).
+* ``gif_classifier.keras`` -> ``gif_classifier.tflite``: ``classify``: ``gif`` -> ``probability`` ``[1, 1]``.
+
 Each file is checked against Keras on sample images (outputs within a tolerance) before it replaces the
 old one, and recorded in the folder's ``registry.json`` (sha256, and the sha256 of the ``.keras`` file it
 was built from: the runtime refuses a stale ``.tflite`` whose source changed). Run it again after a
@@ -26,6 +38,7 @@ was built from: the runtime refuses a stale ``.tflite`` whose source changed). R
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import os
 import shutil
@@ -46,6 +59,19 @@ PALETTE_ATOL = 1e-2
 REFINE_RTOL = 0.05
 ERROR_ATOL = 2e-3
 FEATURE_RTOL = 1e-3
+#: Restore (CCDNet): the largest share of the restored uint8 values (after the consistency post-step) more than one
+#: grey level from Keras's, and the largest difference. Float32 files agree within 1 level; float16 weights move the
+#: logits by up to ~2 levels, and where that flips a pixel's nearest palette colour in a later step (a near-tie of
+#: the palette projection) that pixel's update differs more: the trained CCDNets of 2026-12-06 had 2 levels on
+#: 0.0014 % of the values, the tests' tiny random networks (large output convs) 10 levels on 0.018 %.
+RESTORED_OVER_1 = 1e-3
+RESTORED_MAX = 32.0
+#: The dither classifier's P(dithered), LiteRT vs Keras.
+PROBABILITY_ATOL = 1e-2
+#: Every kind this command builds (``--kinds``; ``restore`` = the restore family's three).
+KINDS = ("palette", "dither", "restore")
+#: The command that rebuilds the restore family's runtime models only.
+RESTORE_COMMAND = "python -m export.export_runtime --kinds restore"
 
 
 class RuntimeExportError(GifnetsError):
@@ -120,8 +146,9 @@ def dither_signatures(net) -> dict:
     return {"error": fn.get_concrete_function()}
 
 
-def convert(signatures: dict) -> bytes:
-    """One multi-signature TFLite model (builtin ops only) from concrete functions, through a SavedModel."""
+def convert(signatures: dict, float16: bool = False) -> bytes:
+    """One multi-signature TFLite model (builtin ops only) from concrete functions, through a SavedModel.
+    ``float16``: weights stored as float16 (TFLite's float16 quantization; computed in float32)."""
     import tensorflow as tf
 
     from export.export_saved_model import tracked_variables
@@ -134,6 +161,9 @@ def convert(signatures: dict) -> bytes:
         tf.saved_model.save(module, tmp, signatures=signatures)
         converter = tf.lite.TFLiteConverter.from_saved_model(tmp, signature_keys=list(signatures))
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+        if float16:
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+            converter.target_spec.supported_types = [tf.float16]
         try:
             data = converter.convert()
         except Exception as e:
@@ -218,29 +248,131 @@ def check_dither(net, data: bytes, images) -> dict:
     return {"error": worst}
 
 
-def export_folder(folder: str | None = None, kinds=("palette", "dither"), record: bool = True) -> list[str]:
-    """Build and check the runtime model of every palette / dither ``.keras`` file in ``folder`` (default:
-    the weights folder); write ``*.tflite`` beside them and record them in its registry. Returns the paths."""
+def _check_gifs(images, sizes=((96, 120), (72, 88))) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``(gif uint8 [H, W, 3], palette uint8 [K, 3])`` of crops of the check photos (``sizes``: not multiples of the
+    U-Net's 16-px grid) at 32 colours, plain and Floyd-Steinberg dithered (Pillow's median cut), as ``gifnets
+    restore`` reads them."""
+    from PIL import Image
+
+    from gif_pipeline.restore import image_palette
+
+    out = []
+    for rgb, (h, w) in zip(images, sizes):
+        rgb = np.ascontiguousarray(rgb[:h, :w])
+        plain = Image.fromarray(rgb).quantize(32)
+        dithered = Image.fromarray(rgb).quantize(palette=plain, dither=Image.Dither.FLOYDSTEINBERG)
+        for gif in (np.asarray(plain.convert("RGB")), np.asarray(dithered.convert("RGB"))):
+            out.append((gif, image_palette(gif)[0]))
+    return out
+
+
+def _grey_levels(a, b) -> float:
+    return float(np.max(np.abs(np.asarray(a, np.float64) - np.asarray(b, np.float64)))) * 127.5
+
+
+def check_ccdnet(net, data: bytes, gifs, which: str) -> dict:
+    """LiteRT vs Keras for CCDNet-1/2/3 (CCDNet-1 only for a step-1 network) on ``gifs`` (:func:`_check_gifs`):
+    the largest float difference in grey levels, and of the restored uint8 images after the consistency post-step
+    (:func:`gif_pipeline.models.restore.consistency.make_consistent`, as ``gifnets restore`` runs it)."""
+    from gif_pipeline.models.restore import ccdnet, consistency
+    from gif_pipeline.runtime import restore as runtime_restore
+    from gif_pipeline.runtime.litert import Model
+
+    step1, update = ccdnet.parts(net)
+    steps = 3 if update is not None else 1
+    keras_net = ccdnet.compose(step1, update, steps, all_steps=True)
+    lite = runtime_restore.ccdnet(Model(data, "check"), steps, all_steps=True)
+    worst = {"float": 0.0, "restored": 0.0, "restored>1": 0.0}
+    for gif, palette in gifs:
+        x, unit = gif.astype(np.float32)[None] / 127.5 - 1.0, palette.astype(np.float32)[None] / 127.5 - 1.0
+        want, got = np.asarray(keras_net([x, unit], training=False)), lite(x, unit)  # [1, steps, H, W, 3]
+        worst["float"] = max(worst["float"], _grey_levels(got, want))
+        for t in range(steps):
+            restored = [np.clip(np.rint(consistency.make_consistent((o[0, t] + 1.0) * 127.5, gif, palette, which)),
+                                0, 255) for o in (got, want)]
+            diff = np.abs(restored[0] - restored[1])
+            worst["restored"] = max(worst["restored"], float(diff.max()))
+            worst["restored>1"] = max(worst["restored>1"], float(np.mean(diff > 1)))
+    if worst["restored"] > RESTORED_MAX or worst["restored>1"] > RESTORED_OVER_1:
+        raise RuntimeExportError(f"the {which} CCDNet runtime model does not reproduce Keras: {worst}")
+    return worst
+
+
+def check_classifier(net, data: bytes, gifs) -> dict:
+    """LiteRT vs Keras P(dithered) of the dither classifier on ``gifs``."""
+    import tensorflow as tf
+
+    from gif_pipeline.runtime import restore as runtime_restore
+    from gif_pipeline.runtime.litert import Model
+
+    lite = runtime_restore.classifier(Model(data, "check"))
+    worst = 0.0
+    for gif, _ in gifs:
+        x = gif.astype(np.float32)[None] / 127.5 - 1.0
+        want = tf.sigmoid(net(tf.constant(x), training=False)).numpy()
+        worst = max(worst, float(np.max(np.abs(lite(x) - want))))
+    if worst > PROBABILITY_ATOL:
+        raise RuntimeExportError(f"the dither classifier runtime model does not reproduce Keras: max |diff| {worst}")
+    return {"probability": worst}
+
+
+def _restore_runtime(kind: str, net, gifs, float16: bool) -> tuple[bytes, dict]:
+    from gif_pipeline.models.restore import graph
+
+    if kind == "gif_classifier":
+        data = convert(graph.classifier_function(net), float16)
+        return data, check_classifier(net, data, gifs)
+    data = convert(graph.runtime_functions(net), float16)
+    return data, check_ccdnet(net, data, gifs, kind.split("_", 1)[1])
+
+
+def _kinds(names) -> tuple[str, ...]:
+    """``restore`` stands for the restore family's three kinds."""
+    from gif_pipeline.runtime.restore import KINDS as RESTORE
+
+    out = []
+    for name in names:
+        for kind in RESTORE if name == "restore" else (name,):
+            if kind not in ("palette", "dither", *RESTORE):
+                raise RuntimeExportError(f"unknown kind {kind!r}; expected palette, dither, restore or one of {RESTORE}")
+            if kind not in out:
+                out.append(kind)
+    return tuple(out)
+
+
+def export_folder(folder: str | None = None, kinds=KINDS, record: bool = True,
+                  restore_float16: bool = True) -> list[str]:
+    """Build and check the runtime model of every palette / dither / restore ``.keras`` file in ``folder``
+    (default: the weights folder); write ``*.tflite`` beside them and record them in its registry. Returns the
+    paths. ``restore_float16``: store the restore networks' weights as float16 (the encoder's stay float32)."""
     from gif_pipeline.io.files import atomic_write
     from gif_pipeline.weights import registry
 
     if folder:
         os.environ["GIFNETS_WEIGHTS"] = folder
     folder = registry.weights_dir()
+    kinds = _kinds(kinds)
     images = _check_images()
+    gifs = _check_gifs(images) if set(kinds) - {"palette", "dither"} else []
     written = []
     for kind in kinds:
         for entry in registry.entries(kind):
             start = time.perf_counter()
             source = os.path.join(folder, entry.file)
             net = registry.load(kind, entry.np, source)
-            sigs = palette_signatures(net) if kind == "palette" else dither_signatures(net)
-            data = convert(sigs)
-            check = (check_palette if kind == "palette" else check_dither)(net, data, images)
-            path = os.path.join(folder, entry.file.rsplit(".", 1)[0] + ".tflite")
+            if kind in ("palette", "dither"):
+                sigs = palette_signatures(net) if kind == "palette" else dither_signatures(net)
+                data = convert(sigs)
+                check = (check_palette if kind == "palette" else check_dither)(net, data, images)
+                runtime = registry.runtime_entry(entry, entry.file.rsplit(".", 1)[0] + ".tflite")
+            else:
+                data, check = _restore_runtime(kind, net, gifs, restore_float16)
+                runtime = dataclasses.replace(registry.runtime_entry(entry, entry.file.rsplit(".", 1)[0] + ".tflite"),
+                                              train=RESTORE_COMMAND, evaluate="python benchmarks/restore_speed.py")
+            path = os.path.join(folder, runtime.file)
             atomic_write(path, data, force=True)
             if record and os.path.exists(os.path.join(folder, registry.MANIFEST)):
-                registry.record(registry.runtime_entry(entry, os.path.basename(path)), folder)
+                registry.record(runtime, folder)
             log.info("wrote %s (%d bytes, %.1f s; max |LiteRT - Keras| %s)", path, len(data),
                      time.perf_counter() - start, {k: f"{v:.2e}" for k, v in check.items()})
             print(f"{path}: {len(data):,} bytes, checked against Keras ({', '.join(f'{k} {v:.1e}' for k, v in check.items())})")
@@ -253,10 +385,15 @@ def main(argv=None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     p = argparse.ArgumentParser(prog="python -m export.export_runtime", description=__doc__.split("\n")[0])
     p.add_argument("--weights", default=None, help="weights folder (default: $GIFNETS_WEIGHTS or gif_pipeline/weights)")
-    p.add_argument("--kinds", default="palette,dither", help="comma-separated: palette, dither (default: both)")
+    p.add_argument("--kinds", default=",".join(KINDS),
+                   help="comma-separated: palette, dither, restore (= ccdnet_plain, ccdnet_dithered, gif_classifier) "
+                   "or one of those three (default: %(default)s; a kind without a .keras file is skipped)")
+    p.add_argument("--restore-precision", choices=("float16", "float32"), default="float16",
+                   help="weight storage of the restore .tflite files (computation is float32; default: %(default)s)")
     args = p.parse_args(argv)
     try:
-        export_folder(args.weights, tuple(k for k in args.kinds.split(",") if k))
+        export_folder(args.weights, tuple(k for k in args.kinds.split(",") if k),
+                      restore_float16=args.restore_precision == "float16")
     except GifnetsError as e:
         print(f"export_runtime: error: {e}", file=sys.stderr)
         return 2

@@ -8,14 +8,18 @@ says so (``palette_source``). Large images run in overlapping tiles (:data:`TILE
 border read on each side, starting on the U-Net's 16-px grid), which gives the result of one piece to float
 tolerance (tests check it).
 
-Runtime: TensorFlow (the ``.keras`` weights from the registry, run by a ``tf.function`` in inference mode). The
-networks are exportable to SavedModel / TFLite (``python -m export.export_all --model=restore``), but the
-restore path does not run LiteRT yet.
+Runtime (``backend``, ``--backend`` or ``$GIFNETS_BACKEND``, as for encode): ``litert`` runs the ``.tflite`` files
+that ``python -m export.export_runtime --kinds restore`` builds from the registry's ``.keras`` files
+(:mod:`gif_pipeline.runtime.restore`; no TensorFlow), ``tf`` the ``.keras`` files in a ``tf.function``, and
+``auto`` (the default) LiteRT for each network whose ``.tflite`` file is installed, TensorFlow for the others
+(e.g. weights found in a training run's folder). Both give the network's float output, which the same numpy
+consistency post-step reads (:mod:`gif_pipeline.models.restore.consistency`).
 """
 from __future__ import annotations
 
 import dataclasses
 import functools
+import os
 import time
 
 import numpy as np
@@ -43,11 +47,12 @@ class RestoreResult:
     palette_source: str  # "distinct" (the image's own colours) or "median-cut-256"
     seconds: float
     consistent: bool = False  # the consistency post-step ran (a GIF's own palette only)
+    backend: str = ""  # where the CCDNet ran: "litert" or "tf"
 
     def stats(self, gif: np.ndarray | None = None) -> dict:
         out = {"model": self.model, "dithered_probability": self.probability, "steps": self.steps,
                "palette_colors": self.palette_colors, "palette_source": self.palette_source,
-               "consistent": self.consistent, "seconds": round(self.seconds, 4)}
+               "consistent": self.consistent, "backend": self.backend, "seconds": round(self.seconds, 4)}
         if gif is not None:
             diff = self.image.astype(np.float64) - gif.astype(np.float64)
             out["mean_abs_change"] = round(float(np.mean(np.abs(diff))), 3)
@@ -75,6 +80,27 @@ def image_palette(rgb: np.ndarray) -> tuple[np.ndarray, str]:
     return median_cut(rgb, 256), "median-cut-256"
 
 
+def resolve_backend(kind: str, backend: str | None = None, check: bool = True) -> str:
+    """``litert`` or ``tf`` for restore network ``kind`` (``ccdnet_plain``, ``ccdnet_dithered``, ``gif_classifier``):
+    ``backend``, else ``$GIFNETS_BACKEND``, else ``auto``: LiteRT when the kind's ``.tflite`` file is installed,
+    else TensorFlow. ``check``: ``tf`` without TensorFlow installed is a
+    :class:`~gif_pipeline.errors.MissingPrerequisiteError` naming the extra (``check=False`` imports nothing)."""
+    from gif_pipeline import encode
+
+    choice = (backend or os.environ.get("GIFNETS_BACKEND") or "auto").strip().lower()
+    if choice not in encode.BACKENDS:
+        return encode.resolve_backend(choice)  # the error naming the choices
+    what = "--backend tf"
+    if choice == "auto":
+        from gif_pipeline.runtime import restore as runtime
+
+        choice = "litert" if runtime.available(kind) else "tf"
+        what = f"gifnets restore (no LiteRT model {os.path.basename(runtime.path(kind))} is installed)"
+    if choice == "tf" and check:
+        encode.require_tensorflow(what)
+    return choice
+
+
 @functools.lru_cache(maxsize=8)
 def _model(kind: str, explicit: str | None = None):
     from gif_pipeline.weights import registry
@@ -83,8 +109,14 @@ def _model(kind: str, explicit: str | None = None):
 
 
 @functools.lru_cache(maxsize=8)
-def _ccdnet_function(which: str, steps: int, explicit: str | None = None):
-    """A ``tf.function`` ``(gif [1, H, W, 3] in [-1, 1], palette [1, K, 3]) -> restored`` for CCDNet-``steps``."""
+def _ccdnet_function(which: str, steps: int, explicit: str | None = None, backend: str = "tf"):
+    """``(gif [1, H, W, 3] in [-1, 1], palette [1, K, 3]) -> restored`` (numpy float32 in [-1, 1]) for
+    CCDNet-``steps`` on ``backend``: ``litert`` (the kind's ``.tflite`` file, or ``explicit`` if it is one) or ``tf``
+    (a ``tf.function`` of the ``.keras`` file)."""
+    if backend == "litert" or (explicit or "").endswith(".tflite"):
+        from gif_pipeline.runtime import restore as runtime
+
+        return runtime.ccdnet(runtime.load(KINDS[which], explicit), steps)
     import tensorflow as tf
 
     from gif_pipeline.models.restore import ccdnet
@@ -98,11 +130,16 @@ def _ccdnet_function(which: str, steps: int, explicit: str | None = None):
     def run(gif, palette):
         return net([gif, palette], training=False)
 
-    return run
+    return lambda gif, palette: np.asarray(run(tf.constant(gif), tf.constant(palette)))
 
 
-@functools.lru_cache(maxsize=2)
-def _classifier_function(explicit: str | None = None):
+@functools.lru_cache(maxsize=4)
+def _classifier_function(explicit: str | None = None, backend: str = "tf"):
+    """``gif [1, H, W, 3] in [-1, 1] -> P(dithered) [1, 1]`` on ``backend`` (as :func:`_ccdnet_function`)."""
+    if backend == "litert" or (explicit or "").endswith(".tflite"):
+        from gif_pipeline.runtime import restore as runtime
+
+        return runtime.classifier(runtime.load("gif_classifier", explicit))
     import tensorflow as tf
 
     net = _model("gif_classifier", explicit)
@@ -114,43 +151,46 @@ def _classifier_function(explicit: str | None = None):
     return run
 
 
-def classify(rgb: np.ndarray) -> float:
+def classify(rgb: np.ndarray, backend: str | None = None) -> float:
     """P(dithered) of a GIF frame by the dither classifier (on a centre crop of at most 512x512)."""
     rgb = _check_rgb(rgb)
     h, w = rgb.shape[:2]
     s = CLASSIFIER_SIDE
     y, x = max(0, (h - s) // 2), max(0, (w - s) // 2)
     crop = rgb[y:y + s, x:x + s].astype(np.float32)[None] / 127.5 - 1.0
-    return float(np.asarray(_classifier_function()(crop))[0, 0])
+    function = _classifier_function(None, resolve_backend("gif_classifier", backend))
+    return float(np.asarray(function(crop))[0, 0])
 
 
-def _route(rgb_frames, model: str) -> tuple[str, float | None]:
+def _route(rgb_frames, model: str, backend: str | None = None) -> tuple[str, float | None]:
     if model not in MODELS:
         raise ValueError(f"model must be one of {MODELS}, got {model!r}")
     if model != "auto":
         return model, None
-    p = float(np.mean([classify(f) for f in rgb_frames]))
+    p = float(np.mean([classify(f, backend) for f in rgb_frames]))
     return ("dithered" if p >= 0.5 else "plain"), p
 
 
 def _restore(rgb: np.ndarray, which: str, steps: int, palette: np.ndarray, tile: int, halo: int,
-             consistent: bool = True) -> np.ndarray:
-    import tensorflow as tf
-
+             consistent: bool = True, backend: str | None = None) -> np.ndarray:
     from gif_pipeline.models.restore import consistency
+    from gif_pipeline.quant import dithering
     from gif_pipeline.runtime import ops
 
-    function = _ccdnet_function(which, steps)
-    unit_palette = tf.constant(palette.astype(np.float32)[None] / 127.5 - 1.0)
+    function = _ccdnet_function(which, steps, None, resolve_backend(KINDS[which], backend))
+    unit_palette = palette.astype(np.float32)[None] / 127.5 - 1.0
     image = rgb.astype(np.float32)[None] / 127.5 - 1.0
 
     def run(part):
-        out = np.asarray(function(tf.constant(part), unit_palette))
+        out = function(part, unit_palette)
         if not consistent:
             return out
         # Per pixel, so per tile: the GIF's colours are the part's input, exactly.
         gif = np.rint((part[0] + 1.0) * 127.5).astype(np.uint8)
-        fixed = consistency.make_consistent((out[0] + 1.0) * 127.5, gif, palette, which)
+        # Its nearest-colour products are small: one BLAS thread took 0.13 s on a 512x512 GIF against 0.27 s with two
+        # on this project's shared 2-core machine (as gifnets encode's numpy steps: runtime/backend.py).
+        with dithering._blas_threads().limit(limits=1, user_api="blas"):
+            fixed = consistency.make_consistent((out[0] + 1.0) * 127.5, gif, palette, which)
         return (fixed / 127.5 - 1.0)[None]
 
     if rgb.shape[0] <= tile and rgb.shape[1] <= tile:
@@ -168,41 +208,43 @@ def _check_options(steps, tile, halo):
 
 
 def restore_image(rgb, steps: int = DEFAULT_STEPS, model: str = "auto", palette=None, tile: int = TILE,
-                  halo: int = HALO, consistent: bool = True) -> RestoreResult:
+                  halo: int = HALO, consistent: bool = True, backend: str | None = None) -> RestoreResult:
     """Restore one GIF frame (uint8 ``[H, W, 3]``). ``model``: ``auto`` (the classifier routes), ``plain`` or
     ``dithered``. ``palette``: the GIF's palette (uint8 ``[K, 3]``); default :func:`image_palette`.
-    ``consistent``: keep the result consistent with the GIF (:mod:`gif_pipeline.models.restore.consistency`)."""
+    ``consistent``: keep the result consistent with the GIF (:mod:`gif_pipeline.models.restore.consistency`).
+    ``backend``: ``auto``, ``litert`` or ``tf`` (:func:`resolve_backend`)."""
     _check_options(steps, tile, halo)
     rgb = _check_rgb(rgb)
     start = time.perf_counter()
-    which, probability = _route([rgb], model)
+    which, probability = _route([rgb], model, backend)
     if palette is None:
         palette, source = image_palette(rgb)
     else:
         palette, source = np.asarray(palette, np.uint8).reshape(-1, 3), "given"
     # An image with more than 256 colours is not a GIF of its median-cut palette: nothing to be consistent with.
     consistent = consistent and source != "median-cut-256"
-    out = _restore(rgb, which, steps, palette, tile, halo, consistent)
+    out = _restore(rgb, which, steps, palette, tile, halo, consistent, backend)
     return RestoreResult(out, which, probability, steps, len(palette), source, time.perf_counter() - start,
-                         consistent)
+                         consistent, resolve_backend(KINDS[which], backend))
 
 
 def restore_frames(frames, steps: int = DEFAULT_STEPS, model: str = "auto", tile: int = TILE,
-                   halo: int = HALO, consistent: bool = True) -> list[RestoreResult]:
+                   halo: int = HALO, consistent: bool = True, backend: str | None = None) -> list[RestoreResult]:
     """Restore every frame of an animation (uint8 ``[H, W, 3]`` each). One model serves the whole animation:
     with ``auto`` the classifier's mean probability over the frames decides. Each frame uses its own palette."""
     _check_options(steps, tile, halo)
     frames = [_check_rgb(f) for f in frames]
     if not frames:
         raise GifnetsError("no frames to restore")
-    which, probability = _route(frames, model)
+    which, probability = _route(frames, model, backend)
+    ran = resolve_backend(KINDS[which], backend)
     results = []
     for f in frames:
         t = time.perf_counter()
         palette, source = image_palette(f)
         ok = consistent and source != "median-cut-256"
-        results.append(RestoreResult(_restore(f, which, steps, palette, tile, halo, ok), which, probability, steps,
-                                     len(palette), source, time.perf_counter() - t, ok))
+        results.append(RestoreResult(_restore(f, which, steps, palette, tile, halo, ok, ran), which, probability,
+                                     steps, len(palette), source, time.perf_counter() - t, ok, ran))
     return results
 
 
@@ -210,3 +252,6 @@ def clear_model_cache():
     _model.cache_clear()
     _ccdnet_function.cache_clear()
     _classifier_function.cache_clear()
+    from gif_pipeline.runtime import litert
+
+    litert.clear_cache()

@@ -144,3 +144,170 @@ def test_cli_animations(tiny_restore, tmp_path):
     assert cli.main(["restore", str(anim), "-o", str(tmp_path / "frames"), "-q", "--steps", "1"]) == 0
     assert sorted(os.listdir(tmp_path / "frames")) == [f"frame_{i:05d}.png" for i in range(3)]
     assert not [n for n in os.listdir(tmp_path) if n.startswith(".")]  # no temporary left behind
+
+
+# ------------------------------------------------------------------------------------------------ LiteRT runtime
+def _export_restore_runtime(weights, folder, *extra):
+    """``python -m export.export_runtime --weights folder --kinds restore`` (in this process) on a copy of ``weights``;
+    the command checks each file against Keras and fails otherwise."""
+    import shutil
+
+    from export import export_runtime
+
+    os.makedirs(folder, exist_ok=True)
+    for name in os.listdir(weights):
+        shutil.copy(os.path.join(weights, name), os.path.join(folder, name))
+    saved = os.environ.get("GIFNETS_WEIGHTS")
+    try:
+        assert export_runtime.main(["--weights", str(folder), "--kinds", "restore", *extra]) == 0
+    finally:  # the command points $GIFNETS_WEIGHTS at its folder
+        os.environ.pop("GIFNETS_WEIGHTS") if saved is None else os.environ.__setitem__("GIFNETS_WEIGHTS", saved)
+    assert sorted(f for f in os.listdir(folder) if f.endswith(".tflite")) == [
+        "ccdnet_dithered.tflite", "ccdnet_plain.tflite", "gif_classifier.tflite"]
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_restore_runtime(tiny_restore_weights, tmp_path_factory):
+    """The tiny networks with their LiteRT models as the command builds them by default (float16 weights); built
+    once per test session, also under xdist (the workers share the session's temporary folder, the first builds)."""
+    import fcntl
+
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    folder = shared / "restore_runtime"
+    with open(shared / "restore_runtime.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (folder / "done").exists():
+            _export_restore_runtime(tiny_restore_weights, folder)
+            (folder / "done").write_text("")
+    return folder
+
+
+def test_litert_restores_as_keras_does_and_tiles_as_one_piece(tiny_restore_runtime, monkeypatch):
+    """The shipped configuration (float16 weights) through the API: LiteRT (``auto``, the .tflite files installed)
+    against Keras (``tf``), the consistency post-step on."""
+    from gif_pipeline import restore
+
+    monkeypatch.setenv("GIFNETS_WEIGHTS", str(tiny_restore_runtime))
+    monkeypatch.delenv("GIFNETS_BACKEND", raising=False)
+    restore.clear_model_cache()
+    rgb = np.asarray(Image.open(PHOTO).convert("RGB"))
+    plain = Image.fromarray(rgb).quantize(16)
+    gifs = [np.asarray(plain.convert("RGB")),
+            np.asarray(Image.fromarray(rgb).quantize(palette=plain, dither=Image.Dither.FLOYDSTEINBERG).convert("RGB"))]
+    for gif, which in zip(gifs, ("plain", "dithered")):
+        assert abs(restore.classify(gif, backend="litert") - restore.classify(gif, backend="tf")) < 1e-2
+        for steps in (1, 2, 3):
+            lite = restore.restore_image(gif, steps=steps, model=which)
+            keras_ = restore.restore_image(gif, steps=steps, model=which, backend="tf")
+            assert lite.backend == "litert" and keras_.backend == "tf" and lite.consistent
+            diff = np.abs(lite.image.astype(int) - keras_.image.astype(int))
+            # float16 weights move the float output by up to ~2 levels, and a flipped palette projection (later
+            # steps) or quantization cell (post-step) moves a few pixels more (export_runtime.RESTORED_OVER_1);
+            # the float32 files agree within one level everywhere (the next test).
+            assert np.mean(diff > 1) <= 1e-3 and np.mean(diff) < 0.05, (which, steps, np.mean(diff > 1))
+    # tiles (32 px + 32-px halo) give the one-piece result on LiteRT too (interpreter inputs resized per tile)
+    big = np.tile(gifs[0], (2, 2, 1))[:100, :90]
+    whole = restore.restore_image(big, steps=2, model="plain", tile=512).image
+    tiled = restore.restore_image(big, steps=2, model="plain", tile=32, halo=32).image
+    assert np.abs(whole.astype(int) - tiled.astype(int)).max() <= 1
+    frames = restore.restore_frames(gifs, steps=2)
+    assert all(f.backend == "litert" for f in frames)
+    restore.clear_model_cache()
+
+
+def test_float32_restore_models_agree_within_one_level_and_float16_halves_the_weights(tiny_restore_weights,
+                                                                                      tiny_restore_runtime):
+    from export import export_runtime
+    from gif_pipeline.models.restore import ccdnet, graph
+    from gif_pipeline.runtime.litert import Model
+    from gif_pipeline.weights import registry
+
+    gifs = export_runtime._check_gifs(export_runtime._check_images())
+    for which in ("plain", "dithered"):
+        net = registry.load(f"ccdnet_{which}", explicit=str(tiny_restore_weights / f"ccdnet_{which}.keras"))
+        data = export_runtime.convert(graph.runtime_functions(net), float16=False)
+        worst = export_runtime.check_ccdnet(net, data, gifs, which)  # CCDNet-1, -2, -3, post-step on
+        assert worst["restored"] <= 1 and worst["float"] < 0.5, (which, worst)
+        shipped = os.path.join(tiny_restore_runtime, f"ccdnet_{which}.tflite")
+        weights16 = [d for d in Model(shipped).interpreter.get_tensor_details() if d["dtype"] == np.float16]
+        step1 = ccdnet.parts(net)[0]  # the tensors listed are the first signature's (step1)
+        kernels = sum(int(np.prod(w.shape)) for layer in step1.layers for w in layer.weights if w.path.endswith("kernel"))
+        assert sum(int(np.prod(d["shape"])) for d in weights16) >= kernels  # every conv kernel stored as float16
+        assert os.path.getsize(shipped) < len(data)
+
+
+def _restore_cli(folder, cwd, *extra, hide_tf=True):
+    """`gifnets restore` in a fresh process on the weights in ``folder`` (TensorFlow hidden: the runtime install)."""
+    import subprocess
+    import sys
+
+    hide = "sys.modules['tensorflow'] = None; sys.modules['keras'] = None\n" if hide_tf else ""
+    script = (f"import sys\n{hide}from gif_pipeline import cli\nrc = cli.main({['restore', *extra]!r})\n"
+              "print('TF', sys.modules.get('tensorflow') is not None, sys.modules.get('keras') is not None)\nsys.exit(rc)")
+    return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, cwd=cwd,
+                          env={**os.environ, "GIFNETS_WEIGHTS": str(folder), "PYTHONPATH": checks.ROOT})
+
+
+def test_restore_on_the_runtime_install_imports_no_tensorflow(tiny_restore_runtime, tmp_path):
+    import shutil
+
+    rgb = np.asarray(Image.open(PHOTO).convert("RGB"))
+    gif = _gif(tmp_path / "in.gif", rgb)
+    r = _restore_cli(tiny_restore_runtime, tmp_path, str(gif), "-o", str(tmp_path / "out.png"), "--json", "-q")
+    assert r.returncode == 0, r.stderr
+    stats = json.loads(r.stdout.splitlines()[0])
+    assert stats["backend"] == "litert" and 0 <= stats["dithered_probability"] <= 1
+    assert r.stdout.splitlines()[-1] == "TF False False", r.stdout  # nor imported where TensorFlow is installed
+    r = _restore_cli(tiny_restore_runtime, tmp_path, str(gif), "-o", str(tmp_path / "out2.png"), "-q", hide_tf=False)
+    assert r.returncode == 0 and r.stdout.splitlines()[-1] == "TF False False", (r.stdout, r.stderr)
+    with Image.open(tmp_path / "out.png") as im:
+        assert im.size == (64, 64)
+    # without the dithered CCDNet's LiteRT model, --model plain still runs; auto needs TensorFlow for it: one line
+    folder = tmp_path / "w"
+    shutil.copytree(tiny_restore_runtime, folder)
+    os.remove(folder / "ccdnet_dithered.tflite")
+    r = _restore_cli(folder, tmp_path, str(gif), "-o", str(tmp_path / "p.png"), "-q", "--model", "plain")
+    assert r.returncode == 0, r.stderr
+    r = _restore_cli(folder, tmp_path, str(gif), "-o", str(tmp_path / "a.png"), "-q")
+    assert r.returncode == 2 and not (tmp_path / "a.png").exists()
+    assert r.stderr.strip().splitlines() == ["gifnets: error: gifnets restore (no LiteRT model ccdnet_dithered.tflite is "
+                                             "installed) needs TensorFlow, which this install lacks: pip install "
+                                             "\"gifnets[train]\""], r.stderr
+    # --backend litert without the file, and a truncated file: one error naming the file and the command
+    r = _restore_cli(folder, tmp_path, str(gif), "-o", str(tmp_path / "b.png"), "-q", "--backend", "litert",
+                     "--model", "dithered")
+    assert r.returncode == 2 and "ccdnet_dithered.tflite is missing" in r.stderr
+    assert "python -m export.export_runtime" in r.stderr, r.stderr
+    with open(folder / "ccdnet_plain.tflite", "r+b") as f:
+        f.truncate(1000)
+    r = _restore_cli(folder, tmp_path, str(gif), "-o", str(tmp_path / "c.png"), "-q", "--model", "plain")
+    assert r.returncode == 2 and "ccdnet_plain.tflite" in r.stderr and "export_runtime" in r.stderr, r.stderr
+    assert not (tmp_path / "c.png").exists()
+
+
+def test_restore_speed_benchmark_prints_both_backends(tiny_restore_runtime, monkeypatch, capsys):
+    import sys
+
+    from gif_pipeline import restore
+
+    sys.path.insert(0, checks.ROOT)
+    from benchmarks import restore_speed
+
+    monkeypatch.setenv("GIFNETS_WEIGHTS", str(tiny_restore_runtime))
+    monkeypatch.delenv("GIFNETS_THREADS", raising=False)
+    restore.clear_model_cache()
+    restore_speed.main(["--size", "48", "--repeats", "1", "--rounds", "1", "--steps", "1,2", "--litert-threads", "1,2"])
+    restore_speed.main(["--agree", checks.FIXTURES, "--steps", "1"])
+    restore.clear_model_cache()
+    out = capsys.readouterr().out
+    rows = [line.split("|")[1:-1] for line in out.splitlines() if line.startswith("| ") and "---" not in line]
+    timed = [r for r in rows if r[0].strip() in ("tf", "litert") and r[1].strip() != "threads"]
+    assert sorted((r[0].strip(), r[1].strip(), r[2].strip()) for r in timed) == sorted(
+        (b, t, k) for k in "12" for b, t in (("tf", "default"), ("litert", "1"), ("litert", "2")))
+    assert all(float(r[4]) > 0 for r in timed) and "LiteRT models: ccdnet_plain.tflite" in out
+    compared = [r for r in rows if r[0].strip().startswith("litert,")]
+    assert len(compared) == 4 and all(float(r[3].strip(" %")) <= 0.1 for r in compared)
+    agreed = [r for r in rows if r[0].strip() in ("plain", "fs")]
+    assert len(agreed) == 2 and all(float(r[3].strip(" %")) <= 0.1 for r in agreed)  # float16: 99.9 % within 1 level

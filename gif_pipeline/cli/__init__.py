@@ -75,8 +75,9 @@ def main(argv: list[str] | None = None) -> int:
         return bench.main(argv[1:])
     # Arguments first: --help and argument errors need no TensorFlow (~3-5 s to import on a small machine).
     args = build_parser().parse_args(argv)
-    # `gifnets encode` on the LiteRT backend runs without TensorFlow; everything else imports it up front.
-    if args.command != "encode" or encode.needs_tensorflow(args):
+    # `gifnets encode` and `restore` on the LiteRT backend run without TensorFlow; everything else imports it up front.
+    command = {"encode": encode, "restore": restore}.get(args.command)
+    if command is None or command.needs_tensorflow(args):
         _import_tensorflow_quietly()
     try:
         return args.func(args)

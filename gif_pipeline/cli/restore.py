@@ -20,6 +20,7 @@ FORMATS = ("png", "webp", "mp4", "frames")
 
 
 def add_parser(sub):
+    from gif_pipeline.encode import BACKENDS
     from gif_pipeline.io import images as image_io
 
     p = sub.add_parser(
@@ -39,6 +40,10 @@ def add_parser(sub):
     p.add_argument("--no-consistency", dest="consistent", action="store_false",
                    help="return the network's output as is (by default each pixel is kept consistent with its GIF "
                         "colour: never moved out of that colour's quantization cell, nor far from it)")
+    p.add_argument("--backend", choices=BACKENDS, default=None,
+                   help="where the networks run: litert (the .tflite models, no TensorFlow), tf (the .keras models on "
+                   "TensorFlow, pip install \"gifnets[train]\") or auto: LiteRT for each network whose .tflite model is "
+                   "installed, else TensorFlow (default: $GIFNETS_BACKEND, else auto)")
     p.add_argument("--format", choices=FORMATS, default="png",
                    help="output format for -o folders: png (APNG for animations), webp, mp4 (animations), frames "
                    "(a folder of PNGs per input) (default: %(default)s)")
@@ -51,8 +56,30 @@ def add_parser(sub):
     p.set_defaults(func=run)
 
 
+def networks(model: str) -> tuple[str, ...]:
+    """The restore networks (weight kinds) that a run with ``--model`` may use."""
+    if model == "auto":
+        return ("gif_classifier", "ccdnet_plain", "ccdnet_dithered")
+    return (f"ccdnet_{model}",)
+
+
+def backends(args) -> dict:
+    """Weight kind -> ``litert`` or ``tf`` for this run (:func:`gif_pipeline.restore.resolve_backend`): one error line
+    (MissingPrerequisiteError) when a network would need TensorFlow and this install lacks it."""
+    from gif_pipeline import restore
+
+    return {kind: restore.resolve_backend(kind, args.backend) for kind in networks(args.model)}
+
+
 def needs_tensorflow(args) -> bool:
-    return True
+    """Whether this run uses TensorFlow (a network without its LiteRT model, or ``--backend tf``), so that the CLI
+    imports it up front."""
+    from gif_pipeline import restore
+
+    try:
+        return any(restore.resolve_backend(kind, args.backend, check=False) == "tf" for kind in networks(args.model))
+    except Exception:  # reported by run()
+        return False
 
 
 def _suffix(fmt: str) -> str:
@@ -171,19 +198,18 @@ def describe(stats: dict) -> str:
     p = stats.get("dithered_probability")
     routed = f"{stats['model']} model" + (f" (P(dithered) {p:.3f})" if p is not None else " (forced)")
     note = "" if stats["input_is_gif"] else " [not a GIF: restored anyway]"
-    return (f"{stats['input']} -> {stats['output']}: {stats['frames']} frame(s), {routed}, CCDNet-{stats['steps']}, "
+    return (f"{stats['input']} -> {stats['output']}: {stats['frames']} frame(s), {routed}, CCDNet-{stats['steps']} "
+            f"({stats.get('backend') or '?'}), "
             f"{stats['seconds']:.2f} s{note}")
 
 
 def run(args) -> int:
-    from gif_pipeline.encode import require_tensorflow
-
-    require_tensorflow("gifnets restore")  # its networks run on TensorFlow (not yet on the LiteRT runtime)
     import time
 
     from gif_pipeline import restore
     from gif_pipeline.io import gif as gif_io
 
+    backends(args)  # a network that needs TensorFlow on an install without it: one error line, before any file is read
     outputs = gif_io.plan_outputs(args.inputs, args.output, suffix=_suffix(args.format))
 
     def process(src, dst):
@@ -193,11 +219,11 @@ def run(args) -> int:
             if os.path.splitext(dst)[1] == "":
                 dst = dst + ".png"
             results = [restore.restore_image(frames[0], steps=args.steps, model=args.model,
-                                            consistent=args.consistent)]
+                                            consistent=args.consistent, backend=args.backend)]
             write_still(dst, results[0].image, args.force, args.inputs)
         else:
             results = restore.restore_frames(frames, steps=args.steps, model=args.model,
-                                             consistent=args.consistent)
+                                             consistent=args.consistent, backend=args.backend)
             write_animation(dst, [r.image for r in results], durations, loop, args.force, args.inputs)
         first = results[0]
         stats = {"input": src, "output": dst, "input_is_gif": is_gif(src), "frames": len(frames),

@@ -76,7 +76,7 @@ def tflite_path(kind: str, np_colors: int) -> str:
 
 
 @functools.lru_cache(maxsize=8)
-def _load(path: str, stamp) -> Model:
+def _load(path: str, stamp, threads: int | None = None) -> Model:
     from gif_pipeline.weights import registry
 
     net = os.path.basename(path)
@@ -93,19 +93,25 @@ def _load(path: str, stamp) -> Model:
             raise registry.WeightsError(f"{path} was built from another {entry.source} than the installed one; "
                                         f"rebuild it with `{REBUILD}`")
     try:
-        return Model(path, net)
+        return Model(path, net, threads)
     except Exception as e:  # a truncated or foreign file
         raise registry.WeightsError(f"cannot load the LiteRT model {path} ({type(e).__name__}: "
                                     f"{str(e).strip().splitlines()[0] if str(e).strip() else ''}); "
                                     f"rebuild it with `{REBUILD}`") from None
 
 
-def load(kind: str, np_colors: int) -> Model:
-    """The runtime model of the installed ``kind`` ("palette" or "dither") network file for ``np_colors``."""
+def load(kind: str, np_colors: int | None) -> Model:
+    """The runtime model of the installed ``kind`` network file ("palette" or "dither" for ``np_colors``; a restore
+    kind, :data:`gif_pipeline.runtime.restore.KINDS`, with ``None``)."""
+    return load_file(tflite_path(kind, np_colors))
+
+
+def load_file(path: str) -> Model:
+    """The runtime model in ``path`` (checked against the registry when it is a file of the weights folder), on
+    ``$GIFNETS_THREADS`` threads (read at each load: a new value loads a new interpreter)."""
     from gif_pipeline.weights import registry
 
-    path = tflite_path(kind, np_colors)
-    return _load(path, registry._stamp(path))
+    return _load(path, registry._stamp(path), _threads())
 
 
 def clear_cache():

@@ -25,7 +25,8 @@ from keras import layers
 from gif_pipeline.layers.unet import CropLike, PadToMultiple, unet
 from gif_pipeline.models.restore.config import CCDNetConfig
 
-__all__ = ["build_step_net", "build_ccdnet", "compose", "PaletteProjection", "ResidualLogits", "parts", "config_of"]
+__all__ = ["build_step_net", "build_ccdnet", "compose", "update_step", "PaletteProjection", "ResidualLogits", "parts",
+           "config_of"]
 
 #: The residual step 1 clips the GIF half a grey level inside [-1, 1] before atanh (|atanh| <= 3.1).
 RESIDUAL_CLIP = 1.0 - 0.5 / 127.5
@@ -99,17 +100,24 @@ def compose(step1: keras.Model, update: keras.Model | None, steps: int, name: st
     image = layers.Activation("tanh", name="estimate1")(z)
     estimates = [image]
     for t in range(2, steps + 1):
-        projected = PaletteProjection(name=f"project{t}")([image, palette])
-        difference = layers.Subtract(name=f"difference{t}")([gif, projected])
-        x = layers.Concatenate(axis=-1, name=f"update_input{t}")([image, gif, projected, difference])
-        z = layers.Add(name=f"logits{t}")([z, update(x)])
-        image = layers.Activation("tanh", name=f"estimate{t}")(z)
+        z, image = update_step(update, z, image, gif, palette, t)
         estimates.append(image)
     if all_steps:
         out = StackSteps(name="steps")(estimates)
     else:
         out = image
     return keras.Model([gif, palette], out, name=name)
+
+
+def update_step(update: keras.Model, z, image, gif, palette, t: int = 2):
+    """One later step of CCDNet on Keras tensors: ``G_t = f_C(I_{t-1})``, ``z_t = z_{t-1} + g([I_{t-1}, G, G_t,
+    G - G_t])``; returns ``(z_t, I_t = tanh(z_t))``. :func:`compose` unrolls it; the LiteRT runtime's ``update``
+    signature (:func:`gif_pipeline.models.restore.graph.runtime_functions`) is one of it."""
+    projected = PaletteProjection(name=f"project{t}")([image, palette])
+    difference = layers.Subtract(name=f"difference{t}")([gif, projected])
+    x = layers.Concatenate(axis=-1, name=f"update_input{t}")([image, gif, projected, difference])
+    z = layers.Add(name=f"logits{t}")([z, update(x)])
+    return z, layers.Activation("tanh", name=f"estimate{t}")(z)
 
 
 @keras.saving.register_keras_serializable(package="restore")

@@ -26,6 +26,12 @@ WEIGHT_KINDS = {
         "gif_classifier", "gif_classifier.keras", "runs/gif_classifier/gif_classifier.keras",
         "trainers/train_gif_classifier --preset=cpu", run_file="gif_classifier.keras", title="dither classifier",
         per_np=False),
+    # The LiteRT runtime models of `gifnets restore`, built from the .keras files above by one command.
+    **{f"{kind}_tflite": WeightKind(
+        f"{kind}_tflite", f"{kind}.tflite", f"gif_pipeline/weights/{kind}.tflite",
+        "python -m export.export_runtime --kinds restore", title=f"{title} (LiteRT)", per_np=False)
+       for kind, title in (("ccdnet_plain", "CCDNet (plain GIFs)"), ("ccdnet_dithered", "CCDNet (dithered GIFs)"),
+                           ("gif_classifier", "dither classifier"))},
 }
 
 _CACHE = "runs/restore_cache"
