@@ -16,9 +16,10 @@ Per frame:
    only where the changed pixels' error on the current palette rises well above its error where it was fitted (a
    scene change). ``auto`` encodes the first :data:`TRIAL_FRAMES` frames in each mode and keeps the best by
    ``PSNR - BITS_DB * log2(bytes)`` (:data:`BITS_DB` dB per doubling of the file: the slope of gifski's curve).
-3. **Dither** the changed rectangle (``none``, ``fs`` or DitherNet), then mark as transparent every pixel that is not
-   changed, or whose new colour equals the shown one; the frame stores the rectangle around what is left. Frames
-   with nothing left are merged into the previous frame's delay.
+3. **Dither** the changed rectangle (``none``, ``ordered`` - a blue-noise pattern dither whose mask is fixed to the
+   canvas, so an unchanged pixel maps to the same index in every frame - ``fs`` or DitherNet), then mark as
+   transparent every pixel that is not changed, or whose new colour equals the shown one; the frame stores the
+   rectangle around what is left. Frames with nothing left are merged into the previous frame's delay.
 
 The palette holds ``colors - 1`` colours and the transparent index.
 """
@@ -48,6 +49,9 @@ DEFAULT_FPS = 20.0
 #: ``MIXED_RATIO`` times the error where that palette was fitted (plus :data:`MIXED_MIN_MSE`).
 MIXED_RATIO = 2.0
 MIXED_MIN_MSE = 4.0
+#: ``dither="auto"`` is the ordered pattern dither (on half the palette) up to this ``quality``, no dither above
+#: (:func:`quality_settings`).
+ORDERED_MAX_QUALITY = 55
 
 
 def quality_settings(quality: int) -> dict:
@@ -59,7 +63,12 @@ def quality_settings(quality: int) -> dict:
       q22, 16 below; ``--colors`` caps it further). Fewer colours shrink every frame's codes; on bikes this beat
       large thresholds by 1-2 dB and 7-10 VMAF at the same bytes (docs/experiments/animation.md);
     * ``bits_db``: how many dB of PSNR ``palette_mode="auto"`` asks of a doubling of the file (4 at q90, more
-      below, less above).
+      below, less above);
+    * ``dither``: what ``dither="auto"`` is: ``ordered`` (the blue-noise pattern dither, :mod:`gif_pipeline.quant.ordered`)
+      up to :data:`ORDERED_MAX_QUALITY`, ``none`` above; ``dither_colors``: the palette size with ``ordered`` (half of
+      ``colors``, at least 16, up to :data:`ORDERED_MAX_QUALITY`; ``colors`` above). At gifski ``--quality 50``'s file
+      sizes the dithered half palette gave +2 to +4 VMAF over no dither on 4 of the 5 bench clips, at a 2-3.5 dB
+      PSNR cost; at gifski q70's sizes and above it lost VMAF (docs/experiments/animation.md, 2026-12-06 dither).
     """
     if not 1 <= int(quality) <= 100:
         raise GifnetsError(f"--quality must be in 1..100, got {quality}")
@@ -67,7 +76,9 @@ def quality_settings(quality: int) -> dict:
     threshold = int(round(((100 - q) / 99.0) ** 1.2 * 20))
     colors = 2 ** int(4 + 4 * min(1.0, (q - 1) / 84.0))
     bits_db = BITS_DB * (1.0 + (90 - q) / 10.0) if q < 90 else BITS_DB * max(0.25, 1.0 - (q - 90) / 13.3)
-    return {"threshold": threshold, "colors": colors, "bits_db": bits_db}
+    ordered = q <= ORDERED_MAX_QUALITY
+    return {"threshold": threshold, "colors": colors, "bits_db": bits_db, "dither": "ordered" if ordered else "none",
+            "dither_colors": max(16, colors // 2) if ordered else colors}
 
 
 @dataclasses.dataclass
@@ -210,6 +221,13 @@ class _NearestCache:
         return found.astype(np.uint8).reshape(rgb.shape[:2])
 
 
+#: ``dither="ordered"``: Knoll's candidates per colour and the error multiplier of
+#: :mod:`gif_pipeline.quant.ordered`. A multiplier of 0.6 (a milder dither than 1.0's mean-preserving mix) gave fewer
+#: bytes, +0.3 to +0.5 VMAF and +0.8 dB on 4 bench clips at q50 with 32 colours (docs/experiments/animation.md).
+ORDERED_CANDIDATES = 8
+ORDERED_MULTIPLIER = 0.6
+
+
 class _Encoder:
     """The per-frame state of one animation (see the module docstring)."""
 
@@ -276,7 +294,10 @@ class _Encoder:
         sub_changed = changed[y0:y1, x0:x1]
         self._choose_palette(rgb, crop, crop[sub_changed], first)
         pal = self.palette
-        indices = self.dither_stage(np.ascontiguousarray(crop), pal).astype(np.uint8)
+        if getattr(self.dither_stage, "positional", False):  # reads a mask fixed to the canvas
+            indices = self.dither_stage(np.ascontiguousarray(crop), pal, origin=(y0, x0)).astype(np.uint8)
+        else:
+            indices = self.dither_stage(np.ascontiguousarray(crop), pal).astype(np.uint8)
         shown = pal[indices]
         if not first:
             old = self.canvas[y0:y1, x0:x1]
@@ -302,8 +323,9 @@ class _Encoder:
         self.sq_error.append(_mse(self.canvas, rgb))
 
 
-#: Why ``dither="auto"`` is ``none`` in animations, where stills use DitherNet up to 64 colours and Floyd-Steinberg
-#: above (DitherNet per frame is 4-10x slower than the rest of the encoder):
+#: Why ``dither="auto"`` is never FS or DitherNet in animations (``ordered`` at low quality, else ``none``:
+#: :func:`quality_settings`), where stills use DitherNet up to 64 colours and Floyd-Steinberg above (DitherNet per
+#: frame is 4-10x slower than the rest of the encoder, and both crawl):
 #: on the first 60 frames of bigbuckbunny (480x270, q90, global palette; docs/experiments/animation.md) FS gave
 #: 31.83 dB / 3.85 MB / flicker 0.336 / VMAF 94.6 against no dither's 34.66 dB / 3.43 MB / 0.187 / VMAF 92.1; DitherNet
 #: (``--dither net``) 34.28 dB / 3.53 MB / 0.203 / VMAF 95.2, ten times slower.
@@ -315,14 +337,22 @@ def _stages(colors: int, palette: str, dither: str):
 
     n = colors - 1 if colors > 2 else colors
     palette = encode.resolve_palette(palette, n)
-    if dither == "auto":  # no dither (ANIMATION_DITHER_NOTE); DitherNet is --dither net
+    if dither == "auto":  # encode_frames resolves auto by quality; no dither here (ANIMATION_DITHER_NOTE)
         dither = "none"
     if palette not in encode.PALETTE_STAGES:
         raise ValueError(f"unknown palette method {palette!r}; choose from {sorted(encode.PALETTE_STAGES) + ['auto']}")
     if dither not in encode.DITHER_STAGES:
         raise ValueError(f"unknown dither method {dither!r}; choose from {sorted(encode.DITHER_STAGES) + ['auto']}")
     stage = encode.PALETTE_STAGES[palette]
-    dither_stage = _NearestCache() if dither == "none" else encode.DITHER_STAGES[dither]
+    if dither == "none":
+        dither_stage = _NearestCache()
+    elif dither == "ordered":  # the mask is fixed to the canvas: still pixels keep their indices
+        from gif_pipeline.quant import ordered
+
+        dither_stage = ordered.PatternDither(ORDERED_CANDIDATES, ORDERED_MULTIPLIER)
+        dither_stage.positional = True
+    else:
+        dither_stage = encode.DITHER_STAGES[dither]
     return (lambda rgb, k: stage(rgb, k)), dither_stage, (palette, dither)
 
 
@@ -355,7 +385,8 @@ def encode_frames(
         less than 2/100 s after the previous one are dropped (browsers show shorter delays as 1/10 s).
       colors: at most this table size, 2..256 (``colors - 1`` colours and the transparent index; ``quality`` may
         choose fewer).
-      quality: 1..100, :func:`quality_settings`. palette, dither: the stages of :func:`gif_pipeline.encode.encode_image`.
+      quality: 1..100, :func:`quality_settings`. palette, dither: the stages of :func:`gif_pipeline.encode.encode_image`
+        (``dither="auto"``: ``ordered`` up to :data:`ORDERED_MAX_QUALITY`, else ``none``).
       palette_mode: ``auto``, ``global``, ``frame`` or ``mixed`` (module docstring).
       loop: repeat count (0 = forever; None = played once). sample_frames: frames for the global palette (default:
         the first :data:`GLOBAL_SAMPLES` frames). progress: called with 1 after each frame.
@@ -369,7 +400,9 @@ def encode_frames(
     if fps is not None and not fps > 0:
         raise GifnetsError(f"--fps must be > 0, got {fps}")
     settings = quality_settings(quality)
-    colors = min(colors, settings["colors"])
+    if dither == "auto":
+        dither = settings["dither"]
+    colors = min(colors, settings["dither_colors"] if dither == "ordered" else settings["colors"])
     token = encode._BACKEND.set(encode.resolve_backend(backend))
     try:
         return _encode_frames(frames, output, fps, colors, settings, palette, dither, palette_mode, loop,
