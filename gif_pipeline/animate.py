@@ -223,8 +223,9 @@ class _NearestCache:
 
 #: ``dither="ordered"``: Knoll's candidates per colour and the error multiplier of
 #: :mod:`gif_pipeline.quant.ordered`. A multiplier of 0.6 (a milder dither than 1.0's mean-preserving mix) gave fewer
-#: bytes, +0.3 to +0.5 VMAF and +0.8 dB on 4 bench clips at q50 with 32 colours (docs/experiments/animation.md).
-ORDERED_CANDIDATES = 8
+#: bytes, +0.3 to +0.5 VMAF and +0.8 dB on 4 bench clips at q50 with 32 colours; 6 candidates were within 0.2 VMAF of
+#: 8 at q50 on the 5 bench clips and ~25% faster (4: -0.9 VMAF on bigbuckbunny) (docs/experiments/animation.md).
+ORDERED_CANDIDATES = 6
 ORDERED_MULTIPLIER = 0.6
 
 

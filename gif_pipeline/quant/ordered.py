@@ -28,6 +28,9 @@ MASK_SIZE = 64
 #: dither: +1.1, +1.0, +0.8 dB at 16, 64, 255 colours with 8 candidates (4: +1.1, +0.8, +0.6; 16: +1.0, +1.0, +0.8;
 #: Floyd-Steinberg +0.8, +1.4, +1.3); docs/experiments/animation.md.
 CANDIDATES = 8
+#: Up to this many colours, :class:`PatternDither` searches the palette directly for the candidates of new colours
+#: (its nearest-colour table only pays above).
+SMALL_PALETTE = 64
 _LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 
 
@@ -92,6 +95,7 @@ class PatternDither:
     def __init__(self, candidates: int = CANDIDATES, multiplier: float = 1.0):
         self.candidates, self.multiplier = int(candidates), float(multiplier)
         self.key, self.lut, self.table, self.rows = None, None, None, 0
+        self.pending = None  # (packed colours, candidate rows) computed for the current palette before its table
         self.near = None  # uint16 [2^24]: nearest index of a packed colour, 0xFFFF = not known yet
         self.filled = False
 
@@ -117,20 +121,30 @@ class PatternDither:
             self.key, self.filled = key, False
             todo, inverse = np.unique(packed, return_inverse=True)
             table = candidates_of(_unpack(todo), palette, self.candidates, self.multiplier)
+            self.pending = todo, table  # the table's first rows if this palette comes again
             return table[inverse.reshape(-1), levels].reshape(h, w)
         if self.lut is None:
-            self.lut, self.near = np.full(1 << 24, -1, np.int32), np.full(1 << 24, 0xFFFF, np.uint16)
+            self.lut = np.full(1 << 24, -1, np.int32)
         elif not self.filled:
             self.lut.fill(-1)
-            self.near.fill(0xFFFF)
+        if len(palette) > SMALL_PALETTE and not self.filled:
+            if self.near is None:
+                self.near = np.full(1 << 24, 0xFFFF, np.uint16)
+            else:
+                self.near.fill(0xFFFF)
         if not self.filled:
-            self.filled, self.rows = True, 0
-            self.table = np.empty((1 << 16, self.candidates), np.uint8)
+            todo, table = self.pending
+            self.filled, self.rows, self.pending = True, len(todo), None
+            self.table = np.empty((max(1 << 16, 2 * len(todo)), self.candidates), np.uint8)
+            self.table[:len(todo)] = table
+            self.lut[todo] = np.arange(len(todo), dtype=np.int32)
         rows = self.lut[packed]
         missing = rows < 0
         if missing.any():
             todo = np.unique(packed[missing])
-            new = candidates_of(_unpack(todo), palette, self.candidates, self.multiplier, self._nearest)
+            # small palettes: a direct search is cheaper than the table's packing and look-ups
+            near = self._nearest if len(palette) > SMALL_PALETTE else None
+            new = candidates_of(_unpack(todo), palette, self.candidates, self.multiplier, near)
             if self.rows + len(todo) > len(self.table):
                 grown = np.empty((max(2 * len(self.table), self.rows + len(todo)), self.candidates), np.uint8)
                 grown[:self.rows] = self.table[:self.rows]
