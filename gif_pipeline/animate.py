@@ -49,6 +49,9 @@ DEFAULT_FPS = 20.0
 #: ``MIXED_RATIO`` times the error where that palette was fitted (plus :data:`MIXED_MIN_MSE`).
 MIXED_RATIO = 2.0
 MIXED_MIN_MSE = 4.0
+#: ``keep_margin`` (:func:`quality_settings`) from this quality up (the 256-colour range).
+KEEP_MIN_QUALITY = 85
+KEEP_MARGIN = 1
 #: ``dither="auto"`` is the ordered pattern dither (on half the palette) up to this ``quality``, no dither above
 #: (:func:`quality_settings`).
 ORDERED_MAX_QUALITY = 55
@@ -64,6 +67,10 @@ def quality_settings(quality: int) -> dict:
       large thresholds by 1-2 dB and 7-10 VMAF at the same bytes (docs/experiments/animation.md);
     * ``bits_db``: how many dB of PSNR ``palette_mode="auto"`` asks of a doubling of the file (4 at q90, more
       below, less above);
+    * ``keep_margin``: without dither, from :data:`KEEP_MIN_QUALITY` up, a rewritten pixel keeps the colour it shows
+      when that is within this many levels (max over R, G, B) as close to its new source as the new colour: noise
+      around a palette colour's boundary no longer flips the pixel (flicker roughly halved at q90-100; same or more
+      VMAF and more PSNR per byte there, less VMAF per byte at q70: docs/experiments/animation.md);
     * ``dither``: what ``dither="auto"`` is: ``ordered`` (the blue-noise pattern dither, :mod:`gif_pipeline.quant.ordered`)
       up to :data:`ORDERED_MAX_QUALITY`, ``none`` above; ``dither_colors``: the palette size with ``ordered`` (half of
       ``colors``, at least 16, up to :data:`ORDERED_MAX_QUALITY`; ``colors`` above). At gifski ``--quality 50``'s file
@@ -78,7 +85,8 @@ def quality_settings(quality: int) -> dict:
     bits_db = BITS_DB * (1.0 + (90 - q) / 10.0) if q < 90 else BITS_DB * max(0.25, 1.0 - (q - 90) / 13.3)
     ordered = q <= ORDERED_MAX_QUALITY
     return {"threshold": threshold, "colors": colors, "bits_db": bits_db, "dither": "ordered" if ordered else "none",
-            "dither_colors": max(16, colors // 2) if ordered else colors}
+            "dither_colors": max(16, colors // 2) if ordered else colors,
+            "keep_margin": KEEP_MARGIN if q >= KEEP_MIN_QUALITY else 0}
 
 
 @dataclasses.dataclass
@@ -236,6 +244,7 @@ class _Encoder:
         self.writer, self.n_fit = writer, colors - 1
         self.palette_stage, self.dither_stage, self.mode, self.threshold = palette_stage, dither_stage, mode, threshold
         self.global_palette = global_palette
+        self.keep_margin = 0  # set by the caller: quality_settings' keep_margin, without dither only
         self.warm = False  # set by _stages' caller: warm starts are possible (LiteRT, net+kmeans)
         self.palette = None  # uint8 [k, 3] (k <= colors - 1); index k is transparent
         self.fit_mse = 0.0
@@ -303,6 +312,11 @@ class _Encoder:
         if not first:
             old = self.canvas[y0:y1, x0:x1]
             same = (shown[..., 0] == old[..., 0]) & (shown[..., 1] == old[..., 1]) & (shown[..., 2] == old[..., 2])
+            if self.keep_margin > 0:  # the shown colour is nearly as close to the new source: keep it (less flicker)
+                src = crop.astype(np.int16)
+                e_new = np.abs(shown.astype(np.int16) - src).max(-1)
+                e_old = np.abs(old.astype(np.int16) - src).max(-1)
+                same |= e_old <= e_new + self.keep_margin
             write = sub_changed & ~same
         else:
             write = sub_changed
@@ -437,13 +451,14 @@ def _encode_frames(frames, output, fps, colors, settings, palette, dither, palet
             if colors - 1 > 1 else np.rint(np.mean([s.reshape(-1, 3).mean(0) for s in samples], 0)).astype(np.uint8)[None]
     mode = palette_mode
     if mode == "auto":
-        mode = _pick_mode(head[:TRIAL_FRAMES], colors, palette_stage, dither_stage, settings, global_palette, warm)
+        mode = _pick_mode(head[:TRIAL_FRAMES], colors, palette_stage, dither_stage, settings, global_palette, warm,
+                          settings["keep_margin"] if methods[1] == "none" else 0)
 
     def run(out):
         writer = animation.AnimationWriter(out, w, h, loop=loop, global_palette=None if mode == "frame" else
                                            np.concatenate([global_palette, np.zeros((1, 3), np.uint8)]), verify=verify)
         enc = _Encoder(writer, colors, palette_stage, dither_stage, mode, settings["threshold"], global_palette)
-        enc.warm = warm
+        enc.warm, enc.keep_margin = warm, settings["keep_margin"] if methods[1] == "none" else 0
         end, count = 0.0, 0
         for rgb, t, d in itertools.chain(head, kept):
             enc.add(rgb, t)
@@ -495,7 +510,7 @@ WARM_STEPS = (2, 0, 0)
 TRIAL_SHORT_SIDE = 144
 
 
-def _pick_mode(trial, colors, palette_stage, dither_stage, settings, global_palette, warm=False) -> str:
+def _pick_mode(trial, colors, palette_stage, dither_stage, settings, global_palette, warm=False, keep_margin=0) -> str:
     """The palette mode with the best ``PSNR - BITS_DB * log2(bytes)`` on the (downscaled) trial frames."""
     import io
 
@@ -512,7 +527,7 @@ def _pick_mode(trial, colors, palette_stage, dither_stage, settings, global_pale
                                            global_palette=None if mode == "frame" else
                                            np.concatenate([global_palette, np.zeros((1, 3), np.uint8)]))
         enc = _Encoder(writer, colors, palette_stage, dither_stage, mode, settings["threshold"], global_palette)
-        enc.warm = warm
+        enc.warm, enc.keep_margin = warm, keep_margin
         for rgb, t in frames:
             enc.add(rgb, t)
         writer.close(trial[-1][1] + trial[-1][2])
