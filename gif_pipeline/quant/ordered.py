@@ -36,12 +36,32 @@ _LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 
 @functools.lru_cache(maxsize=4)
 def threshold_mask(size: int = MASK_SIZE) -> np.ndarray:
-    """``[size, size]`` float32 blue-noise thresholds uniform in (0, 1) (read-only)."""
-    from gif_pipeline.layers.blue_noise import blue_noise_texture
+    """``[size, size]`` float32 blue-noise thresholds uniform in (0, 1) (read-only): the void-and-cluster ranks
+    (stored for 64x64, made by :func:`gif_pipeline.layers.blue_noise.void_and_cluster` otherwise)."""
+    if size == 64:
+        import base64
 
-    mask = (blue_noise_texture(size, 1)[..., 0] * 0.5 + 0.5).astype(np.float32)
+        from gif_pipeline.quant._blue_noise_64 import RANKS_64
+
+        rank = np.frombuffer(base64.b64decode("".join(RANKS_64)), "<u2").reshape(64, 64).astype(np.float64)
+    else:
+        from gif_pipeline.layers.blue_noise import void_and_cluster
+
+        rank = void_and_cluster(size).astype(np.float64)
+    mask = ((rank + 0.5) / rank.size).astype(np.float32)
     mask.setflags(write=False)
     return mask
+
+
+@functools.lru_cache(maxsize=16)
+def _level_map(candidates: int, height: int, width: int) -> np.ndarray:
+    """The mask's candidate level (0 .. candidates - 1) tiled over at least ``height x width`` pixels (read-only)."""
+    mask = threshold_mask()
+    s = mask.shape[0]
+    level = np.minimum((mask * candidates).astype(np.intp), candidates - 1)
+    tiled = np.tile(level, (-(-height // s), -(-width // s)))
+    tiled.setflags(write=False)
+    return tiled
 
 
 def mask_at(shape: tuple[int, int], origin: tuple[int, int] = (0, 0)) -> np.ndarray:
@@ -71,7 +91,10 @@ def candidates_of(colours: np.ndarray, palette: np.ndarray, candidates: int = CA
     picks[:, 0] = _nearest(colours, palette)
     error = src - pal[picks[:, 0]]
     for n in range(1, candidates):
-        attempt = np.rint(np.clip(src + error * np.float32(multiplier), 0, 255)).astype(np.uint8)
+        attempt = src + error * np.float32(multiplier)
+        np.maximum(attempt, 0, out=attempt)
+        np.minimum(attempt, 255, out=attempt)
+        attempt = np.rint(attempt, out=attempt).astype(np.uint8)
         picks[:, n] = _nearest(attempt, palette)
         error += src - pal[picks[:, n]]
     order = np.lexsort((np.arange(len(pal)), pal @ _LUMA))  # luminance rank -> palette index
@@ -81,33 +104,40 @@ def candidates_of(colours: np.ndarray, palette: np.ndarray, candidates: int = CA
 
 
 def _levels(shape, origin, candidates: int) -> np.ndarray:
-    level = (mask_at(shape, origin) * candidates).astype(np.intp)
-    return np.minimum(level, candidates - 1, out=level)
+    """Candidate levels ``[h, w]`` of the canvas rectangle ``shape`` at ``origin`` (a view of a tiled map)."""
+    s = MASK_SIZE
+    oy, ox = origin[0] % s, origin[1] % s
+    tiled = _level_map(candidates, _round_up(oy + shape[0], 4 * s), _round_up(ox + shape[1], 4 * s))
+    return tiled[oy:oy + shape[0], ox:ox + shape[1]]
+
+
+def _round_up(n: int, step: int) -> int:
+    return -(-n // step) * step
 
 
 class PatternDither:
     """``(rgb uint8 [H, W, 3], palette uint8 [K, 3], origin=(y, x)) -> indices uint8 [H, W]``: the pattern dither with
     the candidates of each distinct colour computed once per palette. A palette seen again (global palettes) keeps
-    lookup tables over packed RGB (an ``int32`` candidate row and a ``uint16`` nearest index per colour, 96 MiB, filled as
-    colours appear); a palette met once
+    lookup tables over packed RGB (an ``int32`` candidate row and, above :data:`SMALL_PALETTE` colours, a ``uint16``
+    nearest index per colour: 64 + 32 MiB of address space, zeroed pages mapped only where colours fall); a palette met once
     (per-frame palettes) gets its frame's distinct colours computed directly."""
 
     def __init__(self, candidates: int = CANDIDATES, multiplier: float = 1.0):
         self.candidates, self.multiplier = int(candidates), float(multiplier)
         self.key, self.lut, self.table, self.rows = None, None, None, 0
         self.pending = None  # (packed colours, candidate rows) computed for the current palette before its table
-        self.near = None  # uint16 [2^24]: nearest index of a packed colour, 0xFFFF = not known yet
+        self.near = None  # uint16 [2^24]: 1 + nearest index of a packed colour, 0 = not known yet
         self.filled = False
 
     def _nearest(self, colours: np.ndarray, palette: np.ndarray) -> np.ndarray:
         packed = (colours[:, 0].astype(np.int32) << 16) | (colours[:, 1].astype(np.int32) << 8) | colours[:, 2]
         found = self.near[packed]
-        missing = found == 0xFFFF
+        missing = found == 0
         if missing.any():
             todo = np.unique(packed[missing])
-            self.near[todo] = _nearest(_unpack(todo), palette)
+            self.near[todo] = _nearest(_unpack(todo), palette).astype(np.uint16) + 1
             found = self.near[packed]
-        return found.astype(np.uint8)
+        return (found - 1).astype(np.uint8)
 
     def __call__(self, rgb: np.ndarray, palette: np.ndarray, origin: tuple[int, int] = (0, 0)) -> np.ndarray:
         h, w = rgb.shape[:2]
@@ -115,31 +145,24 @@ class PatternDither:
             return np.zeros((h, w), np.uint8)
         flat = rgb.reshape(-1, 3)
         packed = (flat[:, 0].astype(np.int32) << 16) | (flat[:, 1].astype(np.int32) << 8) | flat[:, 2]
-        levels = _levels((h, w), origin, self.candidates).reshape(-1)
+        levels = _levels((h, w), origin, self.candidates).reshape(-1)  # a copy (the map is a strided view)
         key = palette.tobytes()
         if key != self.key:  # a new palette: no table yet (it may be used once)
             self.key, self.filled = key, False
             todo, inverse = np.unique(packed, return_inverse=True)
             table = candidates_of(_unpack(todo), palette, self.candidates, self.multiplier)
             self.pending = todo, table  # the table's first rows if this palette comes again
-            return table[inverse.reshape(-1), levels].reshape(h, w)
-        if self.lut is None:
-            self.lut = np.full(1 << 24, -1, np.int32)
-        elif not self.filled:
-            self.lut.fill(-1)
-        if len(palette) > SMALL_PALETTE and not self.filled:
-            if self.near is None:
-                self.near = np.full(1 << 24, 0xFFFF, np.uint16)
-            else:
-                self.near.fill(0xFFFF)
-        if not self.filled:
+            return np.take(table.ravel(), inverse.reshape(-1) * self.candidates + levels).reshape(h, w)
+        if not self.filled:  # fresh zeroed tables: the OS maps their pages as colours touch them
+            self.lut = np.zeros(1 << 24, np.int32)  # 1 + row of a packed colour, 0 = not known yet
+            self.near = np.zeros(1 << 24, np.uint16) if len(palette) > SMALL_PALETTE else None
             todo, table = self.pending
             self.filled, self.rows, self.pending = True, len(todo), None
             self.table = np.empty((max(1 << 16, 2 * len(todo)), self.candidates), np.uint8)
             self.table[:len(todo)] = table
-            self.lut[todo] = np.arange(len(todo), dtype=np.int32)
+            self.lut[todo] = np.arange(1, len(todo) + 1, dtype=np.int32)
         rows = self.lut[packed]
-        missing = rows < 0
+        missing = rows == 0
         if missing.any():
             todo = np.unique(packed[missing])
             # small palettes: a direct search is cheaper than the table's packing and look-ups
@@ -150,10 +173,10 @@ class PatternDither:
                 grown[:self.rows] = self.table[:self.rows]
                 self.table = grown
             self.table[self.rows:self.rows + len(todo)] = new
-            self.lut[todo] = np.arange(self.rows, self.rows + len(todo), dtype=np.int32)
+            self.lut[todo] = np.arange(self.rows + 1, self.rows + len(todo) + 1, dtype=np.int32)
             self.rows += len(todo)
             rows = self.lut[packed]
-        return self.table[rows, levels].reshape(h, w)
+        return np.take(self.table.ravel(), (rows - 1) * self.candidates + levels).reshape(h, w)
 
 
 def _unpack(packed: np.ndarray) -> np.ndarray:

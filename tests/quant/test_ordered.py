@@ -12,6 +12,12 @@ def test_mask_is_fixed_to_the_canvas():
     assert mask.shape == (ordered.MASK_SIZE, ordered.MASK_SIZE)
     assert 0 < mask.min() and mask.max() < 1
     assert np.unique(mask).size == mask.size  # a rank per pixel: every threshold level is used once
+    from gif_pipeline.layers.blue_noise import void_and_cluster
+
+    stored = ((void_and_cluster(64) + 0.5) / 4096).astype(np.float32)  # the stored ranks are the generator's
+    np.testing.assert_array_equal(mask, stored)
+    np.testing.assert_array_equal(ordered._levels((30, 40), (60, 90), 6),
+                                  np.minimum((ordered.mask_at((30, 40), (60, 90)) * 6).astype(int), 5))
     canvas = ordered.mask_at((100, 150))
     np.testing.assert_array_equal(ordered.mask_at((30, 40), origin=(60, 90)), canvas[60:90, 90:130])
     np.testing.assert_array_equal(canvas[:36, :64], canvas[64:100, 64:128])  # period 64
