@@ -1,7 +1,8 @@
 """Encoder settings of ``encode_frames`` compared on the animation bench's clips (one row per clip and setting).
 
 Each setting is a Python dict of ``encode_frames`` keywords; ``threshold=N`` overrides the reuse threshold that
-``--quality`` would set. Prints bytes, mean PSNR, VMAF (``--vmaf``), flicker and encode seconds; the lab notebook
+``--quality`` would set; ``candidates=`` and ``multiplier=`` set ``dither='ordered'``'s ``animate.ORDERED_CANDIDATES``
+and ``ORDERED_MULTIPLIER``. Prints bytes, mean PSNR, VMAF (``--vmaf``), flicker and encode seconds; the lab notebook
 (docs/experiments/animation.md) records the runs that chose the defaults.
 
     python benchmarks/animation_settings.py --clips bigbuckbunny carphone_pristine --vmaf \\
@@ -35,6 +36,10 @@ def main(argv=None) -> int:
         for text in args.settings:
             options = eval(text, {"dict": dict})  # noqa: S307 - a benchmark's own command line
             threshold = options.pop("threshold", None)
+            ordered = {k: options.pop(k) for k in ("candidates", "multiplier") if k in options}
+            saved = animate.ORDERED_CANDIDATES, animate.ORDERED_MULTIPLIER
+            animate.ORDERED_CANDIDATES = ordered.get("candidates", saved[0])
+            animate.ORDERED_MULTIPLIER = ordered.get("multiplier", saved[1])
             if threshold is not None:
                 animate.quality_settings = lambda q, t=threshold: {**original(q), "threshold": int(t)}
             try:
@@ -43,6 +48,7 @@ def main(argv=None) -> int:
                 seconds = time.perf_counter() - start
             finally:
                 animate.quality_settings = original
+                animate.ORDERED_CANDIDATES, animate.ORDERED_MULTIPLIER = saved
             m, _ = ab.measure(clip, r.gif_bytes, args.vmaf)
             print(f"| {clip.name} | `{text}` | {r.bytes:,} | {m['psnr']:.2f} | {m['vmaf']:.2f} | {m['flicker']:.3f} | "
                   f"{seconds:.2f} | {r.palette_mode} ({r.palettes}) |", flush=True)

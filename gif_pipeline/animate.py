@@ -16,9 +16,10 @@ Per frame:
    only where the changed pixels' error on the current palette rises well above its error where it was fitted (a
    scene change). ``auto`` encodes the first :data:`TRIAL_FRAMES` frames in each mode and keeps the best by
    ``PSNR - BITS_DB * log2(bytes)`` (:data:`BITS_DB` dB per doubling of the file: the slope of gifski's curve).
-3. **Dither** the changed rectangle (``none``, ``fs`` or DitherNet), then mark as transparent every pixel that is not
-   changed, or whose new colour equals the shown one; the frame stores the rectangle around what is left. Frames
-   with nothing left are merged into the previous frame's delay.
+3. **Dither** the changed rectangle (``none``, ``ordered`` - a blue-noise pattern dither whose mask is fixed to the
+   canvas, so an unchanged pixel maps to the same index in every frame - ``fs`` or DitherNet), then mark as
+   transparent every pixel that is not changed, or whose new colour equals the shown one; the frame stores the
+   rectangle around what is left. Frames with nothing left are merged into the previous frame's delay.
 
 The palette holds ``colors - 1`` colours and the transparent index.
 """
@@ -48,6 +49,12 @@ DEFAULT_FPS = 20.0
 #: ``MIXED_RATIO`` times the error where that palette was fitted (plus :data:`MIXED_MIN_MSE`).
 MIXED_RATIO = 2.0
 MIXED_MIN_MSE = 4.0
+#: ``keep_margin`` (:func:`quality_settings`) from this quality up (the 256-colour range).
+KEEP_MIN_QUALITY = 85
+KEEP_MARGIN = 1
+#: ``dither="auto"`` is the ordered pattern dither (on half the palette) up to this ``quality``, no dither above
+#: (:func:`quality_settings`).
+ORDERED_MAX_QUALITY = 55
 
 
 def quality_settings(quality: int) -> dict:
@@ -59,7 +66,16 @@ def quality_settings(quality: int) -> dict:
       q22, 16 below; ``--colors`` caps it further). Fewer colours shrink every frame's codes; on bikes this beat
       large thresholds by 1-2 dB and 7-10 VMAF at the same bytes (docs/experiments/animation.md);
     * ``bits_db``: how many dB of PSNR ``palette_mode="auto"`` asks of a doubling of the file (4 at q90, more
-      below, less above).
+      below, less above);
+    * ``keep_margin``: without dither, from :data:`KEEP_MIN_QUALITY` up, a rewritten pixel keeps the colour it shows
+      when that is within this many levels (max over R, G, B) as close to its new source as the new colour: noise
+      around a palette colour's boundary no longer flips the pixel (flicker roughly halved at q90-100; same or more
+      VMAF and more PSNR per byte there, less VMAF per byte at q70: docs/experiments/animation.md);
+    * ``dither``: what ``dither="auto"`` is: ``ordered`` (the blue-noise pattern dither, :mod:`gif_pipeline.quant.ordered`)
+      up to :data:`ORDERED_MAX_QUALITY`, ``none`` above; ``dither_colors``: the palette size with ``ordered`` (half of
+      ``colors``, at least 16, up to :data:`ORDERED_MAX_QUALITY`; ``colors`` above). At gifski ``--quality 50``'s file
+      sizes the dithered half palette gave +2 to +4 VMAF over no dither on 4 of the 5 bench clips, at a 2-3.5 dB
+      PSNR cost; at gifski q70's sizes and above it lost VMAF (docs/experiments/animation.md, 2026-12-06 dither).
     """
     if not 1 <= int(quality) <= 100:
         raise GifnetsError(f"--quality must be in 1..100, got {quality}")
@@ -67,7 +83,10 @@ def quality_settings(quality: int) -> dict:
     threshold = int(round(((100 - q) / 99.0) ** 1.2 * 20))
     colors = 2 ** int(4 + 4 * min(1.0, (q - 1) / 84.0))
     bits_db = BITS_DB * (1.0 + (90 - q) / 10.0) if q < 90 else BITS_DB * max(0.25, 1.0 - (q - 90) / 13.3)
-    return {"threshold": threshold, "colors": colors, "bits_db": bits_db}
+    ordered = q <= ORDERED_MAX_QUALITY
+    return {"threshold": threshold, "colors": colors, "bits_db": bits_db, "dither": "ordered" if ordered else "none",
+            "dither_colors": max(16, colors // 2) if ordered else colors,
+            "keep_margin": KEEP_MARGIN if q >= KEEP_MIN_QUALITY else 0}
 
 
 @dataclasses.dataclass
@@ -210,6 +229,14 @@ class _NearestCache:
         return found.astype(np.uint8).reshape(rgb.shape[:2])
 
 
+#: ``dither="ordered"``: Knoll's candidates per colour and the error multiplier of
+#: :mod:`gif_pipeline.quant.ordered`. A multiplier of 0.6 (a milder dither than 1.0's mean-preserving mix) gave fewer
+#: bytes, +0.3 to +0.5 VMAF and +0.8 dB on 4 bench clips at q50 with 32 colours; 6 candidates were within 0.2 VMAF of
+#: 8 at q50 on the 5 bench clips and ~25% faster (4: -0.9 VMAF on bigbuckbunny) (docs/experiments/animation.md).
+ORDERED_CANDIDATES = 6
+ORDERED_MULTIPLIER = 0.6
+
+
 class _Encoder:
     """The per-frame state of one animation (see the module docstring)."""
 
@@ -217,6 +244,7 @@ class _Encoder:
         self.writer, self.n_fit = writer, colors - 1
         self.palette_stage, self.dither_stage, self.mode, self.threshold = palette_stage, dither_stage, mode, threshold
         self.global_palette = global_palette
+        self.keep_margin = 0  # set by the caller: quality_settings' keep_margin, without dither only
         self.warm = False  # set by _stages' caller: warm starts are possible (LiteRT, net+kmeans)
         self.palette = None  # uint8 [k, 3] (k <= colors - 1); index k is transparent
         self.fit_mse = 0.0
@@ -276,11 +304,19 @@ class _Encoder:
         sub_changed = changed[y0:y1, x0:x1]
         self._choose_palette(rgb, crop, crop[sub_changed], first)
         pal = self.palette
-        indices = self.dither_stage(np.ascontiguousarray(crop), pal).astype(np.uint8)
+        if getattr(self.dither_stage, "positional", False):  # reads a mask fixed to the canvas
+            indices = self.dither_stage(np.ascontiguousarray(crop), pal, origin=(y0, x0)).astype(np.uint8)
+        else:
+            indices = self.dither_stage(np.ascontiguousarray(crop), pal).astype(np.uint8)
         shown = pal[indices]
         if not first:
             old = self.canvas[y0:y1, x0:x1]
             same = (shown[..., 0] == old[..., 0]) & (shown[..., 1] == old[..., 1]) & (shown[..., 2] == old[..., 2])
+            if self.keep_margin > 0:  # the shown colour is nearly as close to the new source: keep it (less flicker)
+                src = crop.astype(np.int16)
+                e_new = np.abs(shown.astype(np.int16) - src).max(-1)
+                e_old = np.abs(old.astype(np.int16) - src).max(-1)
+                same |= e_old <= e_new + self.keep_margin
             write = sub_changed & ~same
         else:
             write = sub_changed
@@ -302,8 +338,9 @@ class _Encoder:
         self.sq_error.append(_mse(self.canvas, rgb))
 
 
-#: Why ``dither="auto"`` is ``none`` in animations, where stills use DitherNet up to 64 colours and Floyd-Steinberg
-#: above (DitherNet per frame is 4-10x slower than the rest of the encoder):
+#: Why ``dither="auto"`` is never FS or DitherNet in animations (``ordered`` at low quality, else ``none``:
+#: :func:`quality_settings`), where stills use DitherNet up to 64 colours and Floyd-Steinberg above (DitherNet per
+#: frame is 4-10x slower than the rest of the encoder, and both crawl):
 #: on the first 60 frames of bigbuckbunny (480x270, q90, global palette; docs/experiments/animation.md) FS gave
 #: 31.83 dB / 3.85 MB / flicker 0.336 / VMAF 94.6 against no dither's 34.66 dB / 3.43 MB / 0.187 / VMAF 92.1; DitherNet
 #: (``--dither net``) 34.28 dB / 3.53 MB / 0.203 / VMAF 95.2, ten times slower.
@@ -315,14 +352,22 @@ def _stages(colors: int, palette: str, dither: str):
 
     n = colors - 1 if colors > 2 else colors
     palette = encode.resolve_palette(palette, n)
-    if dither == "auto":  # no dither (ANIMATION_DITHER_NOTE); DitherNet is --dither net
+    if dither == "auto":  # encode_frames resolves auto by quality; no dither here (ANIMATION_DITHER_NOTE)
         dither = "none"
     if palette not in encode.PALETTE_STAGES:
         raise ValueError(f"unknown palette method {palette!r}; choose from {sorted(encode.PALETTE_STAGES) + ['auto']}")
     if dither not in encode.DITHER_STAGES:
         raise ValueError(f"unknown dither method {dither!r}; choose from {sorted(encode.DITHER_STAGES) + ['auto']}")
     stage = encode.PALETTE_STAGES[palette]
-    dither_stage = _NearestCache() if dither == "none" else encode.DITHER_STAGES[dither]
+    if dither == "none":
+        dither_stage = _NearestCache()
+    elif dither == "ordered":  # the mask is fixed to the canvas: still pixels keep their indices
+        from gif_pipeline.quant import ordered
+
+        dither_stage = ordered.PatternDither(ORDERED_CANDIDATES, ORDERED_MULTIPLIER)
+        dither_stage.positional = True
+    else:
+        dither_stage = encode.DITHER_STAGES[dither]
     return (lambda rgb, k: stage(rgb, k)), dither_stage, (palette, dither)
 
 
@@ -355,7 +400,8 @@ def encode_frames(
         less than 2/100 s after the previous one are dropped (browsers show shorter delays as 1/10 s).
       colors: at most this table size, 2..256 (``colors - 1`` colours and the transparent index; ``quality`` may
         choose fewer).
-      quality: 1..100, :func:`quality_settings`. palette, dither: the stages of :func:`gif_pipeline.encode.encode_image`.
+      quality: 1..100, :func:`quality_settings`. palette, dither: the stages of :func:`gif_pipeline.encode.encode_image`
+        (``dither="auto"``: ``ordered`` up to :data:`ORDERED_MAX_QUALITY`, else ``none``).
       palette_mode: ``auto``, ``global``, ``frame`` or ``mixed`` (module docstring).
       loop: repeat count (0 = forever; None = played once). sample_frames: frames for the global palette (default:
         the first :data:`GLOBAL_SAMPLES` frames). progress: called with 1 after each frame.
@@ -369,7 +415,9 @@ def encode_frames(
     if fps is not None and not fps > 0:
         raise GifnetsError(f"--fps must be > 0, got {fps}")
     settings = quality_settings(quality)
-    colors = min(colors, settings["colors"])
+    if dither == "auto":
+        dither = settings["dither"]
+    colors = min(colors, settings["dither_colors"] if dither == "ordered" else settings["colors"])
     token = encode._BACKEND.set(encode.resolve_backend(backend))
     try:
         return _encode_frames(frames, output, fps, colors, settings, palette, dither, palette_mode, loop,
@@ -403,13 +451,14 @@ def _encode_frames(frames, output, fps, colors, settings, palette, dither, palet
             if colors - 1 > 1 else np.rint(np.mean([s.reshape(-1, 3).mean(0) for s in samples], 0)).astype(np.uint8)[None]
     mode = palette_mode
     if mode == "auto":
-        mode = _pick_mode(head[:TRIAL_FRAMES], colors, palette_stage, dither_stage, settings, global_palette, warm)
+        mode = _pick_mode(head[:TRIAL_FRAMES], colors, palette_stage, dither_stage, settings, global_palette, warm,
+                          settings["keep_margin"] if methods[1] == "none" else 0)
 
     def run(out):
         writer = animation.AnimationWriter(out, w, h, loop=loop, global_palette=None if mode == "frame" else
                                            np.concatenate([global_palette, np.zeros((1, 3), np.uint8)]), verify=verify)
         enc = _Encoder(writer, colors, palette_stage, dither_stage, mode, settings["threshold"], global_palette)
-        enc.warm = warm
+        enc.warm, enc.keep_margin = warm, settings["keep_margin"] if methods[1] == "none" else 0
         end, count = 0.0, 0
         for rgb, t, d in itertools.chain(head, kept):
             enc.add(rgb, t)
@@ -461,7 +510,7 @@ WARM_STEPS = (2, 0, 0)
 TRIAL_SHORT_SIDE = 144
 
 
-def _pick_mode(trial, colors, palette_stage, dither_stage, settings, global_palette, warm=False) -> str:
+def _pick_mode(trial, colors, palette_stage, dither_stage, settings, global_palette, warm=False, keep_margin=0) -> str:
     """The palette mode with the best ``PSNR - BITS_DB * log2(bytes)`` on the (downscaled) trial frames."""
     import io
 
@@ -478,7 +527,7 @@ def _pick_mode(trial, colors, palette_stage, dither_stage, settings, global_pale
                                            global_palette=None if mode == "frame" else
                                            np.concatenate([global_palette, np.zeros((1, 3), np.uint8)]))
         enc = _Encoder(writer, colors, palette_stage, dither_stage, mode, settings["threshold"], global_palette)
-        enc.warm = warm
+        enc.warm, enc.keep_margin = warm, keep_margin
         for rgb, t in frames:
             enc.add(rgb, t)
         writer.close(trial[-1][1] + trial[-1][2])

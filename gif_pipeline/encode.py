@@ -298,6 +298,14 @@ def _net_dither(rgb: np.ndarray, palette: np.ndarray) -> np.ndarray:
     return indices.numpy()[0].astype(np.uint8)
 
 
+def _ordered_dither(rgb: np.ndarray, palette: np.ndarray) -> np.ndarray:
+    """Knoll's pattern dither with a blue-noise mask (:mod:`gif_pipeline.quant.ordered`); in animations its mask stays
+    fixed to the canvas, so still areas keep their indices."""
+    from gif_pipeline.quant import ordered
+
+    return ordered.pattern_dither(rgb, palette)
+
+
 #: ``net+kmeans``'s Lloyd steps (:func:`palettes.refine_schedule`: 4 coarse, 2 split-merge rounds of 2, 2 fine).
 #: Chosen on 40 photos of the trainers' held-out split (not val; docs/experiments/gifnets.md): from the heads' palettes with their
 #: re-assignment round, 10 steps were 0.02-0.04 dB below 15 at 16-256 colours and 8-20% faster.
@@ -310,6 +318,7 @@ DITHER_STAGES: dict[str, DitherStage] = {
     "none": lambda rgb, palette: dithering.remap(rgb, palette, "none"),
     "fs": lambda rgb, palette: dithering.remap(rgb, palette, "fs"),
     "net": _net_dither,
+    "ordered": lambda rgb, palette: _ordered_dither(rgb, palette),
 }
 
 

@@ -246,7 +246,7 @@ def test_kmeans_beats_median_cut():
     assert km["psnr"] > mc["psnr"] + 0.3
 
 
-@pytest.mark.parametrize("bad", [{"colors": 1}, {"colors": 300}, {"palette": "magic"}, {"dither": "ordered"}])
+@pytest.mark.parametrize("bad", [{"colors": 1}, {"colors": 300}, {"palette": "magic"}, {"dither": "bayer"}])
 def test_bad_arguments_raise(bad):
     with pytest.raises(ValueError):
         encode.encode_image(PHOTO, **bad)

@@ -162,8 +162,16 @@ def ffmpeg_method(kind: str) -> Callable:
 GIFNETS_NET_QUALITIES = (90,)
 
 
-def method_table(qualities=GIFNETS_QUALITIES, net_qualities=GIFNETS_NET_QUALITIES) -> dict[str, tuple[str, Callable]]:
+#: gifnets with ``--dither none`` at these qualities: below ``animate.ORDERED_MAX_QUALITY`` the default dithers
+#: (``ordered``), which costs PSNR for VMAF; this curve shows the other side.
+GIFNETS_NODITHER_QUALITIES = (10, 30, 50)
+
+
+def method_table(qualities=GIFNETS_QUALITIES, net_qualities=GIFNETS_NET_QUALITIES,
+                 nodither_qualities=GIFNETS_NODITHER_QUALITIES) -> dict[str, tuple[str, Callable]]:
     methods = {f"gifnets q{q}": ("gifnets", gifnets_method(q)) for q in qualities}
+    methods.update({f"gifnets-nodither q{q}": ("gifnets", gifnets_method(q, dither="none"))
+                    for q in nodither_qualities})
     methods.update({f"gifnets-dithernet q{q}": ("gifnets", gifnets_method(q, dither="net")) for q in net_qualities})
     if gifski_exe():
         methods.update({f"gifski q{q}": ("gifski", gifski_method(q)) for q in GIFSKI_QUALITIES})
@@ -434,9 +442,11 @@ def summary_md(clips, all_rows, info) -> str:
            f"pixels whose source changed by less than {video_metrics.STILL_LEVELS} levels; time: wall seconds of the "
            "encode (gifnets: frames in memory to GIF bytes on the LiteRT runtime; peers: their process on PNG frames; "
            "gifsicle rows add gifsicle's time). gifnets points: `gifnets qN` is the default encoder "
-           "(`--palette-mode auto`, no dither above 64 colours) at `--quality N`, `gifnets-dithernet qN` adds "
-           "`--dither net`; the targets compare each peer point with the best gifnets curve at its size (log-linear "
-           "in bytes between one setting's points; above a curve's largest file, its best point). "
+           "(`--palette-mode auto`, `--dither auto`: the blue-noise ordered dither on half the palette up to "
+           "`--quality 55`, no dither above) at `--quality N`, `gifnets-nodither qN` adds `--dither none`, "
+           "`gifnets-dithernet qN` adds `--dither net`; the targets compare each peer point with the best gifnets "
+           "curve at its size (log-linear in bytes between one setting's points; above a curve's largest file, its "
+           "best point). "
            "Per clip: CSV, table and plot files beside this one; [side-by-side page](index.html).", "",
            "## The issue's targets, per clip", ""]
     for clip in clips:
@@ -475,6 +485,8 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     p.add_argument("--qualities", type=int, nargs="+", default=list(GIFNETS_QUALITIES), help="gifnets --quality values")
     p.add_argument("--net-qualities", type=int, nargs="*", default=list(GIFNETS_NET_QUALITIES),
                    help="gifnets --dither net at these --quality values")
+    p.add_argument("--nodither-qualities", type=int, nargs="*", default=list(GIFNETS_NODITHER_QUALITIES),
+                   help="gifnets --dither none at these --quality values")
     p.add_argument("--out", default="results/animation", help="output folder (default: %(default)s)")
     p.add_argument("--no-vmaf", action="store_true")
     p.add_argument("--no-gifsicle", action="store_true")
@@ -495,7 +507,7 @@ def main(argv=None, prog: str = "gifnets bench --task animation") -> int:
     if args.report_only:
         report(clips, args.out)
         return 0
-    methods = method_table(tuple(args.qualities), tuple(args.net_qualities))
+    methods = method_table(tuple(args.qualities), tuple(args.net_qualities), tuple(args.nodither_qualities))
     run(clips, args.out, methods, vmaf=not args.no_vmaf, gifsicle=not args.no_gifsicle, progress=not args.quiet)
     with open(os.path.join(args.out, "README.md")) as f:
         print(f.read())

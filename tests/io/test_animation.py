@@ -212,3 +212,65 @@ def test_network_palettes_with_tiny_networks(use_tiny_weights, monkeypatch):
     assert len(shown) == 3
     psnr = np.mean([10 * np.log10(255 ** 2 / np.mean((a.astype(float) - b) ** 2)) for a, b in zip(frames, shown)])
     assert abs(psnr - result.psnr) < 1e-3 and psnr > 15
+
+
+def test_ordered_dither_is_fixed_to_the_canvas_and_decoders_agree():
+    """``dither="ordered"``: a still gradient is dithered (several indices) and never rewritten; background that a
+    moving square uncovers shows exactly what a clip of the still background alone shows there (the mask does not
+    move with the frame's rectangle); Pillow and ffmpeg composite the same frames."""
+    h, w = 40, 64
+    y, x = np.mgrid[0:h, 0:w]
+    background = np.stack([60 + x, 80 + y // 2, 120 + 0 * x], axis=2).astype(np.uint8)  # a smooth gradient
+    frames = []
+    for t in range(4):
+        f = background.copy()
+        f[4:20, 4 + 12 * t:20 + 12 * t] = (250, 40, 30)
+        frames.append(f)
+    options = dict(dither="ordered", quality=50, colors=16, palette_mode="global", sample_frames=[background])
+    result = encode(frames, **options)
+    assert result.methods[1] == "ordered"
+    shown, _ = animation.composite_gif(result.gif_bytes)
+    alone, _ = animation.composite_gif(encode([background, background], **options).gif_bytes)
+    assert len(shown) == 4 and len(alone) == 1
+    assert len(np.unique(alone[0][24:, :].reshape(-1, 3), axis=0)) >= 4  # the gradient is dithered, not flat
+    for a, b in zip(shown, shown[1:]):
+        np.testing.assert_array_equal(a[24:], b[24:])  # still rows: never rewritten
+    np.testing.assert_array_equal(shown[0][24:], alone[0][24:])
+    np.testing.assert_array_equal(shown[-1][4:20, 4:40], alone[0][4:20, 4:40])  # uncovered: same as the still clip
+    for name, theirs in (("pillow", pillow_frames(result.gif_bytes)), ("ffmpeg", ffmpeg_frames(result.gif_bytes, w, h))):
+        assert len(theirs) == len(shown), name
+        for i, (a, b) in enumerate(zip(shown, theirs)):
+            np.testing.assert_array_equal(a, b, err_msg=f"{name} frame {i}")
+
+
+def test_auto_dither_follows_quality():
+    frames = moving_clip(n=3)
+    low = animate.encode_frames(iter(frames), None, palette="median-cut", fps=10, quality=40)
+    high = animate.encode_frames(iter(frames), None, palette="median-cut", fps=10, quality=90)
+    assert low.methods[1] == "ordered" and high.methods[1] == "none"
+    assert animate.quality_settings(40)["dither_colors"] == max(16, animate.quality_settings(40)["colors"] // 2)
+    forced = animate.encode_frames(iter(frames), None, palette="median-cut", fps=10, quality=40, dither="none")
+    assert forced.methods[1] == "none"
+    # half the palette when dithering: the dithered GIF's table is smaller than the undithered one's
+    assert len(gif_io.decode_gif(low.gif_bytes)[0].palette) < len(gif_io.decode_gif(forced.gif_bytes)[0].palette)
+
+
+def test_keep_margin_stops_noise_flipping_still_pixels(monkeypatch):
+    """q90 (threshold 1): sensor-like noise of +-2 levels rewrites still pixels; with keep_margin a rewritten pixel
+    keeps its colour when that is within a level as close to the source as the new one, so far less flicker."""
+    rng = np.random.default_rng(5)
+    x = np.linspace(0, 255, 48)
+    base = np.broadcast_to(np.stack([x, x[::-1], 0.5 * x + 60], -1), (32, 48, 3))
+    frames = [np.clip(base + rng.integers(-2, 3, base.shape), 0, 255).astype(np.uint8) for _ in range(8)]
+
+    def flicker(margin):
+        monkeypatch.setattr(animate, "KEEP_MARGIN", margin)
+        assert animate.quality_settings(90)["keep_margin"] == margin
+        result = encode(frames, quality=90, colors=32, palette_mode="global")
+        shown, _ = animation.composite_gif(result.gif_bytes)
+        return np.mean([np.abs(a.astype(int) - b).mean() for a, b in zip(shown, shown[1:])]), result.psnr
+
+    (kept, psnr_kept), (plain, psnr_plain) = flicker(1), flicker(0)
+    assert kept < 0.6 * plain, (kept, plain)
+    assert psnr_kept > psnr_plain - 0.5
+    assert animate.quality_settings(70)["keep_margin"] == 0
