@@ -233,3 +233,20 @@ def test_cli_restore_interpolate_bad_input(tiny_restore_interp, tmp_path, capsys
     assert "cannot write .png" in capsys.readouterr().err
     assert not (tmp_path / "slow.mp4").exists() and not (tmp_path / "o.png").exists()
     assert not [n for n in os.listdir(tmp_path) if n.startswith(".")]
+
+
+def test_interp_bench_ccdnet_rows(tiny_restore_interp):
+    from gif_pipeline import interpolate
+    from gif_pipeline.eval import interp as bench
+
+    frames = np.stack([np.roll(np.asarray(Image.open(PHOTO).convert("RGB"))[:32, :48], 2 * i, axis=1)
+                       for i in range(3)])
+    methods = ("repeat (nearest)", "repeat (nearest) + CCDNet", "interpnet + CCDNet")
+    rows = bench.evaluate_clip("c", "synthetic", frames, interpolate.load_graph(), rates=(2,), colors=16,
+                               methods=methods, videos=(videos := {}), video_rate=2)
+    assert [r["method"] for r in rows] == list(methods)
+    kept = bench.to_gif(frames[::2], 16)
+    restored = bench.restore_all(kept, dither=False)
+    np.testing.assert_array_equal(videos["repeat (nearest) + CCDNet"][::2], restored)
+    np.testing.assert_array_equal(videos["interpnet + CCDNet"][::2], restored)  # kept frames: the restored ones
+    assert rows[1]["psnr_kept"] != rows[0]["psnr_kept"]  # CCDNet changed the kept frames
