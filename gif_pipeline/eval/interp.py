@@ -21,7 +21,8 @@ Pillow; no dither unless asked), and each method rebuilds frames 0 .. m k from t
   own palette) and then repeat / interpolate them (InterpNet's flows read the GIF frames or the restored ones as
   its config says: the shipped network is "parallel", flows from the GIF frames); ``ffmpeg minterpolate +
   CCDNet`` runs CCDNet on every frame minterpolate wrote (what ``gifnets restore`` does to that video: a frame
-  with more than 256 colours gets its 256-colour median-cut palette and no consistency post-step).
+  with more than 256 colours gets its 256-colour median-cut palette and no consistency post-step);
+  ``CCDNet after interpnet`` (not in the default set) likewise on every frame InterpNet wrote from the GIF frames.
 
 ffmpeg runs on raw frames through ``format=yuv444p`` (no chroma subsampling); the kept frames' PSNR in the
 table shows what that round trip costs. PSNR/SSIM are per-frame means over all frames 0 .. m k (as the paper)
@@ -147,8 +148,8 @@ def evaluate_clip(name: str, kind: str, frames: np.ndarray, graph, rates=RATES, 
                 restored, extra = run("restored kept")
                 start = time.perf_counter()  # the base's time is in extra
                 out = np.stack(list(iter_interpolated(kept, k, graph, restored=restored)))[: m * k + 1]
-            elif method == "ffmpeg minterpolate + CCDNet":
-                base, extra = run("ffmpeg minterpolate")
+            elif method in ("ffmpeg minterpolate + CCDNet", "CCDNet after interpnet"):
+                base, extra = run("ffmpeg minterpolate" if method.startswith("ffmpeg") else "interpnet")
                 start = time.perf_counter()  # the base's time is in extra
                 out = restore_all(base, dither)
             else:
@@ -254,7 +255,7 @@ def write_videos(videos: dict, out: str, clip: str, rate: int, fps: float = 25.0
     os.makedirs(out, exist_ok=True)
     cells = []
     for name in ["truth", *[m for m in METHODS if m in videos]]:
-        file = name.replace(" ", "_").replace("(", "").replace(")", "") + ".mp4"
+        file = name.replace(" + ", "_").replace(" ", "_").replace("(", "").replace(")", "") + ".mp4"
         frames = videos[name][:max_frames]
         anim_pillow.write_animation(os.path.join(out, file), frames, [1000.0 / fps] * len(frames), force=True)
         label = "true frames" if name == "truth" else name
