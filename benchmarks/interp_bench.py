@@ -1,6 +1,6 @@
 """Interpolation bench (issue 27): the held-out real clip and synthetic clips, 32-colour GIFs at 1/2, 1/4, 1/8 of
-the frames kept; PSNR/SSIM of InterpNet against frame repetition and ffmpeg's framerate / minterpolate; tables,
-a plot, speed per new 480x270 frame. See gif_pipeline/eval/interp.py.
+the frames kept; PSNR/SSIM of InterpNet against frame repetition and ffmpeg's framerate / minterpolate, with and
+without CCDNet; tables, a plot, speed per new 480x270 frame. See gif_pipeline/eval/interp.py.
 
     python benchmarks/interp_bench.py --model runs/interp/interp_net.keras --out results/interp
 """
@@ -52,23 +52,29 @@ def main(argv=None) -> int:
 
     for _, _, frames in clips:
         list(iter_interpolated(frames[:2], 2, graph))
-    rows, videos = [], {}
-    for i, (name, kind, frames) in enumerate(clips):
-        print(f"{name} ({kind}): {len(frames)} frames of {frames.shape[2]}x{frames.shape[1]}", file=sys.stderr)
-        rows += bench.evaluate_clip(name, kind, frames, graph, rates, args.colors, args.dither, methods,
-                                    videos=videos if i == 0 and args.video_rate in rates else None,
-                                    video_rate=args.video_rate)
-    if videos:  # the held-out clip, side by side
-        bench.write_videos(videos, os.path.join(args.out, "videos"), clips[0][0], args.video_rate)
+        if any(m.endswith("+ CCDNet") for m in methods):
+            bench.restore_all(frames[:1], args.dither)
     notes = [f"Model: {args.model or ('registry' if not args.weights else '')}"
              f"{(' + ' if args.model else '') + args.weights if args.weights else ''} "
              f"(width x{model.config.width_multiplier}, {model.count_params():,} parameters, "
              f"{model.count_params() * 4 / 1e6:.1f} MB float32). One run, {args.threads} TensorFlow thread(s), "
              f"ffmpeg with 1 thread; {args.colors}-colour GIF, {'Floyd-Steinberg' if args.dither else 'no'} dither.",
              "Command: `python benchmarks/interp_bench.py " + " ".join(argv if argv is not None else sys.argv[1:]) + "`",
-             "All methods read the same GIF frames; PSNR/SSIM are per-frame means against the true frames. "
+             "All methods read the same GIF frames; '+ CCDNet': CCDNet-2 (plain model for a GIF without dither, dithered "
+             "with it; consistency post-step on), see gif_pipeline/eval/interp.py. PSNR/SSIM are per-frame means against "
+             "the true frames. "
              "'new frames' = the frames between kept ones; 's per new frame' = the method's wall time / new frames "
              "(mean over the rates)."]
+    rows, videos = [], {}
+    for i, (name, kind, frames) in enumerate(clips):
+        print(f"{name} ({kind}): {len(frames)} frames of {frames.shape[2]}x{frames.shape[1]}", file=sys.stderr)
+        rows += bench.evaluate_clip(name, kind, frames, graph, rates, args.colors, args.dither, methods,
+                                    videos=videos if i == 0 and args.video_rate in rates else None,
+                                    video_rate=args.video_rate)
+        if i + 1 < len(clips):  # the finished clips' tables now (a long run can be read as it goes)
+            bench.write_results(rows, args.out, "Frame interpolation bench (issue 27) [partial]", notes)
+    if videos:  # the held-out clip, side by side
+        bench.write_videos(videos, os.path.join(args.out, "videos"), clips[0][0], args.video_rate)
     bench.write_results(rows, args.out, "Frame interpolation bench (issue 27)", notes)
     print(open(os.path.join(args.out, "summary.md")).read())
     return 0

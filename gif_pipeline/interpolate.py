@@ -5,7 +5,7 @@
 
 Timing: input frame i (lasting ``d_i``) becomes ``factor`` frames of ``d_i / factor`` each, the k-th showing
 time ``i + k / factor`` (in frames): the output lasts as long as the input. The last input frame has no
-successor and is held (repeated) for its ``factor`` slots. ``gifnets interpolate`` and (with issue 26)
+successor and is held (repeated) for its ``factor`` slots. ``gifnets interpolate`` and
 ``gifnets restore --interpolate`` call this; a restoration network passes its restored frames as ``restored``
 (the frames that are warped; the flows then read ``frames`` or ``restored`` as the network was trained).
 """

@@ -26,7 +26,8 @@ import numpy as np
 
 from gif_pipeline.errors import GifnetsError
 
-__all__ = ["RestoreResult", "restore_image", "restore_frames", "classify", "image_palette", "MODELS", "TILE", "HALO"]
+__all__ = ["RestoreResult", "restore_image", "restore_frames", "iter_restore_frames", "classify", "image_palette", "MODELS",
+           "TILE", "HALO"]
 
 MODELS = ("auto", "plain", "dithered")
 KINDS = {"plain": "ccdnet_plain", "dithered": "ccdnet_dithered"}
@@ -232,20 +233,25 @@ def restore_frames(frames, steps: int = DEFAULT_STEPS, model: str = "auto", tile
                    halo: int = HALO, consistent: bool = True, backend: str | None = None) -> list[RestoreResult]:
     """Restore every frame of an animation (uint8 ``[H, W, 3]`` each). One model serves the whole animation:
     with ``auto`` the classifier's mean probability over the frames decides. Each frame uses its own palette."""
+    return list(iter_restore_frames(frames, steps, model, tile, halo, consistent, backend))
+
+
+def iter_restore_frames(frames, steps: int = DEFAULT_STEPS, model: str = "auto", tile: int = TILE,
+                        halo: int = HALO, consistent: bool = True, backend: str | None = None):
+    """:func:`restore_frames` one frame at a time (a generator: the routing runs on all frames first, then each
+    frame is restored when asked for; ``gifnets restore --interpolate`` streams it)."""
     _check_options(steps, tile, halo)
     frames = [_check_rgb(f) for f in frames]
     if not frames:
         raise GifnetsError("no frames to restore")
     which, probability = _route(frames, model, backend)
     ran = resolve_backend(KINDS[which], backend)
-    results = []
     for f in frames:
         t = time.perf_counter()
         palette, source = image_palette(f)
         ok = consistent and source != "median-cut-256"
-        results.append(RestoreResult(_restore(f, which, steps, palette, tile, halo, ok, ran), which, probability,
-                                     steps, len(palette), source, time.perf_counter() - t, ok, ran))
-    return results
+        yield RestoreResult(_restore(f, which, steps, palette, tile, halo, ok, ran), which, probability, steps,
+                            len(palette), source, time.perf_counter() - t, ok, ran)
 
 
 def clear_model_cache():

@@ -311,3 +311,108 @@ def test_restore_speed_benchmark_prints_both_backends(tiny_restore_runtime, monk
     assert len(compared) == 4 and all(float(r[3].strip(" %")) <= 0.1 for r in compared)
     agreed = [r for r in rows if r[0].strip() in ("plain", "fs")]
     assert len(agreed) == 2 and all(float(r[3].strip(" %")) <= 0.1 for r in agreed)  # float16: 99.9 % within 1 level
+
+@pytest.fixture(scope="module")
+def tiny_restore_interp_weights(tiny_restore_weights, tmp_path_factory):
+    """The tiny restore networks plus a tiny InterpNet, in one $GIFNETS_WEIGHTS folder."""
+    import shutil
+
+    import keras
+
+    from gif_pipeline.models.interp.config import InterpNetConfig
+    from gif_pipeline.models.interp.interp_net import build_interp_net
+
+    folder = tmp_path_factory.mktemp("restore_interp_weights")
+    for name in os.listdir(tiny_restore_weights):
+        shutil.copy(tiny_restore_weights / name, folder / name)
+    keras.utils.set_random_seed(27)
+    build_interp_net(InterpNetConfig.tiny(), sample_size=16).save(folder / "interp.keras")
+    return folder
+
+
+@pytest.fixture
+def tiny_restore_interp(tiny_restore_interp_weights, monkeypatch):
+    from gif_pipeline import interpolate, restore
+
+    monkeypatch.setenv("GIFNETS_WEIGHTS", str(tiny_restore_interp_weights))
+    restore.clear_model_cache()
+    interpolate.clear_cache()
+    yield tiny_restore_interp_weights
+    restore.clear_model_cache()
+    interpolate.clear_cache()
+
+
+def test_cli_restore_interpolate_keeps_the_timing_and_the_restored_frames(tiny_restore_interp, tmp_path, capsys):
+    import imageio_ffmpeg
+
+    from gif_pipeline import restore
+    from gif_pipeline.cli.restore import read_frames
+
+    rgb = np.asarray(Image.open(PHOTO).convert("RGB"))[:48]
+    anim = _gif(tmp_path / "anim.gif", rgb, frames=3)  # 3 frames of 80 ms
+    assert cli.main(["restore", str(anim), "-o", str(tmp_path / "o.mp4"), "--interpolate", "4", "--model", "plain",
+                     "--json"]) == 0
+    stats = json.loads(capsys.readouterr().out)
+    assert stats["factor"] == 4 and stats["frames_out"] == 12 and stats["model"] == "plain"
+    assert imageio_ffmpeg.count_frames_and_secs(str(tmp_path / "o.mp4")) == (12, 0.24)
+    # a folder of PNGs: the kept frames are the restored GIF frames (what `gifnets restore` alone gives)
+    assert cli.main(["restore", str(anim), "-o", str(tmp_path / "frames"), "--fps", "20", "--model", "plain"]) == 0
+    assert "factor 2" in capsys.readouterr().err
+    names = sorted(os.listdir(tmp_path / "frames"))
+    assert names == [f"{i:04d}.png" for i in range(6)]
+    frames, _, _ = read_frames(str(anim), 1 << 30)
+    want = [r.image for r in restore.restore_frames(frames, model="plain")]
+    got = [np.asarray(Image.open(tmp_path / "frames" / n).convert("RGB")) for n in names]
+    for i in range(3):
+        np.testing.assert_array_equal(got[2 * i], want[i])
+    assert not np.array_equal(want[0], frames[0])  # the restoration did change the GIF's colours
+    np.testing.assert_array_equal(got[5], want[2])  # the last frame is held
+    # a GIF output: 12 frames of 20 ms (or the held last frame merged: the same 240 ms)
+    assert cli.main(["restore", str(anim), "-o", str(tmp_path / "o.gif"), "--interpolate", "4", "-q"]) == 0
+    with Image.open(tmp_path / "o.gif") as im:
+        durations = []
+        for i in range(im.n_frames):
+            im.seek(i)
+            durations.append(im.info["duration"])
+    assert sum(durations) == 240 and im.n_frames in (9, 10, 11, 12)
+
+
+def test_cli_restore_interpolate_bad_input(tiny_restore_interp, tmp_path, capsys):
+    rgb = np.asarray(Image.open(PHOTO).convert("RGB"))[:32, :32]
+    anim = _gif(tmp_path / "anim.gif", rgb, frames=2)
+    for bad in ("3", "0"):
+        with pytest.raises(SystemExit) as e:
+            cli.main(["restore", str(anim), "-o", str(tmp_path / "x.mp4"), "--interpolate", bad])
+        assert e.value.code == 2 and f"--interpolate must be 2, 4 or 8, got '{bad}'" in capsys.readouterr().err
+    # a still GIF: said (one line, exit 2), and the restored still written
+    still = _gif(tmp_path / "still.gif", rgb)
+    assert cli.main(["restore", str(still), "-o", str(tmp_path / "still.gif.mp4"), "--interpolate", "2"]) == 2
+    err = capsys.readouterr().err
+    assert "nothing to interpolate" in err and "restored still" in err and err.count("\n") == 1
+    import imageio_ffmpeg
+
+    assert imageio_ffmpeg.count_frames_and_secs(str(tmp_path / "still.gif.mp4"))[0] == 1
+    # --fps under the input's rate, an APNG (interpolation writes .mp4/.gif/.webp/folders): nothing written
+    assert cli.main(["restore", str(anim), "-o", str(tmp_path / "slow.mp4"), "--fps", "5", "-q"]) == 2
+    assert "already plays" in capsys.readouterr().err
+    assert cli.main(["restore", str(anim), "-o", str(tmp_path / "o.png"), "--interpolate", "2", "-q"]) == 2
+    assert "cannot write .png" in capsys.readouterr().err
+    assert not (tmp_path / "slow.mp4").exists() and not (tmp_path / "o.png").exists()
+    assert not [n for n in os.listdir(tmp_path) if n.startswith(".")]
+
+
+def test_interp_bench_ccdnet_rows(tiny_restore_interp):
+    from gif_pipeline import interpolate
+    from gif_pipeline.eval import interp as bench
+
+    frames = np.stack([np.roll(np.asarray(Image.open(PHOTO).convert("RGB"))[:32, :48], 2 * i, axis=1)
+                       for i in range(3)])
+    methods = ("repeat (nearest)", "repeat (nearest) + CCDNet", "interpnet + CCDNet")
+    rows = bench.evaluate_clip("c", "synthetic", frames, interpolate.load_graph(), rates=(2,), colors=16,
+                               methods=methods, videos=(videos := {}), video_rate=2)
+    assert [r["method"] for r in rows] == list(methods)
+    kept = bench.to_gif(frames[::2], 16)
+    restored = bench.restore_all(kept, dither=False)
+    np.testing.assert_array_equal(videos["repeat (nearest) + CCDNet"][::2], restored)
+    np.testing.assert_array_equal(videos["interpnet + CCDNet"][::2], restored)  # kept frames: the restored ones
+    assert rows[1]["psnr_kept"] != rows[0]["psnr_kept"]  # CCDNet changed the kept frames

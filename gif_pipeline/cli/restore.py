@@ -5,6 +5,7 @@ reads the frames, Pillow writes WebP / APNG, ffmpeg (the imageio-ffmpeg binary) 
 """
 from __future__ import annotations
 
+import functools
 import io
 import os
 import shutil
@@ -13,10 +14,11 @@ import tempfile
 
 from gif_pipeline.cli import args as cli_args
 from gif_pipeline.cli import batch
+from gif_pipeline.cli import interpolate as interp_cli
 
 ANIMATED_FORMATS = (".webp", ".png", ".mp4")
 STILL_FORMATS = (".png", ".webp", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
-FORMATS = ("png", "webp", "mp4", "frames")
+FORMATS = ("png", "webp", "mp4", "gif", "frames")
 
 
 def add_parser(sub):
@@ -44,9 +46,17 @@ def add_parser(sub):
                    help="where the networks run: litert (the .tflite models, no TensorFlow), tf (the .keras models on "
                    "TensorFlow, pip install \"gifnets[train]\") or auto: LiteRT for each network whose .tflite model is "
                    "installed, else TensorFlow (default: $GIFNETS_BACKEND, else auto)")
-    p.add_argument("--format", choices=FORMATS, default="png",
-                   help="output format for -o folders: png (APNG for animations), webp, mp4 (animations), frames "
-                   "(a folder of PNGs per input) (default: %(default)s)")
+    frames = p.add_mutually_exclusive_group()
+    frames.add_argument("--interpolate", type=functools.partial(interp_cli.factor, option="--interpolate"),
+                        default=None, metavar="{2,4,8}",
+                        help="also 2, 4 or 8 times the frames (GIF2Video's frame interpolation on the restored "
+                        "frames), each lasting 1/factor of its source frame: the animation keeps its length. OUT: "
+                        ".mp4, .gif, .webp or a folder (PNG frames 0000.png, 0001.png, ...)")
+    frames.add_argument("--fps", type=cli_args.positive_float, default=None, metavar="N",
+                        help="as --interpolate, with the smallest factor of 2, 4, 8 that reaches N frames/s")
+    p.add_argument("--format", choices=FORMATS, default=None,
+                   help="output format for -o folders: png (APNG for animations), webp, mp4 (animations), gif (with "
+                   "--interpolate), frames (a folder of PNGs per input) (default: png; mp4 with --interpolate/--fps)")
     p.add_argument("--max-pixels", type=cli_args.positive_int, default=image_io.DEFAULT_MAX_PIXELS, metavar="N",
                    help="refuse inputs with more than N pixels over all frames (default: %(default)s)")
     p.add_argument("-f", "--force", action="store_true", help="overwrite existing outputs (never an input)")
@@ -198,9 +208,45 @@ def describe(stats: dict) -> str:
     p = stats.get("dithered_probability")
     routed = f"{stats['model']} model" + (f" (P(dithered) {p:.3f})" if p is not None else " (forced)")
     note = "" if stats["input_is_gif"] else " [not a GIF: restored anyway]"
-    return (f"{stats['input']} -> {stats['output']}: {stats['frames']} frame(s), {routed}, CCDNet-{stats['steps']} "
+    frames = interp_cli.describe_frames(stats) if "factor" in stats else f"{stats['frames']} frame(s)"
+    return (f"{stats['input']} -> {stats['output']}: {frames}, {routed}, CCDNet-{stats['steps']} "
             f"({stats.get('backend') or '?'}), "
             f"{stats['seconds']:.2f} s{note}")
+
+
+def restore_and_interpolate(src: str, dst: str, args) -> dict:
+    """``--interpolate`` / ``--fps``: the frames restored one at a time and interpolated as they come (the shipped
+    InterpNet is "parallel": its flows read the GIF frames, it warps the restored ones), written by ``gifnets
+    interpolate``'s writer (timing kept; .mp4 and folders streamed)."""
+    from gif_pipeline import interpolate as interp
+    from gif_pipeline import restore
+    from gif_pipeline.io import anim_pillow
+
+    anim_pillow.output_kind(dst)  # a format interpolation cannot write: said before any work
+    frames, durations, loop = read_frames(src, args.max_pixels)
+    # as gifnets interpolate reads them: a delay under 20 ms plays as 100 ms in browsers
+    durations, loop = [d if d >= 20 else anim_pillow.DEFAULT_DURATION_MS for d in durations], loop or 0
+    if len(frames) == 1:
+        result = restore.restore_image(frames[0], steps=args.steps, model=args.model, consistent=args.consistent,
+                                       backend=args.backend)
+        anim_pillow.write_animation(dst, [result.image], durations, loop, force=args.force, protect=args.inputs)
+        raise interp.InterpolationError(f"{src}: a still image (1 frame): nothing to interpolate; wrote the "
+                                        f"restored still to {dst}")
+    frames = interp.check_frames(frames)
+    k = interp_cli.plan(src, dst, frames, durations, factor=args.interpolate, fps=args.fps, force=args.force,
+                        quiet=args.quiet)
+    first = []
+
+    def restored():
+        for r in restore.iter_restore_frames(frames, steps=args.steps, model=args.model, consistent=args.consistent,
+                                             backend=args.backend):
+            if not first:
+                first.append(r)
+            yield r.image
+
+    stats = interp_cli.write(src, dst, frames, durations, loop, k, force=args.force, protect=args.inputs,
+                             restored=restored())
+    return {**first[0].stats(frames[0]), **stats, "frames": int(len(frames))}
 
 
 def run(args) -> int:
@@ -210,24 +256,33 @@ def run(args) -> int:
     from gif_pipeline.io import gif as gif_io
 
     backends(args)  # a network that needs TensorFlow on an install without it: one error line, before any file is read
-    outputs = gif_io.plan_outputs(args.inputs, args.output, suffix=_suffix(args.format))
+    interpolating = args.interpolate is not None or args.fps is not None
+    if interpolating:
+        from gif_pipeline.encode import require_tensorflow
+
+        require_tensorflow("gifnets restore --interpolate")  # InterpNet runs on TensorFlow (no LiteRT model yet)
+    fmt = args.format or ("mp4" if interpolating else "png")
+    outputs = gif_io.plan_outputs(args.inputs, args.output, suffix=_suffix(fmt))
 
     def process(src, dst):
         start = time.perf_counter()
-        frames, durations, loop = read_frames(src, args.max_pixels)
-        if len(frames) == 1:
-            if os.path.splitext(dst)[1] == "":
-                dst = dst + ".png"
-            results = [restore.restore_image(frames[0], steps=args.steps, model=args.model,
-                                            consistent=args.consistent, backend=args.backend)]
-            write_still(dst, results[0].image, args.force, args.inputs)
+        if interpolating:
+            stats = {**restore_and_interpolate(src, dst, args), "input_is_gif": is_gif(src)}
         else:
-            results = restore.restore_frames(frames, steps=args.steps, model=args.model,
-                                             consistent=args.consistent, backend=args.backend)
-            write_animation(dst, [r.image for r in results], durations, loop, args.force, args.inputs)
-        first = results[0]
-        stats = {"input": src, "output": dst, "input_is_gif": is_gif(src), "frames": len(frames),
-                 **first.stats(frames[0]), "seconds": round(time.perf_counter() - start, 4)}
+            frames, durations, loop = read_frames(src, args.max_pixels)
+            if len(frames) == 1:
+                if os.path.splitext(dst)[1] == "":
+                    dst = dst + ".png"
+                results = [restore.restore_image(frames[0], steps=args.steps, model=args.model,
+                                                consistent=args.consistent, backend=args.backend)]
+                write_still(dst, results[0].image, args.force, args.inputs)
+            else:
+                results = restore.restore_frames(frames, steps=args.steps, model=args.model,
+                                                 consistent=args.consistent, backend=args.backend)
+                write_animation(dst, [r.image for r in results], durations, loop, args.force, args.inputs)
+            stats = {"input": src, "output": dst, "input_is_gif": is_gif(src), "frames": len(frames),
+                     **results[0].stats(frames[0])}
+        stats["seconds"] = round(time.perf_counter() - start, 4)
         if not stats["input_is_gif"]:
             stats["note"] = "not a GIF: restored anyway"
         return stats

@@ -14,11 +14,19 @@ Pillow; no dither unless asked), and each method rebuilds frames 0 .. m k from t
 * ``repeat (nearest)``: the nearest kept frame (the paper's "GIF" row);
 * ``ffmpeg framerate``: ffmpeg's blending filter (``framerate``);
 * ``ffmpeg minterpolate``: ffmpeg's motion-compensated interpolation (``minterpolate=mi_mode=mci``);
-* ``interpnet``: this project's network.
+* ``interpnet``: this project's network;
+* ``... + CCDNet``: with colour dequantization (``gif_pipeline.restore``, CCDNet-2 with its consistency
+  post-step, the model of the GIF's known kind: ``plain`` for a GIF without dither, ``dithered`` with it; no
+  classifier). ``repeat (nearest) + CCDNet`` and ``interpnet + CCDNet`` restore the kept GIF frames (each with its
+  own palette) and then repeat / interpolate them (InterpNet's flows read the GIF frames or the restored ones as
+  its config says: the shipped network is "parallel", flows from the GIF frames); ``ffmpeg minterpolate +
+  CCDNet`` runs CCDNet on every frame minterpolate wrote (what ``gifnets restore`` does to that video: a frame
+  with more than 256 colours gets its 256-colour median-cut palette and no consistency post-step);
+  ``CCDNet after interpnet`` (not in the default set) likewise on every frame InterpNet wrote from the GIF frames.
 
 ffmpeg runs on raw frames through ``format=yuv444p`` (no chroma subsampling); the kept frames' PSNR in the
 table shows what that round trip costs. PSNR/SSIM are per-frame means over all frames 0 .. m k (as the paper)
-and over the new frames only. No restoration network (CCDNet, issue 26) runs yet: all methods read the GIF frames.
+and over the new frames only. A ``+ CCDNet`` row's time includes the restoration.
 """
 from __future__ import annotations
 
@@ -32,7 +40,17 @@ import numpy as np
 from gif_pipeline.data import motion
 
 RATES = (2, 4, 8)
-METHODS = ("repeat (hold)", "repeat (nearest)", "ffmpeg framerate", "ffmpeg minterpolate", "interpnet")
+METHODS = ("repeat (hold)", "repeat (nearest)", "ffmpeg framerate", "ffmpeg minterpolate", "interpnet",
+           "repeat (nearest) + CCDNet", "ffmpeg minterpolate + CCDNet", "interpnet + CCDNet")
+CCDNET_STEPS = 2
+
+
+def restore_all(frames, dither: bool, steps: int = CCDNET_STEPS) -> np.ndarray:
+    """CCDNet-``steps`` on each frame (its own palette), the model of the GIF's known kind (no classifier)."""
+    from gif_pipeline import restore
+
+    results = restore.restore_frames(list(frames), steps=steps, model="dithered" if dither else "plain")
+    return np.stack([r.image for r in results])
 
 
 def held_out_clip(clips_dir: str = motion.DEFAULT_CLIPS_DIR, size=(480, 270), max_frames: int | None = None):
@@ -105,17 +123,42 @@ def evaluate_clip(name: str, kind: str, frames: np.ndarray, graph, rates=RATES, 
         truth = frames[: m * k + 1]
         kept = to_gif(frames[: m * k + 1: k], colors, dither)
         new = np.array([j % k != 0 for j in range(m * k + 1)])
-        for method in methods:
+        done: dict = {}  # method -> (frames, seconds): bases reused by the "+ CCDNet" rows
+
+        def run(method):
+            if method in done:
+                return done[method]
             start = time.perf_counter()
+            extra = 0.0
             if method == "repeat (hold)":
                 out = repeat_hold(kept, k)
             elif method == "repeat (nearest)":
                 out = repeat_nearest(kept, k)
-            elif method.startswith("ffmpeg"):
+            elif method in ("ffmpeg framerate", "ffmpeg minterpolate"):
                 out = ffmpeg_interpolate(kept, k, method.split()[1])
-            else:
+            elif method == "interpnet":
                 out = np.stack(list(iter_interpolated(kept, k, graph)))[: m * k + 1]
-            seconds = time.perf_counter() - start
+            elif method == "restored kept":
+                out = restore_all(kept, dither)
+            elif method == "repeat (nearest) + CCDNet":
+                restored, extra = run("restored kept")
+                start = time.perf_counter()  # the base's time is in extra
+                out = repeat_nearest(restored, k)
+            elif method == "interpnet + CCDNet":
+                restored, extra = run("restored kept")
+                start = time.perf_counter()  # the base's time is in extra
+                out = np.stack(list(iter_interpolated(kept, k, graph, restored=restored)))[: m * k + 1]
+            elif method in ("ffmpeg minterpolate + CCDNet", "CCDNet after interpnet"):
+                base, extra = run("ffmpeg minterpolate" if method.startswith("ffmpeg") else "interpnet")
+                start = time.perf_counter()  # the base's time is in extra
+                out = restore_all(base, dither)
+            else:
+                raise ValueError(f"unknown method {method!r}")
+            done[method] = out, time.perf_counter() - start + extra
+            return done[method]
+
+        for method in methods:
+            out, seconds = run(method)
             p, s = _psnr_batch(out, truth), _ssim_batch(out, truth)
             if videos is not None and k == video_rate:
                 videos[method] = out
@@ -163,6 +206,18 @@ def write_results(rows: list[dict], out: str, title: str, notes: list[str]) -> N
                 f"- framerate {by[(clip, k, 'interpnet')]['psnr'] - by[(clip, k, 'ffmpeg framerate')]['psnr']:+.2f}"
                 for k in rates if (clip, k, "interpnet") in by and (clip, k, "ffmpeg minterpolate") in by))
             lines.append("")
+        ccd = [k for k in rates if (clip, k, "interpnet + CCDNet") in by]
+        if ccd:
+            def diff(k, other):
+                r = by.get((clip, k, other))
+                return f"{by[(clip, k, 'interpnet + CCDNet')]['psnr'] - r['psnr']:+.2f}" if r else "n/a"
+
+            lines.append("With CCDNet (dB, all frames): " + "; ".join(
+                f"1/{k}: interpnet + CCDNet - repeat (hold) {diff(k, 'repeat (hold)')}, - repeat (nearest) "
+                f"{diff(k, 'repeat (nearest)')}, - repeat (nearest) + CCDNet {diff(k, 'repeat (nearest) + CCDNet')}, "
+                f"- minterpolate + CCDNet {diff(k, 'ffmpeg minterpolate + CCDNet')}, - interpnet {diff(k, 'interpnet')}"
+                for k in ccd))
+            lines.append("")
     with open(os.path.join(out, "summary.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
     _plot(rows, os.path.join(out, "psnr.png"))
@@ -200,7 +255,7 @@ def write_videos(videos: dict, out: str, clip: str, rate: int, fps: float = 25.0
     os.makedirs(out, exist_ok=True)
     cells = []
     for name in ["truth", *[m for m in METHODS if m in videos]]:
-        file = name.replace(" ", "_").replace("(", "").replace(")", "") + ".mp4"
+        file = name.replace(" + ", "_").replace(" ", "_").replace("(", "").replace(")", "") + ".mp4"
         frames = videos[name][:max_frames]
         anim_pillow.write_animation(os.path.join(out, file), frames, [1000.0 / fps] * len(frames), force=True)
         label = "true frames" if name == "truth" else name
