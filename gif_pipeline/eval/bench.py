@@ -71,6 +71,7 @@ GIFNETS_MODES: tuple[tuple[str, str], ...] = (
     ("median-cut", "net"),  # DitherNet on a classical palette
     ("net", "net"),  # PaletteNet + DitherNet
     ("net+kmeans", "net"),
+    ("net+kmeans", "ordered"),  # the blue-noise pattern dither of animations (issue 25), on stills
 )
 
 DEFAULT_COLORS = (16, 32, 64, 128, 256)
