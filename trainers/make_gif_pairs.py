@@ -26,10 +26,9 @@ flags.mark_flag_as_required("out")
 
 def main(argv):
     del argv
-    import tensorflow as tf
+    from gif_pipeline.training import loop
 
-    tf.config.threading.set_intra_op_parallelism_threads(FLAGS.threads)
-    tf.config.threading.set_inter_op_parallelism_threads(FLAGS.threads)
+    loop.limit_threads(FLAGS.threads)
     from gif_pipeline.data import gif_pairs
     from gif_pipeline.data.images import list_image_files, split_files
 

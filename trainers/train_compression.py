@@ -134,11 +134,9 @@ def main(argv):
                                  vgg_weights=FLAGS.vgg_weights, box_probability=FLAGS.box_probability)
     except ValueError as e:
         raise app.UsageError(str(e))
-    if FLAGS.threads:
-        import tensorflow as tf
+    from gif_pipeline.training import loop
 
-        tf.config.threading.set_intra_op_parallelism_threads(FLAGS.threads)
-        tf.config.threading.set_inter_op_parallelism_threads(FLAGS.threads)
+    loop.limit_threads(FLAGS.threads)
     model_dir = FLAGS.model_dir or os.path.join("runs", f"compress_{FLAGS.mode}_c{FLAGS.channels}")
     common.setup(FLAGS.seed, FLAGS.mixed_precision)
     common.prepare_model_dir(model_dir, FLAGS.resume)

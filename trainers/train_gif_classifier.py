@@ -30,15 +30,12 @@ def main(argv):
     from gif_pipeline.models.restore.presets import TRAINING_PRESETS
 
     common.apply_preset("train_gif_classifier", TRAINING_PRESETS)
-    import tensorflow as tf
+    from gif_pipeline.training import loop
 
-    if FLAGS.threads:
-        tf.config.threading.set_intra_op_parallelism_threads(FLAGS.threads)
-        tf.config.threading.set_inter_op_parallelism_threads(FLAGS.threads)
+    loop.limit_threads(FLAGS.threads)
     common.setup(FLAGS.seed, FLAGS.mixed_precision)
     from gif_pipeline.data import gif_pairs
     from gif_pipeline.models.restore.config import ClassifierConfig
-    from gif_pipeline.training import loop
 
     if not FLAGS.train_cache:
         raise app.UsageError("--train_cache is required (plain and dithered caches from trainers/make_gif_pairs)")

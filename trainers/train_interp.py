@@ -93,11 +93,9 @@ def main(argv):
     common.apply_preset("train_interp", TRAINING_PRESETS)
     if FLAGS.threads < 0:
         raise app.UsageError(f"--threads must be >= 0, got {FLAGS.threads}")
-    import tensorflow as tf
+    from gif_pipeline.training import loop
 
-    if FLAGS.threads:
-        tf.config.threading.set_intra_op_parallelism_threads(FLAGS.threads)
-        tf.config.threading.set_inter_op_parallelism_threads(FLAGS.threads)
+    loop.limit_threads(FLAGS.threads)
     from gif_pipeline.data import motion
     from gif_pipeline.models.interp.config import InterpLossConfig, InterpNetConfig
 

@@ -296,11 +296,9 @@ def installed_models() -> dict:
 
 def main(argv=None, prog="gifnets bench --task compression") -> int:
     args = build_parser(prog).parse_args(argv)
-    import tensorflow as tf
+    from gif_pipeline.training import loop
 
-    if args.threads:
-        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
-        tf.config.threading.set_inter_op_parallelism_threads(args.threads)
+    loop.limit_threads(args.threads)
     from gif_pipeline.models.compress.codec import Codec
     from gif_pipeline.weights import registry
 

@@ -56,6 +56,16 @@ def get_strategy(name: str, tpu: str | None = None):
     raise SystemExit(f"unknown strategy {name!r}")
 
 
+def limit_threads(threads: int) -> None:
+    """TensorFlow's intra- and inter-op thread pools at ``threads`` each (0: TensorFlow's default), before its
+    runtime starts: one thread per job keeps a shared machine fair."""
+    if threads:
+        import tensorflow as tf
+
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
+
+
 def setup(seed: int | None, mixed_precision: bool, logical_cpus: int = 0):
     """Logical CPUs, seeds and precision policy, before TensorFlow's runtime starts."""
     import tensorflow as tf
