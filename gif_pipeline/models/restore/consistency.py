@@ -48,11 +48,14 @@ def _nearest(points: np.ndarray, palette: np.ndarray) -> np.ndarray:
 
 
 def project_to_cells(restored: np.ndarray, gif: np.ndarray, palette: np.ndarray, margin: float = 0.0,
-                     iterations: int = 8) -> np.ndarray:
+                     iterations: int = 8, index: np.ndarray | None = None) -> np.ndarray:
     """``restored`` (float ``[H, W, 3]``, 0-255 scale) moved into each pixel's GIF-colour quantization cell
-    (relaxed by ``margin`` levels); returns float32 ``[H, W, 3]``."""
+    (relaxed by ``margin`` levels); returns float32 ``[H, W, 3]``. ``index``: :func:`palette_indices` of ``gif``,
+    if the caller has it."""
     pal = np.asarray(palette, np.float32).reshape(-1, 3)
-    index = palette_indices(gif, pal.astype(np.uint8)).reshape(-1)
+    if index is None:
+        index = palette_indices(gif, palette)
+    index = index.reshape(-1)
     x = np.array(restored, np.float32).reshape(-1, 3)
     active = np.arange(len(x))
     for _ in range(iterations):
@@ -83,10 +86,12 @@ def nearest_other_distance(palette: np.ndarray) -> np.ndarray:
     return d.min(axis=1)
 
 
-def limit_change(restored: np.ndarray, gif: np.ndarray, palette: np.ndarray, scale: float) -> np.ndarray:
+def limit_change(restored: np.ndarray, gif: np.ndarray, palette: np.ndarray, scale: float,
+                 index: np.ndarray | None = None) -> np.ndarray:
     """``restored`` with each pixel's change from the GIF shortened to at most ``scale`` x the distance from its
-    GIF colour to the nearest other palette colour; float32 ``[H, W, 3]``."""
-    index = palette_indices(gif, palette)
+    GIF colour to the nearest other palette colour; float32 ``[H, W, 3]``. ``index`` as for :func:`project_to_cells`."""
+    if index is None:
+        index = palette_indices(gif, palette)
     radius = scale * nearest_other_distance(palette)[index]
     g = gif.astype(np.float32)
     change = np.asarray(restored, np.float32) - g
@@ -105,8 +110,9 @@ def make_consistent(restored: np.ndarray, gif: np.ndarray, palette: np.ndarray, 
     out."""
     setting = SETTINGS[which]
     out = np.asarray(restored, np.float32)
+    index = palette_indices(gif, palette)  # once for both steps
     if setting["project"]:
-        out = project_to_cells(out, gif, palette)
+        out = project_to_cells(out, gif, palette, index=index)
     if setting["limit"] is not None:
-        out = limit_change(out, gif, palette, setting["limit"])
+        out = limit_change(out, gif, palette, setting["limit"], index=index)
     return out
