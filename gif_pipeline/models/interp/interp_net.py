@@ -25,10 +25,10 @@ import keras
 import tensorflow as tf
 from keras import layers
 
-from gif_pipeline.layers.common import scale_loss_for_replicas
 from gif_pipeline.layers.warp import backward_warp
 from gif_pipeline.models.interp import losses
 from gif_pipeline.models.interp.config import InterpLossConfig, InterpNetConfig
+from gif_pipeline.training.steps import LossTermsStep
 
 
 @keras.saving.register_keras_serializable(package="gifnets")
@@ -85,7 +85,7 @@ def _time(t, like):
 
 
 @keras.saving.register_keras_serializable(package="gifnets")
-class InterpNet(keras.Model):
+class InterpNet(LossTermsStep, keras.Model):
     """Flow U-Net + refinement U-Net with visibility maps; ``model.compile(optimizer=...); model.fit(ds)``
     trains it on dicts of :mod:`gif_pipeline.data.motion` (its own ``train_step``)."""
 
@@ -146,28 +146,6 @@ class InterpNet(keras.Model):
         terms["psnr"] = _psnr(out["frame"], data["frame_t"])
         terms["psnr_repeat"] = _psnr(repeat, data["frame_t"])
         return total, terms
-
-    def _update(self, total, terms):
-        self.trackers["loss"].update_state(total)
-        for name, tracker in self.trackers.items():
-            if name != "loss":
-                tracker.update_state(terms[name])
-        return {name: t.result() for name, t in self.trackers.items()}
-
-    def train_step(self, data):
-        with tf.GradientTape() as tape:
-            total, terms = self._loss(data, training=True)
-            scaled = scale_loss_for_replicas(total)
-        variables = self.trainable_variables
-        self.optimizer.apply(tape.gradient(scaled, variables), variables)
-        return self._update(total, terms)
-
-    def test_step(self, data):
-        return self._update(*self._loss(data, training=False))
-
-    @property
-    def metrics(self):
-        return list(self.trackers.values())
 
     # ------------------------------------------------------------------------------------------ saving
     def get_config(self):
