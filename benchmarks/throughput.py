@@ -44,16 +44,19 @@ def load_crops(folder: str, size: int = 256, limit: int = 0) -> np.ndarray:
     return np.stack(crops)
 
 
-def rate(fn, images: np.ndarray, batch: int, repeats: int) -> float:
-    """Median images/s of ``fn(batch_of_images)`` over the whole set, after one warm-up batch."""
+def rate(fn, images: np.ndarray, batch: int, repeats: int) -> tuple[float, float]:
+    """Median images/s of ``fn(batch_of_images)`` over the whole set, after one warm-up batch, and the median CPU
+    milliseconds per image (the process's user + system time over all its threads: what a pass costs whatever the
+    other jobs on the machine take, where the wall rate depends on the cores left to it)."""
     fn(images[:batch])
-    rates = []
+    rates, cpu = [], []
     for _ in range(repeats):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         for i in range(0, len(images), batch):
             fn(images[i:i + batch])
         rates.append(len(images) / (time.perf_counter() - start))
-    return statistics.median(rates)
+        cpu.append(1000.0 * (time.process_time() - start_cpu) / len(images))
+    return statistics.median(rates), statistics.median(cpu)
 
 
 def main(argv=None) -> int:
@@ -64,7 +67,8 @@ def main(argv=None) -> int:
     parser.add_argument("--repeats", type=int, default=3, help="timed passes; the median is reported")
     parser.add_argument("--limit", type=int, default=0, help="use only the first N images (0: all)")
     parser.add_argument("--backends", default="tf", help="comma-separated gifnets backends, each a row set in the same "
-                        "run: tf (one compiled call per batch), litert (the runtime: image by image) (default: %(default)s)")
+                        "run: tf (one compiled call per batch), litert (the runtime: image by image, "
+                        "$GIFNETS_BATCH_WORKERS at once, default one per CPU) (default: %(default)s)")
     parser.add_argument("--out", default=None, help="also write the table as Markdown here")
     args = parser.parse_args(argv)
 
@@ -78,7 +82,8 @@ def main(argv=None) -> int:
     lines = [f"Throughput on {len(images)} images of 256x256 from {args.images} (median of {args.repeats} passes, "
              f"images/s; gifnets at batch {args.batch}, libimagequant one image at a time; GIF writing included; "
              f"gifnets backends: {args.backends}).",
-             "", "| colours | method | images/s | vs libimagequant d0 | vs libimagequant d1 |", "|---|---|---|---|---|"]
+             "", "| colours | method | images/s | CPU ms/image | vs libimagequant d0 | vs libimagequant d1 |",
+             "|---|---|---|---|---|---|"]
     for colors in (int(c) for c in args.colors.split(",")):
         liq = {level: rate(lambda b, lv=level: [peers.run_peer(f"libimagequant:d{lv}", rgb, colors) for rgb in b],
                            images, 1, args.repeats) for level in (0, 1)}
@@ -94,8 +99,8 @@ def main(argv=None) -> int:
                              images, args.batch, args.repeats)
                     label = f" ({backend})" if len(backends) > 1 else ""
                     rows.append((f"gifnets {palette} / {dither}{label}", r))
-        for name, r in rows:
-            lines.append(f"| {colors} | {name} | {r:.1f} | {r / liq[0]:.2f}x | {r / liq[1]:.2f}x |")
+        for name, (r, ms) in rows:
+            lines.append(f"| {colors} | {name} | {r:.1f} | {ms:.0f} | {r / liq[0][0]:.2f}x | {r / liq[1][0]:.2f}x |")
         print("\n".join(lines[-len(rows):]), flush=True)
     text = "\n".join(lines) + "\n"
     if args.out:  # a report: replaced on every run, atomically

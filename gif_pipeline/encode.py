@@ -465,7 +465,8 @@ def encode_batch(images, colors: int = 256, palette: str = DEFAULT_PALETTE, dith
     resolving to them) with ``none`` or ``net`` dithering run as one compiled TF function over the
     batch; any other combination falls back to :func:`encode_image` per image. Palettes may hold
     repeated colours (the GIF stays valid). ``seconds`` of each result is the batch time over B.
-    On the ``litert`` backend every image is encoded by :func:`encode_image` (its palette's colours distinct).
+    On the ``litert`` backend every image is encoded by :func:`encode_image` (its palette's colours distinct), on
+    :func:`gif_pipeline.runtime.litert.batch_workers` threads at once.
     """
     images = np.asarray(images)
     if images.ndim != 4 or images.shape[-1] != 3 or images.dtype != np.uint8 or 0 in images.shape:
@@ -473,6 +474,16 @@ def encode_batch(images, colors: int = 256, palette: str = DEFAULT_PALETTE, dith
     check_num_colors(colors)
     palette, dither = resolve_palette(palette, colors), resolve_dither(dither, colors)
     backend = resolve_backend(backend)
+    from gif_pipeline.runtime import litert
+
+    if backend == "litert" and len(images) > 1 and (workers := litert.batch_workers()) > 1:
+        # image by image, ``workers`` at a time (each worker thread its own interpreters; one BLAS thread while the
+        # batch runs: the workers fill the cores)
+        def one(rgb):
+            return encode_image(rgb, colors, palette, dither, kmeans_iterations=kmeans_iterations, backend=backend)
+
+        with dithering._blas_threads().limit(limits=1, user_api="blas"):
+            return list(litert.batch_pool(min(workers, len(images))).map(one, images))
     if palette not in ("net", "net+kmeans") or dither not in ("none", "net") or backend == "litert":
         return [encode_image(rgb, colors, palette, dither, kmeans_iterations=kmeans_iterations, backend=backend)
                 for rgb in images]

@@ -6,6 +6,7 @@ import contextlib
 import functools
 import os
 import sys
+import threading
 
 import numpy as np
 
@@ -75,8 +76,17 @@ def tflite_path(kind: str, np_colors: int) -> str:
     return registry.shipped_path(f"{kind}_tflite", np_colors)
 
 
-@functools.lru_cache(maxsize=8)
-def _load(path: str, stamp, threads: int | None = None) -> Model:
+#: Which copy of each interpreter the calling thread uses (:func:`batch_pool`'s workers have 1, 2, ...; others 0): an
+#: interpreter must not run in two threads at once.
+_LOCAL = threading.local()
+
+
+def _slot() -> int:
+    return getattr(_LOCAL, "slot", 0)
+
+
+@functools.lru_cache(maxsize=24)
+def _load(path: str, stamp, threads: int | None = None, slot: int = 0) -> Model:
     from gif_pipeline.weights import registry
 
     net = os.path.basename(path)
@@ -111,7 +121,34 @@ def load_file(path: str) -> Model:
     ``$GIFNETS_THREADS`` threads (read at each load: a new value loads a new interpreter)."""
     from gif_pipeline.weights import registry
 
-    return _load(path, registry._stamp(path), _threads())
+    return _load(path, registry._stamp(path), _threads(), _slot())
+
+
+def batch_workers() -> int:
+    """Images :func:`gif_pipeline.encode.encode_batch` encodes at once on LiteRT: ``$GIFNETS_BATCH_WORKERS``, else
+    one per CPU (at most 4). Each worker runs its own interpreters on ``$GIFNETS_THREADS`` threads; LiteRT's invoke
+    and numpy's large operations release the GIL, so images run side by side."""
+    try:
+        value = int(os.environ.get("GIFNETS_BATCH_WORKERS") or 0)
+    except ValueError:
+        value = 0
+    return max(1, value) if value else max(1, min(4, os.cpu_count() or 1))
+
+
+def _set_slot(counter, lock):
+    with lock:
+        _LOCAL.slot = next(counter)
+
+
+@functools.lru_cache(maxsize=4)
+def batch_pool(workers: int):
+    """A lasting thread pool of ``workers`` threads, each with its own interpreter slot (its interpreters stay loaded
+    between batches)."""
+    import concurrent.futures
+    import itertools
+
+    return concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="gifnets-litert",
+                                                 initializer=_set_slot, initargs=(itertools.count(1), threading.Lock()))
 
 
 def clear_cache():

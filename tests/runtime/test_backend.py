@@ -76,6 +76,29 @@ def test_tiled_dithering_on_the_runtime_equals_one_piece(use_tiny_runtime, sampl
     assert np.mean(whole == tiled) >= 0.999
 
 
+def test_a_litert_batch_on_several_workers_gives_the_sequential_gifs(use_tiny_runtime, samples, monkeypatch):
+    from gif_pipeline.runtime import litert
+
+    slots = []
+
+    class Recorded(litert.Model):
+        def __init__(self, *args, **kwargs):
+            slots.append(litert._slot())
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(litert, "Model", Recorded)
+    images = np.stack([rgb[:64, :64] for rgb in samples.values()] * 2)
+    monkeypatch.setenv("GIFNETS_BATCH_WORKERS", "1")
+    one = encode.encode_batch(images, 8, "net+kmeans", "net", backend="litert")
+    assert set(slots) == {0}
+    monkeypatch.setenv("GIFNETS_BATCH_WORKERS", "3")
+    assert litert.batch_workers() == 3
+    three = encode.encode_batch(images, 8, "net+kmeans", "net", backend="litert")
+    assert [r.gif_bytes for r in three] == [r.gif_bytes for r in one]
+    # the workers loaded interpreters of their own: one must never run in two threads at once
+    assert len(set(slots) - {0}) >= 2
+
+
 def _encode(folder, *extra, env=None, code=""):
     """`gifnets encode` in a fresh process on the weights in ``folder``; ``code`` runs first (e.g. hiding TF)."""
     out = os.path.join(folder, "out.gif")
