@@ -14,9 +14,11 @@ setup(
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
     packages=find_packages(include=["gif_pipeline", "gif_pipeline.*"]),
+    # The runtime's files only: the .tflite models, cards and registry. The .keras weights (training, export, the
+    # TensorFlow paths) are the gifnets-keras-weights distribution, keras_weights/ (BUILD.md, "What ships where").
     package_data={
-        "gif_pipeline": ["samples/*.png", "samples/*.jpg", "samples/*.txt", "weights/*.keras", "weights/*.tflite",
-                         "weights/*.md", "weights/*.json"],
+        "gif_pipeline": ["samples/*.png", "samples/*.jpg", "samples/*.txt", "weights/*.tflite", "weights/*.md",
+                         "weights/*.json"],
     },
     # The runtime: `gifnets encode` and the Python encode API on LiteRT + numpy (no TensorFlow, no Keras).
     install_requires=[

@@ -1,16 +1,19 @@
 """Whole-process start-up, time and memory of ``gifnets encode`` beside pngquant, and the runtime install (issue #24).
 
-    python benchmarks/startup.py [--photo PHOTO] [--repeats 5] [--with-tf] [--install /work/scratch24/venv]
+    python benchmarks/startup.py [--photo PHOTO] [--repeats 5] [--with-tf] [--weights DIR]
+    python benchmarks/startup.py --skip-timing --install /work/scratch35/inst [--keras-weights]
 
 Makes a 1200x800 photo (the first photo of ../shared/data/train resized, unless ``--photo``), then runs each
-command ``--repeats`` times as its own process (after one untimed run that warms the page cache) and prints the
+command ``--repeats`` times as its own process (after one untimed run that warms the page cache; the timed runs
+round-robin over the commands) and prints the
 median wall time and the median peak RSS of the child (``os.wait4``'s ``ru_maxrss``): ``gifnets encode`` at 256 and
 16 colours on the default (LiteRT) backend, ``--backend tf`` with ``--with-tf``, ``gifnets --help``, and pngquant
 at 256 and 16 colours. gifnets runs as ``python -m gif_pipeline`` from this checkout.
 
 ``--install DIR``: a fresh venv in DIR, ``pip install .`` of this checkout timed twice (the second time into
-another fresh venv, with pip's wheel cache warm), the size of its site-packages, and whether TensorFlow or Keras
-got in.
+another fresh venv, with pip's wheel cache warm), the size of its site-packages and of gif_pipeline's files, whether
+TensorFlow or Keras got in, and `gifnets encode` of a val photo there at 256 and 16 colours (and --backend tf: one
+line naming what to install). ``--keras-weights``: then ``pip install ./keras_weights`` into that venv, its size.
 """
 from __future__ import annotations
 
@@ -25,6 +28,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TRAIN = os.path.join(ROOT, "..", "shared", "data", "train")
+VAL = os.path.join(ROOT, "..", "shared", "data", "val")
 
 
 def make_photo(path: str, source: str | None = None) -> str:
@@ -51,13 +55,22 @@ def run(cmd: list[str], env: dict) -> tuple[float, float, int]:
 
 
 def measure(commands: dict, repeats: int, env: dict) -> list[tuple]:
-    rows = []
+    """``commands``: name -> argv, or (argv, extra environment). Each runs once untimed (page cache), then the timed
+    runs go round-robin over the commands (command A, B, C, A, B, C, ...), so that a change of load on a shared
+    machine falls on every row alike."""
+    runs = {}
     for name, cmd in commands.items():
-        run(cmd, env)  # warm the page cache
-        results = [run(cmd, env) for _ in range(repeats)]
-        codes = {r[2] for r in results}
-        rows.append((name, statistics.median(r[0] for r in results), min(r[0] for r in results),
-                     statistics.median(r[1] for r in results), codes))
+        runs[name] = (cmd, env) if isinstance(cmd, list) else (cmd[0], {**env, **cmd[1]})
+        run(*runs[name])  # warm the page cache
+    results = {name: [] for name in runs}
+    for _ in range(repeats):
+        for name, (cmd, cmd_env) in runs.items():
+            results[name].append(run(cmd, cmd_env))
+    rows = []
+    for name, res in results.items():
+        codes = {r[2] for r in res}
+        rows.append((name, statistics.median(r[0] for r in res), min(r[0] for r in res),
+                     statistics.median(r[1] for r in res), codes))
         print(f"| {name} | {rows[-1][1]:.2f} | {rows[-1][2]:.2f} | {rows[-1][3]:.0f} | {','.join(map(str, codes))} |",
               flush=True)
     return rows
@@ -73,7 +86,7 @@ def du(path: str) -> int:
     return total
 
 
-def install(venv_root: str) -> None:
+def install(venv_root: str, keras_weights: bool = False) -> None:
     src = tempfile.mkdtemp(prefix="gifnets-src-")
     try:  # a clean copy of the checkout (no build/ or egg-info from an editable install)
         subprocess.run(["git", "-C", ROOT, "archive", "--format=tar", "-o", os.path.join(src, "src.tar"), "HEAD"],
@@ -101,11 +114,31 @@ def install(venv_root: str) -> None:
         print("  largest: " + ", ".join(f"{n} {s / 1e6:.1f} MB" for s, n in biggest[:8]))
         print(f"  tensorflow installed: {any(n.startswith('tensorflow') for n in names)}; "
               f"keras installed: {any(n.startswith('keras') for n in names)}")
+        package = os.path.join(site, "gif_pipeline")
+        weights = os.path.join(package, "weights")
+        print(f"  gif_pipeline: {du(package) / 1e6:.1f} MB, of which weights/ {du(weights) / 1e6:.1f} MB "
+              f"({', '.join(sorted(f for f in os.listdir(weights) if f.endswith(('.tflite', '.keras'))))})")
         gifnets = os.path.join(venv, "bin", "gifnets")
-        out = os.path.join(venv_root, "hopper.gif")
-        r = subprocess.run([gifnets, "encode", os.path.join(src, "gif_pipeline", "samples", "hopper.jpg"), "-o", out, "-f"],
-                           capture_output=True, text=True, cwd=venv_root)
-        print(f"  venv's `gifnets encode hopper.jpg`: exit {r.returncode}: {(r.stdout + r.stderr).strip()}")
+        photos = sorted(os.path.join(r, f) for r, _, fs in os.walk(VAL) for f in fs if f.endswith(".png"))
+        photo = photos[0] if photos else os.path.join(src, "gif_pipeline", "samples", "hopper.jpg")
+        out = os.path.join(venv_root, "photo.gif")
+        for extra in ([], ["--colors", "16"], ["--backend", "tf"]):
+            r = subprocess.run([gifnets, "encode", photo, "-o", out, "-f", *extra], capture_output=True, text=True,
+                               cwd=venv_root)
+            print(f"  venv's `gifnets encode {os.path.relpath(photo, ROOT)} {' '.join(extra)}`: exit {r.returncode}: "
+                  f"{(r.stdout + r.stderr).strip()}")
+        if keras_weights:
+            start = time.perf_counter()
+            r = subprocess.run([pip, "install", "-q", "--disable-pip-version-check", os.path.join(src, "keras_weights")],
+                               capture_output=True, text=True)
+            took = time.perf_counter() - start
+            extra_dir = os.path.join(site, "gifnets_keras_weights")
+            print(f"pip install ./keras_weights: exit {r.returncode}, {took:.1f} s; gifnets_keras_weights "
+                  f"{du(extra_dir) / 1e6:.1f} MB; site-packages then {du(site) / 1e6:.1f} MB")
+            code = "from gif_pipeline.weights import registry; print(registry.missing_keras() or 'none missing')"
+            r = subprocess.run([os.path.join(venv, "bin", "python"), "-c", code], capture_output=True, text=True,
+                               cwd=venv_root)
+            print(f"  .keras files the registry lists and cannot find: {(r.stdout + r.stderr).strip()}")
     finally:
         shutil.rmtree(src, ignore_errors=True)
 
@@ -116,18 +149,30 @@ def main(argv=None) -> int:
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--with-tf", action="store_true", help="also time --backend tf (3 runs)")
     p.add_argument("--install", metavar="DIR", default=None, help="measure a fresh runtime install in DIR")
+    p.add_argument("--keras-weights", action="store_true",
+                   help="with --install: then add `pip install ./keras_weights` to that venv and measure it")
+    p.add_argument("--weights", metavar="DIR", default=None,
+                   help="also time the encodes on the weights folder DIR ($GIFNETS_WEIGHTS; e.g. float16 .tflite files)")
+    p.add_argument("--skip-timing", action="store_true", help="only --install")
     args = p.parse_args(argv)
+    if args.skip_timing and args.install:
+        os.makedirs(args.install, exist_ok=True)
+        install(args.install, args.keras_weights)
+        return 0
     work = tempfile.mkdtemp(prefix="gifnets-startup-")
     photo = os.path.join(work, "photo_1200x800.png")
     print(f"photo: {photo} (from {make_photo(photo, args.photo)}); {args.repeats} runs each, medians\n")
     env = {**os.environ, "PYTHONPATH": ROOT}
     gifnets = [sys.executable, "-m", "gif_pipeline"]
     out = os.path.join(work, "out.gif")
-    commands = {
-        "gifnets encode (256 colours)": gifnets + ["encode", photo, "-o", out, "-f", "-q"],
-        "gifnets encode --colors 16": gifnets + ["encode", photo, "-o", out, "-f", "-q", "--colors", "16"],
-        "gifnets --help": gifnets + ["--help"],
-    }
+    commands = {}
+    for colors in ("256", "16"):
+        name = "gifnets encode (256 colours)" if colors == "256" else "gifnets encode --colors 16"
+        cmd = gifnets + ["encode", photo, "-o", out, "-f", "-q"] + ([] if colors == "256" else ["--colors", colors])
+        commands[name] = cmd
+        if args.weights:  # the same command on another weights folder, next to it
+            commands[f"{name}, weights {args.weights}"] = (cmd, {"GIFNETS_WEIGHTS": os.path.abspath(args.weights)})
+    commands["gifnets --help"] = gifnets + ["--help"]
     if shutil.which("pngquant"):
         png = os.path.join(work, "out.png")
         commands["pngquant 256"] = ["pngquant", "256", "--force", "-o", png, photo]
@@ -142,7 +187,7 @@ def main(argv=None) -> int:
     if args.install:
         print()
         os.makedirs(args.install, exist_ok=True)
-        install(args.install)
+        install(args.install, args.keras_weights)
     return 0
 
 

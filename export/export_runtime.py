@@ -341,7 +341,7 @@ def _kinds(names) -> tuple[str, ...]:
 
 
 def export_folder(folder: str | None = None, kinds=KINDS, record: bool = True,
-                  restore_float16: bool = True) -> list[str]:
+                  restore_float16: bool = True, encode_float16: bool = False) -> list[str]:
     """Build and check the runtime model of every palette / dither / restore ``.keras`` file in ``folder``
     (default: the weights folder); write ``*.tflite`` beside them and record them in its registry. Returns the
     paths. ``restore_float16``: store the restore networks' weights as float16 (the encoder's stay float32)."""
@@ -358,13 +358,14 @@ def export_folder(folder: str | None = None, kinds=KINDS, record: bool = True,
     for kind in kinds:
         for entry in registry.entries(kind):
             start = time.perf_counter()
-            source = os.path.join(folder, entry.file)
+            source = registry.locate(entry.file)
             net = registry.load(kind, entry.np, source)
             if kind in ("palette", "dither"):
                 sigs = palette_signatures(net) if kind == "palette" else dither_signatures(net)
-                data = convert(sigs)
+                data = convert(sigs, encode_float16)
                 check = (check_palette if kind == "palette" else check_dither)(net, data, images)
-                runtime = registry.runtime_entry(entry, entry.file.rsplit(".", 1)[0] + ".tflite")
+                runtime = registry.runtime_entry(entry, entry.file.rsplit(".", 1)[0] + ".tflite",
+                                                 registry.file_config(source))
             else:
                 data, check = _restore_runtime(kind, net, gifs, restore_float16)
                 runtime = dataclasses.replace(registry.runtime_entry(entry, entry.file.rsplit(".", 1)[0] + ".tflite"),
@@ -390,10 +391,13 @@ def main(argv=None) -> int:
                    "or one of those three (default: %(default)s; a kind without a .keras file is skipped)")
     p.add_argument("--restore-precision", choices=("float16", "float32"), default="float16",
                    help="weight storage of the restore .tflite files (computation is float32; default: %(default)s)")
+    p.add_argument("--encode-precision", choices=("float16", "float32"), default="float32",
+                   help="weight storage of the palette / dither .tflite files (computation is float32; default: %(default)s)")
     args = p.parse_args(argv)
     try:
         export_folder(args.weights, tuple(k for k in args.kinds.split(",") if k),
-                      restore_float16=args.restore_precision == "float16")
+                      restore_float16=args.restore_precision == "float16",
+                      encode_float16=args.encode_precision == "float16")
     except GifnetsError as e:
         print(f"export_runtime: error: {e}", file=sys.stderr)
         return 2

@@ -47,20 +47,30 @@ def resolve_backend(backend: str | None = None) -> str:
                            f"got {choice!r}")
     choice = DEFAULT_BACKEND if choice == "auto" else choice
     if choice == "tf":
-        require_tensorflow("--backend tf")
+        require_tensorflow("--backend tf", ("palette", "dither"))
     return choice
 
 
-def require_tensorflow(what: str) -> None:
-    """MissingPrerequisiteError unless TensorFlow and Keras can be imported (``what`` needs them)."""
+def require_tensorflow(what: str, kinds: tuple[str, ...] = ()) -> None:
+    """MissingPrerequisiteError unless TensorFlow and Keras can be imported (``what`` needs them) and the ``.keras``
+    files of weight ``kinds`` that the registry lists are installed (a runtime install has the .tflite files only):
+    one line naming everything to install."""
     from gif_pipeline.errors import MissingPrerequisiteError
 
+    missing = []
+    if kinds:
+        from gif_pipeline.weights import registry
+
+        missing = registry.missing_keras(*kinds)
     try:
         import keras  # noqa: F401
         import tensorflow  # noqa: F401
     except ImportError:
         raise MissingPrerequisiteError(f"{what} needs TensorFlow, which this install lacks: "
-                                       "pip install \"gifnets[train]\"") from None
+                                       "pip install \"gifnets[train]\"" + (missing and registry.keras_hint(missing) or "")
+                                       ) from None
+    if missing:
+        raise registry.keras_not_installed(missing, what)
 
 
 def current_backend() -> str:
@@ -91,6 +101,8 @@ def _load_net(kind: str, np_colors: int | None):
 
     try:
         return registry.load(kind, np_colors, search_runs=False)
+    except registry.KerasWeightsNotInstalledError:
+        raise
     except MissingPrerequisiteError:
         shipped = _available_colors(kind)
         net = {"palette": "PaletteNet", "dither": "DitherNet"}[kind]

@@ -98,7 +98,7 @@ def resolve_backend(kind: str, backend: str | None = None, check: bool = True) -
         choice = "litert" if runtime.available(kind) else "tf"
         what = f"gifnets restore (no LiteRT model {os.path.basename(runtime.path(kind))} is installed)"
     if choice == "tf" and check:
-        encode.require_tensorflow(what)
+        encode.require_tensorflow(what, (kind,))
     return choice
 
 

@@ -90,22 +90,27 @@ def _psnr(a, b) -> float:
     return round(float(psnr(a, b)), 3)
 
 
-def _require_codec(what: str) -> None:
+def _require_codec(what: str, explicit: str | None = None) -> None:
     """MissingPrerequisiteError unless TensorFlow, Keras and constriction import (the codec's networks run on
-    TensorFlow, not yet on the LiteRT runtime; constriction is its range coder)."""
+    TensorFlow, not yet on the LiteRT runtime; constriction is its range coder) and, without ``explicit`` (--model),
+    the installed compressors' ``.keras`` files are there (a runtime install has none): one line."""
     from gif_pipeline.errors import MissingPrerequisiteError
+    from gif_pipeline.weights import registry
 
+    missing = [] if explicit else registry.missing_keras("compress_mse", "compress_gan")
     try:
         import constriction  # noqa: F401
         import keras  # noqa: F401
         import tensorflow  # noqa: F401
     except ImportError:
         raise MissingPrerequisiteError(f"{what} needs TensorFlow and constriction, which this install lacks: "
-                                       'pip install "gifnets[compress]"') from None
+                                       'pip install "gifnets[compress]"' + registry.keras_hint(missing)) from None
+    if missing:
+        raise registry.keras_not_installed(missing, what)
 
 
 def run_compress(args) -> int:
-    _require_codec("gifnets compress")
+    _require_codec("gifnets compress", args.model)
     from gif_pipeline.io import files
     from gif_pipeline.io import images as image_io
 
@@ -143,7 +148,7 @@ def run_compress(args) -> int:
 
 
 def run_decompress(args) -> int:
-    _require_codec("gifnets decompress")
+    _require_codec("gifnets decompress", args.model)
     import io
 
     import numpy as np

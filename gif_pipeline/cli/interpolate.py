@@ -104,7 +104,8 @@ def describe_frames(s: dict) -> str:
 def run(args) -> int:
     from gif_pipeline.encode import require_tensorflow
 
-    require_tensorflow("gifnets interpolate")  # its networks run on TensorFlow (not yet on the LiteRT runtime)
+    # its networks run on TensorFlow (not yet on the LiteRT runtime)
+    require_tensorflow("gifnets interpolate", () if args.model else ("interp",))
     from gif_pipeline import interpolate as interp
     from gif_pipeline.errors import GifnetsError
     from gif_pipeline.io import anim_pillow

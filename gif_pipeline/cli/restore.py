@@ -260,7 +260,7 @@ def run(args) -> int:
     if interpolating:
         from gif_pipeline.encode import require_tensorflow
 
-        require_tensorflow("gifnets restore --interpolate")  # InterpNet runs on TensorFlow (no LiteRT model yet)
+        require_tensorflow("gifnets restore --interpolate", ("interp",))  # InterpNet runs on TensorFlow (no LiteRT model yet)
     fmt = args.format or ("mp4" if interpolating else "png")
     outputs = gif_io.plan_outputs(args.inputs, args.output, suffix=_suffix(fmt))
 

@@ -39,7 +39,7 @@ def network_palette_float(rgb: np.ndarray, n: int, refine: int) -> np.ndarray:
     np_net, how = registry.palette_net_for(n)
     file_np = registry.palette_sizes().get(np_net, np_net)
     model = litert.load("palette", file_np)
-    config = registry.file_config(registry.shipped_path("palette", file_np))
+    config = registry.net_config("palette", file_np)
     x = ops.image_to_unit(rgb)[None]
     small = ops.downscale_short_side(x, int(config.get("input_size") or 0))
     features = model.run("backbone", image=small)["features"]

@@ -7,6 +7,13 @@ and the command that evaluates it. Each model family declares its kinds of file 
 trainer, trainer output) in its ``presets.py`` (:data:`gif_pipeline.models.gifnets.presets.WEIGHT_KINDS`).
 A folder without ``registry.json`` (a test's or a user's) is read by file name, unverified.
 
+The runtime install (``pip install .``, the wheel) ships the ``.tflite`` files, cards and ``registry.json`` only;
+the ``.keras`` files come with a checkout (``pip install -e .``) or the ``gifnets-keras-weights`` distribution
+(:data:`KERAS_INSTALL`), whose package folder is read as a second weights folder (not with ``$GIFNETS_WEIGHTS``).
+A ``.keras`` file that ``registry.json`` lists but that is not installed is one
+:class:`KerasWeightsNotInstalledError` naming that command; the runtime reads the configs it needs from its
+``.tflite`` entries (:func:`net_config`).
+
 A model is found in this order: an explicit path, the weights folder, then the trainer's default output
 (``runs/``). A file whose sha256 differs from its entry, or that cannot be loaded, is one
 :class:`WeightsError` naming the file and what rebuilds it. Which network serves ``n`` colours is decided
@@ -30,6 +37,17 @@ MANIFEST = "registry.json"
 
 class WeightsError(GifnetsError):
     """A weight file is corrupt, replaced, or not a model of its kind."""
+
+
+#: The import package of the ``gifnets-keras-weights`` distribution (``keras_weights/`` in a checkout): a folder of
+#: the ``.keras`` files, which the runtime wheel leaves out (BUILD.md, "What ships where").
+KERAS_PACKAGE = "gifnets_keras_weights"
+#: What a runtime install runs to get them.
+KERAS_INSTALL = "pip install ./keras_weights (in a gifnets checkout: the gifnets-keras-weights package)"
+
+
+class KerasWeightsNotInstalledError(MissingPrerequisiteError):
+    """A ``.keras`` file that ``registry.json`` lists is not installed (a runtime install: .tflite files only)."""
 
 
 def _families() -> dict:
@@ -64,6 +82,7 @@ class Entry:
     evaluate: str = ""  # the command that measures it
     source: str | None = None  # a runtime (.tflite) file: the .keras file it was built from
     source_sha256: str | None = None  # ... and that file's sha256 when it was built
+    config: dict | None = None  # a runtime file: what the runtime reads of its source's config (net_config)
 
 
     @property
@@ -82,8 +101,35 @@ def _spec(kind: str):
     return KINDS[kind][1]
 
 
+def weights_dirs() -> list[str]:
+    """The folders the registry's files are read from: :func:`weights_dir`, then (unless ``$GIFNETS_WEIGHTS`` is
+    set) the installed ``gifnets-keras-weights`` package's folder (:data:`KERAS_PACKAGE`)."""
+    main = weights_dir()
+    extra = None if os.environ.get("GIFNETS_WEIGHTS") else _keras_package_dir()
+    return [main] + ([extra] if extra and os.path.realpath(extra) != os.path.realpath(main) else [])
+
+
+@functools.lru_cache(maxsize=1)
+def _keras_package_dir() -> str | None:
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec(KERAS_PACKAGE)
+    except (ImportError, ValueError):
+        return None
+    locations = list(spec.submodule_search_locations or ()) if spec else []
+    return locations[0] if locations else None
+
+
+def locate(name: str) -> str:
+    """Path of the weights file ``name``: in the first of :func:`weights_dirs` that has it, else in :func:`weights_dir`."""
+    folders = weights_dirs()
+    return next((os.path.join(d, name) for d in folders if os.path.exists(os.path.join(d, name))),
+                os.path.join(folders[0], name))
+
+
 def shipped_path(kind: str, np: int | None = None) -> str:
-    return os.path.join(weights_dir(), _spec(kind).file.format(np=np))
+    return locate(_spec(kind).file.format(np=np))
 
 
 def _stamp(path: str):
@@ -97,14 +143,33 @@ def _stamp(path: str):
 def entries(kind: str | None = None) -> list[Entry]:
     """The weights folder's entries (of ``kind``) whose file is present: ``registry.json``'s, then any other
     file named like a kind's files (unverified)."""
-    folder = weights_dir()
-    names = tuple(sorted(os.listdir(folder))) if os.path.isdir(folder) else ()
+    folder, *extra = weights_dirs()
+    names = tuple(sorted({n for d in (folder, *extra) if os.path.isdir(d) for n in os.listdir(d)}))
     found = _entries(folder, names, _stamp(os.path.join(folder, MANIFEST)))
     return [e for e in found if kind is None or e.kind == kind]
 
 
 @functools.lru_cache(maxsize=8)
 def _entries(folder: str, names: tuple, manifest_stamp) -> tuple:
+    listed = _listed(folder, manifest_stamp)
+    present = set(names)
+    out = [e for e in listed if e.file in present]
+    known = {e.file for e in listed}
+    for kind, (family, spec) in KINDS.items():
+        pattern = re.escape(spec.file).replace(re.escape("{np}"), r"(\d+)")
+        for name in names:
+            m = re.fullmatch(pattern, name)
+            if m and name not in known:
+                np = int(m.group(1)) if spec.per_np else None
+                card = name.rsplit(".", 1)[0] + ".md"
+                out.append(Entry(f"{family}/{name.rsplit('.', 1)[0]}", family, kind, name, None,
+                                 card if card in present else None, np, (np,) if np else ()))
+    return tuple(out)
+
+
+@functools.lru_cache(maxsize=8)
+def _listed(folder: str, manifest_stamp) -> tuple:
+    """Every entry of ``folder``'s ``registry.json``, installed or not."""
     listed = []
     if manifest_stamp is not None:
         path = os.path.join(folder, MANIFEST)
@@ -119,19 +184,31 @@ def _entries(folder: str, names: tuple, manifest_stamp) -> tuple:
         if unknown:
             raise WeightsError(f"{path} lists weights of unknown kinds {sorted(set(unknown))}; "
                                f"this gifnets knows {sorted(KINDS)}")
-    present = set(names)
-    out = [e for e in listed if e.file in present]
-    known = {e.file for e in listed}
-    for kind, (family, spec) in KINDS.items():
-        pattern = re.escape(spec.file).replace(re.escape("{np}"), r"(\d+)")
-        for name in names:
-            m = re.fullmatch(pattern, name)
-            if m and name not in known:
-                np = int(m.group(1)) if spec.per_np else None
-                card = name.rsplit(".", 1)[0] + ".md"
-                out.append(Entry(f"{family}/{name.rsplit('.', 1)[0]}", family, kind, name, None,
-                                 card if card in present else None, np, (np,) if np else ()))
-    return tuple(out)
+    return tuple(listed)
+
+
+def missing_keras(*kinds: str) -> list[str]:
+    """The ``.keras`` files (of ``kinds``; all without) that ``registry.json`` lists but that are not installed."""
+    folder = weights_dir()
+    present = {e.file for e in entries()}
+    return [e.file for e in _listed(folder, _stamp(os.path.join(folder, MANIFEST)))
+            if e.file.endswith(".keras") and e.file not in present and (not kinds or e.kind in kinds)]
+
+
+def _shown(files) -> str:
+    files = sorted(files)
+    return ", ".join(files[:3]) + (f" and {len(files) - 3} more" if len(files) > 3 else "")
+
+
+def keras_not_installed(files, what: str = "") -> KerasWeightsNotInstalledError:
+    """The one-line error for ``.keras`` ``files`` that the registry lists and this install lacks."""
+    return KerasWeightsNotInstalledError(f"{what or 'this'} needs the Keras weights ({_shown(files)}), which this "
+                                         f"runtime install lacks: {KERAS_INSTALL}")
+
+
+def keras_hint(files) -> str:
+    """What to add to a "needs TensorFlow" line when ``files`` (:func:`missing_keras`) are missing too, else ``""``."""
+    return f"; and the Keras weights ({_shown(files)}): {KERAS_INSTALL}" if files else ""
 
 
 def find_model(kind: str, np: int | None = None, explicit: str | None = None, search_runs: bool = True) -> str:
@@ -149,13 +226,30 @@ def find_model(kind: str, np: int | None = None, explicit: str | None = None, se
     for path in candidates:
         if os.path.exists(path):
             return path
+    absent = [f for f in missing_keras(kind) if f == os.path.basename(candidates[0])]
+    if absent:
+        raise keras_not_installed(absent, f"the {spec.title or kind} model")
     what = f"{kind} model" + (f" for Np={np}" if np is not None else "")
     raise MissingPrerequisiteError(f"no trained {what} (looked in {', '.join(candidates)}); run `{command}` first")
 
 
 def shipped_colors(kind: str) -> list[int]:
-    """The Np values with installed weights of ``kind`` (``palette`` or ``dither``)."""
-    return sorted({e.np for e in entries(kind) if e.np is not None})
+    """The Np values with installed weights of ``kind`` (``palette`` or ``dither``): its ``.keras`` or runtime files."""
+    return sorted({e.np for e in entries() if e.kind in (kind, f"{kind}_tflite") and e.np is not None})
+
+
+#: What the runtime reads of a network's config (recorded with its runtime entry by ``export.export_runtime``).
+RUNTIME_CONFIG_KEYS = ("input_size", "head", "head_sizes", "nested_sizes", "num_colors")
+
+
+def net_config(kind: str, np: int | None = None) -> dict:
+    """The config of the installed ``kind`` network: its ``.keras`` file's, else (a runtime install) the part of it
+    recorded with its ``.tflite`` entry (:data:`RUNTIME_CONFIG_KEYS`)."""
+    path = shipped_path(kind, np)
+    if os.path.exists(path):
+        return file_config(path)
+    entry = next((e for e in entries(f"{kind}_tflite") if e.np == np), None)
+    return dict(entry.config or {}) if entry else {}
 
 
 def file_config(path: str) -> dict:
@@ -180,15 +274,14 @@ def palette_sizes() -> dict[int, int]:
     nets = shipped_colors("palette")
     sizes = {np: np for np in nets}  # a file of a size's own comes first
     for np in nets:
-        for size in file_config(shipped_path("palette", np)).get("head_sizes") or ():
+        for size in net_config("palette", np).get("head_sizes") or ():
             sizes.setdefault(int(size), np)
     return sizes
 
 
 def _is_nested(np_colors: int) -> bool:
     """Whether the installed PaletteNet giving ``np_colors`` is nested (its first n colours are a palette)."""
-    path = shipped_path("palette", palette_sizes().get(np_colors, np_colors))
-    return bool(file_config(path).get("nested_sizes"))
+    return bool(net_config("palette", palette_sizes().get(np_colors, np_colors)).get("nested_sizes"))
 
 
 def palette_net_for(n: int) -> tuple[int, str]:
@@ -237,8 +330,7 @@ def sha256(path: str) -> str:
 
 def entry_for(path: str) -> Entry | None:
     """The registry entry of ``path`` when it is a file of the weights folder."""
-    folder = os.path.realpath(weights_dir())
-    if os.path.dirname(os.path.realpath(path)) != folder:
+    if os.path.dirname(os.path.realpath(path)) not in {os.path.realpath(d) for d in weights_dirs()}:
         return None
     name = os.path.basename(path)
     return next((e for e in entries() if e.file == name), None)
@@ -281,11 +373,13 @@ def load(kind: str, np: int | None = None, explicit: str | None = None, search_r
                            f"reinstall gifnets or retrain it (`{_spec(kind).trainer.format(np=np)}`)") from None
 
 
-def runtime_entry(source: Entry, file: str) -> Entry:
-    """The registry entry of the LiteRT runtime model ``file`` built from ``source``'s ``.keras`` file."""
+def runtime_entry(source: Entry, file: str, config: dict | None = None) -> Entry:
+    """The registry entry of the LiteRT runtime model ``file`` built from ``source``'s ``.keras`` file; ``config``:
+    what the runtime reads of the source's config (:data:`RUNTIME_CONFIG_KEYS`, :func:`net_config`)."""
+    config = {k: config[k] for k in RUNTIME_CONFIG_KEYS if k in config} if config else None
     return Entry(f"{source.name}_tflite", source.family, f"{source.kind}_tflite", file, None, source.card, source.np,
                  source.serves, "python -m export.export_runtime",
-                 "python benchmarks/runtime_equivalence.py ../shared/data/val", source.file, source.sha256)
+                 "python benchmarks/runtime_equivalence.py ../shared/data/val", source.file, source.sha256, config or None)
 
 
 def record(entry: Entry, folder: str | None = None) -> None:
@@ -300,5 +394,9 @@ def record(entry: Entry, folder: str | None = None) -> None:
             data = json.load(f)
     entry = dataclasses.replace(entry, sha256=sha256(os.path.join(folder, entry.file)))
     row = {**dataclasses.asdict(entry), "serves": list(entry.serves)}
-    data["entries"] = [e for e in data["entries"] if e.get("file") != entry.file] + [row]
+    if row["config"] is None:
+        del row["config"]
+    rows = data["entries"]  # replaced in place (a stable file for diffs and merges), else appended
+    at = next((i for i, e in enumerate(rows) if e.get("file") == entry.file), len(rows))
+    data["entries"] = rows[:at] + [row] + [e for e in rows[at + 1:] if e.get("file") != entry.file]
     atomic_write(path, (json.dumps(data, indent=2) + "\n").encode(), force=True)
