@@ -2,7 +2,8 @@
 
 Each setting is a Python dict of ``encode_frames`` keywords; ``threshold=N`` overrides the reuse threshold that
 ``--quality`` would set; ``candidates=`` and ``multiplier=`` set ``dither='ordered'``'s ``animate.ORDERED_CANDIDATES``
-and ``ORDERED_MULTIPLIER``. Prints bytes, mean PSNR, VMAF (``--vmaf``), flicker and encode seconds; the lab notebook
+and ``ORDERED_MULTIPLIER``; an upper-case key sets that ``animate`` constant for the row (``TIER_SCENE=0.3``).
+Prints bytes, mean PSNR, VMAF (``--vmaf``), flicker and encode seconds; the lab notebook
 (docs/experiments/animation.md) records the runs that chose the defaults.
 
     python benchmarks/animation_settings.py --clips bigbuckbunny carphone_pristine --vmaf \\
@@ -37,6 +38,10 @@ def main(argv=None) -> int:
             options = eval(text, {"dict": dict})  # noqa: S307 - a benchmark's own command line
             threshold = options.pop("threshold", None)
             ordered = {k: options.pop(k) for k in ("candidates", "multiplier") if k in options}
+            knobs = {k: options.pop(k) for k in list(options) if k.isupper()}  # animate's module constants
+            saved_knobs = {k: getattr(animate, k) for k in knobs}
+            for k, v in knobs.items():
+                setattr(animate, k, v)
             saved = animate.ORDERED_CANDIDATES, animate.ORDERED_MULTIPLIER
             animate.ORDERED_CANDIDATES = ordered.get("candidates", saved[0])
             animate.ORDERED_MULTIPLIER = ordered.get("multiplier", saved[1])
@@ -49,6 +54,8 @@ def main(argv=None) -> int:
             finally:
                 animate.quality_settings = original
                 animate.ORDERED_CANDIDATES, animate.ORDERED_MULTIPLIER = saved
+                for k, v in saved_knobs.items():
+                    setattr(animate, k, v)
             m, _ = ab.measure(clip, r.gif_bytes, args.vmaf)
             print(f"| {clip.name} | `{text}` | {r.bytes:,} | {m['psnr']:.2f} | {m['vmaf']:.2f} | {m['flicker']:.3f} | "
                   f"{seconds:.2f} | {r.palette_mode} ({r.palettes}) |", flush=True)

@@ -67,7 +67,8 @@ def add_parser(sub):
                       "frames (default: %(default)s)")
     anim.add_argument("--palette-mode", choices=animate_modes(), default="auto",
                       help="global: one palette; frame: one per frame; mixed: a new one where a scene changes; "
-                      "auto: the best by measured bytes and quality on the first frames (default: %(default)s)")
+                      "tiered: a 256-colour first frame, then small local tables fitted to each frame's changed "
+                      "pixels; auto: the best by measured bytes and quality on the first frames (default: %(default)s)")
     anim.add_argument("--max-frames", type=cli_args.positive_int, default=None, metavar="N",
                       help="refuse inputs of more than N frames (default: 10000)")
     p.add_argument("-f", "--force", action="store_true", help="overwrite existing outputs (never an input)")

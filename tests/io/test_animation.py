@@ -67,7 +67,7 @@ def gifsicle_frames(data: bytes) -> list[np.ndarray]:
     return frames
 
 
-@pytest.mark.parametrize("mode", ["global", "frame", "mixed"])
+@pytest.mark.parametrize("mode", ["global", "frame", "mixed", "tiered"])
 def test_decoders_agree_on_composited_frames(mode):
     frames = moving_clip()
     result = encode(frames, palette_mode=mode, quality=80, colors=32)
@@ -274,3 +274,34 @@ def test_keep_margin_stops_noise_flipping_still_pixels(monkeypatch):
     assert kept < 0.6 * plain, (kept, plain)
     assert psnr_kept > psnr_plain - 0.5
     assert animate.quality_settings(70)["keep_margin"] == 0
+
+
+def test_tiered_palettes_full_first_frame_small_local_tables():
+    """``palette_mode="tiered"``: the first frame on the large table (256 entries), later frames on small local tables
+    fitted to their changed pixels; a changed pixel is rewritten only when its new colour is closer to its source
+    than the one shown; Pillow, ffmpeg and our compositor see the same frames, and the encoder's PSNR is theirs."""
+    frames = moving_clip(n=6)
+    result = encode(frames, palette_mode="tiered", quality=50, colors=256)
+    assert result.palette_mode == "tiered" and result.methods[1] == "none"
+    raw = gif_io.decode_gif(result.gif_bytes)
+    assert len(raw) == len(frames)
+    assert len(raw[0].palette) == 256 and raw[0].indices.shape == (40, 48)
+    local = animate.tier_local_colors(50)
+    assert local == 32
+    assert all(len(f.palette) <= local and f.transparent_index is not None for f in raw[1:])
+    assert len({f.palette.tobytes() for f in raw[1:]}) >= 2  # fitted per frame
+    ours, _ = animation.composite_gif(result.gif_bytes)
+    for name, theirs in (("pillow", pillow_frames(result.gif_bytes)), ("ffmpeg", ffmpeg_frames(result.gif_bytes, 48, 40))):
+        assert len(theirs) == len(ours), name
+        for i, (a, b) in enumerate(zip(ours, theirs)):
+            np.testing.assert_array_equal(a, b, err_msg=f"{name} frame {i}")
+    rewritten = 0
+    for prev, cur, src in zip(ours, ours[1:], frames[1:]):
+        moved = (prev != cur).any(-1)
+        rewritten += int(moved.sum())
+        e_new = ((cur[moved].astype(int) - src[moved]) ** 2).sum(-1)
+        e_old = ((prev[moved].astype(int) - src[moved]) ** 2).sum(-1)
+        assert (e_new < e_old).all()
+    assert rewritten > 0
+    psnr = np.mean([10 * np.log10(255 ** 2 / np.mean((a.astype(float) - b) ** 2)) for a, b in zip(frames, ours)])
+    assert abs(psnr - result.psnr) < 1e-3
