@@ -15,11 +15,12 @@ def _smooth(size=96):
 
 
 def _gifs(rgb, colors=16):
-    from gif_pipeline.quant import dithering
-    from gif_pipeline.quant.palettes import make_palette
+    """The GIF of ``rgb`` without dither and with Floyd-Steinberg on the same median-cut palette (Pillow)."""
+    from PIL import Image
 
-    palette = np.asarray(make_palette(rgb, colors, "median-cut"), np.uint8)
-    return palette[dithering.remap(rgb, palette, "none")], palette[dithering.remap(rgb, palette, "fs")]
+    plain = Image.fromarray(rgb).quantize(colors, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+    fs = Image.fromarray(rgb).quantize(palette=plain, dither=Image.Dither.FLOYDSTEINBERG)
+    return np.asarray(plain.convert("RGB")), np.asarray(fs.convert("RGB"))
 
 
 def test_features_separate_a_smooth_image_quantized_without_and_with_floyd_steinberg():
