@@ -18,24 +18,30 @@ import numpy as np
 from absl import app, flags
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("preset", None, "A named fit (gif_pipeline/models/restore/presets.py TRAINING_PRESETS"
-                    "['fit_dither_router']); flags given on the command line win.")
-flags.DEFINE_list("train_gifs", None, "GIF caches of trainers/make_router_gifs to fit on.")
-flags.DEFINE_list("val_gifs", None, "GIF caches to report accuracy on (not used for the fit).")
-flags.DEFINE_enum("model", "mlp", ["logistic", "mlp"], "The model on the standardized features.")
-flags.DEFINE_integer("hidden", 16, "MLP hidden units.")
-flags.DEFINE_float("l2", 1e-3, "L2 penalty on the weights (per example).")
-flags.DEFINE_integer("steps", 3000, "MLP: full-batch Adam steps.")
-flags.DEFINE_float("learning_rate", 0.01, "MLP: Adam step size.")
-flags.DEFINE_list("features", None, "Feature names to use (default: all of router.FEATURE_NAMES).")
-flags.DEFINE_enum("transform", "signed_log100", ["none", "signed_log100"], "Feature transform before standardizing "
-                  "(router.TRANSFORMS).")
-flags.DEFINE_integer("seed", 1, "Seed of the MLP's initial weights.")
-flags.DEFINE_string("out", "runs/router/dither_router.json", "The router's JSON.")
-flags.DEFINE_bool("ship", False, "Also copy it into the weights folder (gif_pipeline/weights/, or $GIFNETS_WEIGHTS) "
-                  "with its card and registry entry.")
-flags.DEFINE_string("bench_table", None, "A text file put in the card under 'Held-out GIFs' (the output of "
-                    "benchmarks/router_eval.py).")
+
+
+def define_flags():
+    """The flags (defined on demand: several trainers share one process in the tests, and absl refuses a flag
+    defined twice)."""
+    flags.DEFINE_string("preset", None, "A named fit (gif_pipeline/models/restore/presets.py TRAINING_PRESETS"
+                        "['fit_dither_router']); flags given on the command line win.")
+    flags.DEFINE_list("train_gifs", None, "GIF caches of trainers/make_router_gifs to fit on.")
+    flags.DEFINE_list("val_gifs", None, "GIF caches to report accuracy on (not used for the fit).")
+    flags.DEFINE_enum("model", "mlp", ["logistic", "mlp"], "The model on the standardized features.")
+    flags.DEFINE_integer("hidden", 16, "MLP hidden units.")
+    flags.DEFINE_float("l2", 1e-3, "L2 penalty on the weights (per example).")
+    flags.DEFINE_integer("steps", 3000, "MLP: full-batch Adam steps.")
+    flags.DEFINE_float("learning_rate", 0.01, "MLP: Adam step size.")
+    flags.DEFINE_list("features", None, "Feature names to use (default: all of router.FEATURE_NAMES).")
+    flags.DEFINE_enum("transform", "signed_log100", ["none", "signed_log100"], "Feature transform before standardizing "
+                      "(router.TRANSFORMS).")
+    flags.DEFINE_integer("seed", 1, "Seed of the MLP's initial weights.")
+    flags.DEFINE_string("out", "runs/router/dither_router.json", "The router's JSON.")
+    flags.DEFINE_bool("ship", False, "Also copy it into the weights folder (gif_pipeline/weights/, or $GIFNETS_WEIGHTS) "
+                      "with its card and registry entry.")
+    flags.DEFINE_string("bench_table", None, "A text file put in the card under 'Held-out GIFs' (the output of "
+                        "benchmarks/router_eval.py).")
+
 
 CARD = """# dither router: `dither_router.json`
 
@@ -225,4 +231,5 @@ def ship(path: str, params: dict, n_train: int, n_val: int) -> None:
 
 
 if __name__ == "__main__":
+    define_flags()
     app.run(main)

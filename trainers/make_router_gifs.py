@@ -23,17 +23,23 @@ from absl import app, flags
 from PIL import Image
 
 FLAGS = flags.FLAGS
-flags.DEFINE_multi_string("data", ["../shared/data/train"], "Photo folder(s).")
-flags.DEFINE_enum("split", "train", ["train", "val", "all"], "The stable 80/20 hash split of the files.")
-flags.DEFINE_integer("gifs", 2000, "GIFs in all (indices 0..gifs-1; a shard makes every n-th).")
-flags.DEFINE_string("shard", "0/1", "k/n: make the GIFs with index % n == k.")
-flags.DEFINE_integer("size", 256, "GIF side.")
-flags.DEFINE_float("noise", 0.0, "Grain: half of the photos get Gaussian noise of a std uniform in [1, noise] grey levels "
-                   "(monochrome or per channel, 1:1) before quantizing (0: none).")
-flags.DEFINE_integer("seed", 1, "Seed: GIF i is a function of (seed, i).")
-flags.DEFINE_integer("threads", 1, "TensorFlow intra/inter-op threads (k-means, gifnets' networks).")
-flags.DEFINE_string("out", None, "Output .npz.")
-flags.mark_flag_as_required("out")
+
+
+def define_flags():
+    """The flags (defined on demand: several trainers share one process in the tests, and absl refuses a flag
+    defined twice)."""
+    flags.DEFINE_multi_string("data", ["../shared/data/train"], "Photo folder(s).")
+    flags.DEFINE_enum("split", "train", ["train", "val", "all"], "The stable 80/20 hash split of the files.")
+    flags.DEFINE_integer("gifs", 2000, "GIFs in all (indices 0..gifs-1; a shard makes every n-th).")
+    flags.DEFINE_string("shard", "0/1", "k/n: make the GIFs with index % n == k.")
+    flags.DEFINE_integer("size", 256, "GIF side.")
+    flags.DEFINE_float("noise", 0.0, "Grain: half of the photos get Gaussian noise of a std uniform in [1, noise] grey levels "
+                       "(monochrome or per channel, 1:1) before quantizing (0: none).")
+    flags.DEFINE_integer("seed", 1, "Seed: GIF i is a function of (seed, i).")
+    flags.DEFINE_integer("threads", 1, "TensorFlow intra/inter-op threads (k-means, gifnets' networks).")
+    flags.DEFINE_string("out", None, "Output .npz.")
+    flags.mark_flag_as_required("out")
+
 
 BENCH_COLORS = (16, 32, 64, 256)
 
@@ -115,4 +121,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    define_flags()
     app.run(main)
