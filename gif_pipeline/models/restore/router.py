@@ -24,6 +24,8 @@ __all__ = ["SIDE", "FEATURE_NAMES", "TRANSFORMS", "features", "Router", "read", 
 #: The router reads at most this many pixels per side (a centre crop), like the CNN classifier.
 SIDE = 512
 FORMAT = 1
+#: A GIF frame has at most 256 colours; an image with more is reduced to at most this many first (:func:`features`).
+MAX_COLORS = 256
 _BLOCK = 8
 
 FEATURE_NAMES = (
@@ -97,6 +99,15 @@ def features(rgb: np.ndarray, side: int = SIDE) -> np.ndarray:
     code = (rgb[..., 0].astype(np.int32) << 16) | (rgb[..., 1].astype(np.int32) << 8) | rgb[..., 2]
     colors, inverse = np.unique(code, return_inverse=True)
     k = len(colors)
+    for mask in (0xF8, 0xF0, 0xE0, 0xC0, 0x80):
+        # Not a GIF frame (a photo given to restore): fewer bits per channel until at most 256 colours, so that the
+        # palette statistics below (a K x K distance matrix) stay small.
+        if k <= MAX_COLORS:
+            break
+        rgb = rgb & np.uint8(mask)
+        code = (rgb[..., 0].astype(np.int32) << 16) | (rgb[..., 1].astype(np.int32) << 8) | rgb[..., 2]
+        colors, inverse = np.unique(code, return_inverse=True)
+        k = len(colors)
     idx = inverse.reshape(h, w).astype(np.int32)
     palette = np.stack([(colors >> 16) & 255, (colors >> 8) & 255, colors & 255], axis=1).astype(np.float32)
     f = {"log2_colors": np.log2(k)}
