@@ -108,7 +108,10 @@ def features(rgb: np.ndarray, side: int = SIDE) -> np.ndarray:
         code = (rgb[..., 0].astype(np.int32) << 16) | (rgb[..., 1].astype(np.int32) << 8) | rgb[..., 2]
         colors, inverse = np.unique(code, return_inverse=True)
         k = len(colors)
-    idx = inverse.reshape(h, w).astype(np.int32)
+    # Palette indices: uint8 (k <= 256) for the many comparisons below (a quarter of int32's memory traffic); the
+    # pair codes use a wide copy.
+    idx = inverse.reshape(h, w).astype(np.uint8)
+    wide = idx.astype(np.int32)
     palette = np.stack([(colors >> 16) & 255, (colors >> 8) & 255, colors & 255], axis=1).astype(np.float32)
     f = {"log2_colors": np.log2(k)}
 
@@ -148,7 +151,7 @@ def features(rgb: np.ndarray, side: int = SIDE) -> np.ndarray:
         np.fill_diagonal(d2, np.inf)
         spacing = float(np.median(np.sqrt(d2.min(axis=1))))
         flat = d2.ravel()
-        pairs = np.concatenate([(idx[:, 1:] * k + idx[:, :-1])[ch], (idx[1:] * k + idx[:-1])[cv]]).astype(np.int64)
+        pairs = np.concatenate([(wide[:, 1:] * k + wide[:, :-1])[ch], (wide[1:] * k + wide[:-1])[cv]]).astype(np.int64)
         dist = np.sqrt(np.take(flat, pairs))
         if dist.size:
             f["step_median"] = float(np.median(dist)) / max(spacing, 1e-6)
@@ -170,7 +173,7 @@ def features(rgb: np.ndarray, side: int = SIDE) -> np.ndarray:
         if pairs.size:
             lo, hi = np.minimum(pairs // k, pairs % k), np.maximum(pairs // k, pairs % k)
             f["pairs_per_color"] = len(np.unique(lo * k + hi)) / k
-        joint = np.bincount((idx[:, 1:] * k + idx[:, :-1]).ravel().astype(np.int64), minlength=k * k) if k <= 4096 \
+        joint = np.bincount((wide[:, 1:] * k + wide[:, :-1]).ravel().astype(np.int64), minlength=k * k) if k <= 4096 \
             else None
         if joint is not None:
             p = joint / joint.sum()
@@ -228,7 +231,7 @@ def features(rgb: np.ndarray, side: int = SIDE) -> np.ndarray:
                 # Per block: sum over colours of squared counts, from one histogram of (block, colour).
                 nby, nbx = h // B, w // B
                 block_id = (np.arange(nby * B)[:, None] // B) * nbx + (np.arange(nbx * B)[None, :] // B)
-                hist = np.bincount((block_id * k + idx[:nby * B, :nbx * B]).ravel(), minlength=nby * nbx * k)
+                hist = np.bincount((block_id * k + wide[:nby * B, :nbx * B]).ravel(), minlength=nby * nbx * k)
                 same = (hist.reshape(nby * nbx, k).astype(np.float64) ** 2).sum(1).reshape(nby, nbx)
                 # each pixel's changes with its left and upper neighbours: 2 B^2 pairs per block (inner blocks)
                 expected = (1.0 - same / (B * B) ** 2) * (2 * B * B)
