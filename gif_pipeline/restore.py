@@ -1,7 +1,10 @@
 """GIF restoration (GIF2Video's CCDNet): a GIF's colours back towards the original photo's.
 
-``restore_image(rgb)`` takes a decoded GIF frame (uint8 ``[H, W, 3]``), decides whether it is dithered (the dither
-classifier, unless ``model`` says ``plain`` or ``dithered``), and runs that model's CCDNet-``steps`` (1-3). Steps
+``restore_image(rgb)`` takes a decoded GIF frame (uint8 ``[H, W, 3]``), decides whether it is dithered (unless
+``model`` says ``plain`` or ``dithered``), and runs that model's CCDNet-``steps`` (1-3). The decision
+(:func:`classify`) is the numpy dither router's (:mod:`gif_pipeline.models.restore.router`: statistics of the GIF's
+own colours and a small fitted model; the same on both backends) when ``dither_router.json`` is installed, else the
+CNN classifier's (GIF2Video §6.1.1; ``router="cnn"`` asks for it). Steps
 after the first read the GIF's own palette: the frame's distinct colours (a GIF frame has at most 256); an image
 with more colours (a PNG or JPEG given to restore) uses a 256-colour median-cut palette of itself, and the result
 says so (``palette_source``). Large images run in overlapping tiles (:data:`TILE` px plus a :data:`HALO` px
@@ -30,6 +33,8 @@ __all__ = ["RestoreResult", "restore_image", "restore_frames", "iter_restore_fra
            "TILE", "HALO"]
 
 MODELS = ("auto", "plain", "dithered")
+#: Who decides ``--model auto``: ``auto`` (the numpy router if installed, else the CNN), ``router`` or ``cnn``.
+ROUTERS = ("auto", "router", "cnn")
 KINDS = {"plain": "ccdnet_plain", "dithered": "ccdnet_dithered"}
 TILE = 512
 HALO = 64
@@ -49,9 +54,10 @@ class RestoreResult:
     seconds: float
     consistent: bool = False  # the consistency post-step ran (a GIF's own palette only)
     backend: str = ""  # where the CCDNet ran: "litert" or "tf"
+    router: str | None = None  # who gave the probability: "router" (numpy) or "cnn"; None when the model was forced
 
     def stats(self, gif: np.ndarray | None = None) -> dict:
-        out = {"model": self.model, "dithered_probability": self.probability, "steps": self.steps,
+        out = {"model": self.model, "dithered_probability": self.probability, "router": self.router, "steps": self.steps,
                "palette_colors": self.palette_colors, "palette_source": self.palette_source,
                "consistent": self.consistent, "backend": self.backend, "seconds": round(self.seconds, 4)}
         if gif is not None:
@@ -152,9 +158,32 @@ def _classifier_function(explicit: str | None = None, backend: str = "tf"):
     return run
 
 
-def classify(rgb: np.ndarray, backend: str | None = None) -> float:
-    """P(dithered) of a GIF frame by the dither classifier (on a centre crop of at most 512x512)."""
+def router_kind(router: str = "auto") -> str:
+    """``router`` or ``cnn``: who decides ``--model auto``. ``auto``: the numpy dither router when its file is
+    installed in the weights folder, else the CNN classifier."""
+    if router not in ROUTERS:
+        raise ValueError(f"router must be one of {ROUTERS}, got {router!r}")
+    if router != "auto":
+        return router
+    from gif_pipeline.errors import MissingPrerequisiteError
+    from gif_pipeline.weights import registry
+
+    try:
+        registry.find_model("dither_router", search_runs=False)
+        return "router"
+    except MissingPrerequisiteError:
+        return "cnn"
+
+
+def classify(rgb: np.ndarray, backend: str | None = None, router: str = "auto") -> float:
+    """P(dithered) of a GIF frame: the numpy dither router's (``router="router"``; a centre crop of at most 512x512;
+    the same on every backend) or the CNN classifier's (``"cnn"``, on a centre crop of at most 512x512, on
+    ``backend``); ``auto``: :func:`router_kind`."""
     rgb = _check_rgb(rgb)
+    if router_kind(router) == "router":
+        from gif_pipeline.models.restore import router as dither_router
+
+        return dither_router.load().probability(rgb)
     h, w = rgb.shape[:2]
     s = CLASSIFIER_SIDE
     y, x = max(0, (h - s) // 2), max(0, (w - s) // 2)
@@ -163,12 +192,12 @@ def classify(rgb: np.ndarray, backend: str | None = None) -> float:
     return float(np.asarray(function(crop))[0, 0])
 
 
-def _route(rgb_frames, model: str, backend: str | None = None) -> tuple[str, float | None]:
+def _route(rgb_frames, model: str, backend: str | None = None, router: str = "auto") -> tuple[str, float | None]:
     if model not in MODELS:
         raise ValueError(f"model must be one of {MODELS}, got {model!r}")
     if model != "auto":
         return model, None
-    p = float(np.mean([classify(f, backend) for f in rgb_frames]))
+    p = float(np.mean([classify(f, backend, router) for f in rgb_frames]))
     return ("dithered" if p >= 0.5 else "plain"), p
 
 
@@ -209,15 +238,16 @@ def _check_options(steps, tile, halo):
 
 
 def restore_image(rgb, steps: int = DEFAULT_STEPS, model: str = "auto", palette=None, tile: int = TILE,
-                  halo: int = HALO, consistent: bool = True, backend: str | None = None) -> RestoreResult:
-    """Restore one GIF frame (uint8 ``[H, W, 3]``). ``model``: ``auto`` (the classifier routes), ``plain`` or
-    ``dithered``. ``palette``: the GIF's palette (uint8 ``[K, 3]``); default :func:`image_palette`.
+                  halo: int = HALO, consistent: bool = True, backend: str | None = None,
+                  router: str = "auto") -> RestoreResult:
+    """Restore one GIF frame (uint8 ``[H, W, 3]``). ``model``: ``auto`` (:func:`classify` routes, by ``router``),
+    ``plain`` or ``dithered``. ``palette``: the GIF's palette (uint8 ``[K, 3]``); default :func:`image_palette`.
     ``consistent``: keep the result consistent with the GIF (:mod:`gif_pipeline.models.restore.consistency`).
     ``backend``: ``auto``, ``litert`` or ``tf`` (:func:`resolve_backend`)."""
     _check_options(steps, tile, halo)
     rgb = _check_rgb(rgb)
     start = time.perf_counter()
-    which, probability = _route([rgb], model, backend)
+    which, probability = _route([rgb], model, backend, router)
     if palette is None:
         palette, source = image_palette(rgb)
     else:
@@ -226,38 +256,44 @@ def restore_image(rgb, steps: int = DEFAULT_STEPS, model: str = "auto", palette=
     consistent = consistent and source != "median-cut-256"
     out = _restore(rgb, which, steps, palette, tile, halo, consistent, backend)
     return RestoreResult(out, which, probability, steps, len(palette), source, time.perf_counter() - start,
-                         consistent, resolve_backend(KINDS[which], backend))
+                         consistent, resolve_backend(KINDS[which], backend),
+                         router_kind(router) if model == "auto" else None)
 
 
 def restore_frames(frames, steps: int = DEFAULT_STEPS, model: str = "auto", tile: int = TILE,
-                   halo: int = HALO, consistent: bool = True, backend: str | None = None) -> list[RestoreResult]:
+                   halo: int = HALO, consistent: bool = True, backend: str | None = None,
+                   router: str = "auto") -> list[RestoreResult]:
     """Restore every frame of an animation (uint8 ``[H, W, 3]`` each). One model serves the whole animation:
-    with ``auto`` the classifier's mean probability over the frames decides. Each frame uses its own palette."""
-    return list(iter_restore_frames(frames, steps, model, tile, halo, consistent, backend))
+    with ``auto`` the mean P(dithered) over the frames decides (:func:`classify`). Each frame uses its own palette."""
+    return list(iter_restore_frames(frames, steps, model, tile, halo, consistent, backend, router))
 
 
 def iter_restore_frames(frames, steps: int = DEFAULT_STEPS, model: str = "auto", tile: int = TILE,
-                        halo: int = HALO, consistent: bool = True, backend: str | None = None):
+                        halo: int = HALO, consistent: bool = True, backend: str | None = None, router: str = "auto"):
     """:func:`restore_frames` one frame at a time (a generator: the routing runs on all frames first, then each
     frame is restored when asked for; ``gifnets restore --interpolate`` streams it)."""
     _check_options(steps, tile, halo)
     frames = [_check_rgb(f) for f in frames]
     if not frames:
         raise GifnetsError("no frames to restore")
-    which, probability = _route(frames, model, backend)
+    which, probability = _route(frames, model, backend, router)
     ran = resolve_backend(KINDS[which], backend)
+    decided = router_kind(router) if model == "auto" else None
     for f in frames:
         t = time.perf_counter()
         palette, source = image_palette(f)
         ok = consistent and source != "median-cut-256"
         yield RestoreResult(_restore(f, which, steps, palette, tile, halo, ok, ran), which, probability, steps,
-                            len(palette), source, time.perf_counter() - t, ok, ran)
+                            len(palette), source, time.perf_counter() - t, ok, ran, decided)
 
 
 def clear_model_cache():
     _model.cache_clear()
     _ccdnet_function.cache_clear()
     _classifier_function.cache_clear()
+    from gif_pipeline.models.restore import router
+
+    router.load.cache_clear()
     from gif_pipeline.runtime import litert
 
     litert.clear_cache()

@@ -416,3 +416,37 @@ def test_interp_bench_ccdnet_rows(tiny_restore_interp):
     np.testing.assert_array_equal(videos["repeat (nearest) + CCDNet"][::2], restored)
     np.testing.assert_array_equal(videos["interpnet + CCDNet"][::2], restored)  # kept frames: the restored ones
     assert rows[1]["psnr_kept"] != rows[0]["psnr_kept"]  # CCDNet changed the kept frames
+
+
+def test_the_numpy_router_routes_auto_on_both_backends(tiny_restore_runtime, tmp_path, monkeypatch):
+    """With ``dither_router.json`` installed (the shipped one, copied beside the tiny networks) ``--model auto`` is
+    routed by it, the same on LiteRT and TensorFlow, and on the runtime install; the CNN stays reachable."""
+    import shutil
+
+    from gif_pipeline import restore
+    from gif_pipeline.weights import registry
+
+    folder = tmp_path / "weights"
+    shutil.copytree(tiny_restore_runtime, folder)
+    monkeypatch.delenv("GIFNETS_WEIGHTS", raising=False)
+    shutil.copy(registry.find_model("dither_router", search_runs=False), folder / "dither_router.json")
+    monkeypatch.setenv("GIFNETS_WEIGHTS", str(folder))
+    restore.clear_model_cache()
+    rgb = np.asarray(Image.open(PHOTO).convert("RGB").resize((128, 128), Image.LANCZOS))
+    plain = Image.fromarray(rgb).quantize(32)
+    dithered = Image.fromarray(rgb).quantize(palette=plain, dither=Image.Dither.FLOYDSTEINBERG)
+    gifs = {"plain": np.asarray(plain.convert("RGB")), "dithered": np.asarray(dithered.convert("RGB"))}
+    assert restore.router_kind() == "router"
+    for which, gif in gifs.items():
+        lite = restore.restore_image(gif, steps=1, backend="litert")
+        tf_ = restore.restore_image(gif, steps=1, backend="tf")
+        assert lite.model == tf_.model == which and lite.router == tf_.router == "router"
+        assert lite.probability == tf_.probability and lite.stats()["router"] == "router"
+        assert 0 <= restore.classify(gif, router="cnn") <= 1  # the CNN classifier is still there
+    restore.clear_model_cache()
+    path = tmp_path / "dithered.gif"
+    dithered.save(path)
+    r = _restore_cli(folder, tmp_path, str(path), "-o", str(tmp_path / "out.png"), "--json", "-q", "--steps", "1")
+    assert r.returncode == 0, r.stderr
+    stats = json.loads(r.stdout.splitlines()[0])
+    assert stats["router"] == "router" and stats["model"] == "dithered" and stats["dithered_probability"] >= 0.5

@@ -62,14 +62,17 @@ def add_parser(sub):
     p.add_argument("-f", "--force", action="store_true", help="overwrite existing outputs (never an input)")
     p.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
     p.add_argument("--json", action="store_true",
-                   help="one JSON object per file: the model that ran, the classifier's probability, timing")
+                   help="one JSON object per file: the model that ran, P(dithered) and who gave it (router), timing")
     p.set_defaults(func=run)
 
 
 def networks(model: str) -> tuple[str, ...]:
     """The restore networks (weight kinds) that a run with ``--model`` may use."""
     if model == "auto":
-        return ("gif_classifier", "ccdnet_plain", "ccdnet_dithered")
+        from gif_pipeline import restore
+
+        # The numpy dither router needs no network; without it the CNN classifier routes.
+        return (("gif_classifier",) if restore.router_kind() == "cnn" else ()) + ("ccdnet_plain", "ccdnet_dithered")
     return (f"ccdnet_{model}",)
 
 

@@ -26,6 +26,12 @@ WEIGHT_KINDS = {
         "gif_classifier", "gif_classifier.keras", "runs/gif_classifier/gif_classifier.keras",
         "trainers/train_gif_classifier --preset=cpu", run_file="gif_classifier.keras", title="dither classifier",
         per_np=False),
+    # The numpy dither router (gif_pipeline/models/restore/router.py): a JSON of fitted parameters; it routes
+    # `gifnets restore --model auto` on both backends (the CNN classifier above stays available: restore.classify).
+    "dither_router": WeightKind(
+        "dither_router", "dither_router.json", "runs/router/dither_router.json",
+        "trainers/fit_dither_router --preset=shipped", run_file="dither_router.json", title="dither router",
+        per_np=False),
     # The LiteRT runtime models of `gifnets restore`, built from the .keras files above by one command.
     **{f"{kind}_tflite": WeightKind(
         f"{kind}_tflite", f"{kind}.tflite", f"gif_pipeline/weights/{kind}.tflite",
@@ -57,6 +63,13 @@ TRAINING_PRESETS: dict[str, dict[str, dict]] = {
         # The paper's size and crops (GIF2Video §5: 256-px patches, batch 8, full width): a GPU run.
         "paper_step1": {"width_multiplier": 1.0, "batch_size": 8, "learning_rate": 2e-4, "stage": 1, "steps": 200000,
                         "seed": 1, "train_cache": f"{_CACHE}/plain_train_256.npz", "model_dir": "runs/ccdnet_paper_s1"},
+    },
+    # trainers/fit_dither_router on the GIF caches of trainers/make_router_gifs (docs/experiments/restore.md).
+    "fit_dither_router": {
+        "shipped": {"train_gifs": [f"runs/router/{s}_{k}of2.npz" for s in ("train", "grain_train") for k in (0, 1)],
+                    "val_gifs": [f"runs/router/{s}_{k}of2.npz" for s in ("val", "grain_val") for k in (0, 1)],
+                    "model": "mlp", "hidden": 8, "l2": 1e-3, "steps": 3000, "learning_rate": 0.01,
+                    "transform": "signed_log100", "seed": 1, "out": "runs/router/dither_router.json"},
     },
     "train_gif_classifier": {
         "cpu": {"width_multiplier": 0.5, "batch_size": 16, "learning_rate": 5e-4, "steps": 2000, "seed": 1,
