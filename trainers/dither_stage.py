@@ -207,7 +207,6 @@ def run(stage: str):
     (PaletteNet and DitherNet together, Eq. 9) from the flags; write the run's files in ``--model_dir``."""
     from gif_pipeline.errors import GifnetsError
     from gif_pipeline.models.gifnets.gif_encoder import GIFEncoder
-
     from gif_pipeline.training import loop
 
     common.apply_preset(f"train_{stage}")
