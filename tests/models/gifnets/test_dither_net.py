@@ -167,17 +167,21 @@ def test_issue29_defaults_are_the_paper_network():
 
 
 def test_issue29_shipped_weights_load_with_the_default_layout():
-    """The shipped DitherNets are the default layout: they load, config_of gives the new fields' defaults, and
-    a fresh network of that config has the same weights, so the saved values are used unchanged."""
+    """The shipped DitherNets are the paper's layout (the Np = 16 one plus a blue-noise channel since issue 29): they
+    load, config_of reads them, and a fresh network of that config has the same weights, so the saved values are
+    used unchanged."""
     from gif_pipeline.models.gifnets.dither_net import config_of
     from gif_pipeline.weights import registry
 
     for np_colors in registry.shipped_colors("dither"):
         shipped = registry.load("dither", np_colors, search_runs=False)
         config = config_of(shipped)
-        assert (config.noise_channels, config.noise_period, config.upsample) == (0, 256, "transpose")
-        fresh = build_dither_net(config)
-        assert [(v.path, v.shape) for v in fresh.weights] == [(v.path, v.shape) for v in shipped.weights]
+        # the Np = 16 network has a blue-noise input since issue 29 (2026-12-06): the paper's layout plus one channel
+        assert config.upsample == "transpose" and (config.noise_channels, config.noise_period) in ((0, 256), (1, 256))
+        fresh = build_dither_net(config.replace(noise_period=16) if config.noise_channels else config)  # faster texture
+        shapes = [(v.path, v.shape) for v in shipped.weights]
+        assert [(v.path, v.shape) for v in fresh.weights] == [(p, (16, 16, 1) if p.endswith("noise/texture") else s)
+                                                              for p, s in shapes]
 
 
 @pytest.mark.parametrize("overrides", [dict(noise_channels=1), dict(upsample="nearest"), dict(upsample="bilinear"),
