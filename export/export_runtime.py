@@ -17,8 +17,10 @@ For every PaletteNet ``palette_np{N}.keras`` it writes ``palette_np{N}.tflite`` 
   counts are inputs): ``coarse`` ``[1, Nc, 3]``, ``fine`` ``[1, Nf, 3]``, ``palette`` ``[1, K, 3]``,
   ``steps``, ``rounds``, ``fine_steps`` (int32) -> ``palette``.
 
-For every DitherNet ``dither_np{N}.keras``: ``dither_np{N}.tflite`` with one signature ``error``:
-``image`` and ``quantized`` ``[1, H, W, 3]`` -> E' ``[1, H, W, 3]`` (batch norms folded, float32).
+For every DitherNet ``dither_np{N}.keras``: ``dither_np{N}.tflite`` with the signature ``error``:
+``image`` and ``quantized`` ``[1, H, W, 3]`` -> E' ``[1, H, W, 3]`` (batch norms folded, float32); a DitherNet with
+a blue-noise input (issue 29) also has ``tile_align``: ``x`` ``[1]`` -> ``align`` ``[1]`` int32, the multiple tiles of
+a large image must start on (:func:`gif_pipeline.models.gifnets.dither_net.tile_alignment`; 8 when absent).
 
 Restore (``--kinds restore``; :func:`gif_pipeline.models.restore.graph.runtime_functions`), float16 weights unless
 ``--restore-precision float32`` (computed in float32; all float in [-1, 1], dynamic sizes, batch norms folded):
@@ -136,6 +138,7 @@ def dither_signatures(net) -> dict:
     import tensorflow as tf
 
     from gif_pipeline.layers.folding import fold_batch_norm
+    from gif_pipeline.models.gifnets.dither_net import tile_alignment
 
     folded = fold_batch_norm(net, "float32")
     spec = [tf.TensorSpec([1, None, None, 3], tf.float32, name="image"),
@@ -143,7 +146,13 @@ def dither_signatures(net) -> dict:
     fn = tf.function(lambda image, quantized: {"error": tf.cast(folded([image, quantized], training=False),
                                                                 tf.float32)},
                      autograph=False, input_signature=spec)
-    return {"error": fn.get_concrete_function()}
+    signatures = {"error": fn.get_concrete_function()}
+    align = tile_alignment(net)
+    if align != 8:  # a blue-noise DitherNet (issue 29): tiles must start on the texture's grid
+        signatures["tile_align"] = tf.function(
+            lambda x: {"align": tf.cast(x * 0.0, tf.int32) + align}, autograph=False,
+            input_signature=[tf.TensorSpec([1], tf.float32, name="x")]).get_concrete_function()
+    return signatures
 
 
 def convert(signatures: dict, float16: bool = False) -> bytes:

@@ -23,6 +23,11 @@ def define_flags(stage: str):
                       ("theta", "theta, weight of the perceptual loss R"), ("beta", "beta, weight of L2(I, I')")):
         flags.DEFINE_float(name, None, f"Loss weight {doc}; default: the supplement's value for --np.")
     flags.DEFINE_float("vif", 0.0, "Weight of 1 - VIF, the visual information fidelity in VMAF (not in the paper).")
+    flags.DEFINE_float("lattice_weight", 0.0, "Weight of the power of the luma error's 8-px-periodic component "
+                       "(losses.lattice_energy; issue 29, not in the paper).")
+    if "threads" not in FLAGS:
+        flags.DEFINE_integer("threads", 1, "TensorFlow intra- and inter-op threads (0: TensorFlow's default).",
+                             allow_override=True)
     flags.DEFINE_enum("perceptual", "none", ["none", "vgg16", "vgg19", "nima", "csf"], "Perceptual term R (Eq. 6); "
                       "csf (not in the paper) is the CSF-weighted error and needs no weights file.")
     flags.DEFINE_string("perceptual_weights", None, "Local weights file for --perceptual (nothing downloads).")
@@ -44,7 +49,10 @@ def define_flags(stage: str):
         flags.DEFINE_enum("upsample", "transpose", ["transpose", "bilinear", "nearest"], "DitherNet decoder "
                           "up-sampling: the paper's 2x2 transposed conv, or a 1x1 conv and a x2 resize (issue 29).")
         flags.DEFINE_string("init_from", None, "Fine-tune: start from this trained DitherNet (.keras); its own "
-                            "layout is used and --block_channels/--bottleneck_channels/--noise_*/--upsample are ignored.")
+                            "layout is used and --block_channels/--bottleneck_channels/--upsample are ignored. An "
+                            "explicit --noise_channels above the file's adds blue-noise input channels "
+                            "whose first-conv weights start at zero (dither_net.with_noise_channels: the same E' "
+                            "until trained).")
     else:
         flags.DEFINE_string("dither_model", None, "Trained DitherNet (.keras). Default: the shipped weights for "
                             "--np, else runs/dither_np{NP}/dither_net.keras.")
@@ -56,6 +64,7 @@ def loss_config():
     config = LossConfig.for_num_colors(FLAGS.np, FLAGS.perceptual)
     overrides = {k: getattr(FLAGS, k) for k in ("lam", "gamma", "delta", "theta", "beta", "vif")
                  if getattr(FLAGS, k) is not None}
+    overrides["lattice"] = FLAGS.lattice_weight
     return config.replace(**overrides)
 
 
@@ -163,7 +172,7 @@ def _dither_net(stage: str):
     Returns ``(dither_net, config, record)``."""
     from gif_pipeline.errors import GifnetsError
     from gif_pipeline.models.gifnets.config import DitherNetConfig
-    from gif_pipeline.models.gifnets.dither_net import build_dither_net, config_of
+    from gif_pipeline.models.gifnets.dither_net import build_dither_net, config_of, with_noise_channels
     from gif_pipeline.weights import registry
 
     if stage == "joint":
@@ -172,11 +181,20 @@ def _dither_net(stage: str):
         return registry.load("dither", FLAGS.np, path), None, {"dither_model": path}
     if FLAGS.init_from:
         dither_net = registry.load("dither", FLAGS.np, FLAGS.init_from)
+        origin = {"init_from": FLAGS.init_from}
         try:
-            config = config_of(dither_net).replace(temperature=FLAGS.temperature)
+            config = config_of(dither_net)
+            if FLAGS["noise_channels"].present and FLAGS.noise_channels != config.noise_channels:
+                period = FLAGS.noise_period if FLAGS["noise_period"].present else None  # else 256 or the file's
+                dither_net = with_noise_channels(dither_net, FLAGS.noise_channels, period)
+                logging.info("--init_from with --noise_channels=%d: %d blue-noise channel(s) added, zero weights",
+                             FLAGS.noise_channels, FLAGS.noise_channels - config.noise_channels)
+                origin["init_noise_channels_added"] = FLAGS.noise_channels - config.noise_channels
+                config = config_of(dither_net)
+            config = config.replace(temperature=FLAGS.temperature)
         except ValueError as e:
             raise GifnetsError(f"--init_from={FLAGS.init_from}: {e}") from None
-        return dither_net, config, {"init_from": FLAGS.init_from}
+        return dither_net, config, origin
     config = DitherNetConfig(block_channels=tuple(int(c) for c in FLAGS.block_channels),
                              bottleneck_channels=tuple(int(c) for c in FLAGS.bottleneck_channels),
                              temperature=FLAGS.temperature, noise_channels=FLAGS.noise_channels,
@@ -189,9 +207,11 @@ def run(stage: str):
     (PaletteNet and DitherNet together, Eq. 9) from the flags; write the run's files in ``--model_dir``."""
     from gif_pipeline.errors import GifnetsError
     from gif_pipeline.models.gifnets.gif_encoder import GIFEncoder
+    from gif_pipeline.training import loop
 
     common.apply_preset(f"train_{stage}")
     check_np()
+    loop.limit_threads(FLAGS.threads)
     model_dir = FLAGS.model_dir or os.path.join("runs", f"{stage}_np{FLAGS.np}")
     common.setup(FLAGS.seed, FLAGS.mixed_precision)
     losses = loss_config()

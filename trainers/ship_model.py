@@ -218,7 +218,9 @@ def reproduce_command(record: dict, kind: str) -> str:
     flags_used = record.get("flags", {})
     skip = {"model_dir", "resume", "logical_cpus", "strategy", "tpu", "image_summary_every"}
     if kind == "dither" and flags_used.get("init_from"):  # a fine-tune keeps the network's own channels
-        skip |= {"block_channels", "bottleneck_channels"}
+        skip |= {"block_channels", "bottleneck_channels", "upsample"}
+        if not record.get("init_noise_channels_added"):  # the noise flags only matter when they added channels
+            skip |= {"noise_channels", "noise_period"}
     parts = [f"trainers/train_{kind}"]
     for name, value in sorted(flags_used.items()):
         if name in skip or value is None:

@@ -88,7 +88,12 @@ def dithered_indices(rgb: np.ndarray, palette: np.ndarray, tile: int, halo: int)
         return model.run("error", image=image, quantized=unit[ops.nearest_float(image, unit)])["error"]
 
     with _one_blas_thread():
-        e = error(x) if rgb.shape[0] * rgb.shape[1] <= tile ** 2 else ops.tiled(error, x, tile, halo)
+        if rgb.shape[0] * rgb.shape[1] <= tile ** 2:
+            e = error(x)
+        else:  # a blue-noise DitherNet says where its tiles must start (issue 29); the others: the 8-px grid
+            align = (int(model.run("tile_align", x=np.zeros([1], np.float32))["align"][0])
+                     if "tile_align" in model.signatures else 8)
+            e = ops.tiled(error, x, tile, halo, align)
         return ops.nearest_float(x + e, unit)[0].astype(np.uint8)
 
 

@@ -99,6 +99,44 @@ def test_a_litert_batch_on_several_workers_gives_the_sequential_gifs(use_tiny_ru
     assert len(set(slots) - {0}) >= 2
 
 
+def test_issue29_tiles_of_a_blue_noise_dither_net_start_on_its_texture_grid(tiny_runtime, samples, tmp_path, monkeypatch):
+    """A DitherNet with a blue-noise input (issue 29) exports a ``tile_align`` signature, and the runtime's tiles
+    start on that grid, so tiled indices equal one piece's as for the paper's network; a noise-free file has none."""
+    import keras
+
+    from export import export_runtime
+    from gif_pipeline.models.gifnets.dither_net import with_noise_channels
+    from gif_pipeline.runtime import litert
+
+    folder = tmp_path / "noise"
+    shutil.copytree(tiny_runtime, folder)
+    assert "tile_align" not in litert.load_file(str(folder / "dither_np8.tflite")).signatures
+    net = with_noise_channels(keras.saving.load_model(folder / "dither_np8.keras"), 1, 32)
+    kernel = net.get_layer("enc0_conv").kernel.numpy()
+    kernel[:, :, 6:] = np.random.default_rng(0).normal(0, 2.0, kernel[:, :, 6:].shape)  # let the noise matter
+    net.get_layer("enc0_conv").kernel.assign(kernel)
+    net.save(folder / "dither_np8.keras")
+    monkeypatch.setenv("GIFNETS_WEIGHTS", str(folder))
+    export_runtime.export_folder(str(folder), kinds=("dither",))
+    litert.clear_cache()
+    model = litert.load_file(str(folder / "dither_np8.tflite"))
+    assert int(model.run("tile_align", x=np.zeros([1], np.float32))["align"][0]) == 32
+    rgb = np.tile(samples["hopper"], (2, 3, 1))
+    palette = np.unique(rgb.reshape(-1, 3)[::97], axis=0)[:8]
+    whole = backend.dithered_indices(rgb, palette, tile=1024, halo=64)
+    assert np.mean(whole == backend.dithered_indices(rgb, palette, tile=48, halo=64)) >= 0.999
+    # what the alignment prevents: 48-px tiles read on the 8-px grid see other phases of the 32-px texture
+    from gif_pipeline.runtime import ops
+
+    x, unit = ops.image_to_unit(rgb)[None], palette.astype(np.float32) / 127.5 - 1.0
+
+    def error(image):
+        return model.run("error", image=image, quantized=unit[ops.nearest_float(image, unit)])["error"]
+
+    assert np.abs(ops.tiled(error, x, 48, 64, 8) - error(x)).max() > 1e-2
+    litert.clear_cache()
+
+
 def _encode(folder, *extra, env=None, code=""):
     """`gifnets encode` in a fresh process on the weights in ``folder``; ``code`` runs first (e.g. hiding TF)."""
     out = os.path.join(folder, "out.gif")

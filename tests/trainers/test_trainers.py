@@ -92,6 +92,25 @@ def test_train_dither_fine_tunes_from_init_from_with_the_vif_term(palette_run):
     for layer in a.layers:
         if isinstance(layer, keras.layers.Conv2D):
             np.testing.assert_array_equal(layer.kernel.numpy(), b.get_layer(layer.name).kernel.numpy())
+    # Issue 29: --noise_channels with --init_from adds a blue-noise input whose first-conv weights start at 0;
+    # --lattice_weight trains against the 8-px lattice. At learning rate 0 the old kernel is kept, the new is 0.
+    noisy = cwd / "runs" / "dither_noisy"
+    r = run_trainer("train_dither", *TINY_DITHER, "--steps=1", "--checkpoint_every=1", "--delta=0", "--learning_rate=0",
+                    "--noise_channels=1", "--noise_period=16", "--lattice_weight=100", "--threads=1",
+                    f"--init_from={start / 'dither_net.keras'}", f"--model_dir={noisy}", cwd=cwd)
+    assert r.returncode == 0, r.stderr[-3000:]
+    record = json.loads((noisy / "config.json").read_text())
+    assert record["init_noise_channels_added"] == 1 and record["loss"]["lattice"] == 100
+    assert (record["model"]["noise_channels"], record["model"]["noise_period"]) == (1, 16)
+    assert record["final_metrics"]["lattice"] > 0  # the term was computed
+    c = keras.saving.load_model(noisy / "dither_net.keras", compile=False)
+    kernel = c.get_layer("enc0_conv").kernel.numpy()
+    np.testing.assert_array_equal(kernel[:, :, :6], a.get_layer("enc0_conv").kernel.numpy())
+    assert kernel.shape[2] == 7 and not kernel[:, :, 6:].any()
+    from trainers import ship_model
+
+    command = ship_model.reproduce_command(record, "dither")
+    assert "--noise_channels=1" in command and "--noise_period=16" in command and "--lattice_weight=100" in command
     # Not a DitherNet, or no file: one clear line and a non-zero exit.
     palette = cwd / "runs" / "palette_np8" / "palette_net.keras"
     for bad, says in ((palette, "not a DitherNet"), (cwd / "missing.keras", "no dither model")):

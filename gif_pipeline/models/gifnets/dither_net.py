@@ -66,7 +66,7 @@ from gif_pipeline.models.gifnets.config import DitherNetConfig
 from gif_pipeline.quant.projection import hard_projection, soft_projection
 
 __all__ = ["build_dither_net", "dither", "symmetric_pad", "PadToMultiple", "CropLike", "BlueNoise", "Upsample2x",
-           "config_of", "tile_alignment",
+           "config_of", "tile_alignment", "with_noise_channels",
            "inference_model"]
 
 
@@ -209,6 +209,47 @@ def config_of(model: keras.Model) -> DitherNetConfig:
     extra = dict(noise_channels=int(noise.channels), noise_period=int(noise.period)) if noise is not None else {}
     return DitherNetConfig(block_channels=blocks, bottleneck_channels=filters("bottleneck"), pool_after=pools,
                            batch_norm_momentum=float(bn.momentum), upsample=upsample, **extra)
+
+
+def with_noise_channels(model: keras.Model, noise_channels: int = 1, noise_period: int | None = None) -> keras.Model:
+    """A copy of ``model`` (a trained DitherNet) that also reads ``noise_channels`` blue-noise channels, and
+    gives the same E' as ``model`` until it is trained (issue 29: fine-tune the shipped networks with noise).
+
+    Weight surgery: the new network has ``model``'s layout (:func:`config_of`) plus :class:`BlueNoise`; every
+    weight is copied from ``model``, except the first conv's kernel, whose input channels grow from
+    ``6 + k`` to ``6 + noise_channels`` (``k`` = ``model``'s noise channels): its old channels keep their
+    values, the new ones start at zero, so the noise adds exactly 0 to ``enc0_conv``'s output. A network
+    that already reads noise keeps its texture as the first channels (``noise_period`` must then be left out or equal its
+    period); fewer channels than it has, or a different period, is an error.
+    """
+    import numpy as np
+
+    old = config_of(model)
+    period = old.noise_period if noise_period is None else int(noise_period)
+    if old.noise_channels and period != old.noise_period:
+        raise ValueError(f"{model.name} reads a {old.noise_period}-px texture; cannot change it to {period} px")
+    if noise_channels < max(old.noise_channels, 1):
+        raise ValueError(f"noise_channels must be >= {max(old.noise_channels, 1)} for {model.name} "
+                         f"(it reads {old.noise_channels}), got {noise_channels}")
+    new = build_dither_net(old.replace(noise_channels=int(noise_channels), noise_period=period), name=model.name)
+    source = {layer.name: layer for layer in model.layers}
+    for layer in new.layers:
+        weights = layer.get_weights()
+        if not weights:
+            continue
+        if layer.name == "noise":
+            if "noise" in source:  # keep the texture the source network was trained with; new channels after it
+                (texture,), (old_texture,) = weights, source["noise"].get_weights()
+                layer.set_weights([np.concatenate([old_texture, texture[..., old_texture.shape[-1]:]], axis=-1)])
+            continue
+        old_weights = source[layer.name].get_weights()
+        if layer.name == "enc0_conv":
+            (kernel,), (old_kernel,) = weights, old_weights
+            grown = np.zeros_like(kernel)
+            grown[:, :, :old_kernel.shape[2]] = old_kernel
+            old_weights = [grown]
+        layer.set_weights(old_weights)
+    return new
 
 
 def tile_alignment(model: keras.Model) -> int:

@@ -1,7 +1,8 @@
 """GIFnets' training losses: DitherNet's Eq. 6 and the joint Eq. 9, with the optional perceptual term R.
 
 * Eq. 6: ``L_dither = lam * L1(I, I_hat) + gamma * L1(E', I' - I) + delta * B(I_hat) + theta * R(I, I_hat)``
-  ``+ vif * (1 - VIF(I, I_hat))`` (the last term is not in the paper; weight 0 by default)
+  ``+ vif * (1 - VIF(I, I_hat)) + lattice * A(I, I_hat)`` (the last two are not in the paper; weight 0 by default;
+  ``A`` is :func:`lattice_energy`, issue 29)
 * Eq. 9: ``L_total = beta * L2(I, I') + L_dither``
 
 ``I`` is the image, ``I'`` its projection onto the palette (Eq. 1/3), ``E'`` DitherNet's error
@@ -46,7 +47,7 @@ from gif_pipeline.models.gifnets.config import LossConfig
 
 __all__ = [
     "CSFLoss", "NimaScore", "VGGFeatureLoss", "dither_loss", "l1", "l2", "make_perceptual_loss", "total_loss",
-    "vif_loss", "vif_scales",
+    "lattice_energy", "vif_loss", "vif_scales",
 ]
 
 
@@ -119,6 +120,32 @@ def vif_loss(image, dithered) -> tf.Tensor:
     return 1.0 - tf.reduce_mean(vif_scales(image, dithered))
 
 
+def lattice_energy(image, dithered, period: int = 8) -> tf.Tensor:
+    """Power of the ``period``-px-periodic component of the luma error ``Y(I_hat) - Y(I)`` (issue 29), batch mean.
+
+    Both ``[B, H, W, 3]`` in [-1, 1]; luma in [0, 1] (BT.601, as ``../shared/tools/lattice.py`` and WSNR). The
+    error of each image (its top-left ``H - H % period`` x ``W - W % period``) is cut into period x period
+    blocks and averaged over them: the result, a period x period "phase pattern", is the error's periodic
+    component. The pattern's own 2-px-periodic part (its DC and the pure 2-px checkerboard and stripes, the
+    finest ordered dither, which the lattice tool leaves out too) is subtracted, and the mean square of the
+    rest is returned. By Parseval this is the error's power at the period's grid frequencies ``k / period``
+    cycles/px except those four, i.e. the bins the lattice tool scores (without its division by the
+    neighbouring bins). A dot lattice of amplitude ``a`` gives about ``a^2``; independent noise of variance
+    ``s^2`` about ``s^2 * (period^2 - 4) / period^2 / blocks``, which shrinks as the image grows.
+    """
+    if isinstance(period, bool) or not isinstance(period, int) or period < 4 or period % 2:
+        raise ValueError(f"period must be an even integer >= 4, got {period!r}")
+    error = luma(tf.cast(dithered, tf.float32)) - luma(tf.cast(image, tf.float32))  # [B, H, W, 1]
+    shape = tf.shape(error)
+    rows, cols = shape[1] // period, shape[2] // period
+    blocks = tf.reshape(error[:, :rows * period, :cols * period, 0], [shape[0], rows, period, cols, period])
+    pattern = tf.reduce_mean(blocks, axis=[1, 3])  # [B, period, period]
+    half = period // 2
+    fine = tf.reduce_mean(tf.reshape(pattern, [shape[0], half, 2, half, 2]), axis=[1, 3])  # its 2-px-periodic part
+    residual = pattern - tf.tile(fine, [1, half, half])
+    return tf.reduce_mean(tf.square(residual))
+
+
 def _check_same_shape(**tensors):
     shapes = {name: tuple(t.shape) for name, t in tensors.items()}
     first = next(iter(shapes.values()))
@@ -133,7 +160,8 @@ def dither_loss(image, dithered, error, quantized, banding_net=None, perceptual=
                 config: LossConfig | None = None):
     """Eq. 6. Returns ``(total, terms)``; ``terms`` holds the unweighted ``l1_image``
     (``L1(I, I_hat)``), ``l1_error`` (``L1(E', I' - I)``), ``banding`` (``B(I_hat)``),
-    ``perceptual`` (``R(I, I_hat)``) and ``vif`` (:func:`vif_loss`, 0 unless weighted) as scalars.
+    ``perceptual`` (``R(I, I_hat)``), ``vif`` (:func:`vif_loss`) and ``lattice`` (:func:`lattice_energy`; these two
+    0 unless weighted) as scalars.
 
     ``banding_net`` (a frozen BandingNet) and ``perceptual`` (a callable ``R(I, I_hat)``, e.g.
     :class:`VGGFeatureLoss`) are optional: a term whose model is missing is 0, with a warning when
@@ -150,6 +178,7 @@ def dither_loss(image, dithered, error, quantized, banding_net=None, perceptual=
         "banding": zero,
         "perceptual": zero,
         "vif": vif_loss(image, dithered) if config.vif > 0 else zero,
+        "lattice": lattice_energy(image, dithered) if config.lattice > 0 else zero,
     }
     if config.delta > 0:
         if banding_net is None:
@@ -165,7 +194,8 @@ def dither_loss(image, dithered, error, quantized, banding_net=None, perceptual=
         else:
             terms["perceptual"] = tf.cast(perceptual(image, dithered), tf.float32)
     total = (config.lam * terms["l1_image"] + config.gamma * terms["l1_error"]
-             + config.delta * terms["banding"] + config.theta * terms["perceptual"] + config.vif * terms["vif"])
+             + config.delta * terms["banding"] + config.theta * terms["perceptual"] + config.vif * terms["vif"]
+             + config.lattice * terms["lattice"])
     return total, terms
 
 

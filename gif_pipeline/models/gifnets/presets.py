@@ -73,9 +73,20 @@ TRAINING_PRESETS: dict[str, dict[str, dict]] = {
            for n in (32, 64, 128, 256)},
     },
     "train_dither": {
-        # The --vif=1.5 fine-tune of the Np = 16 DitherNet (dither_np16.md).
-        "shipped_np16": {**_DITHER, "np": 16, "seed": 2, "vif": 1.5, "init_from": "runs/d16_vif1.0/dither_net.keras",
-                         "model_dir": "runs/d16_vif1.5_cont"},
+        # The --vif=1.5 fine-tune of the Np = 16 DitherNet (shipped until issue 29; git show
+        # 70a8665:gif_pipeline/weights/dither_np16.keras > runs/dither_np16_v2.keras).
+        "np16_vif1.5": {**_DITHER, "np": 16, "seed": 2, "vif": 1.5, "init_from": "runs/d16_vif1.0/dither_net.keras",
+                        "model_dir": "runs/d16_vif1.5_cont"},
+        # Issue 29, from that network: a blue-noise input (zero weights at first) and the lattice term; two runs,
+        # the second is the shipped Np = 16 DitherNet (dither_np16.md).
+        "lattice_np16_a": {**_DITHER, "np": 16, "seed": 5, "vif": 1.5, "theta": 60.0,
+                           "csf_pixels_per_degree": ["32.98", "120"], "noise_channels": 1, "lattice_weight": 2000.0,
+                           "steps": 200, "epochs": 2, "threads": 1, "init_from": "runs/dither_np16_v2.keras",
+                           "model_dir": "runs/d16_lat2000"},
+        "shipped_np16": {**_DITHER, "np": 16, "seed": 6, "vif": 1.5, "theta": 60.0,
+                         "csf_pixels_per_degree": ["32.98", "120"], "lattice_weight": 8000.0, "steps": 600,
+                         "epochs": 6, "threads": 1, "init_from": "runs/d16_lat2000/dither_net.keras",
+                         "model_dir": "runs/d16_lat8000"},
         # The theta=300 fine-tune of the Np = 64 DitherNet (dither_np64.md).
         "shipped_np64": {**_DITHER, "np": 64, "seed": 4, "vif": 1.0, "delta": 0.15, "theta": 300.0,
                          "init_from": "runs/d64_v1_theta200/dither_net.keras", "model_dir": "runs/d64_v1_theta300"},

@@ -167,17 +167,21 @@ def test_issue29_defaults_are_the_paper_network():
 
 
 def test_issue29_shipped_weights_load_with_the_default_layout():
-    """The shipped DitherNets are the default layout: they load, config_of gives the new fields' defaults, and
-    a fresh network of that config has the same weights, so the saved values are used unchanged."""
+    """The shipped DitherNets are the paper's layout (the Np = 16 one plus a blue-noise channel since issue 29): they
+    load, config_of reads them, and a fresh network of that config has the same weights, so the saved values are
+    used unchanged."""
     from gif_pipeline.models.gifnets.dither_net import config_of
     from gif_pipeline.weights import registry
 
     for np_colors in registry.shipped_colors("dither"):
         shipped = registry.load("dither", np_colors, search_runs=False)
         config = config_of(shipped)
-        assert (config.noise_channels, config.noise_period, config.upsample) == (0, 256, "transpose")
-        fresh = build_dither_net(config)
-        assert [(v.path, v.shape) for v in fresh.weights] == [(v.path, v.shape) for v in shipped.weights]
+        # the Np = 16 network has a blue-noise input since issue 29 (2026-12-06): the paper's layout plus one channel
+        assert config.upsample == "transpose" and (config.noise_channels, config.noise_period) in ((0, 256), (1, 256))
+        fresh = build_dither_net(config.replace(noise_period=16) if config.noise_channels else config)  # faster texture
+        shapes = [(v.path, v.shape) for v in shipped.weights]
+        assert [(v.path, v.shape) for v in fresh.weights] == [(p, (16, 16, 1) if p.endswith("noise/texture") else s)
+                                                              for p, s in shapes]
 
 
 @pytest.mark.parametrize("overrides", [dict(noise_channels=1), dict(upsample="nearest"), dict(upsample="bilinear"),
@@ -275,3 +279,47 @@ def test_issue29_folded_inference_model_matches():
     quantized = np.sign(image)
     np.testing.assert_allclose(inference_model(net, "float32")([image, quantized]).numpy(),
                                net([image, quantized], training=False).numpy(), atol=2e-5)
+
+
+def _randomised(model, seed):
+    """``model`` with every weight random (batch-norm variances positive), so no weight is left at its init."""
+    rng = np.random.default_rng(seed)
+    for layer in model.layers:
+        weights = layer.get_weights()
+        if weights and layer.name != "noise":
+            layer.set_weights([rng.uniform(0.5, 1.5, w.shape).astype(w.dtype) if "variance" in v.path
+                               else rng.normal(0, 0.3, w.shape).astype(w.dtype) for w, v in zip(weights, layer.weights)])
+    return model
+
+
+def test_issue29_with_noise_channels_gives_the_same_error_until_trained():
+    """Weight surgery for fine-tuning a noise-free network with a blue-noise input: at init the new network's E'
+    equals the old one's bit for bit (the noise's first-conv weights are zero), and the noise channel is wired in
+    (non-zero weights change E' and break the 8-px periodicity on a flat image)."""
+    from gif_pipeline.models.gifnets.dither_net import config_of, with_noise_channels
+
+    old = _randomised(build_dither_net(DitherNetConfig.tiny()), 6)
+    new = with_noise_channels(old, 1, 16)
+    assert config_of(new) == DitherNetConfig.tiny(noise_channels=1, noise_period=16)
+    kernel = new.get_layer("enc0_conv").kernel.numpy()
+    assert kernel.shape[2] == 7 and not kernel[:, :, 6:].any()
+    np.testing.assert_array_equal(kernel[:, :, :6], old.get_layer("enc0_conv").kernel.numpy())
+    image = _images((2, 37, 50, 3), seed=3)
+    flat = np.full((1, 64, 64, 3), 0.2, np.float32)
+    for x in (image, flat):
+        np.testing.assert_array_equal(new([x, np.sign(x)], training=False).numpy(),
+                                      old([x, np.sign(x)], training=False).numpy())
+    kernel[:, :, 6:] = np.random.default_rng(1).normal(0, 1.0, kernel[:, :, 6:].shape)
+    new.get_layer("enc0_conv").kernel.assign(kernel)
+    error = new([flat, flat], training=False).numpy()[0, 16:-16, 16:-16]
+    assert np.abs(error[8:] - error[:-8]).max() > 1e-3  # no longer 8-periodic on a flat image
+    # A second channel for a network that reads one already: its texture stays, E' stays.
+    more = with_noise_channels(new, 2)
+    np.testing.assert_array_equal(more.get_layer("noise").texture.numpy()[..., :1],
+                                  new.get_layer("noise").texture.numpy())
+    np.testing.assert_array_equal(more([image, np.sign(image)], training=False).numpy(),
+                                  new([image, np.sign(image)], training=False).numpy())
+    for bad, says in ((dict(noise_channels=0), "noise_channels must be >= 1"),
+                      (dict(noise_channels=2, noise_period=32), "cannot change it")):
+        with pytest.raises(ValueError, match=says):
+            with_noise_channels(new if "noise_period" in bad else old, **bad)

@@ -361,3 +361,58 @@ def test_csf_loss_at_several_viewing_geometries_is_the_mean_of_the_terms():
     assert float(CSFLoss()(a, b)) == pytest.approx(one, rel=1e-3)  # the default is WSNR's 32.98
     with pytest.raises(ValueError):
         CSFLoss(pixels_per_degree=(0.0,))
+
+
+def test_issue29_lattice_energy_is_the_error_power_at_the_lattice_tools_bins():
+    """By Parseval, lattice_energy is the luma error's power at the 8-px grid frequencies the lattice tool scores
+    (DC and the 2-px checkerboard/stripe bins left out), over (H * W)^2, for any error."""
+    from gif_pipeline.models.gifnets.banding_net import LUMA_WEIGHTS
+    from gif_pipeline.models.gifnets.losses import lattice_energy
+
+    rng = np.random.default_rng(0)
+    image = rng.uniform(-0.8, 0.8, (2, 64, 48, 3)).astype(np.float32)
+    dithered = np.clip(image + rng.normal(0, 0.2, image.shape), -1, 1).astype(np.float32)
+    expected = []
+    for b in range(2):
+        error = ((dithered[b] + 1) / 2 - (image[b] + 1) / 2) @ np.asarray(LUMA_WEIGHTS, np.float64)
+        power = np.abs(np.fft.fft2(error)) ** 2
+        h, w = error.shape
+        bins = [(ky * h // 8, kx * w // 8) for ky in range(8) for kx in range(8) if not (ky % 4 == 0 and kx % 4 == 0)]
+        expected.append(sum(power[y, x] for y, x in bins) / (h * w) ** 2)
+    assert float(lattice_energy(image, dithered)) == pytest.approx(np.mean(expected), rel=1e-4)
+
+
+def test_issue29_lattice_energy_scores_a_periodic_error_high_and_noise_low():
+    from gif_pipeline.models.gifnets.losses import lattice_energy
+
+    rng = np.random.default_rng(1)
+    image = np.full((1, 128, 128, 3), 0.1, np.float32)
+    pattern = rng.choice([-0.1, 0.1], (8, 8))
+    lattice = np.tile(pattern, (16, 16))[None, :, :, None]
+    noise = rng.choice([-0.1, 0.1], (1, 128, 128, 1))  # same amplitude and variance, no period
+    checker = 0.1 * np.where(np.add.outer(np.arange(128), np.arange(128)) % 2 == 0, 1.0, -1.0)[None, :, :, None]
+    score = {name: float(lattice_energy(image, (image + e).astype(np.float32)))
+             for name, e in (("lattice", lattice), ("noise", noise), ("checker", checker), ("offset", 0.05))}
+    assert score["lattice"] > 100 * score["noise"] > 0
+    assert score["lattice"] == pytest.approx(0.05 ** 2 * 60 / 64, rel=0.3)  # luma amplitude 0.05: a^2, 60 of 64 bins
+    assert score["checker"] < 1e-12 and score["offset"] < 1e-12  # the 2-px checkerboard and DC are not a lattice
+    with pytest.raises(ValueError, match="period"):
+        lattice_energy(image, image, period=7)
+
+
+def test_issue29_dither_loss_adds_the_weighted_lattice_term():
+    from gif_pipeline.models.gifnets.losses import lattice_energy
+
+    rng = np.random.default_rng(2)
+    image = rng.uniform(-1, 1, (1, 32, 32, 3)).astype(np.float32)
+    dithered = np.tile(rng.choice([-1.0, 1.0], (1, 8, 8, 3)), (1, 4, 4, 1)).astype(np.float32)
+    zero = np.zeros_like(image)
+    args = (image, dithered, zero, image)
+    config = LossConfig(lam=0, gamma=0, delta=0, theta=0, vif=0, lattice=3.0)
+    total, terms = dither_loss(*args, config=config)
+    assert float(terms["lattice"]) == pytest.approx(float(lattice_energy(image, dithered)), rel=1e-6)
+    assert float(terms["lattice"]) > 0
+    assert float(total) == pytest.approx(3.0 * float(terms["lattice"]), rel=1e-5)
+    assert float(dither_loss(*args, config=config.replace(lattice=0.0))[1]["lattice"]) == 0.0
+    with pytest.raises(ValueError, match="lattice"):
+        LossConfig(lattice=-1.0)
