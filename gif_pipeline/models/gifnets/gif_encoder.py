@@ -26,17 +26,17 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from gif_pipeline.layers.common import scale_loss_for_replicas
 from gif_pipeline.models.gifnets import losses
 from gif_pipeline.models.gifnets.config import LossConfig
 from gif_pipeline.quant import palettes
 from gif_pipeline.quant.projection import hard_projection, soft_projection
+from gif_pipeline.training.steps import LossTermsStep
 
 STAGES = ("dither", "joint")
 PROJECTIONS = ("soft", "straight_through")
 
 
-class GIFEncoder(keras.Model):
+class GIFEncoder(LossTermsStep, keras.Model):
     """Image ``[B, H, W, 3]`` in [-1, 1] -> dict of ``palette``, ``quantized`` (I'), ``error`` (E'),
     ``dithered`` (Î) and, in hard mode, ``indices`` (int32 ``[B, H, W]``)."""
 
@@ -112,26 +112,5 @@ class GIFEncoder(keras.Model):
             terms = dict(terms, l2_palette=losses.l2(images, out["quantized"]))
         return total, terms
 
-    def _update(self, total, terms):
-        self.trackers["loss"].update_state(total)
-        for name, tracker in self.trackers.items():
-            if name != "loss":
-                tracker.update_state(terms[name])
-        return {name: t.result() for name, t in self.trackers.items()}
-
-    def train_step(self, data):
-        images = tf.cast(keras.utils.unpack_x_y_sample_weight(data)[0], tf.float32)
-        with tf.GradientTape() as tape:
-            total, terms = self._loss(images, training=True)
-            scaled = scale_loss_for_replicas(total)
-        variables = self.trainable_variables
-        self.optimizer.apply(tape.gradient(scaled, variables), variables)
-        return self._update(total, terms)
-
-    def test_step(self, data):
-        images = tf.cast(keras.utils.unpack_x_y_sample_weight(data)[0], tf.float32)
-        return self._update(*self._loss(images, training=False))
-
-    @property
-    def metrics(self):
-        return list(self.trackers.values())
+    def _step_inputs(self, data):
+        return tf.cast(keras.utils.unpack_x_y_sample_weight(data)[0], tf.float32)
