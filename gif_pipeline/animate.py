@@ -187,6 +187,11 @@ def _bbox(mask: np.ndarray):
     return int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
 
 
+def _with_transparent(palette: np.ndarray) -> np.ndarray:
+    """The colour table of ``palette`` with one more entry, index ``len(palette)``: the transparent one."""
+    return np.concatenate([palette, np.zeros((1, 3), np.uint8)])
+
+
 def _mse(a: np.ndarray, b: np.ndarray) -> float:
     d = a.astype(np.float32).ravel()
     d -= b.ravel()
@@ -339,22 +344,30 @@ class _Encoder:
         _, first = np.unique(pal, axis=0, return_index=True)
         return pal[np.sort(first)]
 
+    def _changed(self, rgb: np.ndarray):
+        """``(changed, box)``: the pixels whose source moved by more than ``threshold`` since they were last written
+        (all of them on the first frame) and their bounding box; ``None`` when none did (the frame's error is
+        recorded, nothing is written)."""
+        h, w = rgb.shape[:2]
+        if self.canvas is None:
+            return np.ones((h, w), bool), (0, h, 0, w)
+        d = np.maximum(rgb, self.ref)
+        d -= np.minimum(rgb, self.ref)
+        changed = np.maximum(np.maximum(d[..., 0], d[..., 1]), d[..., 2]) > self.threshold
+        box = _bbox(changed)
+        if box is None:
+            self.sq_error.append(_mse(self.canvas, rgb))
+            return None
+        return changed, box
+
     def add(self, rgb: np.ndarray, t: float) -> None:
         if self.mode == "tiered":
             return self._add_tiered(rgb, t)
         first = self.canvas is None
-        if first:
-            h, w = rgb.shape[:2]
-            box, changed = (0, h, 0, w), np.ones((h, w), bool)
-        else:
-            d = np.maximum(rgb, self.ref)
-            d -= np.minimum(rgb, self.ref)
-            changed = np.maximum(np.maximum(d[..., 0], d[..., 1]), d[..., 2]) > self.threshold
-            box = _bbox(changed)
-            if box is None:
-                self.sq_error.append(_mse(self.canvas, rgb))
-                return
-        y0, y1, x0, x1 = box
+        found = self._changed(rgb)
+        if found is None:
+            return
+        changed, (y0, y1, x0, x1) = found
         crop = rgb[y0:y1, x0:x1]
         sub_changed = changed[y0:y1, x0:x1]
         self._choose_palette(rgb, crop, crop[sub_changed], first)
@@ -375,7 +388,7 @@ class _Encoder:
             write = sub_changed & ~same
         else:
             write = sub_changed
-        table = np.concatenate([pal, np.zeros((1, 3), np.uint8)])  # index len(pal): transparent
+        table = _with_transparent(pal)
         if first:
             self.canvas, self.ref = shown.copy(), rgb.copy()
             self.writer.add(indices, table, t, (0, 0), None)
@@ -397,17 +410,10 @@ class _Encoder:
         pixels on a local table fitted to them."""
         first = self.canvas is None
         h, w = rgb.shape[:2]
-        if first:
-            box, changed = (0, h, 0, w), np.ones((h, w), bool)
-        else:
-            d = np.maximum(rgb, self.ref)
-            d -= np.minimum(rgb, self.ref)
-            changed = np.maximum(np.maximum(d[..., 0], d[..., 1]), d[..., 2]) > self.threshold
-            box = _bbox(changed)
-            if box is None:
-                self.sq_error.append(_mse(self.canvas, rgb))
-                return
-        y0, y1, x0, x1 = box
+        found = self._changed(rgb)
+        if found is None:
+            return
+        changed, (y0, y1, x0, x1) = found
         crop = rgb[y0:y1, x0:x1]
         sub_changed = changed[y0:y1, x0:x1]
         pixels = crop[sub_changed]
@@ -419,7 +425,7 @@ class _Encoder:
         if first:
             indices = self.big_cache(np.ascontiguousarray(crop), pal)
             self.canvas, self.ref = pal[indices], rgb.copy()
-            self.writer.add(indices, np.concatenate([pal, np.zeros((1, 3), np.uint8)]), t, (0, 0), None)
+            self.writer.add(indices, _with_transparent(pal), t, (0, 0), None)
             self.tables.add(pal.tobytes())
             self.sq_error.append(_mse(self.canvas, rgb))
             return
@@ -453,7 +459,7 @@ class _Encoder:
             full = np.full(sub_changed.shape, transparent, np.uint8)
             full[write] = idx[keep]
             a, b, c, d = inner
-            table = np.concatenate([pal, np.zeros((1, 3), np.uint8)])  # index len(pal): transparent
+            table = _with_transparent(pal)
             self.writer.add(np.ascontiguousarray(full[a:b, c:d]), table, t, (x0 + c, y0 + a), transparent)
         self.tables.add(pal.tobytes())
         self.sq_error.append(_mse(self.canvas, rgb))
@@ -582,7 +588,7 @@ def _encode_frames(frames, output, fps, colors, settings, palette, dither, palet
 
     def run(out):
         writer = animation.AnimationWriter(out, w, h, loop=loop, global_palette=None if mode == "frame" else
-                                           np.concatenate([global_palette, np.zeros((1, 3), np.uint8)]), verify=verify)
+                                           _with_transparent(global_palette), verify=verify)
         enc = _Encoder(writer, colors, palette_stage, dither_stage, mode, settings["threshold"], global_palette)
         enc.warm, enc.keep_margin = warm, settings["keep_margin"] if methods[1] == "none" else 0
         if mode == "tiered":
@@ -654,7 +660,7 @@ def _pick_mode(trial, colors, palette_stage, dither_stage, settings, global_pale
         buf = io.BytesIO()
         writer = animation.AnimationWriter(buf, frames[0][0].shape[1], frames[0][0].shape[0], verify=False,
                                            global_palette=None if mode == "frame" else
-                                           np.concatenate([global_palette, np.zeros((1, 3), np.uint8)]))
+                                           _with_transparent(global_palette))
         enc = _Encoder(writer, colors, palette_stage, dither_stage, mode, settings["threshold"], global_palette)
         enc.warm, enc.keep_margin = warm, keep_margin
         for rgb, t in frames:
