@@ -19,6 +19,8 @@ import json
 
 import numpy as np
 
+from gif_pipeline.quant.dithering import distinct_colours
+
 __all__ = ["SIDE", "FEATURE_NAMES", "TRANSFORMS", "features", "Router", "read", "load", "FORMAT"]
 
 #: The router reads at most this many pixels per side (a centre crop), like the CNN classifier.
@@ -96,23 +98,20 @@ def features(rgb: np.ndarray, side: int = SIDE) -> np.ndarray:
     out = np.zeros(len(FEATURE_NAMES))
     if h < 4 or w < 4:
         return out
-    code = (rgb[..., 0].astype(np.int32) << 16) | (rgb[..., 1].astype(np.int32) << 8) | rgb[..., 2]
-    colors, inverse = np.unique(code, return_inverse=True)
-    k = len(colors)
+    colors, inverse, _ = distinct_colours(rgb.reshape(-1, 3))
     for mask in (0xF8, 0xF0, 0xE0, 0xC0, 0x80):
         # Not a GIF frame (a photo given to restore): fewer bits per channel until at most 256 colours, so that the
         # palette statistics below (a K x K distance matrix) stay small.
-        if k <= MAX_COLORS:
+        if len(colors) <= MAX_COLORS:
             break
         rgb = rgb & np.uint8(mask)
-        code = (rgb[..., 0].astype(np.int32) << 16) | (rgb[..., 1].astype(np.int32) << 8) | rgb[..., 2]
-        colors, inverse = np.unique(code, return_inverse=True)
-        k = len(colors)
+        colors, inverse, _ = distinct_colours(rgb.reshape(-1, 3))
+    k = len(colors)
     # Palette indices: uint8 (k <= 256) for the many comparisons below (a quarter of int32's memory traffic); the
     # pair codes use a wide copy.
     idx = inverse.reshape(h, w).astype(np.uint8)
     wide = idx.astype(np.int32)
-    palette = np.stack([(colors >> 16) & 255, (colors >> 8) & 255, colors & 255], axis=1).astype(np.float32)
+    palette = colors.astype(np.float32)
     f = {"log2_colors": np.log2(k)}
 
     # Neighbour differences, spikes (row and column maps are kept in image coordinates for the block statistics).
