@@ -329,6 +329,7 @@ PALETTE_STAGES["net+kmeans"] = _net_palette(KMEANS_REFINE_ITERATIONS)
 DITHER_STAGES: dict[str, DitherStage] = {
     "none": lambda rgb, palette: dithering.remap(rgb, palette, "none"),
     "fs": lambda rgb, palette: dithering.remap(rgb, palette, "fs"),
+    "ed": lambda rgb, palette: dithering.remap(rgb, palette, "ed"),
     "net": _net_dither,
     "ordered": lambda rgb, palette: _ordered_dither(rgb, palette),
 }

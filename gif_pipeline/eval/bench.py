@@ -71,6 +71,7 @@ GIFNETS_MODES: tuple[tuple[str, str], ...] = (
     ("median-cut", "net"),  # DitherNet on a classical palette
     ("net", "net"),  # PaletteNet + DitherNet
     ("net+kmeans", "net"),
+    ("net+kmeans", "ed"),  # gifnets' error diffusion (issue 29)
     ("net+kmeans", "ordered"),  # the blue-noise pattern dither of animations (issue 25), on stills
 )
 

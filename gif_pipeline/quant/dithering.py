@@ -1,4 +1,4 @@
-"""Map an image onto a given palette: nearest colour ('none') or Floyd–Steinberg ('fs').
+"""Map an image onto a given palette: nearest colour ('none'), Pillow's Floyd–Steinberg ('fs') or error diffusion ('ed').
 
 This is the dither stage of a GIF encoder (GIFnets Fig. 2); its output is the index
 map written to the GIF.
@@ -23,6 +23,10 @@ map written to the GIF.
   the same coarse cache, but the diffused error is measured against the true palette
   colour, so the approximation is compensated by later pixels.
 
+* ``'ed'`` is gifnets' own error diffusion (:mod:`gif_pipeline.quant.error_diffusion`): Floyd–Steinberg
+  with the exact nearest colour under libimagequant's channel weights, attenuated and limited errors and
+  an edge/noise-aware dither map (:data:`ED_SETTINGS`), in numpy over anti-diagonal wavefronts.
+
 Pillow's palette image always has 256 entries. A palette of ``K < 256`` colours is padded
 with copies of ``palette[0]``: a padding entry is never closer than entry 0 (ties go to
 the lowest index), and if Pillow ever returned one it would be the same colour as entry 0,
@@ -35,7 +39,7 @@ import functools
 import numpy as np
 from PIL import Image
 
-DITHER_METHODS = ("none", "fs")
+DITHER_METHODS = ("none", "fs", "ed")
 
 
 def _check_inputs(rgb, palette, dither):
@@ -121,15 +125,27 @@ def floyd_steinberg(rgb: np.ndarray, palette: np.ndarray) -> np.ndarray:
     return indices
 
 
+#: The settings of ``dither='ed'`` (:func:`gif_pipeline.quant.error_diffusion.error_diffusion`), chosen on the val
+#: photos (docs/experiments/gifnets.md, 2026-12-06 "error diffusion"): the error attenuated to 15/16, the large-error
+#: limits, the dither map, and colour distances weighted 0.5 : 1 : 0.45 (R : G : B), as libimagequant weighs them.
+ED_SETTINGS = {"attenuation": 15.0 / 16.0, "limit": True, "dither_map": True, "map_floor": 0.0,
+               "channel_weights": (0.5, 1.0, 0.45)}
+
+
 def remap(rgb, palette, dither: str = "none") -> np.ndarray:
     """Palette indices for ``rgb`` (uint8 ``[H, W, 3]``) on ``palette`` (uint8 ``[K, 3]``).
 
     ``dither='none'``: nearest colour (Eq. 1). ``dither='fs'``: Floyd–Steinberg error
-    diffusion (Pillow). Returns uint8 ``[H, W]`` with every value ``< K``.
+    diffusion (Pillow). ``dither='ed'``: gifnets' error diffusion (:data:`ED_SETTINGS`).
+    Returns uint8 ``[H, W]`` with every value ``< K``.
     """
     rgb, palette = _check_inputs(rgb, palette, dither)
     if len(palette) == 1:
         return np.zeros(rgb.shape[:2], np.uint8)
     if dither == "none":
         return nearest(rgb, palette)
+    if dither == "ed":
+        from gif_pipeline.quant.error_diffusion import error_diffusion
+
+        return error_diffusion(rgb, palette, **ED_SETTINGS)
     return floyd_steinberg(rgb, palette)

@@ -1,0 +1,257 @@
+"""Floyd–Steinberg error diffusion with the exact nearest colour, vectorised over anti-diagonal wavefronts.
+
+Pillow's Floyd–Steinberg (``dither='fs'``) picks each colour through a 6-bit-per-channel cache, so it often
+does not take the nearest palette colour; this module does (the ``2 x.c - |c|^2`` scores of
+:func:`gif_pipeline.quant.dithering._nearest_rows`, in float32 on the error-carrying pixel values).
+
+**Wavefront.** In a raster scan pixel ``(y, x)`` receives error from ``(y, x-1)`` and from ``(y-1, x-1..x+1)``.
+All pixels with the same ``t = x + 2y`` are therefore independent of each other and depend only on
+smaller ``t``. The image is stored skewed, ``S[t, y] = image[y, t - 2y]``, so that a wavefront is a
+contiguous run of one row of ``S`` and its four error targets are the slices ``[t+1, y]`` (right),
+``[t+1, y+1]`` (below left), ``[t+2, y+1]`` (below) and ``[t+3, y+1]`` (below right): ``W + 2H - 2``
+numpy steps of at most ``min(H, W/2)`` pixels each instead of ``H * W`` scalar steps. The result is
+the same as the plain raster scan (``tests/test_dithering.py`` checks it against a scalar loop).
+A serpentine scan cannot be written this way (the first pixel of a right-to-left row needs the whole
+row above).
+
+**What was taken from libimagequant's remap** (its ``remap.rs`` / ``image.rs``, read, not copied; each
+measured on the val photos, docs/experiments/gifnets.md 2026-12-06 "error diffusion"):
+
+* the diffused error is attenuated (``attenuation``, 15/16 there), so that errors do not pile up in
+  areas that the palette cannot reach;
+* a large diffused error is shrunk (x0.8) and is limited so that the pixel stays within a small
+  margin around the RGB cube; an error of a pixel's quantisation above ``max_error`` is multiplied by
+  0.75 before it is diffused ("no green pixels in the blue");
+* a tiny diffused error is not applied at all (flat areas that the palette matches stay undithered,
+  which also makes the GIF smaller);
+* the *dither map*: less diffusion on edges and in noisy texture (which masks banding), full diffusion
+  in flat areas; a pixel's level also falls with how busy the nearest-colour remap is around it.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+#: Floyd–Steinberg weights: right, below-left, below, below-right.
+_FS = np.array([7.0, 3.0, 5.0, 1.0], np.float32) / 16.0
+
+
+def _filter3(a: np.ndarray, op) -> np.ndarray:
+    """3x3 max (``op=np.maximum``) or min filter with edge replication."""
+    out = a.copy()
+    op(out[1:], a[:-1], out=out[1:])
+    op(out[:-1], a[1:], out=out[:-1])
+    rows = out.copy()
+    op(out[:, 1:], rows[:, :-1], out=out[:, 1:])
+    op(out[:, :-1], rows[:, 1:], out=out[:, :-1])
+    return out
+
+
+def _box_blur(a: np.ndarray, radius: int) -> np.ndarray:
+    """Separable box blur of size ``2 radius + 1`` with edge replication."""
+    out = a
+    for axis in (0, 1):
+        pad = [(0, 0), (0, 0)]
+        pad[axis] = (radius + 1, radius)
+        c = np.cumsum(np.pad(out, pad, mode="edge"), axis=axis, dtype=np.float32)
+        c = np.moveaxis(c, axis, 0)
+        out = np.moveaxis((c[2 * radius + 1:] - c[:-(2 * radius + 1)]) * np.float32(1.0 / (2 * radius + 1)), 0, axis)
+    return out
+
+
+def contrast_map(rgb: np.ndarray) -> np.ndarray:
+    """Per-pixel dither weight in [0, 1] from local contrast: ~1 in flat areas, lower on edges and in noise.
+
+    The second differences across and along each pixel (max over channels) give an edge strength; a
+    noise measure (large second differences in both directions) is dilated, blurred and eroded so that
+    textured areas, not thin lines, are marked, and the weight is the smaller of the two.
+    """
+    f = rgb.astype(np.float32) * np.float32(1.0 / 255.0)
+    horiz = np.zeros(f.shape[:2], np.float32)
+    vert = np.zeros(f.shape[:2], np.float32)
+    # second differences; at the border the missing neighbour repeats the pixel (so the term is a first difference)
+    d = np.abs(f[:, :-2] + f[:, 2:] - 2 * f[:, 1:-1]).max(axis=2)
+    horiz[:, 1:-1] = d
+    if f.shape[1] > 1:
+        horiz[:, 0] = np.abs(f[:, 1] - f[:, 0]).max(axis=1)
+        horiz[:, -1] = np.abs(f[:, -2] - f[:, -1]).max(axis=1)
+    d = np.abs(f[:-2] + f[2:] - 2 * f[1:-1]).max(axis=2)
+    vert[1:-1] = d
+    if f.shape[0] > 1:
+        vert[0] = np.abs(f[1] - f[0]).max(axis=1)
+        vert[-1] = np.abs(f[-2] - f[-1]).max(axis=1)
+    edge = np.maximum(horiz, vert)
+    z = 1.0 - np.maximum(edge - 0.5 * np.abs(horiz - vert), np.minimum(horiz, vert))
+    np.clip(z, 0.0, 1.0, out=z)
+    z *= z
+    z *= z
+    noise = z * np.float32(176.0 / 255.0) + np.float32(80.0 / 255.0)
+    edges = np.clip(1.0 - edge, 0.0, 1.0)
+    noise = _filter3(_filter3(noise, np.maximum), np.maximum)
+    noise = _filter3(_box_blur(noise, 3), np.maximum)
+    for _ in range(3):
+        noise = _filter3(noise, np.minimum)
+    edges = _filter3(_filter3(edges, np.minimum), np.maximum)
+    return np.minimum(noise, edges)
+
+
+def run_flatness(indices: np.ndarray) -> np.ndarray:
+    """Per-pixel factor in (0, 1): how flat the nearest-colour remap is around a pixel.
+
+    For each horizontal run of one index, ``n = 10 * length + 15 * (pixels of the run whose upper or
+    lower neighbour has the same index)``; the factor is ``1 - 20 / (20 + n)`` (1/3 for an isolated pixel,
+    near 1 inside a large flat region).
+    """
+    h, w = indices.shape
+    same = np.zeros((h, w), np.float32)
+    same[1:] += indices[1:] == indices[:-1]
+    same[:-1] += indices[:-1] == indices[1:]
+    starts = np.ones((h, w), bool)
+    starts[:, 1:] = indices[:, 1:] != indices[:, :-1]
+    run_id = np.cumsum(starts.reshape(-1)) - 1  # row starts are run starts, so runs never cross rows
+    lengths = np.bincount(run_id)
+    matches = np.bincount(run_id, weights=same.reshape(-1))
+    n = 10.0 * lengths + 15.0 * matches
+    return (1.0 - 20.0 / (20.0 + n))[run_id].reshape(h, w).astype(np.float32)
+
+
+#: Rows per strip: the image is cut into strips of this many rows, each dithered after :data:`WARM_UP` rows of the
+#: strip above (whose indices are thrown away), and all strips run their wavefronts together. 256x256: 324 numpy
+#: steps instead of 766 (docs/experiments/gifnets.md).
+STRIP_ROWS = 32
+#: Rows of the strip above dithered first to start a strip's error state (libimagequant does the same between its
+#: threads' chunks); the seams are measured in the notebook.
+WARM_UP = 2
+
+
+def _strips(a: np.ndarray, strip_rows: int, warm_up: int) -> np.ndarray:
+    """``[B, strip_rows + warm_up, W, ...]``: strip ``b`` starts ``warm_up`` rows above row ``b * strip_rows``
+    (the first strip has its warm-up rows at the bottom instead; rows past the image repeat the last row)."""
+    h = a.shape[0]
+    hs = min(h, strip_rows + warm_up)
+    starts = [max(0, min(b * strip_rows - warm_up, h - hs)) for b in range(-(-h // strip_rows))]
+    return np.stack([a[s:s + hs] for s in starts]), starts
+
+
+def _skew(a: np.ndarray, fill=0) -> np.ndarray:
+    """``S[b, t, y] = a[b, y, t - 2y]`` for ``[B, H, W, ...]`` ``a``; ``S`` is ``[B, W + 2H - 2, H, ...]``."""
+    b, h, w = a.shape[:3]
+    s = np.full((b, w + 2 * h - 2, h) + a.shape[3:], fill, a.dtype)
+    for y in range(h):
+        s[:, 2 * y:2 * y + w, y] = a[:, y]
+    return s
+
+
+def _unskew(s: np.ndarray, w: int) -> np.ndarray:
+    return np.stack([s[:, 2 * y:2 * y + w, y] for y in range(s.shape[2])], axis=1)
+
+
+def default_max_error(rgb: np.ndarray, pal: np.ndarray, nearest_indices: np.ndarray) -> float:
+    """The squared error length (8-bit units) above which errors are damped: 2.4 x the mean squared nearest-colour
+    error (libimagequant's rule), at least 16^2, and at least half the median squared distance from a palette colour
+    to its nearest other one. The last keeps sparse palettes dithering: with black and white only, a dark grey's
+    errors would otherwise be damped below the threshold of white and the grey would stay black."""
+    d = rgb.astype(np.float32) - pal[nearest_indices.astype(np.intp)]
+    spacing = 0.0
+    if len(pal) > 1:
+        gaps = np.sum((pal[:, None] - pal[None]) ** 2, axis=2)
+        np.fill_diagonal(gaps, np.inf)
+        gaps = gaps.min(axis=1)
+        spacing = 0.5 * float(np.median(gaps[np.isfinite(gaps) & (gaps > 0)])) if np.any(gaps > 0) else 0.0
+    return max(2.4 * float(np.mean(np.sum(d * d, axis=2))), 16.0 ** 2, spacing)
+
+
+def error_diffusion(rgb: np.ndarray, palette: np.ndarray, *, attenuation: float = 15.0 / 16.0, limit: bool = True,
+                    max_error: float | None = None, dither_map: bool = True, map_floor: float = 0.0,
+                    channel_weights=None, nearest_indices: np.ndarray | None = None,
+                    strip_rows: int = STRIP_ROWS, warm_up: int = WARM_UP) -> np.ndarray:
+    """Indices (uint8 ``[H, W]``) of Floyd–Steinberg error diffusion of uint8 ``rgb`` onto uint8 ``palette [K, 3]``.
+
+    The colour of each pixel (plus the error it received) is the exact nearest palette colour under the
+    distance ``sum_c channel_weights[c] * d_c^2`` (default: all 1, plain RGB). ``attenuation`` scales the
+    diffused error. ``limit`` turns on the large-error rules: the pixel plus its error is clipped to
+    [-0.1, 1.1] x 255, a received error whose squared length exceeds ``max_error`` is multiplied by 0.8
+    and a quantisation error above it by 0.75 before it is passed on (``max_error`` in squared 8-bit
+    units; default :func:`default_max_error`). ``dither_map`` scales the
+    diffusion per pixel by ``map_floor + (1 - map_floor) * contrast_map * run_flatness``. With
+    ``attenuation=1, limit=False, dither_map=False`` and a ``strip_rows`` of at least the image height
+    this is plain raster Floyd–Steinberg with the exact nearest colour.
+    """
+    from gif_pipeline.quant.dithering import _blas_threads, _nearest_rows
+
+    h, w = rgb.shape[:2]
+    pal = palette.astype(np.float32)
+    k = len(pal)
+    cw = np.ones(3, np.float32) if channel_weights is None else np.asarray(channel_weights, np.float32)
+    weights = np.concatenate([2.0 * pal * cw, -np.sum(cw * pal * pal, axis=1, keepdims=True)], axis=1).T.copy()  # [4, K]
+    if (dither_map or (limit and max_error is None)) and nearest_indices is None:
+        nearest_indices = _nearest_rows(rgb.reshape(-1, 3), palette).reshape(h, w)
+    if limit and max_error is None:
+        max_error = default_max_error(rgb, pal, nearest_indices)
+    level = np.full((h, w), attenuation, np.float32)
+    if dither_map:
+        level *= map_floor + (1.0 - map_floor) * (contrast_map(rgb) * run_flatness(nearest_indices))
+    strip_rows = max(1, int(strip_rows))
+    warm_up = 0 if strip_rows >= h else max(0, int(warm_up))
+    img_strips, starts = _strips(rgb.astype(np.float32), strip_rows, warm_up)
+    src = _skew(img_strips)  # [B, T, hs, 3]
+    lev = _skew(_strips(level, strip_rows, warm_up)[0])[..., None]
+    nb, t_count, hs = src.shape[:3]
+    err = np.zeros((nb, t_count + 3, hs + 1, 3), np.float32)
+    out = np.zeros((nb, t_count, hs), np.intp)
+    vb = np.ones((nb * min(hs, w), 4), np.float32)  # pixel + error, and a 1 for the palette's -|c|^2 row
+    below = (np.array([3.0, 5.0, 1.0], np.float32) / 16.0)[None, :, None, None]
+    big = float(max_error) if limit else np.inf
+    with _blas_threads().limit(limits=1, user_api="blas"):
+        for t in range(t_count):
+            lo, hi = max(0, (t - w + 2) // 2), min(hs - 1, t // 2) + 1
+            n = hi - lo
+            e = err[:, t, lo:hi] * lev[:, t, lo:hi]
+            rows = vb[:nb * n]
+            v = rows.reshape(nb, n, 4)[..., :3]
+            if limit:
+                sq = np.einsum("...i,...i->...", e, e)
+                if sq.max() > big:  # rare: skip the masking work when no error is large
+                    e *= np.where(sq > big, np.float32(0.8), np.float32(1.0))[..., None]
+                np.add(src[:, t, lo:hi], e, out=v)
+                np.clip(v, -25.5, 280.5, out=v)
+            else:
+                np.add(src[:, t, lo:hi], e, out=v)
+            idx = np.matmul(rows, weights).argmax(axis=1).reshape(nb, n)
+            out[:, t, lo:hi] = idx
+            q = v - pal.take(idx, axis=0)
+            if limit:
+                sq = np.einsum("...i,...i->...", q, q)
+                if sq.max() > big:
+                    q *= np.where(sq > big, np.float32(0.75), np.float32(1.0))[..., None]
+            err[:, t + 1, lo:hi] += q * np.float32(7.0 / 16.0)
+            err[:, t + 1:t + 4, lo + 1:hi + 1] += below * q[:, None]
+    rows = _unskew(out, w)  # [B, hs, W]
+    result = np.empty((h, w), np.uint8)
+    for b, s in enumerate(starts):
+        r0 = b * strip_rows
+        r1 = min(h, r0 + strip_rows)
+        result[r0:r1] = rows[b, r0 - s:r1 - s]
+    return result
+
+
+def floyd_steinberg_reference(rgb: np.ndarray, palette: np.ndarray) -> np.ndarray:
+    """Plain raster Floyd–Steinberg with the exact nearest colour, one pixel at a time (slow; for tests)."""
+    h, w = rgb.shape[:2]
+    pal = palette.astype(np.float64)
+    work = rgb.astype(np.float64).copy()
+    out = np.zeros((h, w), np.uint8)
+    for y in range(h):
+        for x in range(w):
+            v = work[y, x]
+            i = int(np.argmax(2 * pal @ v - np.sum(pal * pal, axis=1)))
+            out[y, x] = i
+            q = v - pal[i]
+            if x + 1 < w:
+                work[y, x + 1] += q * 7 / 16
+            if y + 1 < h:
+                if x > 0:
+                    work[y + 1, x - 1] += q * 3 / 16
+                work[y + 1, x] += q * 5 / 16
+                if x + 1 < w:
+                    work[y + 1, x + 1] += q * 1 / 16
+    return out

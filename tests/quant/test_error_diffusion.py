@@ -1,0 +1,98 @@
+"""gifnets' error diffusion ('ed'): the wavefront scheme against a scalar loop, exact nearest colours, the error budget."""
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+from scipy import ndimage
+
+import checks  # noqa: E402
+from gif_pipeline.quant import dithering, palettes
+from gif_pipeline.quant import error_diffusion as ed
+
+PLAIN = {"attenuation": 1.0, "limit": False, "dither_map": False}
+
+
+def _photo():
+    return np.asarray(Image.open(os.path.join(checks.FIXTURES, "hopper_64.png")).convert("RGB"))
+
+
+@pytest.mark.parametrize("shape,k", [((13, 17), 8), ((1, 9), 3), ((9, 1), 3), ((2, 2), 2), ((20, 6), 64)])
+def test_wavefront_equals_the_raster_scan(shape, k):
+    rng = np.random.default_rng(k)
+    rgb = rng.integers(0, 256, shape + (3,), dtype=np.uint8)
+    palette = rng.integers(0, 256, (k, 3), dtype=np.uint8)
+    got = ed.error_diffusion(rgb, palette, **PLAIN, strip_rows=1000)
+    np.testing.assert_array_equal(got, ed.floyd_steinberg_reference(rgb, palette))
+
+
+def test_strips_differ_from_the_raster_scan_only_after_their_first_strip():
+    rgb = _photo()[:40]
+    palette = palettes.median_cut(rgb, 16)
+    whole = ed.floyd_steinberg_reference(rgb, palette)
+    strips = ed.error_diffusion(rgb, palette, **PLAIN, strip_rows=16, warm_up=2)
+    np.testing.assert_array_equal(strips[:16], whole[:16])
+    assert 0.02 < np.mean(strips[16:] != whole[16:])  # the later strips restart their error state
+    # ... but they still dither the same picture: local means match the raster scan's
+    blur = [ndimage.uniform_filter(palette[i].astype(np.float64), (7, 7, 1)) for i in (strips, whole)]
+    assert np.abs(blur[0] - blur[1])[4:-4, 4:-4].mean() < 3.0
+
+
+def test_without_error_it_is_the_exact_nearest_colour():
+    rgb = _photo()
+    palette = palettes.median_cut(rgb, 32)
+    np.testing.assert_array_equal(ed.error_diffusion(rgb, palette, attenuation=0.0, limit=False, dither_map=False),
+                                  dithering.nearest(rgb, palette))
+    # with channel weights: the nearest colour under the weighted distance (brute force)
+    w = np.array([0.5, 1.0, 0.45])
+    d = (((rgb[:, :, None].astype(np.float64) - palette[None, None]) ** 2) * w).sum(-1)
+    got = ed.error_diffusion(rgb, palette, attenuation=0.0, limit=False, dither_map=False, channel_weights=w)
+    chosen = np.take_along_axis(d, got[..., None].astype(np.int64), -1)[..., 0]
+    np.testing.assert_allclose(chosen, d.min(-1), rtol=1e-5, atol=1e-3)
+
+
+@pytest.mark.parametrize("settings", [PLAIN, dithering.ED_SETTINGS])
+def test_flat_colours_of_the_palette_stay_exact(settings):
+    palette = np.array([[0, 0, 0], [200, 40, 10], [30, 90, 250], [255, 255, 255]], np.uint8)
+    rgb = np.repeat(np.repeat(palette[np.array([[0, 1], [2, 3]])], 12, axis=0), 12, axis=1)  # four flat 12x12 blocks
+    np.testing.assert_array_equal(palette[ed.error_diffusion(rgb, palette, **settings)], rgb)
+
+
+@pytest.mark.parametrize("grey", [37, 128, 201])
+def test_the_error_is_conserved_on_a_flat_grey(grey):
+    # Black and white only: plain Floyd-Steinberg passes every pixel's whole error on, so the output's mean is
+    # the input's but for the error that leaves the image at its right and bottom edges (at most ~a pixel's worth
+    # per edge pixel: under 255 * (H + W) / (H * W) in the mean).
+    palette = np.array([[0, 0, 0], [255, 255, 255]], np.uint8)
+    rgb = np.full((48, 48, 3), grey, np.uint8)
+    for settings, tol in ((PLAIN, 255 * 96 / 48 ** 2), (dithering.ED_SETTINGS, 255 * 96 / 48 ** 2 + 0.07 * 255)):
+        out = palette[ed.error_diffusion(rgb, palette, **settings)].astype(np.float64)
+        assert abs(out.mean() - grey) < tol, (settings, out.mean())
+        assert 0.1 < (out[..., 0] == 255).mean() < 0.9  # it dithers: both colours are used
+
+
+def test_deterministic_and_independent_of_earlier_calls():
+    rgb = _photo()
+    palette = palettes.median_cut(rgb, 16)
+    first = dithering.remap(rgb, palette, "ed")
+    dithering.remap(rgb[::-1].copy(), palettes.median_cut(rgb, 200), "ed")
+    np.testing.assert_array_equal(dithering.remap(rgb, palette, "ed"), first)
+
+
+def test_contrast_map_is_one_in_flat_areas_and_low_on_edges_and_noise():
+    flat = np.full((32, 32, 3), 90, np.uint8)
+    np.testing.assert_allclose(ed.contrast_map(flat), 1.0, atol=1e-6)
+    step = flat.copy()
+    step[:, 16:] = 220
+    m = ed.contrast_map(step)
+    assert m[:, 15:17].max() < 0.5 and m[:, :8].min() > 0.99
+    noise = np.random.default_rng(0).integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    assert ed.contrast_map(noise)[4:-4, 4:-4].max() < 0.5
+
+
+def test_run_flatness():
+    flat = ed.run_flatness(np.zeros((8, 8), np.uint8))  # runs of 8; 2 matching neighbours a pixel, 1 in the edge rows
+    np.testing.assert_allclose(flat[1:-1], 1 - 20 / (20 + 80 + 15 * 16), rtol=1e-6)
+    np.testing.assert_allclose(flat[[0, -1]], 1 - 20 / (20 + 80 + 15 * 8), rtol=1e-6)
+    checker = (np.indices((8, 8)).sum(0) % 2).astype(np.uint8)
+    np.testing.assert_allclose(ed.run_flatness(checker), 1 - 20 / 30, rtol=1e-6)  # every pixel a run of its own
