@@ -4,7 +4,8 @@
 Every image of ``--images`` (short side resized to 256, centre crop) is encoded to a GIF at
 ``--colors``: by gifnets with :func:`gif_pipeline.encode.encode_batch` (the network palette,
 ``net+kmeans`` by default, and ``none`` or ``net`` dithering as one compiled TF call per batch,
-then the GIF written) and by libimagequant (the ``imagequant`` wheel, one image at a time,
+then the GIF written; ``ed``: the batch's palettes, then the numpy error diffusion per image) and by
+libimagequant (the ``imagequant`` wheel, one image at a time,
 dithering 0 and 1, GIF written by the same writer). The first batch is a warm-up (graph tracing).
 Rates are the median of ``--repeats`` passes; the ratio to libimagequant is the figure to quote,
 as this machine is shared.
@@ -91,7 +92,7 @@ def main(argv=None) -> int:
         backends = args.backends.split(",")
         for backend in backends:
             for palette in ("net", "net+kmeans"):
-                for dither in ("none", "net"):
+                for dither in ("none", "net", "ed"):
                     if encode.resolve_palette("auto", colors) != "net+kmeans" or (
                             dither == "net" and not any(c >= colors for c in registry.shipped_colors("dither"))):
                         continue  # no network installed for these colours (DitherNet: one trained for >= colours)

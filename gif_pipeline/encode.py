@@ -344,24 +344,25 @@ def resolve_palette(method: str, n: int) -> str:
 
 
 #: ``--dither auto`` uses an installed DitherNet up to this many colours, whatever Np it was trained
-#: for, and Floyd-Steinberg above. Chosen on 40 photos of the trainers' held-out split of the training
-#: data (docs/experiments/gifnets.md): there the shipped networks beat Floyd-Steinberg on the same palette in PSNR, WSNR,
-#: VMAF and bytes at 16, 32 and 64 colours (in the banding score at 16 and 32, not at 64).
-DITHER_NET_MAX_COLORS = 64
+#: for, and the error diffusion ``ed`` above (and everywhere when no DitherNet is installed). Chosen on the
+#: val photos against libimagequant's dithering, issue #29's targets (docs/experiments/gifnets.md, 2026-12-06
+#: "error diffusion"): ``ed`` meets them at 32-256 colours, where the 32/64-colour DitherNet leaves a dot lattice;
+#: at 16 colours both meet them and the Np=16 DitherNet has the higher VMAF and the smaller files.
+DITHER_NET_MAX_COLORS = 16
 
 
 def resolve_dither(method: str, n: int) -> str:
-    """``auto`` -> ``net`` when a DitherNet is installed and ``n <= DITHER_NET_MAX_COLORS``; else ``fs``."""
+    """``auto`` -> ``net`` when a DitherNet is installed and ``n <= DITHER_NET_MAX_COLORS``; else ``ed``."""
     if method != "auto":
         return method
-    return "net" if _available_colors("dither") and n <= DITHER_NET_MAX_COLORS else "fs"
+    return "net" if _available_colors("dither") and n <= DITHER_NET_MAX_COLORS else "ed"
 
 
 #: The defaults pick the trained networks where they are installed for the requested --colors.
 DEFAULT_PALETTE = "auto"
 DEFAULT_DITHER = "auto"
 AUTO_HELP = ("auto: the trained networks where installed for that --colors (palette net+kmeans; "
-             f"dither net up to {DITHER_NET_MAX_COLORS} colours), else kmeans / fs")
+             f"dither net up to {DITHER_NET_MAX_COLORS} colours), else kmeans / ed (error diffusion)")
 
 
 @dataclasses.dataclass
@@ -476,7 +477,8 @@ def encode_batch(images, colors: int = 256, palette: str = DEFAULT_PALETTE, dith
 
     For services and throughput: the network palette stages (``net``, ``net+kmeans``, or ``auto``
     resolving to them) with ``none`` or ``net`` dithering run as one compiled TF function over the
-    batch; any other combination falls back to :func:`encode_image` per image. Palettes may hold
+    batch (``ed``: the batch's palettes, then the error diffusion per image); any other combination falls
+    back to :func:`encode_image` per image. Palettes may hold
     repeated colours (the GIF stays valid). ``seconds`` of each result is the batch time over B.
     On the ``litert`` backend every image is encoded by :func:`encode_image` (its palette's colours distinct), on
     :func:`gif_pipeline.runtime.litert.batch_workers` threads at once.
@@ -497,13 +499,15 @@ def encode_batch(images, colors: int = 256, palette: str = DEFAULT_PALETTE, dith
 
         with dithering._blas_threads().limit(limits=1, user_api="blas"):
             return list(litert.batch_pool(min(workers, len(images))).map(one, images))
-    if palette not in ("net", "net+kmeans") or dither not in ("none", "net") or backend == "litert":
+    if palette not in ("net", "net+kmeans") or dither not in ("none", "net", "ed") or backend == "litert":
         return [encode_image(rgb, colors, palette, dither, kmeans_iterations=kmeans_iterations, backend=backend)
                 for rgb in images]
     refine = 0 if palette == "net" else (KMEANS_REFINE_ITERATIONS if kmeans_iterations is None else kmeans_iterations)
     dither_np = _dither_net_colors(colors) if dither == "net" else None
     start = time.perf_counter()
     palettes_u8, indices_u8 = (t.numpy() for t in _batch_function(colors, int(refine), dither_np)(images))
+    if dither == "ed":  # the batch's palettes, then the numpy error diffusion image by image
+        indices_u8 = [DITHER_STAGES["ed"](rgb, pal) for rgb, pal in zip(images, palettes_u8)]
     gifs = [gif_io.encode_gif(ind, pal) for ind, pal in zip(indices_u8, palettes_u8)]
     seconds = (time.perf_counter() - start) / len(images)
     return [EncodeResult(g, ind, pal, pal[ind], None, seconds, (palette, dither))

@@ -21,7 +21,7 @@ def use_weights(use_tiny_weights):
 
 
 @pytest.mark.parametrize("palette", ["median-cut", "kmeans", "octree", "net", "net+kmeans"])
-@pytest.mark.parametrize("dither", ["none", "fs", "net"])
+@pytest.mark.parametrize("dither", ["none", "fs", "ed", "net"])
 def test_any_palette_mixes_with_any_dither(use_weights, palette, dither):
     result = encode.encode_image(PHOTO, colors=8, palette=palette, dither=dither)
     frame = gif_io.decode_gif(result.gif_bytes)[0]
@@ -52,7 +52,7 @@ def test_auto_uses_the_networks_where_installed_and_classical_methods_elsewhere(
     # No PaletteNet for 16 colours; the Np=8 DitherNet serves up to DITHER_NET_MAX_COLORS colours.
     assert encode.encode_image(PHOTO, colors=16).methods == ("kmeans", "net")
     without = encode.encode_image(PHOTO, colors=encode.DITHER_NET_MAX_COLORS + 1)
-    assert without.methods == ("kmeans", "fs")
+    assert without.methods == ("kmeans", "ed")  # above it, gifnets' error diffusion
     # A mix stays selectable under auto: a classical palette with the installed DitherNet.
     assert encode.encode_image(PHOTO, colors=8, palette="median-cut").methods == ("median-cut", "net")
 
@@ -136,7 +136,7 @@ def test_a_palette_net_with_extra_heads_serves_their_sizes_through_them(headed_w
     assert registry.palette_sizes() == {8: 8, 16: 16, 32: 8}
 
 
-@pytest.mark.parametrize("palette,dither", [("net+kmeans", "none"), ("net", "net"), ("median-cut", "fs")])
+@pytest.mark.parametrize("palette,dither", [("net+kmeans", "none"), ("net", "net"), ("median-cut", "fs"), ("net", "ed")])
 def test_encode_batch_matches_encode_image(use_weights, palette, dither):
     batch = np.stack([PHOTO, PHOTO[::-1], PHOTO[:, ::-1]])
     results = encode.encode_batch(batch, colors=8, palette=palette, dither=dither)

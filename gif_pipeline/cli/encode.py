@@ -31,8 +31,8 @@ def add_parser(sub):
                    help="palette method; net = PaletteNet, net+kmeans = PaletteNet refined by Lloyd "
                    "iterations (default: %(default)s; " + encode.AUTO_HELP + ")")
     p.add_argument("--dither", choices=["auto"] + sorted(encode.DITHER_STAGES), default=encode.DEFAULT_DITHER,
-                   help="dithering: none, fs (Pillow's Floyd-Steinberg), ed (gifnets' error diffusion), net (DitherNet) or ordered "
-                        "(blue-noise pattern; animations: "
+                   help="dithering: none, fs (Pillow's Floyd-Steinberg), ed (gifnets' error diffusion), net (DitherNet) "
+                        "or ordered (blue-noise pattern; animations: "
                         "auto = ordered up to --quality 55, else none) (default: %(default)s)")
     p.add_argument("--backend", choices=encode.BACKENDS, default=None,
                    help="where the networks run: litert (the .tflite models, no TensorFlow) or tf (the .keras models "

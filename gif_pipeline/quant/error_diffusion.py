@@ -180,7 +180,6 @@ def error_diffusion(rgb: np.ndarray, palette: np.ndarray, *, attenuation: float 
 
     h, w = rgb.shape[:2]
     pal = palette.astype(np.float32)
-    k = len(pal)
     cw = np.ones(3, np.float32) if channel_weights is None else np.asarray(channel_weights, np.float32)
     weights = np.concatenate([2.0 * pal * cw, -np.sum(cw * pal * pal, axis=1, keepdims=True)], axis=1).T.copy()  # [4, K]
     if (dither_map or (limit and max_error is None)) and nearest_indices is None:

@@ -52,6 +52,18 @@ def test_many_inputs_go_to_a_folder_with_json_stats_and_bad_files_do_not_stop_th
     assert sorted(os.listdir(tmp_path / "out")) == ["hopper_64.gif", "hubble_64.gif"]
 
 
+def test_dither_ed_from_the_command_line(tmp_path):
+    out = tmp_path / "ed.gif"
+    r = run_cli("encode", PHOTO, "-o", str(out), "--colors", "32", "--palette", "median-cut", "--dither", "ed", "--json")
+    assert r.returncode == 0, r.stderr
+    stats = json.loads(r.stdout)
+    assert stats["dither"] == "ed" and stats["colors"] <= 32 and 20 < stats["psnr"] < 60
+    with Image.open(out) as im:
+        assert im.size == (64, 64) and len(np.unique(np.asarray(im))) > 8  # dithered: many of the 32 colours used
+    r = run_cli("encode", PHOTO, "-o", str(tmp_path / "x.gif"), "--dither", "ed2")
+    assert r.returncode == 2 and "invalid choice" in r.stderr and not (tmp_path / "x.gif").exists()
+
+
 def test_refuses_to_overwrite_unless_forced_and_never_an_input(tmp_path):
     out = tmp_path / "x.gif"
     out.write_bytes(b"precious")
