@@ -94,7 +94,7 @@ def test_throughput_compares_with_libimagequant_in_the_same_run(tiny_models, tmp
     lines = [line for line in out.read_text().splitlines() if line.startswith("| 8 |")]
     names = [line.split("|")[2].strip() for line in lines]
     assert names[:2] == ["libimagequant d0", "libimagequant d1"]
-    assert "gifnets net+kmeans / net" in names and "gifnets net / none" in names
+    assert "gifnets net+kmeans / net" in names and "gifnets net / none" in names and "gifnets net+kmeans / ed" in names
     liq_d0 = float(lines[0].split("|")[3])
     for line in lines:
         rate, cpu_ms = float(line.split("|")[3]), float(line.split("|")[4])
@@ -169,3 +169,16 @@ def test_remap_speed_rejects_bad_arguments():
     for argv in (["--colors", "1"], ["--colors", "a,b"], ["--count", "0"]):
         with pytest.raises(SystemExit):
             remap_speed.main(argv)
+
+
+def test_error_diffusion_speed_prints_a_row_per_size_and_palette(capsys):
+    from benchmarks import error_diffusion_speed
+
+    assert error_diffusion_speed.main(["--images", DATA, "--colors", "4,16", "--count", "1", "--repeats", "1",
+                                       "--large", "96x80"]) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ") and "colours" not in line]
+    assert [r.split("|")[1].strip().split()[0] for r in rows] == ["256x256", "256x256", "96x80", "96x80"]
+    for r in rows:
+        assert all(float(v) > 0 for v in r.split("|")[3:7])
+    with pytest.raises(SystemExit):
+        error_diffusion_speed.main(["--images", DATA, "--large", "0x5"])
