@@ -477,9 +477,10 @@ def encode_batch(images, colors: int = 256, palette: str = DEFAULT_PALETTE, dith
 
     For services and throughput: the network palette stages (``net``, ``net+kmeans``, or ``auto``
     resolving to them) with ``none`` or ``net`` dithering run as one compiled TF function over the
-    batch (``ed``: the batch's palettes, then the error diffusion per image); any other combination falls
-    back to :func:`encode_image` per image. Palettes may hold
-    repeated colours (the GIF stays valid). ``seconds`` of each result is the batch time over B.
+    batch (``ed``: then the error diffusion of the whole batch,
+    :func:`~gif_pipeline.quant.error_diffusion.error_diffusion_batch`); any other combination falls back to
+    :func:`encode_image` per image. Palettes may hold repeated colours (the GIF stays valid). ``seconds`` of each
+    result is the batch time over B.
     On the ``litert`` backend every image is encoded by :func:`encode_image` (its palette's colours distinct), on
     :func:`gif_pipeline.runtime.litert.batch_workers` threads at once.
     """
@@ -506,8 +507,10 @@ def encode_batch(images, colors: int = 256, palette: str = DEFAULT_PALETTE, dith
     dither_np = _dither_net_colors(colors) if dither == "net" else None
     start = time.perf_counter()
     palettes_u8, indices_u8 = (t.numpy() for t in _batch_function(colors, int(refine), dither_np)(images))
-    if dither == "ed":  # the batch's palettes, then the numpy error diffusion image by image
-        indices_u8 = [DITHER_STAGES["ed"](rgb, pal) for rgb, pal in zip(images, palettes_u8)]
+    if dither == "ed":  # the batch's palettes and nearest colours, then the numpy error diffusion of the whole batch
+        from gif_pipeline.quant.error_diffusion import error_diffusion_batch
+
+        indices_u8 = error_diffusion_batch(images, palettes_u8, nearest_indices=indices_u8, **dithering.ED_SETTINGS)
     gifs = [gif_io.encode_gif(ind, pal) for ind, pal in zip(indices_u8, palettes_u8)]
     seconds = (time.perf_counter() - start) / len(images)
     return [EncodeResult(g, ind, pal, pal[ind], None, seconds, (palette, dither))

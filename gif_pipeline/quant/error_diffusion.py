@@ -35,15 +35,25 @@ import numpy as np
 _FS = np.array([7.0, 3.0, 5.0, 1.0], np.float32) / 16.0
 
 
-def _filter3(a: np.ndarray, op) -> np.ndarray:
-    """3x3 max (``op=np.maximum``) or min filter with edge replication."""
-    out = a.copy()
-    op(out[1:], a[:-1], out=out[1:])
-    op(out[:-1], a[1:], out=out[:-1])
-    rows = out.copy()
-    op(out[:, 1:], rows[:, :-1], out=out[:, 1:])
-    op(out[:, :-1], rows[:, 1:], out=out[:, :-1])
-    return out
+def _sliding(a: np.ndarray, size: int, op, axis: int) -> np.ndarray:
+    """``op`` (np.maximum / np.minimum) over a centred window of odd ``size`` along ``axis``, edges replicated:
+    windows of 2, 4, ... by doubling, then one last step to ``size``."""
+    r = size // 2
+    a = np.moveaxis(a, axis, 0)
+    p = np.concatenate([np.repeat(a[:1], r, 0), a, np.repeat(a[-1:], r, 0)])  # p[i] = a[clip(i - r)]
+    width, cur = 1, p
+    while 2 * width <= size:
+        cur = op(cur[:-width], cur[width:])  # cur[i] = op(p[i : i + 2 width])
+        width *= 2
+    if width < size:
+        cur = op(cur[:len(cur) - (size - width)], cur[size - width:])
+    return np.moveaxis(cur[:a.shape[0]], 0, axis)
+
+
+def _filter(a: np.ndarray, size: int, op) -> np.ndarray:
+    """``size`` x ``size`` max (``op=np.maximum``) or min filter with edge replication (``k`` passes of the 3x3
+    filter are the ``2k+1`` square one)."""
+    return _sliding(_sliding(a, size, op, 0), size, op, 1)
 
 
 def _box_blur(a: np.ndarray, radius: int) -> np.ndarray:
@@ -65,20 +75,22 @@ def contrast_map(rgb: np.ndarray) -> np.ndarray:
     noise measure (large second differences in both directions) is dilated, blurred and eroded so that
     textured areas, not thin lines, are marked, and the weight is the smaller of the two.
     """
-    f = rgb.astype(np.float32) * np.float32(1.0 / 255.0)
-    horiz = np.zeros(f.shape[:2], np.float32)
-    vert = np.zeros(f.shape[:2], np.float32)
+    f = np.moveaxis(rgb, 2, 0).astype(np.float32) * np.float32(1.0 / 255.0)  # channel planes [3, H, W]
+
+    def chmax(d):  # max over the 3 channel planes (numpy reduces a short last axis slowly)
+        return np.maximum(np.maximum(d[0], d[1]), d[2])
+
+    horiz = np.zeros(f.shape[1:], np.float32)
+    vert = np.zeros(f.shape[1:], np.float32)
     # second differences; at the border the missing neighbour repeats the pixel (so the term is a first difference)
-    d = np.abs(f[:, :-2] + f[:, 2:] - 2 * f[:, 1:-1]).max(axis=2)
-    horiz[:, 1:-1] = d
+    horiz[:, 1:-1] = chmax(np.abs(f[:, :, :-2] + f[:, :, 2:] - 2 * f[:, :, 1:-1]))
+    if f.shape[2] > 1:
+        horiz[:, 0] = chmax(np.abs(f[:, :, 1] - f[:, :, 0]))
+        horiz[:, -1] = chmax(np.abs(f[:, :, -2] - f[:, :, -1]))
+    vert[1:-1] = chmax(np.abs(f[:, :-2] + f[:, 2:] - 2 * f[:, 1:-1]))
     if f.shape[1] > 1:
-        horiz[:, 0] = np.abs(f[:, 1] - f[:, 0]).max(axis=1)
-        horiz[:, -1] = np.abs(f[:, -2] - f[:, -1]).max(axis=1)
-    d = np.abs(f[:-2] + f[2:] - 2 * f[1:-1]).max(axis=2)
-    vert[1:-1] = d
-    if f.shape[0] > 1:
-        vert[0] = np.abs(f[1] - f[0]).max(axis=1)
-        vert[-1] = np.abs(f[-2] - f[-1]).max(axis=1)
+        vert[0] = chmax(np.abs(f[:, 1] - f[:, 0]))
+        vert[-1] = chmax(np.abs(f[:, -2] - f[:, -1]))
     edge = np.maximum(horiz, vert)
     z = 1.0 - np.maximum(edge - 0.5 * np.abs(horiz - vert), np.minimum(horiz, vert))
     np.clip(z, 0.0, 1.0, out=z)
@@ -86,11 +98,10 @@ def contrast_map(rgb: np.ndarray) -> np.ndarray:
     z *= z
     noise = z * np.float32(176.0 / 255.0) + np.float32(80.0 / 255.0)
     edges = np.clip(1.0 - edge, 0.0, 1.0)
-    noise = _filter3(_filter3(noise, np.maximum), np.maximum)
-    noise = _filter3(_box_blur(noise, 3), np.maximum)
-    for _ in range(3):
-        noise = _filter3(noise, np.minimum)
-    edges = _filter3(_filter3(edges, np.minimum), np.maximum)
+    noise = _filter(noise, 5, np.maximum)  # two 3x3 dilations
+    noise = _filter(_box_blur(noise, 3), 3, np.maximum)
+    noise = _filter(noise, 7, np.minimum)  # three 3x3 erosions
+    edges = _filter(_filter(edges, 3, np.minimum), 3, np.maximum)
     return np.minimum(noise, edges)
 
 
@@ -150,14 +161,14 @@ def default_max_error(rgb: np.ndarray, pal: np.ndarray, nearest_indices: np.ndar
     error (libimagequant's rule), at least 16^2, and at least half the median squared distance from a palette colour
     to its nearest other one. The last keeps sparse palettes dithering: with black and white only, a dark grey's
     errors would otherwise be damped below the threshold of white and the grey would stay black."""
-    d = rgb.astype(np.float32) - pal[nearest_indices.astype(np.intp)]
+    d = rgb.reshape(-1, 3).astype(np.float32) - pal.take(nearest_indices.reshape(-1).astype(np.intp), axis=0)
     spacing = 0.0
     if len(pal) > 1:
         gaps = np.sum((pal[:, None] - pal[None]) ** 2, axis=2)
         np.fill_diagonal(gaps, np.inf)
         gaps = gaps.min(axis=1)
         spacing = 0.5 * float(np.median(gaps[np.isfinite(gaps) & (gaps > 0)])) if np.any(gaps > 0) else 0.0
-    return max(2.4 * float(np.mean(np.sum(d * d, axis=2))), 16.0 ** 2, spacing)
+    return max(2.4 * float(np.einsum("ij,ij->", d, d)) / len(d), 16.0 ** 2, spacing)
 
 
 def error_diffusion(rgb: np.ndarray, palette: np.ndarray, *, attenuation: float = 15.0 / 16.0, limit: bool = True,
@@ -176,30 +187,56 @@ def error_diffusion(rgb: np.ndarray, palette: np.ndarray, *, attenuation: float 
     ``attenuation=1, limit=False, dither_map=False`` and a ``strip_rows`` of at least the image height
     this is plain raster Floyd–Steinberg with the exact nearest colour.
     """
+    return error_diffusion_batch(rgb[None], palette[None], attenuation=attenuation, limit=limit, max_error=max_error,
+                                 dither_map=dither_map, map_floor=map_floor, channel_weights=channel_weights,
+                                 nearest_indices=None if nearest_indices is None else nearest_indices[None],
+                                 strip_rows=strip_rows, warm_up=warm_up)[0]
+
+
+def error_diffusion_batch(images: np.ndarray, palettes: np.ndarray, *, attenuation: float = 15.0 / 16.0,
+                          limit: bool = True, max_error: float | None = None, dither_map: bool = True,
+                          map_floor: float = 0.0, channel_weights=None, nearest_indices: np.ndarray | None = None,
+                          strip_rows: int = STRIP_ROWS, warm_up: int = WARM_UP) -> np.ndarray:
+    """:func:`error_diffusion` of same-size images ``[N, H, W, 3]``, each on its own palette (``[N, K, 3]``, one K):
+    uint8 ``[N, H, W]``, each image the same as alone. All images step through their wavefronts together, so
+    numpy's per-call cost is paid once per step for the whole batch."""
     from gif_pipeline.quant.dithering import _blas_threads, _nearest_rows
 
-    h, w = rgb.shape[:2]
-    pal = palette.astype(np.float32)
+    num, h, w = images.shape[:3]
+    k = palettes.shape[1]
+    pal = palettes.astype(np.float32)  # [N, K, 3]
     cw = np.ones(3, np.float32) if channel_weights is None else np.asarray(channel_weights, np.float32)
-    weights = np.concatenate([2.0 * pal * cw, -np.sum(cw * pal * pal, axis=1, keepdims=True)], axis=1).T.copy()  # [4, K]
-    if (dither_map or (limit and max_error is None)) and nearest_indices is None:
-        nearest_indices = _nearest_rows(rgb.reshape(-1, 3), palette).reshape(h, w)
-    if limit and max_error is None:
-        max_error = default_max_error(rgb, pal, nearest_indices)
-    level = np.full((h, w), attenuation, np.float32)
-    if dither_map:
-        level *= map_floor + (1.0 - map_floor) * (contrast_map(rgb) * run_flatness(nearest_indices))
+    weights = np.concatenate([2.0 * pal * cw, -np.sum(cw * pal * pal, axis=2, keepdims=True)], axis=2)
+    weights = np.ascontiguousarray(weights.transpose(0, 2, 1))  # [N, 4, K]
+    levels, bigs = [], []
+    for i in range(num):
+        rgb = images[i]
+        near = None if nearest_indices is None else nearest_indices[i]
+        if (dither_map or (limit and max_error is None)) and near is None:
+            near = _nearest_rows(rgb.reshape(-1, 3), palettes[i]).reshape(h, w)
+        bigs.append(np.inf if not limit else float(max_error) if max_error is not None
+                    else default_max_error(rgb, pal[i], near))
+        level = np.full((h, w), attenuation, np.float32)
+        if dither_map:
+            level *= map_floor + (1.0 - map_floor) * (contrast_map(rgb) * run_flatness(near))
+        levels.append(level)
     strip_rows = max(1, int(strip_rows))
     warm_up = 0 if strip_rows >= h else max(0, int(warm_up))
-    img_strips, starts = _strips(rgb.astype(np.float32), strip_rows, warm_up)
-    src = _skew(img_strips)  # [B, T, hs, 3]
-    lev = _skew(_strips(level, strip_rows, warm_up)[0])[..., None]
+    # _strips cuts along axis 0 (rows); with the images moved behind the rows, every strip holds all the images
+    img_strips, starts = _strips(np.moveaxis(images.astype(np.float32), 0, 2), strip_rows, warm_up)  # [S, hs, W, N, 3]
+    src = _skew(np.moveaxis(img_strips, 3, 0).reshape((-1,) + img_strips.shape[1:3] + (3,)))  # [N*S, T, hs, 3]
+    lev_strips = _strips(np.moveaxis(np.stack(levels), 0, 2), strip_rows, warm_up)[0]  # [S, hs, W, N]
+    lev = _skew(np.moveaxis(lev_strips, 3, 0).reshape((-1,) + lev_strips.shape[1:3]))[..., None]
     nb, t_count, hs = src.shape[:3]
+    per = nb // num  # strips per image
     err = np.zeros((nb, t_count + 3, hs + 1, 3), np.float32)
     out = np.zeros((nb, t_count, hs), np.intp)
     vb = np.ones((nb * min(hs, w), 4), np.float32)  # pixel + error, and a 1 for the palette's -|c|^2 row
     below = (np.array([3.0, 5.0, 1.0], np.float32) / 16.0)[None, :, None, None]
-    big = float(max_error) if limit else np.inf
+    big = np.repeat(np.asarray(bigs, np.float32), per)[:, None]  # [N*S, 1]
+    big_min = float(big.min())
+    flat_pal = pal.reshape(-1, 3)
+    offsets = (np.arange(num) * k)[:, None]
     with _blas_threads().limit(limits=1, user_api="blas"):
         for t in range(t_count):
             lo, hi = max(0, (t - w + 2) // 2), min(hs - 1, t // 2) + 1
@@ -209,27 +246,27 @@ def error_diffusion(rgb: np.ndarray, palette: np.ndarray, *, attenuation: float 
             v = rows.reshape(nb, n, 4)[..., :3]
             if limit:
                 sq = np.einsum("...i,...i->...", e, e)
-                if sq.max() > big:  # rare: skip the masking work when no error is large
+                if sq.max() > big_min:  # rare: skip the masking work when no error is large
                     e *= np.where(sq > big, np.float32(0.8), np.float32(1.0))[..., None]
                 np.add(src[:, t, lo:hi], e, out=v)
                 np.clip(v, -25.5, 280.5, out=v)
             else:
                 np.add(src[:, t, lo:hi], e, out=v)
-            idx = np.matmul(rows, weights).argmax(axis=1).reshape(nb, n)
-            out[:, t, lo:hi] = idx
-            q = v - pal.take(idx, axis=0)
+            idx = np.matmul(rows.reshape(num, per * n, 4), weights).argmax(axis=2)  # [N, S*n]
+            out[:, t, lo:hi] = idx.reshape(nb, n)
+            q = v - flat_pal.take(idx + offsets, axis=0).reshape(nb, n, 3)
             if limit:
                 sq = np.einsum("...i,...i->...", q, q)
-                if sq.max() > big:
+                if sq.max() > big_min:
                     q *= np.where(sq > big, np.float32(0.75), np.float32(1.0))[..., None]
             err[:, t + 1, lo:hi] += q * np.float32(7.0 / 16.0)
             err[:, t + 1:t + 4, lo + 1:hi + 1] += below * q[:, None]
-    rows = _unskew(out, w)  # [B, hs, W]
-    result = np.empty((h, w), np.uint8)
+    rows = _unskew(out, w).reshape(num, per, hs, w)
+    result = np.empty((num, h, w), np.uint8)
     for b, s in enumerate(starts):
         r0 = b * strip_rows
         r1 = min(h, r0 + strip_rows)
-        result[r0:r1] = rows[b, r0 - s:r1 - s]
+        result[:, r0:r1] = rows[:, b, r0 - s:r1 - s]
     return result
 
 

@@ -96,3 +96,13 @@ def test_run_flatness():
     np.testing.assert_allclose(flat[[0, -1]], 1 - 20 / (20 + 80 + 15 * 8), rtol=1e-6)
     checker = (np.indices((8, 8)).sum(0) % 2).astype(np.uint8)
     np.testing.assert_allclose(ed.run_flatness(checker), 1 - 20 / 30, rtol=1e-6)  # every pixel a run of its own
+
+
+def test_a_batch_gives_each_image_its_own_result():
+    rgb = _photo()
+    images = np.stack([rgb, rgb[::-1], rgb[:, ::-1]])
+    pals = np.stack([palettes.median_cut(im, 16) for im in images])
+    got = ed.error_diffusion_batch(images, pals, **dithering.ED_SETTINGS)
+    assert got.shape == (3, 64, 64) and got.dtype == np.uint8
+    for im, pal, indices in zip(images, pals, got):
+        np.testing.assert_array_equal(indices, ed.error_diffusion(im, pal, **dithering.ED_SETTINGS))
