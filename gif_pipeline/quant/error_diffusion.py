@@ -19,13 +19,15 @@ measured on the val photos, docs/experiments/gifnets.md 2026-12-06 "error diffus
 
 * the diffused error is attenuated (``attenuation``, 15/16 there), so that errors do not pile up in
   areas that the palette cannot reach;
-* a large diffused error is shrunk (x0.8) and is limited so that the pixel stays within a small
-  margin around the RGB cube; an error of a pixel's quantisation above ``max_error`` is multiplied by
-  0.75 before it is diffused ("no green pixels in the blue");
-* a tiny diffused error is not applied at all (flat areas that the palette matches stay undithered,
-  which also makes the GIF smaller);
+* a large received error is shrunk (x0.8) and each channel of pixel plus error is clipped to a small
+  margin around the RGB cube; a quantisation error above ``max_error`` is multiplied by 0.75 before it
+  is diffused ("no green pixels in the blue");
 * the *dither map*: less diffusion on edges and in noisy texture (which masks banding), full diffusion
-  in flat areas; a pixel's level also falls with how busy the nearest-colour remap is around it.
+  in flat areas; a pixel's level also falls with how busy the nearest-colour remap is around it;
+* colour distances weighted 0.5 : 1 : 0.45 (R : G : B) (:data:`gif_pipeline.quant.dithering.ED_SETTINGS`).
+
+Not taken: libimagequant's rule that leaves tiny received errors out (no measurable effect here) and its
+serpentine order (not possible with the wavefront).
 """
 from __future__ import annotations
 
