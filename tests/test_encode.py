@@ -21,7 +21,7 @@ def use_weights(use_tiny_weights):
 
 
 @pytest.mark.parametrize("palette", ["median-cut", "kmeans", "octree", "net", "net+kmeans"])
-@pytest.mark.parametrize("dither", ["none", "fs", "ed", "net"])
+@pytest.mark.parametrize("dither", ["none", "fs", "net"])
 def test_any_palette_mixes_with_any_dither(use_weights, palette, dither):
     result = encode.encode_image(PHOTO, colors=8, palette=palette, dither=dither)
     frame = gif_io.decode_gif(result.gif_bytes)[0]
@@ -32,6 +32,17 @@ def test_any_palette_mixes_with_any_dither(use_weights, palette, dither):
     assert stats["colors"] <= 8 and stats["psnr"] < 60
     # The tiny networks here are untrained (a few colours); classical palettes must be good.
     assert stats["psnr"] > (5 if palette.startswith("net") else 20)
+
+
+@pytest.mark.parametrize("palette", ["median-cut", "net"])
+def test_error_diffusion_stage(use_weights, palette):
+    result = encode.encode_image(PHOTO, colors=8, palette=palette, dither="ed")
+    frame = gif_io.decode_gif(result.gif_bytes)[0]
+    np.testing.assert_array_equal(frame.indices, result.indices)
+    assert result.methods == (palette, "ed") and result.indices.max() < len(result.palette) <= 8
+    nearest = encode.encode_image(PHOTO, colors=8, palette=palette, dither="none")
+    np.testing.assert_array_equal(result.palette, nearest.palette)  # the same palette, other indices
+    assert np.mean(result.indices != nearest.indices) > 0.05
 
 
 def test_net_kmeans_refinement_never_loses_to_the_raw_network_palette(use_weights):
