@@ -292,7 +292,7 @@ def _net_dither(rgb: np.ndarray, palette: np.ndarray) -> np.ndarray:
     if current_backend() == "litert":
         from gif_pipeline.runtime import backend
 
-        return backend.dithered_indices(rgb, palette, DITHER_TILE, DITHER_HALO)
+        return backend.dithered_indices(rgb, palette)
     from gif_pipeline.layers.common import image_to_unit
     from gif_pipeline.quant.projection import hard_projection
 
