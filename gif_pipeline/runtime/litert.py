@@ -147,7 +147,7 @@ class CompiledSignature:
 
         self._tb = tb
         with _quiet_stderr():
-            self._environment = Environment.create(options=EnvironmentOptions())
+            self._environment = _environment(Environment, EnvironmentOptions)
             kwargs = Options(cpu_options=CpuOptions(num_threads=num_threads, xnnpack_flags=xnnpack_flags))._as_flat_kwargs()
             create = cm.CreateCompiledModelFromFile if isinstance(source, str) else cm.CreateCompiledModelFromBuffer
             self._model = create(self._environment.capsule, source, **kwargs)
@@ -159,11 +159,10 @@ class CompiledSignature:
         _OPENED.append(True)
 
     def close(self):
-        """Frees the model and its LiteRT environment (whose accelerators log a line each as they go: quietly)."""
-        if getattr(self, "_environment", None) is not None:
+        """Frees the model (quietly: LiteRT logs as it goes)."""
+        if getattr(self, "_model", None) is not None:
             with _quiet_stderr():
                 self._inputs = self._outputs = self._model = None
-                self._environment = None
 
     def __del__(self):
         try:
@@ -192,6 +191,19 @@ class CompiledSignature:
         return out.reshape(self._out_shape)
 
 
+_ENVIRONMENT = []
+_ENVIRONMENT_LOCK = threading.Lock()
+
+
+def _environment(environment_class, options_class):
+    """One LiteRT environment for every :class:`CompiledSignature` of the process (each one loads the accelerator
+    libraries)."""
+    with _ENVIRONMENT_LOCK:
+        if not _ENVIRONMENT:
+            _ENVIRONMENT.append(environment_class.create(options=options_class()))
+        return _ENVIRONMENT[0]
+
+
 #: The open :class:`CompiledSignature` objects, closed quietly at exit.
 _OPEN = weakref.WeakSet()
 
@@ -206,6 +218,8 @@ def _close_all():
     unloads, after every Python hook."""
     for runner in list(_OPEN):
         runner.close()
+    with _quiet_stderr():
+        _ENVIRONMENT.clear()
     if _OPENED and os.environ.get("TF_CPP_MIN_LOG_LEVEL") != "0":
         sys.stderr.flush()
         _flush_c_stdio()
