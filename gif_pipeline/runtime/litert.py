@@ -35,7 +35,7 @@ def _flush_c_stdio():
         import ctypes
 
         ctypes.CDLL(None).fflush(None)
-    except (OSError, AttributeError):  # no C library to flush (not Linux/macOS)
+    except (OSError, AttributeError, TypeError):  # no C library to flush (Windows: CDLL(None) fails)
         pass
 
 
