@@ -77,9 +77,10 @@ def network_palette(rgb: np.ndarray, n: int, refine: int) -> np.ndarray:
 
 #: DitherNet on LiteRT reads an image in equal tiles whose windows (tile and ``DITHER_HALO`` pixels of context) have
 #: at most ``DITHER_TILE_PIXELS`` pixels, chosen to read the fewest pixels (:func:`ops.tile_counts`); all windows of an
-#: image have one shape, so the interpreter allocates once. The budget bounds the memory (XNNPACK float32 needs about
-#: 530 bytes per pixel of a window); the halo covers the 45 pixels a changed pixel moves E' (``encode.DITHER_HALO``),
-#: so tiles give the whole image's E' up to float rounding. 2026-12-06 notebook, "fast DitherNet on LiteRT".
+#: image have one shape, so the interpreter allocates once. The budget bounds the memory (XNNPACK float32, transient
+#: indirection buffers: 161 MiB of process for one 448x648 window); the halo covers the 45 pixels a changed pixel
+#: moves E' (``encode.DITHER_HALO``), so tiles give the whole image's E' up to float rounding. 2026-12-06 notebook,
+#: "fast DitherNet on LiteRT".
 DITHER_TILE_PIXELS = 300_000
 DITHER_HALO = 48
 
