@@ -1,12 +1,14 @@
 """Whole-process start-up, time and memory of ``gifnets encode`` beside pngquant, and the runtime install (issue #24).
 
-    python benchmarks/startup.py [--photo PHOTO] [--repeats 5] [--with-tf] [--weights DIR]
+    python benchmarks/startup.py [--photo PHOTO] [--repeats 5] [--with-tf] [--weights DIR] [--before DIR]
+                                  [--also-env VAR=VALUE ...]
     python benchmarks/startup.py --skip-timing --install /work/scratch35/inst [--keras-weights]
 
 Makes a 1200x800 photo (the first photo of ../shared/data/train resized, unless ``--photo``), then runs each
 command ``--repeats`` times as its own process (after one untimed run that warms the page cache; the timed runs
 round-robin over the commands) and prints the
-median wall time and the median peak RSS of the child (``os.wait4``'s ``ru_maxrss``): ``gifnets encode`` at 256 and
+median wall time, CPU time (user + system: less sensitive to other jobs on the machine) and peak RSS of the child
+(``os.wait4``'s ``ru_utime``, ``ru_stime``, ``ru_maxrss``): ``gifnets encode`` at 256 and
 16 colours on the default (LiteRT) backend, ``--backend tf`` with ``--with-tf``, ``gifnets --help``, and pngquant
 at 256 and 16 colours. gifnets runs as ``python -m gif_pipeline`` from this checkout.
 
@@ -44,14 +46,15 @@ def make_photo(path: str, source: str | None = None) -> str:
     return source
 
 
-def run(cmd: list[str], env: dict) -> tuple[float, float, int]:
-    """Wall seconds, peak RSS (MiB) and exit code of one run of ``cmd``."""
+def run(cmd: list[str], env: dict) -> tuple[float, float, int, float]:
+    """Wall seconds, peak RSS (MiB), exit code and CPU seconds (user + system, all threads) of one run of ``cmd``."""
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # from a neutral folder: `python -m` puts the working directory first on sys.path, before $PYTHONPATH
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=tempfile.gettempdir())
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)
-    return wall, usage.ru_maxrss / 1024.0, proc.returncode
+    return wall, usage.ru_maxrss / 1024.0, proc.returncode, usage.ru_utime + usage.ru_stime
 
 
 def measure(commands: dict, repeats: int, env: dict) -> list[tuple]:
@@ -70,9 +73,9 @@ def measure(commands: dict, repeats: int, env: dict) -> list[tuple]:
     for name, res in results.items():
         codes = {r[2] for r in res}
         rows.append((name, statistics.median(r[0] for r in res), min(r[0] for r in res),
-                     statistics.median(r[1] for r in res), codes))
-        print(f"| {name} | {rows[-1][1]:.2f} | {rows[-1][2]:.2f} | {rows[-1][3]:.0f} | {','.join(map(str, codes))} |",
-              flush=True)
+                     statistics.median(r[1] for r in res), codes, statistics.median(r[3] for r in res)))
+        print(f"| {name} | {rows[-1][1]:.2f} | {rows[-1][2]:.2f} | {rows[-1][5]:.2f} | {rows[-1][3]:.0f} | "
+              f"{','.join(map(str, codes))} |", flush=True)
     return rows
 
 
@@ -153,6 +156,11 @@ def main(argv=None) -> int:
                    help="with --install: then add `pip install ./keras_weights` to that venv and measure it")
     p.add_argument("--weights", metavar="DIR", default=None,
                    help="also time the encodes on the weights folder DIR ($GIFNETS_WEIGHTS; e.g. float16 .tflite files)")
+    p.add_argument("--before", metavar="DIR", default=None,
+                   help="also time the encodes of another checkout DIR (PYTHONPATH=DIR, its own weights), round-robin "
+                   "with this one: e.g. `git worktree add DIR <commit>` of the code before a change")
+    p.add_argument("--also-env", metavar="VAR=VALUE", action="append", default=[],
+                   help="also time the encodes with this environment variable set (repeatable; e.g. GIFNETS_THREADS=2)")
     p.add_argument("--skip-timing", action="store_true", help="only --install")
     args = p.parse_args(argv)
     if args.skip_timing and args.install:
@@ -172,12 +180,17 @@ def main(argv=None) -> int:
         commands[name] = cmd
         if args.weights:  # the same command on another weights folder, next to it
             commands[f"{name}, weights {args.weights}"] = (cmd, {"GIFNETS_WEIGHTS": os.path.abspath(args.weights)})
+        for assignment in args.also_env:
+            var, _, value = assignment.partition("=")
+            commands[f"{name}, {var}={value}"] = (cmd, {var: value})
+        if args.before:  # the same command on another checkout, next to it
+            commands[f"{name}, before ({args.before})"] = (cmd, {"PYTHONPATH": os.path.abspath(args.before)})
     commands["gifnets --help"] = gifnets + ["--help"]
     if shutil.which("pngquant"):
         png = os.path.join(work, "out.png")
         commands["pngquant 256"] = ["pngquant", "256", "--force", "-o", png, photo]
         commands["pngquant 16"] = ["pngquant", "16", "--force", "-o", png, photo]
-    print("| command | median s | min s | median peak RSS MiB | exit |\n|---|---:|---:|---:|---|")
+    print("| command | median s | min s | median CPU s | median peak RSS MiB | exit |\n|---|---:|---:|---:|---:|---|")
     measure(commands, args.repeats, env)
     if args.with_tf:
         measure({"gifnets encode --backend tf (256)": gifnets + ["encode", photo, "-o", out, "-f", "-q", "--backend", "tf"],

@@ -17,10 +17,11 @@ For every PaletteNet ``palette_np{N}.keras`` it writes ``palette_np{N}.tflite`` 
   counts are inputs): ``coarse`` ``[1, Nc, 3]``, ``fine`` ``[1, Nf, 3]``, ``palette`` ``[1, K, 3]``,
   ``steps``, ``rounds``, ``fine_steps`` (int32) -> ``palette``.
 
-For every DitherNet ``dither_np{N}.keras``: ``dither_np{N}.tflite`` with the signature ``error``:
-``image`` and ``quantized`` ``[1, H, W, 3]`` -> E' ``[1, H, W, 3]`` (batch norms folded, float32); a DitherNet with
-a blue-noise input (issue 29) also has ``tile_align``: ``x`` ``[1]`` -> ``align`` ``[1]`` int32, the multiple tiles of
-a large image must start on (:func:`gif_pipeline.models.gifnets.dither_net.tile_alignment`; 8 when absent).
+For every DitherNet ``dither_np{N}.keras``: ``dither_np{N}.tflite`` with the signature ``unet``: ``x``
+``[1, H, W, 6 + k]`` (image, projection and the network's ``k`` blue-noise channels, padded to multiples of 8) -> E'
+(padded), batch norms folded, float32, every tensor's shape fixed by ``x``'s; a DitherNet with a blue-noise input
+(issue 29) also has ``texture``: ``x`` ``[1]`` -> the texture ``[P, P, k]``. numpy builds, pads, tiles and crops
+(:func:`gif_pipeline.runtime.backend.dither_error`; :func:`dither_signatures`).
 
 Restore (``--kinds restore``; :func:`gif_pipeline.models.restore.graph.runtime_functions`), float16 weights unless
 ``--restore-precision float32`` (computed in float32; all float in [-1, 1], dynamic sizes, batch norms folded):
@@ -133,24 +134,88 @@ def palette_signatures(net) -> dict:
     return fns
 
 
+def _depth_to_space_up():
+    """A Keras layer: a 2x2 stride-2 transposed conv computed as a 1x1 conv to ``4 * filters`` channels and a
+    depth-to-space (the same sums; TFLite: CONV_2D + DEPTH_TO_SPACE, whose output shapes follow from the input's)."""
+    import keras
+    import tensorflow as tf
+
+    class DepthToSpaceUp(keras.layers.Layer):
+        def __init__(self, filters: int, **kwargs):
+            super().__init__(**kwargs)
+            self.filters = int(filters)
+
+        def build(self, input_shape):
+            self.kernel = self.add_weight(shape=(1, 1, input_shape[-1], 4 * self.filters), name="kernel")
+            self.bias = self.add_weight(shape=(4 * self.filters,), name="bias")
+
+        def call(self, x):
+            return tf.nn.depth_to_space(tf.nn.conv2d(x, self.kernel, 1, "VALID") + self.bias, 2)
+
+        def compute_output_shape(self, s):
+            return (s[0], None if s[1] is None else 2 * s[1], None if s[2] is None else 2 * s[2], self.filters)
+
+    return DepthToSpaceUp
+
+
+def _unet_body(folded):
+    """DitherNet ``folded``'s layers from its input padding to E' (before the crop), as a Keras model in which every
+    tensor's shape follows from the input's: ``x`` [1, H, W, 6 + k] (the concatenated image, projection and blue-noise
+    channels, H and W multiples of 8) -> E' [1, H, W, 3]. Each 2x2 stride-2 transposed conv becomes a 1x1 conv and a
+    depth-to-space (:func:`_depth_to_space_up`): TFLite's TRANSPOSE_CONV takes its output size as a tensor computed
+    from the input's shape, which made every later tensor "dynamic" for the interpreter (2026-12-06 notebook, "fast
+    DitherNet on LiteRT": 1.6x the time and memory)."""
+    import keras
+
+    up_class = _depth_to_space_up()
+    body = keras.Model(folded.get_layer("pad").output, folded.get_layer("error").output)
+
+    def clone(layer):
+        if (isinstance(layer, keras.layers.Conv2DTranspose) and tuple(layer.kernel_size) == (2, 2)
+                and tuple(layer.strides) == (2, 2) and layer.padding == "valid"
+                and layer.activation is keras.activations.linear):
+            return up_class(layer.filters, name=layer.name)
+        return layer.__class__.from_config(layer.get_config())
+
+    new = keras.models.clone_model(body, clone_function=clone)
+    for layer in new.layers:
+        weights = body.get_layer(layer.name).get_weights()
+        if isinstance(layer, up_class):  # kernel [2, 2, out, in] -> [1, 1, in, (a * 2 + b) * out + c]
+            kernel = weights[0]
+            bias = weights[1] if len(weights) > 1 else np.zeros(kernel.shape[2], kernel.dtype)
+            layer.set_weights([kernel.transpose(3, 0, 1, 2).reshape(1, 1, kernel.shape[3], 4 * kernel.shape[2]),
+                               np.tile(bias, 4)])
+        elif weights:
+            layer.set_weights(weights)
+    return new
+
+
 def dither_signatures(net) -> dict:
-    """``{"error": (image, quantized) -> E'}`` of DitherNet ``net`` with its batch norms folded (float32)."""
+    """DitherNet ``net``'s runtime signatures, batch norms folded, float32:
+
+    * ``unet``: ``x`` [1, H, W, 6 + k] -> ``error`` [1, H, W, 3]: E' of the concatenated image, projection and the
+      network's ``k`` blue-noise channels (issue 29; none for k = 0), H and W multiples of 8 (the caller pads
+      symmetrically at the bottom/right and crops, as the network's ``pad`` / ``crop`` layers do:
+      :func:`gif_pipeline.runtime.ops.dither_input`). Every tensor's shape follows from ``x``'s, so one
+      allocation serves all tiles of one size.
+    * ``texture`` (k > 0): ``x`` [1] -> ``texture`` [P, P, k], the blue-noise texture the network tiles from the top
+      left of the image. The runtime builds the noise channels itself, so tiles need only start on the 8-px grid.
+    """
     import tensorflow as tf
 
     from gif_pipeline.layers.folding import fold_batch_norm
-    from gif_pipeline.models.gifnets.dither_net import tile_alignment
 
     folded = fold_batch_norm(net, "float32")
-    spec = [tf.TensorSpec([1, None, None, 3], tf.float32, name="image"),
-            tf.TensorSpec([1, None, None, 3], tf.float32, name="quantized")]
-    fn = tf.function(lambda image, quantized: {"error": tf.cast(folded([image, quantized], training=False),
-                                                                tf.float32)},
-                     autograph=False, input_signature=spec)
-    signatures = {"error": fn.get_concrete_function()}
-    align = tile_alignment(net)
-    if align != 8:  # a blue-noise DitherNet (issue 29): tiles must start on the texture's grid
-        signatures["tile_align"] = tf.function(
-            lambda x: {"align": tf.cast(x * 0.0, tf.int32) + align}, autograph=False,
+    body = _unet_body(folded)
+    channels = int(body.inputs[0].shape[-1])
+    spec = [tf.TensorSpec([1, None, None, channels], tf.float32, name="x")]
+    fn = tf.function(lambda x: {"error": tf.cast(body(x, training=False), tf.float32)}, autograph=False,
+                     input_signature=spec)
+    signatures = {"unet": fn.get_concrete_function()}
+    if "noise" in {layer.name for layer in folded.layers}:
+        texture = tf.constant(np.asarray(folded.get_layer("noise").get_weights()[0], np.float32))
+        signatures["texture"] = tf.function(
+            lambda x: {"texture": texture + tf.reshape(x * 0.0, [])}, autograph=False,
             input_signature=[tf.TensorSpec([1], tf.float32, name="x")]).get_concrete_function()
     return signatures
 
@@ -238,7 +303,7 @@ def check_dither(net, data: bytes, images) -> dict:
     import tensorflow as tf
 
     from gif_pipeline.layers.folding import fold_batch_norm
-    from gif_pipeline.runtime import ops
+    from gif_pipeline.runtime import backend, ops
     from gif_pipeline.runtime.litert import Model
 
     model = Model(data, "check")
@@ -249,9 +314,12 @@ def check_dither(net, data: bytes, images) -> dict:
         pal = np.unique(rgb.reshape(-1, 3)[:: max(1, rgb.size // 48)], axis=0)[:16]
         unit = pal.astype(np.float32) / 127.5 - 1.0
         quantized = unit[ops.nearest_float(x, unit)]
-        got = model.run("error", image=x, quantized=quantized)["error"]
         want = tf.cast(folded([tf.constant(x), tf.constant(quantized)], training=False), tf.float32).numpy()
-        worst = max(worst, float(np.max(np.abs(got - want))))
+        # one piece, and in tiles of at most 64 x 64 pixels with their halo (the tiles' E' is the whole image's up to
+        # float rounding: the halo is wider than the 45 px a pixel reaches)
+        for budget in (1 << 30, 64 * 64):
+            got = backend.dither_error(model, x, unit, budget)
+            worst = max(worst, float(np.max(np.abs(got - want))))
     if worst > ERROR_ATOL:
         raise RuntimeExportError(f"the DitherNet runtime model does not reproduce Keras: max |diff| {worst}")
     return {"error": worst}

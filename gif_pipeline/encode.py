@@ -262,6 +262,7 @@ def _dither_function(dither_np: int, what: str = "indices"):
     return tf.function(lambda image, palette: fn(net, image, palette), reduce_retracing=True, autograph=False)
 
 
+#: On TensorFlow (``--backend tf``; LiteRT: :data:`gif_pipeline.runtime.backend.DITHER_TILE_PIXELS`),
 #: DitherNet reads an image of more than ``DITHER_TILE**2`` pixels in tiles of ``DITHER_TILE`` pixels
 #: with ``DITHER_HALO`` pixels of context on each side, so its memory stays bounded: a 12-megapixel photo
 #: in one piece took 4 GB. A changed pixel moves E' at most 45 pixels away (measured on the shipped
@@ -292,7 +293,7 @@ def _net_dither(rgb: np.ndarray, palette: np.ndarray) -> np.ndarray:
     if current_backend() == "litert":
         from gif_pipeline.runtime import backend
 
-        return backend.dithered_indices(rgb, palette, DITHER_TILE, DITHER_HALO)
+        return backend.dithered_indices(rgb, palette)
     from gif_pipeline.layers.common import image_to_unit
     from gif_pipeline.quant.projection import hard_projection
 

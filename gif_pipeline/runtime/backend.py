@@ -75,26 +75,78 @@ def network_palette(rgb: np.ndarray, n: int, refine: int) -> np.ndarray:
         return np.unique(ops.palette_to_uint8(network_palette_float(rgb, n, refine)), axis=0)
 
 
-def dithered_indices(rgb: np.ndarray, palette: np.ndarray, tile: int, halo: int) -> np.ndarray:
-    """DitherNet (Eq. 5) on uint8 ``rgb`` ``[H, W, 3]`` and uint8 ``palette`` ``[K, 3]``: uint8 indices ``[H, W]``.
-    Images above ``tile**2`` pixels are read in tiles with ``halo`` pixels of context (:func:`ops.tiled`)."""
+#: DitherNet on LiteRT reads an image in equal tiles whose windows (tile and ``DITHER_HALO`` pixels of context) have
+#: at most ``DITHER_TILE_PIXELS`` pixels, chosen to read the fewest pixels (:func:`ops.tile_counts`); all windows of an
+#: image have one shape, so the interpreter allocates once. The budget bounds the memory (XNNPACK float32, transient
+#: indirection buffers: 161 MiB of process for one 448x648 window); the halo covers the 45 pixels a changed pixel
+#: moves E' (``encode.DITHER_HALO``), so tiles give the whole image's E' up to float rounding. 2026-12-06 notebook,
+#: "fast DitherNet on LiteRT".
+DITHER_TILE_PIXELS = 300_000
+DITHER_HALO = 48
+
+
+def dither_texture(model) -> np.ndarray | None:
+    """The blue-noise texture ``[P, P, k]`` of a DitherNet runtime model (issue 29), or None."""
+    if "texture" not in model.signatures:
+        return None
+    if getattr(model, "_texture", None) is None:
+        model._texture = model.run("texture", x=np.zeros([1], np.float32))["texture"]
+    return model._texture
+
+
+def _dither_tiles(model, image: np.ndarray, unit: np.ndarray, budget: int, halo: int):
+    """DitherNet's E' on float ``image`` ``[1, H, W, 3]`` with float palette ``unit`` ``[K, 3]``, tile by tile: yields
+    ``(rows, cols, E')`` for the image's slices ``rows`` x ``cols``. Each window's input (image, its projection, the
+    blue-noise channels; padded symmetrically at the bottom/right to multiples of 8, as the network's ``pad`` layer
+    does) is built in numpy from the image's pixels, so no full-size copy is made."""
+    if "unet" not in model.signatures:
+        from gif_pipeline.weights import registry
+
+        raise registry.WeightsError(f"{model.name} has no 'unet' signature (built by an older export); rebuild it "
+                                    f"with `{litert.REBUILD}`")
+    texture, unet = dither_texture(model), model.compiled("unet")
+    h, w = image.shape[1], image.shape[2]
+    ny, nx = ops.tile_counts(h, w, budget, halo)
+    row_index = ops.symmetric_indices(h, 0, -h % 8)
+    col_index = ops.symmetric_indices(w, 0, -w % 8)
+    for y0, y1, wy, sy in ops.tile_windows(h, ny, halo):
+        rows = row_index[wy:wy + sy]
+        band = image[:, rows]
+        for x0, x1, wx, sx in ops.tile_windows(w, nx, halo):
+            cols = col_index[wx:wx + sx]
+            window = band[:, :, cols]
+            parts = [window, unit[ops.nearest_float(window, unit)]]
+            if texture is not None:
+                parts.append(ops.blue_noise(texture, rows, cols)[None])
+            error = unet(np.concatenate(parts, axis=-1))
+            ry, rx = slice(y0, min(y1, h)), slice(x0, min(x1, w))
+            yield ry, rx, error[:, y0 - wy:min(y1, h) - wy, x0 - wx:min(x1, w) - wx]
+
+
+def dither_error(model, image: np.ndarray, unit: np.ndarray, budget: int = DITHER_TILE_PIXELS,
+                 halo: int = DITHER_HALO) -> np.ndarray:
+    """E' ``[1, H, W, 3]`` of the DitherNet runtime ``model`` on float ``image`` ``[1, H, W, 3]`` in [-1, 1] and float
+    palette ``unit`` ``[K, 3]`` (the network reads ``Proj(image, unit)``), in tiles of at most ``budget`` pixels."""
+    out = np.empty(image.shape, np.float32)
+    for rows, cols, error in _dither_tiles(model, image, unit, budget, halo):
+        out[:, rows, cols] = error
+    return out
+
+
+def dithered_indices(rgb: np.ndarray, palette: np.ndarray, budget: int = DITHER_TILE_PIXELS,
+                     halo: int = DITHER_HALO) -> np.ndarray:
+    """DitherNet (Eq. 5) on uint8 ``rgb`` ``[H, W, 3]`` and uint8 ``palette`` ``[K, 3]``: uint8 indices ``[H, W]``,
+    ``Proj(I + E', P)`` tile by tile (:func:`_dither_tiles`; windows of at most ``budget`` pixels)."""
     from gif_pipeline.weights import registry
 
     model = litert.load("dither", registry.dither_net_for(len(palette)))
     x = ops.image_to_unit(rgb)[None]
     unit = palette.astype(np.float32) / 127.5 - 1.0
-
-    def error(image):
-        return model.run("error", image=image, quantized=unit[ops.nearest_float(image, unit)])["error"]
-
+    out = np.empty(rgb.shape[:2], np.uint8)
     with _one_blas_thread():
-        if rgb.shape[0] * rgb.shape[1] <= tile ** 2:
-            e = error(x)
-        else:  # a blue-noise DitherNet says where its tiles must start (issue 29); the others: the 8-px grid
-            align = (int(model.run("tile_align", x=np.zeros([1], np.float32))["align"][0])
-                     if "tile_align" in model.signatures else 8)
-            e = ops.tiled(error, x, tile, halo, align)
-        return ops.nearest_float(x + e, unit)[0].astype(np.uint8)
+        for rows, cols, error in _dither_tiles(model, x, unit, budget, halo):
+            out[rows, cols] = ops.nearest_float(x[:, rows, cols] + error, unit)[0]
+    return out
 
 
 def refine_palette(rgb: np.ndarray, palette: np.ndarray, steps: int = 2, rounds: int = 1,

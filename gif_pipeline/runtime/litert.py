@@ -2,11 +2,13 @@
 ``.keras`` file they were built from is still the registry's), one interpreter per file, loaded on first use."""
 from __future__ import annotations
 
+import atexit
 import contextlib
 import functools
 import os
 import sys
 import threading
+import weakref
 
 import numpy as np
 
@@ -28,6 +30,15 @@ def _threads() -> int:
         return DEFAULT_THREADS
 
 
+def _flush_c_stdio():
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).fflush(None)
+    except (OSError, AttributeError, TypeError):  # no C library to flush (Windows: CDLL(None) fails)
+        pass
+
+
 @contextlib.contextmanager
 def _quiet_stderr():
     """LiteRT's C++ start-up line ("INFO: Created TensorFlow Lite XNNPACK delegate for CPU.") kept off stderr, as
@@ -41,6 +52,7 @@ def _quiet_stderr():
         os.dup2(devnull, 2)
         yield
     finally:
+        _flush_c_stdio()  # LiteRT's CompiledModel logs through a buffered C stream: flush it while it still goes nowhere
         os.dup2(saved, 2)
         os.close(saved)
         os.close(devnull)
@@ -54,10 +66,51 @@ class Model:
 
         kwargs = {"model_path": source} if isinstance(source, str) else {"model_content": source}
         self.name = name or (source if isinstance(source, str) else "model")
+        self.source, self.num_threads = source, num_threads or _threads()
         with _quiet_stderr():
-            self.interpreter = Interpreter(**kwargs, num_threads=num_threads or _threads())
+            self.interpreter = Interpreter(**kwargs, num_threads=self.num_threads)
         self.signatures = self.interpreter.get_signature_list()
         self._runners = {}
+        self._compiled = {}
+
+    def static_shapes(self) -> bool:
+        """Whether every tensor's shape follows from the inputs' (no SHAPE op: DitherNet's ``unet`` with transposed
+        convs, not one with a resize layer). LiteRT's CompiledModel aborts the process on a graph whose shapes it
+        can only learn while running it, so only such models go to it."""
+        if getattr(self, "_static", None) is None:
+            from ai_edge_litert import schema_py_generated as schema  # ~25 ms, once
+
+            if isinstance(self.source, str):
+                with open(self.source, "rb") as f:
+                    data = f.read()
+            else:
+                data = self.source
+            model = schema.Model.GetRootAs(data, 0)
+            codes = {max(model.OperatorCodes(i).BuiltinCode(), model.OperatorCodes(i).DeprecatedBuiltinCode())
+                     for i in range(model.OperatorCodesLength())}
+            self._static = schema.BuiltinOperator.SHAPE not in codes
+        return self._static
+
+    def compiled(self, signature: str):
+        """``run(x) -> array`` for ``signature`` (one float32 input, one output): on the CompiledModel API
+        (:class:`CompiledSignature`) if the model's shapes are static (:meth:`static_shapes`), unless
+        ``$GIFNETS_LITERT_API=interpreter`` or that API fails here; else on the Interpreter."""
+        runner = self._compiled.get(signature)
+        if runner is None:
+            if signature not in self.signatures:
+                raise KeyError(f"{self.name} has no signature {signature!r} (has {sorted(self.signatures)})")
+            (name,), (out,) = self.signatures[signature]["inputs"], self.signatures[signature]["outputs"]
+            runner = None
+            if _compiled_api() and self.static_shapes():
+                try:
+                    runner = CompiledSignature(self.source, signature, self.num_threads).run
+                except Exception:  # an ai-edge-litert without this API, or one that refuses the model
+                    runner = None
+            if runner is None:
+                def runner(x, name=name, out=out):
+                    return self.run(signature, **{name: x})[out]
+            self._compiled[signature] = runner
+        return runner
 
     def run(self, signature: str, **inputs) -> dict:
         runner = self._runners.get(signature)
@@ -68,6 +121,117 @@ class Model:
                 runner = self._runners[signature] = self.interpreter.get_signature_runner(signature)
                 return runner(**{k: np.ascontiguousarray(v) for k, v in inputs.items()})
         return runner(**{k: np.ascontiguousarray(v) for k, v in inputs.items()})
+
+
+#: XNNPACK's ``TFLITE_XNNPACK_DELEGATE_FLAG_TRANSIENT_INDIRECTION_BUFFER``: the convolutions' indirection buffers
+#: (a pointer per kernel tap and output pixel: 72 bytes a pixel for a full-resolution 3x3 conv) share one workspace
+#: instead of one buffer per op. DitherNet: 224 -> 161 MiB on a 448x648 window, same E', same speed (2026-12-06
+#: notebook, "fast DitherNet on LiteRT"). The Python ``Interpreter`` cannot pass XNNPACK flags; LiteRT's
+#: CompiledModel API can.
+XNNPACK_TRANSIENT_INDIRECTION_BUFFER = 0x20
+
+
+class CompiledSignature:
+    """One signature of a LiteRT model with one float32 input and one float32 output (``run(x) -> array``) on
+    LiteRT's CompiledModel API with XNNPACK flags (:data:`XNNPACK_TRANSIENT_INDIRECTION_BUFFER`). Re-allocates only
+    when the input shape changes. Uses ai-edge-litert's pybind modules directly: its public ``compiled_model`` module
+    imports ``ml_dtypes``, which took 1.5 s to import here. :meth:`Model.compiled` falls back to the Interpreter
+    when this API is missing or refuses the model."""
+
+    def __init__(self, source: bytes | str, signature: str, num_threads: int,
+                 xnnpack_flags: int = XNNPACK_TRANSIENT_INDIRECTION_BUFFER):
+        from ai_edge_litert import _pywrap_litert_compiled_model_wrapper as cm
+        from ai_edge_litert import _pywrap_litert_tensor_buffer_wrapper as tb
+        from ai_edge_litert.environment import Environment, EnvironmentOptions
+        from ai_edge_litert.options import CpuOptions, Options
+
+        self._tb = tb
+        with _quiet_stderr():
+            self._environment = _environment(Environment, EnvironmentOptions)
+            kwargs = Options(cpu_options=CpuOptions(num_threads=num_threads, xnnpack_flags=xnnpack_flags))._as_flat_kwargs()
+            create = cm.CreateCompiledModelFromFile if isinstance(source, str) else cm.CreateCompiledModelFromBuffer
+            self._model = create(self._environment.capsule, source, **kwargs)
+        self._index = self._model.GetSignatureIndex(signature)
+        if self._index < 0:
+            raise KeyError(f"no signature {signature!r}")
+        self._shape, self._quiet_runs = None, 1
+        _OPEN.add(self)
+        _OPENED.append(True)
+
+    def close(self):
+        """Frees the model (quietly: LiteRT logs as it goes)."""
+        if getattr(self, "_model", None) is not None:
+            with _quiet_stderr():
+                self._inputs = self._outputs = self._model = None
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:  # at interpreter shutdown, os / sys may be gone
+            pass
+
+    def run(self, x: np.ndarray) -> np.ndarray:
+        x = np.ascontiguousarray(x, np.float32)
+        if x.shape != self._shape:
+            with _quiet_stderr():
+                self._model.ResizeInputTensor(self._index, 0, list(x.shape))
+                self._inputs = self._model.CreateInputBuffers(self._index)
+                self._outputs = self._model.CreateOutputBuffers(self._index)
+                self._out_shape = tuple(int(d) for d in self._tb.GetTensorDetails(self._outputs[0])["shape"])
+            self._shape = x.shape
+        self._tb.WriteTensorBuffer(self._inputs[0], x.reshape(-1), "float32")
+        if self._quiet_runs:  # the first run sets up LiteRT's accelerators, with log lines
+            with _quiet_stderr():
+                self._model.RunByIndex(self._index, self._inputs, self._outputs)
+            self._quiet_runs -= 1
+        else:
+            self._model.RunByIndex(self._index, self._inputs, self._outputs)
+        out = np.empty(int(np.prod(self._out_shape)), np.float32)
+        self._tb.ReadTensorToBuffer(self._outputs[0], out, "float32")
+        return out.reshape(self._out_shape)
+
+
+_ENVIRONMENT = []
+_ENVIRONMENT_LOCK = threading.Lock()
+
+
+def _environment(environment_class, options_class):
+    """One LiteRT environment for every :class:`CompiledSignature` of the process (each one loads the accelerator
+    libraries)."""
+    with _ENVIRONMENT_LOCK:
+        if not _ENVIRONMENT:
+            _ENVIRONMENT.append(environment_class.create(options=options_class()))
+        return _ENVIRONMENT[0]
+
+
+#: The open :class:`CompiledSignature` objects, closed quietly at exit.
+_OPEN = weakref.WeakSet()
+
+
+_OPENED = []
+
+
+@atexit.register
+def _close_all():
+    """Closes the CompiledModel signatures quietly; once any was opened, stderr goes to /dev/null for the rest of the
+    exit (after Python has printed any traceback): LiteRT's global accelerators log a line each when the library
+    unloads, after every Python hook."""
+    for runner in list(_OPEN):
+        runner.close()
+    with _quiet_stderr():
+        _ENVIRONMENT.clear()
+    if _OPENED and os.environ.get("TF_CPP_MIN_LOG_LEVEL") != "0":
+        sys.stderr.flush()
+        _flush_c_stdio()
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 2)
+        os.close(devnull)
+
+
+def _compiled_api() -> bool:
+    """``$GIFNETS_LITERT_API``: ``compiled`` (default) runs :meth:`Model.compiled` signatures on the CompiledModel
+    API, ``interpreter`` on the Interpreter (for comparison)."""
+    return os.environ.get("GIFNETS_LITERT_API", "compiled").strip().lower() != "interpreter"
 
 
 def tflite_path(kind: str, np_colors: int) -> str:

@@ -131,3 +131,53 @@ def tiled(function, image: np.ndarray, tile: int, halo: int, align: int = 8) -> 
             out[:, y:y + min(tile, h - y), x:x + min(tile, w - x)] = \
                 part[:, y - y0:y - y0 + min(tile, h - y), x - x0:x - x0 + min(tile, w - x)]
     return out
+
+
+def symmetric_indices(n: int, before: int, after: int) -> np.ndarray:
+    """Source indices of a symmetric ("mirror with edge repeat") padding of an axis of length ``n``
+    (:func:`gif_pipeline.layers.unet._symmetric_indices`)."""
+    i = np.mod(np.arange(-before, n + after), 2 * n)
+    return np.where(i >= n, 2 * n - 1 - i, i)
+
+
+def blue_noise(texture: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """``[len(rows), len(cols), k]``: the ``[P, P, k]`` texture tiled from the image's top left
+    (:class:`dither_net.BlueNoise`) at image rows ``rows`` and columns ``cols``."""
+    return texture[np.mod(rows, texture.shape[0])][:, np.mod(cols, texture.shape[1])]
+
+
+def tile_windows(n: int, count: int, halo: int, multiple: int = 8) -> list[tuple[int, int, int, int]]:
+    """``count`` equal tiles of an axis of length ``n`` padded to a multiple of ``multiple`` (``n8``), for a network
+    with ``halo`` pixels of context: ``(start, end, window_start, window_size)`` in padded coordinates, tile
+    ``[start, end)`` read from the window ``[window_start, window_start + window_size)``. Tiles start on multiples of
+    ``multiple``; all windows have one size and lie inside ``[0, n8)`` (shifted inwards at the ends), so a network run
+    on them sees one input shape, and each tile has ``halo`` pixels of context wherever the axis has them."""
+    if halo % multiple or halo < 0 or count < 1:
+        raise ValueError(f"halo must be a multiple of {multiple} and count >= 1, got {halo}, {count}")
+    n8 = n + (-n % multiple)
+    size = -(-n8 // count)
+    size += -size % multiple
+    if count == 1 or size >= n8:
+        return [(0, n8, 0, n8)]
+    window = min(n8, size + halo * min(2, -(-n8 // size) - 1))
+    return [(start, min(n8, start + size), min(max(0, start - halo), n8 - window), window)
+            for start in range(0, n8, size)]
+
+
+def tile_counts(h: int, w: int, budget: int, halo: int, multiple: int = 8, most: int = 64) -> tuple[int, int]:
+    """Tiles ``(rows, columns)`` of an ``h x w`` image whose windows (:func:`tile_windows`) have at most ``budget``
+    pixels, with the fewest pixels read in all (ties: fewer tiles); the smallest windows if none fit."""
+    best = None
+    for ny in range(1, most + 1):
+        wy = tile_windows(h, ny, halo, multiple)
+        for nx in range(1, most + 1):
+            wx = tile_windows(w, nx, halo, multiple)
+            area = wy[0][3] * wx[0][3]
+            key = (area > budget, len(wy) * len(wx) * area if area <= budget else area, len(wy) * len(wx))
+            if best is None or key < best[0]:
+                best = (key, (ny, nx))
+            if len(wx) < nx:
+                break
+        if len(wy) < ny:
+            break
+    return best[1]
