@@ -36,6 +36,8 @@ def define_flags():
     flags.DEFINE_enum("transform", "signed_log100", ["none", "signed_log100"], "Feature transform before standardizing "
                       "(router.TRANSFORMS).")
     flags.DEFINE_integer("seed", 1, "Seed of the MLP's initial weights.")
+    flags.DEFINE_integer("ensemble", 1, "MLP: fit this many (seeds seed, seed+1, ...) and ship their mean logit as one "
+                         "MLP (merge_mlps: hidden layers side by side): one seed's luck does not decide the file.")
     flags.DEFINE_string("out", "runs/router/dither_router.json", "The router's JSON.")
     flags.DEFINE_bool("ship", False, "Also copy it into the weights folder (gif_pipeline/weights/, or $GIFNETS_WEIGHTS) "
                       "with its card and registry entry.")
@@ -56,7 +58,10 @@ the same per 8x8 block where the block is smooth) on a centre crop of at most {s
 256 px half the time, else 256-512 px; random crop and flip), plain or dithered 1:1; 70 % by the restore bench's five
 encoders (Pillow median cut / FS, libimagequant d0 / d1, ffmpeg none / sierra2_4a, k-means / k-means + FS, gifnets
 none / DitherNet), 30 % by the CCDNet pair methods (median cut, k-means, octree, libimagequant, gifnets x none, FS,
-8x8 Bayer, DitherNet); Np one of 16/32/64/256 half the time, else log-uniform 16-256 (`trainers/make_router_gifs`).
+8x8 Bayer, DitherNet); Np one of 16/32/64/256 half the time, else log-uniform 16-256 (`trainers/make_router_gifs`);
+a third of the caches grainy photos (Gaussian grain, std 1-12); with the `--mix=extra` caches: DitherNet at 16-256
+colours, ffmpeg bayer, pngquant with and without FS, gifski, Bayer / FS pairs, grain on 60 % (std 1-24, white or
+blurred, grey, chroma or per channel), Np log-uniform 8-256.
 
 **Reproduce.** `{train}` (the GIF caches: docs/experiments/restore.md).
 
@@ -141,6 +146,17 @@ def fit_mlp(x: np.ndarray, y: np.ndarray, hidden: int, l2: float, steps: int, le
     return [(params[0], params[1]), (params[2], params[3])]
 
 
+def merge_mlps(mlps):
+    """One-hidden-layer MLPs ``[(w1, b1), (w2, b2)]`` on the same inputs -> one MLP whose logit is the mean of theirs:
+    the hidden units side by side, the output weights divided by their number."""
+    k = len(mlps)
+    w1 = np.concatenate([m[0][0] for m in mlps], axis=1)
+    b1 = np.concatenate([m[0][1] for m in mlps])
+    w2 = np.concatenate([m[1][0] for m in mlps], axis=0) / k
+    b2 = np.mean([m[1][1] for m in mlps], axis=0)
+    return [(w1, b1), (w2, b2)]
+
+
 def _bucket(n: int) -> str:
     return "16" if n <= 16 else "17-32" if n <= 32 else "33-64" if n <= 64 else "65-128" if n <= 128 else "129-256"
 
@@ -164,7 +180,7 @@ def main(argv):
     from gif_pipeline.models.restore import presets, router
 
     values = {name: FLAGS[name].value for name in ("train_gifs", "val_gifs", "model", "hidden", "l2", "steps",
-                                                   "learning_rate", "features", "transform", "seed", "out")}
+                                                   "learning_rate", "features", "transform", "seed", "ensemble", "out")}
     if FLAGS.preset:
         preset = presets.TRAINING_PRESETS["fit_dither_router"][FLAGS.preset]
         for name, value in preset.items():
@@ -182,7 +198,8 @@ def main(argv):
     if values["model"] == "logistic":
         layers = fit_logistic(xs, y, values["l2"])
     else:
-        layers = fit_mlp(xs, y, values["hidden"], values["l2"], values["steps"], values["learning_rate"], values["seed"])
+        layers = merge_mlps([fit_mlp(xs, y, values["hidden"], values["l2"], values["steps"], values["learning_rate"],
+                                     values["seed"] + i) for i in range(max(1, values["ensemble"]))])
     params = {"format": router.FORMAT, "kind": "dither_router", "model": values["model"], "features": list(names),
               "transform": values["transform"], "mean": mean.tolist(), "scale": scale.tolist(),
               "layers": [{"w": w.tolist(), "b": b.tolist()} for w, b in layers], "threshold": 0.5, "side": router.SIDE,
@@ -214,8 +231,11 @@ def ship(path: str, params: dict, n_train: int, n_val: int) -> None:
         with open(FLAGS.bench_table, encoding="utf-8") as f:
             bench = "\n**Held-out GIFs** (the restore bench's 960 GIFs of the 24 val photos; not used for the fit; " \
                     "`python benchmarks/router_eval.py`; router / CNN):\n\n" + f.read().strip() + "\n"
-    model = (f"one-hidden-layer tanh MLP ({len(params['layers'][0]['b'])} units)" if params["model"] == "mlp"
-             else "logistic regression")
+    members = int(params["fit"].get("ensemble", 1) or 1)
+    model = (f"one-hidden-layer tanh MLP ({len(params['layers'][0]['b'])} units" +
+             (f": the mean logit of {members} MLPs of {len(params['layers'][0]['b']) // members} units, seeds "
+              f"{params['fit']['seed']}-{params['fit']['seed'] + members - 1}" if members > 1 else "") + ")"
+             if params["model"] == "mlp" else "logistic regression")
     acc = params["fit"]["accuracy"]
     card = CARD.format(n_features=len(params["features"]), side=params["side"], model=model, n_train=n_train,
                        train=train, acc_train=acc["train"], n_val=n_val, acc_val=acc.get("val", float("nan")),

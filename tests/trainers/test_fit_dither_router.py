@@ -65,3 +65,38 @@ def test_fit_separates_is_deterministic_and_ships(tmp_path):
     entry = json.loads((weights / "registry.json").read_text())["entries"][0]
     assert entry["kind"] == "dither_router" and entry["sha256"] == registry.sha256(str(weights / "dither_router.json"))
     assert "logistic regression" in (weights / "dither_router.md").read_text()
+
+
+def test_merged_mlps_give_the_mean_logit_of_their_members():
+    from trainers.fit_dither_router import fit_mlp, merge_mlps
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(60, 5))
+    y = (x[:, 0] + 0.5 * x[:, 1] > 0).astype(float)
+    members = [fit_mlp(x, y, 3, 1e-3, 50, 0.01, seed) for seed in (1, 2, 3)]
+
+    def logit(layers):
+        (w1, b1), (w2, b2) = layers
+        return (np.tanh(x @ w1 + b1) @ w2 + b2)[:, 0]
+
+    merged = merge_mlps(members)
+    assert merged[0][0].shape == (5, 9) and merged[1][0].shape == (9, 1)
+    np.testing.assert_allclose(logit(merged), np.mean([logit(m) for m in members], axis=0), rtol=0, atol=1e-12)
+    assert not np.allclose(logit(members[0]), logit(members[1]))  # the seeds differ, so the mean is not one of them
+    one = merge_mlps(members[:1])
+    np.testing.assert_array_equal(logit(one), logit(members[0]))
+
+
+def test_extra_mix_grain_has_the_asked_std_and_kind():
+    from trainers.make_router_gifs import _grain
+
+    flat = np.full((128, 128, 3), 128, np.uint8)
+    stds, chroma_only = [], []
+    for seed in range(12):
+        out = _grain(np.random.default_rng(seed), flat, 6.0).astype(float) - 128
+        stds.append(out.std())
+        chroma_only.append(np.abs(out.mean(axis=2)).max() < 1.0)  # chroma grain: the channels' noise sums to ~0
+        again = _grain(np.random.default_rng(seed), flat, 6.0).astype(float) - 128
+        np.testing.assert_array_equal(out, again)  # a function of the generator's state
+    assert all(5.5 < s < 6.5 for s in stds), stds
+    assert any(chroma_only) and not all(chroma_only)

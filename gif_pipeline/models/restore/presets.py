@@ -66,10 +66,13 @@ TRAINING_PRESETS: dict[str, dict[str, dict]] = {
     },
     # trainers/fit_dither_router on the GIF caches of trainers/make_router_gifs (docs/experiments/restore.md).
     "fit_dither_router": {
-        "shipped": {"train_gifs": [f"runs/router/{s}_{k}of2.npz" for s in ("train", "grain_train") for k in (0, 1)],
-                    "val_gifs": [f"runs/router/{s}_{k}of2.npz" for s in ("val", "grain_val") for k in (0, 1)],
+        # + the --mix=extra caches (DitherNet at 16-256 colours, ffmpeg bayer, pngquant, gifski, Bayer/FS pairs, grain),
+        # the mean of 3 MLPs (seeds 1-3).
+        "shipped": {"train_gifs": [f"runs/router/{s}_{k}of2.npz" for s in ("train", "grain_train", "extra_train")
+                                   for k in (0, 1)],
+                    "val_gifs": [f"runs/router/{s}_{k}of2.npz" for s in ("val", "grain_val", "extra_val") for k in (0, 1)],
                     "model": "mlp", "hidden": 8, "l2": 1e-3, "steps": 3000, "learning_rate": 0.01,
-                    "transform": "signed_log100", "seed": 1, "out": "runs/router/dither_router.json"},
+                    "transform": "signed_log100", "seed": 1, "ensemble": 3, "out": "runs/router/dither_router.json"},
     },
     "train_gif_classifier": {
         "cpu": {"width_multiplier": 0.5, "batch_size": 16, "learning_rate": 5e-4, "steps": 2000, "seed": 1,
