@@ -93,3 +93,28 @@ def test_missing_data_is_one_line_and_exit_2(tmp_path, capsys):
     assert banding_floor.main(["--data", str(tmp_path), "--fs_target_factor", "0.5"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "no train shards" in err[0]
+
+
+def test_models_table_scores_each_model_on_val_and_train(tiny_data, tmp_path, capsys):
+    import keras
+
+    from benchmarks import banding_models
+    from gif_pipeline.data import banding as banding_data
+    from gif_pipeline.models.gifnets.banding_net import build_banding_net
+    from gif_pipeline.models.gifnets.config import BandingNetConfig
+    from gif_pipeline.weights import registry
+
+    out, model_path = tiny_data
+    keras.utils.set_random_seed(1)
+    other = str(tmp_path / "other.keras")
+    build_banding_net(BandingNetConfig.tiny(dense_units=8)).save(other)
+    assert banding_models.main(["--data", out, "--model", f"a={model_path}", "--model", f"b={other}"]) == 0
+    rows = _rows(capsys.readouterr().out)
+    for name, path in (("a", model_path), ("b", other)):
+        model = registry.load("banding", explicit=path)
+        for split, col in (("val", 0), ("train", 3)):
+            ex = banding_data.read_examples(banding_data.shard_paths(out, split))
+            x = np.stack([e["image"] for e in ex]).astype(np.float32) / 127.5 - 1.0
+            mad = np.abs(np.asarray(model(x, training=False)).reshape(-1) - np.array([e["label"] for e in ex])).mean()
+            assert float(rows[name][col]) == pytest.approx(mad, abs=6e-5)
+    assert banding_models.main(["--data", out, "--model", "nopath"]) == 2
