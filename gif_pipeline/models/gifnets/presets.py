@@ -97,7 +97,8 @@ TRAINING_PRESETS: dict[str, dict[str, dict]] = {
     },
     "train_banding": {
         # The BandingNet shipped until 2026-12-06: step 2 of its training, 1,000 steps from step 1's network.
-        "shipped_2026_11_23": {"init_weights": "runs/banding/banding_net.keras", "steps": 1000, "batch_size": 16,
+        "shipped_2026_11_23": {"data": _BANDING_DATA[:1], "init_weights": "runs/banding/banding_net.keras", "steps": 1000,
+                               "batch_size": 16,
                                "learning_rate": 5e-4, "lr_schedule": "cosine", "seed": 1, "model_dir": "runs/banding_ft"},
         # banding.md's chain since 2026-12-06: more crops of the same photos (seeds 1-6 of make_banding_data).
         "shipped_step1": {"data": _BANDING_DATA[:2], "init_weights": "runs/banding_ft/banding_net.keras", "steps": 3000,
