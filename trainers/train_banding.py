@@ -36,6 +36,7 @@ flags.DEFINE_enum("lr_schedule", "cosine", ["cosine", "constant"], "Learning-rat
 flags.DEFINE_integer("shuffle_buffer", 512, "Examples in the shuffle buffer.")
 flags.DEFINE_string("init_weights", None, "Start from the weights of this BandingNet (.keras, same layout), "
                     "e.g. to continue a finished run with a new learning-rate schedule.")
+flags.DEFINE_integer("threads", 1, "TensorFlow intra- and inter-op threads (0: TensorFlow's default).")
 flags.DEFINE_string("cambi_images", None, "Optional folder of images (>= 216 px on one side): after training, "
                     "also report the Spearman correlation with CAMBI on their quantized versions.")
 common.define_common_flags(default_model_dir=os.path.join("runs", "banding"), default_steps=3000,
@@ -262,6 +263,9 @@ def main(argv):
         print(str(e), file=sys.stderr)
         raise SystemExit(2)
     seed = FLAGS.seed if FLAGS.seed is not None else 0
+    from gif_pipeline.training import loop
+
+    loop.limit_threads(FLAGS.threads)
     common.setup(FLAGS.seed, FLAGS.mixed_precision)
     common.prepare_model_dir(FLAGS.model_dir, FLAGS.resume)
     strategy = common.get_strategy(FLAGS.strategy, FLAGS.tpu)

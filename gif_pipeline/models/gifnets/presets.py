@@ -58,6 +58,10 @@ _PALETTE_HEAD = dict(
     learning_rate=0.001, loss_pixels=0, min_depth=16, mixed_precision=False, nested_sizes=[], output="direct",
     refine_rounds=1, seed=11, slot_hidden=64, validation_steps=6)
 
+#: BandingNet's data: the shipped set (seed 0) and six more crops of every photo, each made by
+#: `trainers/make_banding_data --crop_size=128 --crops_per_image=1 --gradients=200 --seed=S --out=DIR`.
+_BANDING_DATA = ["runs/banding_data128"] + [f"runs/banding_data128_s{s}" for s in range(1, 7)]
+
 _DITHER = dict(
     augment=True, batch_size=4, cache=True, checkpoint_every=100, data=["../shared/data/train"], decay_rate=0.96,
     decay_steps=20000, epochs=10, image_size=128, learning_rate=0.0002, mixed_precision=False, patience=0,
@@ -92,8 +96,19 @@ TRAINING_PRESETS: dict[str, dict[str, dict]] = {
                          "init_from": "runs/d64_v1_theta200/dither_net.keras", "model_dir": "runs/d64_v1_theta300"},
     },
     "train_banding": {
-        # Step 2 of banding.md's training: 1,000 steps from step 1's network, cosine decay.
-        "shipped": {"init_weights": "runs/banding/banding_net.keras", "steps": 1000, "batch_size": 16,
-                    "learning_rate": 5e-4, "lr_schedule": "cosine", "seed": 1, "model_dir": "runs/banding_ft"},
+        # The BandingNet shipped until 2026-12-06: step 2 of its training, 1,000 steps from step 1's network.
+        "shipped_2026_11_23": {"data": _BANDING_DATA[:1], "init_weights": "runs/banding/banding_net.keras", "steps": 1000,
+                               "batch_size": 16,
+                               "learning_rate": 5e-4, "lr_schedule": "cosine", "seed": 1, "model_dir": "runs/banding_ft"},
+        # banding.md's chain since 2026-12-06: more crops of the same photos (seeds 1-6 of make_banding_data).
+        "shipped_step1": {"data": _BANDING_DATA[:2], "init_weights": "runs/banding_ft/banding_net.keras", "steps": 3000,
+                          "batch_size": 16, "learning_rate": 5e-4, "lr_schedule": "cosine", "seed": 2,
+                          "checkpoint_every": 250, "validation_steps": 4, "threads": 1, "model_dir": "runs/banding_r1"},
+        "shipped_step2": {"data": _BANDING_DATA[:5], "init_weights": "runs/banding_r1/banding_net.keras", "steps": 5000,
+                          "batch_size": 16, "learning_rate": 3e-4, "lr_schedule": "cosine", "seed": 3,
+                          "checkpoint_every": 250, "validation_steps": 0, "threads": 1, "model_dir": "runs/banding_r2"},
+        "shipped": {"data": _BANDING_DATA, "init_weights": "runs/banding_r2/banding_net.keras", "steps": 6000,
+                    "batch_size": 16, "learning_rate": 2e-4, "lr_schedule": "cosine", "seed": 4,
+                    "checkpoint_every": 250, "validation_steps": 0, "threads": 1, "model_dir": "runs/banding_r3"},
     },
 }
