@@ -246,8 +246,9 @@ def test_ordered_dither_is_fixed_to_the_canvas_and_decoders_agree():
 def test_auto_dither_follows_quality():
     frames = moving_clip(n=3)
     low = animate.encode_frames(iter(frames), None, palette="median-cut", fps=10, quality=40)
+    mid = animate.encode_frames(iter(frames), None, palette="median-cut", fps=10, quality=70)
     high = animate.encode_frames(iter(frames), None, palette="median-cut", fps=10, quality=90)
-    assert low.methods[1] == "ordered" and high.methods[1] == "ed"
+    assert (low.methods[1], mid.methods[1], high.methods[1]) == ("ordered", "ed", "none")
     assert animate.quality_settings(40)["dither_colors"] == max(16, animate.quality_settings(40)["colors"] // 2)
     forced = animate.encode_frames(iter(frames), None, palette="median-cut", fps=10, quality=40, dither="none")
     assert forced.methods[1] == "none"
