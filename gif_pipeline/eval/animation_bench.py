@@ -162,9 +162,12 @@ def ffmpeg_method(kind: str) -> Callable:
 GIFNETS_NET_QUALITIES = (90,)
 
 
-#: gifnets with ``--dither none`` at these qualities: below ``animate.ORDERED_MAX_QUALITY`` the default dithers
-#: (``ordered``), which costs PSNR for VMAF; this curve shows the other side.
-GIFNETS_NODITHER_QUALITIES = (10, 30, 50)
+#: gifnets with ``--dither none`` at these qualities: up to ``animate.ED_MAX_QUALITY`` the default dithers (``ordered``,
+#: then error diffusion), which costs PSNR for VMAF; this curve shows the other side.
+GIFNETS_NODITHER_QUALITIES = (10, 30, 50, 70)
+
+#: gifnets with ``--dither ed`` at these qualities, above ``animate.ED_MAX_QUALITY`` where the default does not dither.
+GIFNETS_ED_QUALITIES = (90, 100)
 
 #: gifnets with ``--palette-mode tiered`` (a 256-colour first frame, small local tables for the changed pixels) at
 #: these qualities: the low and middle end, where gifski writes that way.
@@ -173,13 +176,14 @@ GIFNETS_TIERED_QUALITIES = (10, 30, 50, 70)
 
 def method_table(qualities=GIFNETS_QUALITIES, net_qualities=GIFNETS_NET_QUALITIES,
                  nodither_qualities=GIFNETS_NODITHER_QUALITIES,
-                 tiered_qualities=GIFNETS_TIERED_QUALITIES) -> dict[str, tuple[str, Callable]]:
+                 tiered_qualities=GIFNETS_TIERED_QUALITIES, ed_qualities=GIFNETS_ED_QUALITIES) -> dict[str, tuple[str, Callable]]:
     methods = {f"gifnets q{q}": ("gifnets", gifnets_method(q)) for q in qualities}
     methods.update({f"gifnets-nodither q{q}": ("gifnets", gifnets_method(q, dither="none"))
                     for q in nodither_qualities})
     methods.update({f"gifnets-tiered q{q}": ("gifnets", gifnets_method(q, palette_mode="tiered"))
                     for q in tiered_qualities})
     methods.update({f"gifnets-dithernet q{q}": ("gifnets", gifnets_method(q, dither="net")) for q in net_qualities})
+    methods.update({f"gifnets-ed q{q}": ("gifnets", gifnets_method(q, dither="ed")) for q in ed_qualities})
     if gifski_exe():
         methods.update({f"gifski q{q}": ("gifski", gifski_method(q)) for q in GIFSKI_QUALITIES})
     methods["ffmpeg diff"] = ("ffmpeg", ffmpeg_method("diff"))
@@ -450,7 +454,8 @@ def summary_md(clips, all_rows, info) -> str:
            "encode (gifnets: frames in memory to GIF bytes on the LiteRT runtime; peers: their process on PNG frames; "
            "gifsicle rows add gifsicle's time). gifnets points: `gifnets qN` is the default encoder "
            "(`--palette-mode auto`, `--dither auto`: the blue-noise ordered dither on half the palette up to "
-           "`--quality 55`, no dither above) at `--quality N`, `gifnets-nodither qN` adds `--dither none`, "
+           "`--quality 55`, the error diffusion `ed` up to 84, no dither above) at `--quality N`, `gifnets-nodither qN` "
+           "adds `--dither none`, `gifnets-ed qN` `--dither ed`, "
            "`gifnets-dithernet qN` adds `--dither net`, `gifnets-tiered qN` adds `--palette-mode tiered` (a 256-colour "
            "first frame, then local tables of half the quality's palette fitted to each frame's changed pixels, no "
            "dither); the targets compare each peer point with the best gifnets "
@@ -498,6 +503,8 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
                    help="gifnets --dither none at these --quality values")
     p.add_argument("--tiered-qualities", type=int, nargs="*", default=list(GIFNETS_TIERED_QUALITIES),
                    help="gifnets --palette-mode tiered at these --quality values")
+    p.add_argument("--ed-qualities", type=int, nargs="*", default=list(GIFNETS_ED_QUALITIES),
+                   help="gifnets --dither ed at these --quality values")
     p.add_argument("--out", default="results/animation", help="output folder (default: %(default)s)")
     p.add_argument("--no-vmaf", action="store_true")
     p.add_argument("--no-gifsicle", action="store_true")
@@ -519,7 +526,7 @@ def main(argv=None, prog: str = "gifnets bench --task animation") -> int:
         report(clips, args.out)
         return 0
     methods = method_table(tuple(args.qualities), tuple(args.net_qualities), tuple(args.nodither_qualities),
-                           tuple(args.tiered_qualities))
+                           tuple(args.tiered_qualities), tuple(args.ed_qualities))
     run(clips, args.out, methods, vmaf=not args.no_vmaf, gifsicle=not args.no_gifsicle, progress=not args.quiet)
     with open(os.path.join(args.out, "README.md")) as f:
         print(f.read())

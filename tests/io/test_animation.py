@@ -246,13 +246,31 @@ def test_ordered_dither_is_fixed_to_the_canvas_and_decoders_agree():
 def test_auto_dither_follows_quality():
     frames = moving_clip(n=3)
     low = animate.encode_frames(iter(frames), None, palette="median-cut", fps=10, quality=40)
+    mid = animate.encode_frames(iter(frames), None, palette="median-cut", fps=10, quality=70)
     high = animate.encode_frames(iter(frames), None, palette="median-cut", fps=10, quality=90)
-    assert low.methods[1] == "ordered" and high.methods[1] == "none"
+    assert (low.methods[1], mid.methods[1], high.methods[1]) == ("ordered", "ed", "none")
     assert animate.quality_settings(40)["dither_colors"] == max(16, animate.quality_settings(40)["colors"] // 2)
     forced = animate.encode_frames(iter(frames), None, palette="median-cut", fps=10, quality=40, dither="none")
     assert forced.methods[1] == "none"
     # half the palette when dithering: the dithered GIF's table is smaller than the undithered one's
     assert len(gif_io.decode_gif(low.gif_bytes)[0].palette) < len(gif_io.decode_gif(forced.gif_bytes)[0].palette)
+
+
+def test_error_diffusion_threshold_floor_keeps_still_pixels_still():
+    """``dither="ed"`` at q90 (threshold 1): a background drifting by 2 levels a frame is not rewritten (the floor,
+    ED_MIN_THRESHOLD = 2), so the error-diffusion pattern on it cannot crawl; a 3-level step is rewritten."""
+    assert animate.quality_settings(90)["threshold"] < animate.ED_MIN_THRESHOLD == 2
+    y, x = np.mgrid[0:32, 0:40]
+    base = np.stack([x * 6, y * 7, (x + y) * 3], axis=2).astype(np.int16)
+    def clip(step):
+        return [np.clip(base + (k % 2) * step, 0, 255).astype(np.uint8) for k in range(4)]
+    def changed(step):
+        result = encode(clip(step), quality=90, colors=32, dither="ed", palette_mode="global")
+        shown, _ = animation.composite_gif(result.gif_bytes)
+        assert result.methods[1] == "ed"
+        return sum(int(np.any(a != b)) for a, b in zip(shown, shown[1:]))
+    assert changed(2) == 0
+    assert changed(3) == 3
 
 
 def test_keep_margin_stops_noise_flipping_still_pixels(monkeypatch):
