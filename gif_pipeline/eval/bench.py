@@ -512,7 +512,8 @@ def run(images_dir: str, colors: Sequence[int] = DEFAULT_COLORS, methods: Sequen
     unavailable ones (no such encode stage yet, missing tool or model) are skipped and listed.
     ``html_colors``: the Np values shown on the HTML page (default: the smallest run).
     ``html_methods``: methods shown after the original (default: Pillow median-cut+FS,
-    libimagequant dithered and the default gifnets mode). Existing report files are only
+    libimagequant dithered and, per Np, gifnets' default mode there: ``net+kmeans`` with DitherNet up to
+    ``encode.DITHER_NET_MAX_COLORS``, with ``ed`` above). Existing report files are only
     replaced with ``force=True``.
     """
     from gif_pipeline.config import check_num_colors
@@ -552,13 +553,22 @@ def run(images_dir: str, colors: Sequence[int] = DEFAULT_COLORS, methods: Sequen
         raise BenchError("none of the selected methods can run here: "
                          + "; ".join(f"{k}: {v}" for k, v in skipped.items()))
 
+    html_default_for = None  # Np -> the gifnets column of the page when html_methods was not given
     if html_methods is None:
+        # The trained pipeline (what `auto` picks where networks are installed: DitherNet up to
+        # encode.DITHER_NET_MAX_COLORS, the error diffusion `ed` above), else any gifnets mode.
+        from gif_pipeline import encode as _encode
 
-        # The trained pipeline (what `auto` picks where networks are installed), else any gifnets mode.
-        default = gifnets_method_name("net+kmeans", "net")
-        gif_default = default if any(m.name == default for m in active) else next(
-            (m.name for m in active if m.kind == "gifnets"), None)
-        html_methods = [*HTML_PEERS] + ([gif_default] if gif_default else [])
+        names = {m.name for m in active}
+        net, ed = gifnets_method_name("net+kmeans", "net"), gifnets_method_name("net+kmeans", "ed")
+        fallback = next((m.name for m in active if m.kind == "gifnets"), None)
+
+        def html_default_for(n: int):
+            want = net if n <= _encode.DITHER_NET_MAX_COLORS else ed
+            return want if want in names else next((x for x in (net, ed) if x in names), fallback)
+
+        html_methods = [*HTML_PEERS] + sorted({html_default_for(n) for n in html_colors} - {None},
+                                              key=[net, ed, fallback].index)
     html_methods = [name for name in html_methods if any(m.name == name for m in active)]
     example_idx = set(np.linspace(0, len(files) - 1, min(html_examples, len(files))).round().astype(int).tolist()) \
         if html_examples else set()
@@ -627,7 +637,8 @@ def run(images_dir: str, colors: Sequence[int] = DEFAULT_COLORS, methods: Sequen
                         enc = None
                     rows.append(row)
                     bar.update(1)
-                    if show and n in html_colors and enc is not None and m.name in html_methods:
+                    if (show and n in html_colors and enc is not None and m.name in html_methods
+                            and (html_default_for is None or m.kind != "gifnets" or m.name == html_default_for(n))):
                         base = f"html/{stem}_np{n}_{_slug(m.name)}"
                         _write(os.path.join(out_dir, base + ".gif"), enc.gif_bytes, True, written)
                         _write(os.path.join(out_dir, base + "_crop.png"), _png_bytes(_crop_zoom(enc.rgb, box)),

@@ -211,3 +211,14 @@ def test_vmaf_and_cambi_at_full_size(tmp_path):
     assert all(r["error"] == "" for r in rep.rows)
     assert by_n[64]["vmaf"] > by_n[8]["vmaf"]
     assert by_n[8]["cambi"] >= 0 and math.isfinite(by_n[64]["cambi"])
+
+
+def test_html_page_shows_the_default_dither_of_each_palette_size(images_dir, tmp_path):
+    """The page's gifnets column is what ``--dither auto`` runs at that Np: DitherNet at 16, ``ed`` at 32."""
+    out = str(tmp_path / "o")
+    bench.run(images_dir, colors=(16, 32), methods=["libimagequant:d1", "gifnets:net+kmeans:net", "gifnets:net+kmeans:ed"],
+              out_dir=out, vmaf=False, max_images=1, html_examples=1, html_colors=(16, 32), progress=False)
+    page = open(os.path.join(out, "index.html"), encoding="utf-8").read()
+    gifs = re.findall(r'src="(html/[^"]+_np(\d+)_([^"]+)\.gif)"', page)
+    shown = {(int(n), slug) for _, n, slug in gifs if "gifnets" in slug}
+    assert shown == {(16, bench._slug("gifnets:net+kmeans:net")), (32, bench._slug("gifnets:net+kmeans:ed"))}, gifs
