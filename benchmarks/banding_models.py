@@ -5,8 +5,9 @@ For each ``--model NAME=PATH``: the MAD against the targets on every example of 
 split (all, without dither, Floyd-Steinberg), the Spearman correlation with the teacher's raw
 score (all, without dither), and the MAD on the train split (no augmentation: over/under-fitting).
 With ``--images DIR`` (e.g. ``../shared/data/val``) also the Spearman correlation with the teacher
-on 256x256 median-cut versions of those images at Np 8-256 with and without FS (the set of
-``trainers.train_banding.cambi_set``, without CAMBI): the size DitherNet's critic sees.
+on 256x256 median-cut versions of those images at Np 8-256 with and without FS
+(``gif_pipeline.data.banding.scored_photo_set``: ``trainers.train_banding.cambi_set`` without CAMBI), the size
+DitherNet's critic sees.
 
     python benchmarks/banding_models.py --data runs/banding_data128 \
         --model shipped=gif_pipeline/weights/banding.keras --model new=runs/banding_r1/banding_net.keras \
@@ -48,29 +49,9 @@ def _split(data: str, split: str):
 
 def photo_set(folder: str) -> dict:
     """256x256 median-cut versions (Np 8-256, none/FS) of the images in ``folder`` and their teacher scores."""
-    from PIL import Image
-
     from gif_pipeline.data import banding as banding_data
-    from gif_pipeline.data import images as data
-    from gif_pipeline.io.images import load_image
-    from gif_pipeline.metrics.banding import banding_score
 
-    out = {"images": [], "teacher": [], "fs": []}
-    for path in data.list_image_files([folder]):
-        rgb = load_image(path, background=(255, 255, 255)).rgb
-        h, w = rgb.shape[:2]
-        s = 256 / min(h, w)
-        rgb = np.asarray(Image.fromarray(rgb).resize((max(256, round(w * s)), max(256, round(h * s))),
-                                                     Image.Resampling.BILINEAR))
-        top, left = (rgb.shape[0] - 256) // 2, (rgb.shape[1] - 256) // 2
-        rgb = np.ascontiguousarray(rgb[top:top + 256, left:left + 256])
-        for n in (8, 16, 32, 64, 128, 256):
-            for dither in ("none", "fs"):
-                q = banding_data.quantize(rgb, n, "median-cut", dither)
-                out["images"].append(q)
-                out["teacher"].append(banding_score(q))
-                out["fs"].append(dither == "fs")
-    return {k: np.array(v) for k, v in out.items()}
+    return banding_data.scored_photo_set(folder)
 
 
 def compare(models: dict, data: str, images: str | None = None) -> list[dict]:

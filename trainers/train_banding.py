@@ -147,42 +147,12 @@ def evaluate(model, files, batch_size: int = 16) -> dict:
 
 
 def cambi_set(folder: str, palette_sizes=(8, 16, 32, 64, 128, 256), max_images: int | None = None) -> dict:
-    """Median-cut versions of the images in ``folder`` at ``palette_sizes``, without dithering and with
-    FS, with their teacher and CAMBI (``max_log_contrast=5``) scores.
-
-    Images are resized so the short side is 256 and centre-cropped to 256x256 (CAMBI needs one
-    side >= 216 px). Returns numpy arrays ``images [N,256,256,3]``, ``teacher``, ``cambi``, ``np``,
-    ``fs`` (bool) and ``files``."""
-    import numpy as np
-    from PIL import Image
-
+    """:func:`gif_pipeline.data.banding.scored_photo_set` with CAMBI: median-cut versions of the images in
+    ``folder`` (256x256 centre crops) at ``palette_sizes``, without dithering and with FS, with their teacher and
+    CAMBI scores: numpy arrays ``images``, ``teacher``, ``cambi``, ``np``, ``fs`` (bool) and ``files``."""
     from gif_pipeline.data import banding as banding_data
-    from gif_pipeline.data import images as data
-    from gif_pipeline.io.images import load_image
-    from gif_pipeline.metrics import cambi
-    from gif_pipeline.metrics.banding import banding_score
 
-    files = data.list_image_files([folder])[:max_images]
-    out = {"images": [], "teacher": [], "cambi": [], "np": [], "fs": []}
-    for path in files:
-        rgb = load_image(path, background=(255, 255, 255)).rgb
-        h, w = rgb.shape[:2]
-        s = 256 / min(h, w)
-        rgb = np.asarray(Image.fromarray(rgb).resize((max(256, round(w * s)), max(256, round(h * s))),
-                                                     Image.Resampling.BILINEAR))
-        top, left = (rgb.shape[0] - 256) // 2, (rgb.shape[1] - 256) // 2
-        rgb = np.ascontiguousarray(rgb[top:top + 256, left:left + 256])
-        for n in palette_sizes:
-            for dither in ("none", "fs"):
-                q = banding_data.quantize(rgb, n, "median-cut", dither)
-                out["images"].append(q)
-                out["teacher"].append(banding_score(q))
-                out["cambi"].append(cambi.cambi(q))
-                out["np"].append(n)
-                out["fs"].append(dither == "fs")
-    result = {k: np.array(v) for k, v in out.items()}
-    result["files"] = np.array(files)
-    return result
+    return banding_data.scored_photo_set(folder, palette_sizes, max_images, with_cambi=True)
 
 
 def cambi_check(model, folder_or_set, **kwargs) -> dict:

@@ -198,6 +198,43 @@ def quantize(rgb: np.ndarray, num_colors: int, method: str, dither: str, seed: i
     return palette[dithering.remap(rgb, palette, dither)]
 
 
+def scored_photo_set(folder: str, palette_sizes: Sequence[int] = (8, 16, 32, 64, 128, 256),
+                     max_images: int | None = None, with_cambi: bool = False) -> dict:
+    """Median-cut versions of the images in ``folder`` at ``palette_sizes``, without dithering and with FS, scored
+    by the teacher (and CAMBI, ``max_log_contrast=5``, with ``with_cambi``).
+
+    Images are resized so the short side is 256 and centre-cropped to 256x256 (CAMBI needs one side >= 216 px).
+    Returns numpy arrays ``images [N,256,256,3]``, ``teacher``, ``np``, ``fs`` (bool), ``files`` (and ``cambi``)."""
+    from gif_pipeline.data import images as data
+    from gif_pipeline.io.images import load_image
+    from gif_pipeline.metrics.banding import banding_score
+
+    if with_cambi:
+        from gif_pipeline.metrics import cambi
+    files = data.list_image_files([folder])[:max_images]
+    out = {"images": [], "teacher": [], "np": [], "fs": [], **({"cambi": []} if with_cambi else {})}
+    for path in files:
+        rgb = load_image(path, background=(255, 255, 255)).rgb
+        h, w = rgb.shape[:2]
+        s = 256 / min(h, w)
+        rgb = np.asarray(Image.fromarray(rgb).resize((max(256, round(w * s)), max(256, round(h * s))),
+                                                     Image.Resampling.BILINEAR))
+        top, left = (rgb.shape[0] - 256) // 2, (rgb.shape[1] - 256) // 2
+        rgb = np.ascontiguousarray(rgb[top:top + 256, left:left + 256])
+        for n in palette_sizes:
+            for dither in ("none", "fs"):
+                q = quantize(rgb, n, "median-cut", dither)
+                out["images"].append(q)
+                out["teacher"].append(banding_score(q))
+                if with_cambi:
+                    out["cambi"].append(cambi.cambi(q))
+                out["np"].append(n)
+                out["fs"].append(dither == "fs")
+    result = {k: np.array(v) for k, v in out.items()}
+    result["files"] = np.array(files)
+    return result
+
+
 def target_for(teacher_score: float, dither: str, fs_target_factor: float) -> float:
     """The training target: the teacher's score, lowered by ``fs_target_factor`` for FS versions."""
     return float(teacher_score * (fs_target_factor if dither == "fs" else 1.0))
