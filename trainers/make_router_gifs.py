@@ -55,6 +55,18 @@ def _photo(path: str) -> np.ndarray:
         return np.asarray(im.convert("RGB"), np.uint8).copy()
 
 
+def _random_crop(photos, rng: np.random.Generator, size: int) -> tuple[int, Image.Image]:
+    """A random photo of ``photos`` (its index ``k``), its short side scaled to ``size`` (half the time) or to 1-2x
+    ``size``, and a random ``size`` x ``size`` crop of it: ``(k, crop)``."""
+    k = int(rng.integers(len(photos)))
+    im = Image.fromarray(photos[k])
+    short = size if rng.random() < 0.5 else int(rng.integers(size, 2 * size + 1))
+    scale = short / min(im.size)
+    im = im.resize((max(size, round(im.width * scale)), max(size, round(im.height * scale))), Image.LANCZOS)
+    y, x = int(rng.integers(0, im.height - size + 1)), int(rng.integers(0, im.width - size + 1))
+    return k, im.crop((x, y, x + size, y + size))
+
+
 def make_gif(photos, index: int, seed: int, size: int = 256, noise: float = 0.0) -> tuple[np.ndarray, dict]:
     """GIF ``index`` (decoded uint8 ``[size, size, 3]``) and what made it (``encoder``, ``colors``, ``dithered``,
     ``noise``: the std of the grain added to the photo, 0 for none)."""
@@ -62,13 +74,7 @@ def make_gif(photos, index: int, seed: int, size: int = 256, noise: float = 0.0)
     from gif_pipeline.eval import restore as bench
 
     rng = np.random.default_rng([seed, index])
-    k = int(rng.integers(len(photos)))
-    im = Image.fromarray(photos[k])
-    short = size if rng.random() < 0.5 else int(rng.integers(size, 2 * size + 1))
-    scale = short / min(im.size)
-    im = im.resize((max(size, round(im.width * scale)), max(size, round(im.height * scale))), Image.LANCZOS)
-    y, x = int(rng.integers(0, im.height - size + 1)), int(rng.integers(0, im.width - size + 1))
-    im = im.crop((x, y, x + size, y + size))
+    k, im = _random_crop(photos, rng, size)
     if rng.random() < 0.5:
         im = im.transpose(Image.FLIP_LEFT_RIGHT)
     rgb = np.asarray(im, np.uint8)
@@ -142,13 +148,8 @@ def make_extra_gif(photos, index: int, seed: int, size: int = 256, gifski: str =
     from gif_pipeline.eval import restore as bench
 
     rng = np.random.default_rng([seed, index, 7])
-    k = int(rng.integers(len(photos)))
-    im = Image.fromarray(photos[k])
-    short = size if rng.random() < 0.5 else int(rng.integers(size, 2 * size + 1))
-    scale = short / min(im.size)
-    im = im.resize((max(size, round(im.width * scale)), max(size, round(im.height * scale))), Image.LANCZOS)
-    y, x = int(rng.integers(0, im.height - size + 1)), int(rng.integers(0, im.width - size + 1))
-    rgb = np.asarray(im.crop((x, y, x + size, y + size)), np.uint8)
+    k, im = _random_crop(photos, rng, size)
+    rgb = np.asarray(im, np.uint8)
     sigma = float(math.exp(rng.uniform(0.0, math.log(24.0)))) if rng.random() < 0.6 else 0.0
     if sigma:
         rgb = _grain(rng, rgb, sigma)
