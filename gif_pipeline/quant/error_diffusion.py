@@ -10,7 +10,7 @@ smaller ``t``. The image is stored skewed, ``S[t, y] = image[y, t - 2y]``, so th
 contiguous run of one row of ``S`` and its four error targets are the slices ``[t+1, y]`` (right),
 ``[t+1, y+1]`` (below left), ``[t+2, y+1]`` (below) and ``[t+3, y+1]`` (below right): ``W + 2H - 2``
 numpy steps of at most ``min(H, W/2)`` pixels each instead of ``H * W`` scalar steps. The result is
-the same as the plain raster scan (``tests/test_dithering.py`` checks it against a scalar loop).
+the same as the plain raster scan (``tests/quant/test_error_diffusion.py`` checks it against a scalar loop).
 A serpentine scan cannot be written this way (the first pixel of a right-to-left row needs the whole
 row above).
 
@@ -234,7 +234,7 @@ def error_diffusion_batch(images: np.ndarray, palettes: np.ndarray, *, attenuati
     err = np.zeros((nb, t_count + 3, hs + 1, 3), np.float32)
     out = np.zeros((nb, t_count, hs), np.intp)
     vb = np.ones((nb * min(hs, w), 4), np.float32)  # pixel + error, and a 1 for the palette's -|c|^2 row
-    below = (np.array([3.0, 5.0, 1.0], np.float32) / 16.0)[None, :, None, None]
+    below = _FS[1:][None, :, None, None]
     big = np.repeat(np.asarray(bigs, np.float32), per)[:, None]  # [N*S, 1]
     big_min = float(big.min())
     flat_pal = pal.reshape(-1, 3)
@@ -261,7 +261,7 @@ def error_diffusion_batch(images: np.ndarray, palettes: np.ndarray, *, attenuati
                 sq = np.einsum("...i,...i->...", q, q)
                 if sq.max() > big_min:
                     q *= np.where(sq > big, np.float32(0.75), np.float32(1.0))[..., None]
-            err[:, t + 1, lo:hi] += q * np.float32(7.0 / 16.0)
+            err[:, t + 1, lo:hi] += q * _FS[0]
             err[:, t + 1:t + 4, lo + 1:hi + 1] += below * q[:, None]
     rows = _unskew(out, w).reshape(num, per, hs, w)
     result = np.empty((num, h, w), np.uint8)
