@@ -182,3 +182,38 @@ def test_error_diffusion_speed_prints_a_row_per_size_and_palette(capsys):
         assert all(float(v) > 0 for cell in r.split("|")[3:7] for v in cell.split("/"))
     with pytest.raises(SystemExit):
         error_diffusion_speed.main(["--images", DATA, "--large", "0x5"])
+
+
+def test_lattice_figure_draws_each_dither_and_prints_its_score(tiny_models, tmp_path, monkeypatch, capsys):
+    pytest.importorskip("imagequant")
+    from PIL import Image
+
+    from benchmarks import lattice_figure
+    from gif_pipeline import encode
+    from gif_pipeline.metrics import lattice
+    from gif_pipeline.quant import dithering
+
+    monkeypatch.setenv("GIFNETS_WEIGHTS", str(tiny_models))
+    monkeypatch.setenv("GIFNETS_BACKEND", "tf")
+    encode.clear_model_cache()
+    out = tmp_path / "fig.png"
+    try:
+        assert lattice_figure.main(["--images", DATA, "--colors", "8", "--dither", f"tiny={tiny_models / 'dither_np8.keras'}",
+                                    "--crop-photo", "hopper_64.png", "--crop", "8,8,32", "--out", str(out)]) == 0
+        rows = {line.split("|")[1].strip(): float(line.split("|")[2]) for line in capsys.readouterr().out.splitlines()
+                if line.startswith("| ") and not line.startswith("| method")}
+        assert list(rows) == ["tiny", "gifnets ed", "libimagequant d1"]
+        acc = lattice.LatticeAccumulator()  # the ed row again, outside the script
+        for name in sorted(os.listdir(DATA)):
+            if name.endswith(".png"):
+                with Image.open(os.path.join(DATA, name)) as im:
+                    rgb = np.asarray(im.convert("RGB"))
+                pal = encode.PALETTE_STAGES["net+kmeans"](rgb, 8)
+                acc.add("ed", rgb, pal[dithering.remap(rgb, pal, "ed")])
+        assert rows["gifnets ed"] == pytest.approx(acc.score("ed"), abs=0.051)
+    finally:
+        encode.clear_model_cache()
+    with Image.open(out) as sheet:  # original + 3 methods, each a 3x crop wide with 8-px gaps
+        assert sheet.size[0] == 4 * (3 * 32 + 8) + 8
+    with pytest.raises(SystemExit, match="NAME=PATH"):
+        lattice_figure.main(["--images", DATA, "--dither", "bad", "--out", str(out)])
