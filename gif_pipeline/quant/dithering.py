@@ -74,12 +74,37 @@ def _blas_threads():
     return ThreadpoolController()
 
 
+#: :func:`_nearest_rows` looks for repeated colours when pixels x colours reach this (a 1200x800 photo at 140
+#: colours): finding them costs ~40 ms (a 16 MB table over the 24-bit colours), scoring all pixels ~1 ns per
+#: pixel and colour (docs/experiments/gifnets.md, "nearest colour of distinct colours").
+_DISTINCT_MIN_WORK = 1 << 27
+
+
 def _nearest_rows(pixels: np.ndarray, palette: np.ndarray) -> np.ndarray:
     """Nearest palette index of uint8 ``[N, 3]`` pixels: argmax of ``2 x.c - |c|^2`` (exact in float32).
 
-    The products run on one BLAS thread: these are small, and OpenBLAS's idle threads spin after a
-    threaded call, which slowed the TensorFlow work that follows in ``gifnets encode`` by a third here.
+    From :data:`_DISTINCT_MIN_WORK` pixels x colours up, each distinct colour is scored once when there are at most
+    half as many distinct colours as pixels (a large photo with smooth areas, a screenshot): the same indices, since a
+    pixel's index depends on its colour only. The products run on one BLAS thread: these are small, and
+    OpenBLAS's idle threads spin after a threaded call, which slowed the TensorFlow work that follows in
+    ``gifnets encode`` by a third here.
     """
+    if len(pixels) * len(palette) >= _DISTINCT_MIN_WORK:
+        wide = pixels.astype(np.uint32)
+        keys = (wide[:, 0] << 16) | (wide[:, 1] << 8) | wide[:, 2]
+        del wide
+        table = np.zeros(1 << 24, np.uint8)  # first: which colours occur; then: their indices
+        table[keys] = 1
+        colours = np.flatnonzero(table)
+        if 2 * len(colours) <= len(pixels):
+            distinct = np.stack([colours >> 16, (colours >> 8) & 255, colours & 255], axis=1).astype(np.uint8)
+            table[colours] = _nearest_scores(distinct, palette)
+            return table[keys]
+    return _nearest_scores(pixels, palette)
+
+
+def _nearest_scores(pixels: np.ndarray, palette: np.ndarray) -> np.ndarray:
+    """:func:`_nearest_rows` scoring every row."""
     c = palette.astype(np.float32)
     weights = np.concatenate([2.0 * c, -np.sum(c * c, axis=1, keepdims=True)], axis=1).T.copy()  # [4, K]
     out = np.empty(len(pixels), np.uint8)

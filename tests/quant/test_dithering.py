@@ -68,6 +68,22 @@ def test_none_in_chunks_is_exact_with_lowest_index_ties(monkeypatch):
     assert not (indices == 20).any()
 
 
+@pytest.mark.parametrize("levels", [6, 256])  # few distinct colours (scored once each), or mostly distinct
+def test_none_on_a_large_image_scores_each_distinct_colour_once(monkeypatch, levels):
+    rng = np.random.default_rng(6)
+    rgb = (rng.integers(0, levels, (300, 200, 3)) * (255 // (levels - 1))).astype(np.uint8)
+    palette = rng.integers(0, 256, (40, 3), dtype=np.uint8)
+    palette[30] = palette[2]  # the lower index must still win
+    scored = []
+    real = dithering._nearest_scores
+    monkeypatch.setattr(dithering, "_nearest_scores", lambda px, pal: scored.append(len(px)) or real(px, pal))
+    monkeypatch.setattr(dithering, "_DISTINCT_MIN_WORK", 300 * 200 * 40)  # this image is "large"
+    indices = dithering.remap(rgb, palette, "none")
+    np.testing.assert_array_equal(indices, _distances(rgb, palette).argmin(-1))
+    assert scored == ([6 ** 3] if levels == 6 else [300 * 200])  # the second has more distinct colours than half
+    assert not (indices == 30).any()
+
+
 def test_distinct_colours_round_trip_and_count_every_pixel():
     rng = np.random.default_rng(5)
     pixels = rng.integers(0, 4, (500, 3)).astype(np.uint8) * np.uint8(85)  # 64 possible colours, repeats
