@@ -24,18 +24,6 @@ sys.path.insert(0, ROOT)
 VAL = os.path.join(os.path.dirname(ROOT), "shared", "data", "val")
 
 
-def _named_paths(items):
-    out = {}
-    for item in items:
-        name, sep, path = item.partition("=")
-        if not sep or not name or not path:
-            raise SystemExit(f"--dither wants NAME=PATH, got {item!r}")
-        if not os.path.isfile(path):
-            raise SystemExit(f"--dither {name}: no file {path}")
-        out[name] = path
-    return out
-
-
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--images", default=VAL, help="folder of photos, searched recursively (default: %(default)s)")
@@ -46,6 +34,7 @@ def main(argv=None) -> int:
     p.add_argument("--out", required=True, help="PNG to write")
     args = p.parse_args(argv)
 
+    from benchmarks.paper_tables import _named_paths
     from gif_pipeline import encode
     from gif_pipeline.eval import peers
     from gif_pipeline.io import files
@@ -55,7 +44,7 @@ def main(argv=None) -> int:
     from gif_pipeline.quant import dithering
     from gif_pipeline.weights import registry
 
-    nets = {name: registry.load("dither", explicit=path) for name, path in _named_paths(args.dither).items()}
+    nets = {name: registry.load("dither", explicit=path) for name, path in _named_paths(args.dither, "--dither").items()}
     photos = sorted(os.path.join(r, f) for r, _, fs in os.walk(args.images) for f in fs
                     if f.lower().endswith((".png", ".jpg", ".jpeg")))
     if not photos:
@@ -95,10 +84,8 @@ def main(argv=None) -> int:
         title = name if name == "original" else f"{name}\nlattice {scores[name]:.1f}"
         draw.multiline_text((x, 2), title, fill="black", font=font)
         if name != "original":
-            groups = [(k, total / count) for (key, k), (total, count) in acc._sums.items() if key == name]
-            spectrum = max(groups, key=lambda g: g[1].size)[1]
-            sheet.paste(Image.fromarray(lattice.spectrum_image(spectrum)).resize((cell, cell), Image.Resampling.NEAREST),
-                        (x, label))
+            picture = Image.fromarray(lattice.spectrum_image(acc.spectrum(name)))
+            sheet.paste(picture.resize((cell, cell), Image.Resampling.NEAREST), (x, label))
         if name in crops:
             sheet.paste(Image.fromarray(crops[name]).resize((cell, cell), Image.Resampling.NEAREST),
                         (x, label + cell + pad))

@@ -58,12 +58,17 @@ class LatticeAccumulator:
         entry[0] += spectrum
         entry[1] += 1
 
-    def score(self, key) -> float:
+    def spectrum(self, key) -> np.ndarray | None:
+        """The mean error spectrum of ``key``'s most common image size (None if nothing was added)."""
         groups = [(count, total) for (k, _), (total, count) in self._sums.items() if k == key]
         if not groups:
-            return float("nan")
+            return None
         count, total = max(groups, key=lambda g: g[0])
-        return lattice_score(total / count)
+        return total / count
+
+    def score(self, key) -> float:
+        spectrum = self.spectrum(key)
+        return float("nan") if spectrum is None else lattice_score(spectrum)
 
 
 def spectrum_image(spectrum: np.ndarray, decades: float = 3.0) -> np.ndarray:
