@@ -90,17 +90,33 @@ def _nearest_rows(pixels: np.ndarray, palette: np.ndarray) -> np.ndarray:
     ``gifnets encode`` by a third here.
     """
     if len(pixels) * len(palette) >= _DISTINCT_MIN_WORK:
-        wide = pixels.astype(np.uint32)
-        keys = (wide[:, 0] << 16) | (wide[:, 1] << 8) | wide[:, 2]
-        del wide
         table = np.zeros(1 << 24, np.uint8)  # first: which colours occur; then: their indices
-        table[keys] = 1
+        for keys in _colour_keys(pixels):
+            table[keys] = 1
         colours = np.flatnonzero(table)
         if 2 * len(colours) <= len(pixels):
             distinct = np.stack([colours >> 16, (colours >> 8) & 255, colours & 255], axis=1).astype(np.uint8)
             table[colours] = _nearest_scores(distinct, palette)
-            return table[keys]
+            out = np.empty(len(pixels), np.uint8)
+            for s, keys in zip(range(0, len(pixels), _KEY_CHUNK), _colour_keys(pixels)):
+                out[s:s + len(keys)] = table[keys]
+            return out
     return _nearest_scores(pixels, palette)
+
+
+#: Pixels whose 24-bit colour keys :func:`_colour_keys` forms at once (4 MB of keys: a 12-MP photo never holds
+#: all its keys).
+_KEY_CHUNK = 1 << 20
+
+
+def _colour_keys(pixels: np.ndarray):
+    """``r << 16 | g << 8 | b`` (uint32) of uint8 ``[N, 3]`` pixels, :data:`_KEY_CHUNK` at a time."""
+    for s in range(0, len(pixels), _KEY_CHUNK):
+        chunk = pixels[s:s + _KEY_CHUNK]
+        keys = chunk[:, 0].astype(np.uint32) << 16
+        keys |= chunk[:, 1].astype(np.uint32) << 8
+        keys |= chunk[:, 2]
+        yield keys
 
 
 def _nearest_scores(pixels: np.ndarray, palette: np.ndarray) -> np.ndarray:

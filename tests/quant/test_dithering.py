@@ -78,6 +78,7 @@ def test_none_on_a_large_image_scores_each_distinct_colour_once(monkeypatch, lev
     real = dithering._nearest_scores
     monkeypatch.setattr(dithering, "_nearest_scores", lambda px, pal: scored.append(len(px)) or real(px, pal))
     monkeypatch.setattr(dithering, "_DISTINCT_MIN_WORK", 300 * 200 * 40)  # this image is "large"
+    monkeypatch.setattr(dithering, "_KEY_CHUNK", 7001)  # its colour keys in 9 chunks
     indices = dithering.remap(rgb, palette, "none")
     np.testing.assert_array_equal(indices, _distances(rgb, palette).argmin(-1))
     assert scored == ([6 ** 3] if levels == 6 else [300 * 200])  # the second has more distinct colours than half
