@@ -723,8 +723,7 @@ def _pick_mode(trial, colors, palette_stage, dither_stage, settings, global_pale
     f = max(1, min(h, w) // TRIAL_SHORT_SIDE)
     frames = [(rgb if f == 1 else rgb[: h - h % f, : w - w % f].reshape(h // f, f, w // f, f, 3).mean((1, 3))
                .round().astype(np.uint8), t) for rgb, t, _ in trial]
-    best, best_score, state = "global", -np.inf, None
-    for mode in ("global", "mixed", "frame"):
+    def attempt(mode):
         buf = io.BytesIO()
         writer = animation.AnimationWriter(buf, frames[0][0].shape[1], frames[0][0].shape[0],
                                            loop=loop if f == 1 else 0, verify=verify and f == 1,
@@ -739,7 +738,24 @@ def _pick_mode(trial, colors, palette_stage, dither_stage, settings, global_pale
         probe.close(trial[-1][1] + trial[-1][2])
         score = float(np.mean([_psnr(e) for e in enc.sq_error])) - settings["bits_db"] * math.log2(
             max(1, probe.bytes_written))
+        return score, (writer, enc, buf, len(frames))
+
+    tried = {"mixed": attempt("mixed")}
+    if tried["mixed"][1][1].palette is global_palette:
+        # mixed kept the global palette on every trial frame: it did what global does, byte for byte (the first
+        # frame of both takes the global palette and its fit error; global then never looks again). Its encoder,
+        # set to global, is global's.
+        score, (writer, enc, buf, n) = tried["mixed"]
+        global_enc = copy.copy(enc)
+        global_enc.mode = "global"
+        tried["global"] = score, (writer, global_enc, buf, n)
+    else:
+        tried["global"] = attempt("global")
+    tried["frame"] = attempt("frame")
+    best, best_score, state = "global", -np.inf, None
+    for mode in ("global", "mixed", "frame"):
+        score, kept = tried[mode]
         if score > best_score:
             best, best_score = mode, score
-            state = (writer, enc, buf, len(frames)) if f == 1 else None
+            state = kept if f == 1 else None
     return best, state
