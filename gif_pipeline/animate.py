@@ -275,18 +275,17 @@ def _unpacked(packed: np.ndarray) -> np.ndarray:
     return np.stack([packed >> 16, (packed >> 8) & 255, packed & 255], axis=1).astype(np.uint8)
 
 
+def _copy_where(dst: np.ndarray, src: np.ndarray, mask: np.ndarray) -> None:
+    """``dst[mask] = src[mask]`` for ``[h, w, 3]`` images and a ``[h, w]`` mask, without gathering the pixels (3x
+    faster here than the masked assignment)."""
+    np.copyto(dst, src, where=np.repeat(mask[..., None], 3, axis=2))
+
+
 def _absmax(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """``max over R, G, B of |a - b|`` of uint8 ``[..., 3]`` images, uint8 (no wider copies)."""
     d = np.maximum(a, b)
     d -= np.minimum(a, b)
     return np.maximum(np.maximum(d[..., 0], d[..., 1]), d[..., 2])
-
-
-def _colours_of(palette: np.ndarray, indices: np.ndarray) -> np.ndarray:
-    """``palette[indices]`` (uint8 ``[..., 3]``) as one 4-byte gather per pixel: a view of ``[..., 4]``."""
-    quad = np.zeros((256, 4), np.uint8)
-    quad[:len(palette), :3] = palette
-    return np.take(quad.view(np.uint32).reshape(256), indices).view(np.uint8).reshape(*indices.shape, 4)[..., :3]
 
 
 #: ``dither="ordered"``: Knoll's candidates per colour and the error multiplier of
@@ -351,7 +350,7 @@ class _Encoder:
             return pixels
         return pixels[np.linspace(0, len(pixels) - 1, count).astype(np.int64)]
 
-    def _choose_palette(self, rgb, crop, changed_pixels, first: bool):
+    def _choose_palette(self, rgb, crop, sub_changed, first: bool):
         if self.mode == "global" or (self.mode == "mixed" and first):
             if self.palette is None:
                 self.palette = self.global_palette
@@ -360,7 +359,7 @@ class _Encoder:
         if self.mode == "frame":
             self.palette = self._fit(crop, warm=not first)
             return
-        sample = self._sample(changed_pixels)
+        sample = self._sample(crop[sub_changed])
         mse = _mse_on(sample, self.palette)
         if mse > MIXED_RATIO * self.fit_mse + MIXED_MIN_MSE:
             palette = self._fit(crop)
@@ -419,13 +418,13 @@ class _Encoder:
         changed, (y0, y1, x0, x1) = found
         crop = rgb[y0:y1, x0:x1]
         sub_changed = changed[y0:y1, x0:x1]
-        self._choose_palette(rgb, crop, crop[sub_changed], first)
+        self._choose_palette(rgb, crop, sub_changed, first)
         pal = self.palette
         if getattr(self.dither_stage, "positional", False):  # reads a mask fixed to the canvas
             indices = self.dither_stage(np.ascontiguousarray(crop), pal, origin=(y0, x0)).astype(np.uint8)
         else:
             indices = self.dither_stage(np.ascontiguousarray(crop), pal).astype(np.uint8)
-        shown = _colours_of(pal, indices)
+        shown = np.take(pal, indices, axis=0)  # pal[indices], 7x faster here
         if not first:
             old = self.canvas[y0:y1, x0:x1]
             same = (shown[..., 0] == old[..., 0]) & (shown[..., 1] == old[..., 1]) & (shown[..., 2] == old[..., 2])
@@ -442,8 +441,8 @@ class _Encoder:
             self.writer.add(indices, table, t, (0, 0), None)
         else:
             # a changed pixel's source is its new reference, also where the shown colour stays the same
-            np.copyto(self.ref[y0:y1, x0:x1], crop, where=sub_changed[..., None])
-            np.copyto(self.canvas[y0:y1, x0:x1], shown, where=write[..., None])
+            _copy_where(self.ref[y0:y1, x0:x1], crop, sub_changed)
+            _copy_where(self.canvas[y0:y1, x0:x1], shown, write)
             inner = _bbox(write)
             if inner is not None:
                 a, b, c, d = inner
