@@ -701,6 +701,9 @@ def _drop_close(timed):
 #: frame): two coarse steps were ~25 ms on a 176x144 frame at 255 colours, against ~370 ms for the network's palette.
 WARM_STEPS = (2, 0, 0)
 
+#: Bytes of the NETSCAPE2.0 loop extension (``loop`` is not None): ``auto`` scores its trial with them.
+LOOP_EXTENSION_BYTES = 19
+
 #: ``auto``'s trial runs on frames downscaled (by an integer factor) to at most this short side: it compares the
 #: modes' bytes and PSNR, which scale alike, at a fraction of the time.
 TRIAL_SHORT_SIDE = 144
@@ -735,8 +738,9 @@ def _pick_mode(trial, colors, palette_stage, dither_stage, settings, global_pale
         probe = copy.copy(writer)  # the file's size if it ended here (the writer itself goes on)
         probe.out = io.BytesIO()
         probe.close(trial[-1][1] + trial[-1][2])
-        score = float(np.mean([_psnr(e) for e in enc.sq_error])) - settings["bits_db"] * math.log2(
-            max(1, probe.bytes_written))
+        # scored as a looping file, whatever ``loop`` is (as when the trial writer always looped)
+        size = probe.bytes_written + (LOOP_EXTENSION_BYTES if writer.loop is None else 0)
+        score = float(np.mean([_psnr(e) for e in enc.sq_error])) - settings["bits_db"] * math.log2(max(1, size))
         return score, (writer, enc, buf, len(frames))
 
     tried = {"mixed": attempt("mixed")}

@@ -73,7 +73,8 @@ def test_auto_carries_on_from_its_trial_with_the_bytes_of_the_mode_it_picked(qua
     """``auto`` encodes the first frames in each mode at full size (these clips are below TRIAL_SHORT_SIDE) and the
     winner goes on from there: its GIF must be byte for byte the one a fresh encoder in that mode writes. BITS_DB
     from 0 (PSNR alone) to 100 (bytes alone) makes different modes win; on the scene cut ``mixed`` leaves the global
-    palette (fitted to the first scene only), so ``global``'s trial runs on its own."""
+    palette (fitted to the first scene only), so ``global``'s trial runs on its own. No loop extension and no
+    verification give the same bytes too."""
     picked = set()
     cut = scene_cut_clip()
     for clip, samples in ((cut, cut[:3]), (noisy_clip(), None)):
@@ -87,6 +88,14 @@ def test_auto_carries_on_from_its_trial_with_the_bytes_of_the_mode_it_picked(qua
             assert auto.psnr == named.psnr and len(ticks) == len(clip) == auto.frames_in
             picked.add(auto.palette_mode)
     assert {"global", "frame"} <= picked, picked
+    sizes = [len(animate.encode_frames(iter(cut[:2]), None, fps=10, palette="median-cut", palette_mode="global",
+                                       loop=loop).gif_bytes) for loop in (0, None)]
+    assert sizes[0] - sizes[1] == animate.LOOP_EXTENSION_BYTES
+    for loop, verify in ((None, True), (3, False)):  # the trial's writer is made as the real one
+        options = dict(fps=10, quality=quality, palette="median-cut", loop=loop, verify=verify)
+        auto = animate.encode_frames(iter(cut), None, **options)
+        named = animate.encode_frames(iter(cut), None, palette_mode=auto.palette_mode, **options)
+        assert auto.gif_bytes == named.gif_bytes, (loop, verify)
     mixed = animate.encode_frames(iter(cut), None, fps=10, quality=quality, palette="median-cut", sample_frames=cut[:3],
                                   palette_mode="mixed")
     assert mixed.palettes >= 2  # the scene cut made mixed refit, so the global trial ran separately
