@@ -221,39 +221,71 @@ def _mse_on(pixels: np.ndarray, palette: np.ndarray) -> float:
 
 class _NearestCache:
     """Exact nearest-colour indices (``dither="none"``) through a lookup table over packed RGB that fills as colours
-    appear: video frames repeat most colours, so after the first frames few need the palette search. Cleared when
-    the palette changes. 32 MiB (uint16 per 24-bit colour, 0xFFFF = not known yet)."""
+    appear: video frames repeat most colours, so after the first frames few need the palette search. A palette met
+    once (per-frame palettes) has its frame's distinct colours searched and looked up through the same table, whose
+    other entries are then stale; when that palette comes again, a fresh zeroed table (pages mapped as colours touch
+    them) gets those colours and fills from there. 32 MiB (uint16 per 24-bit colour: 1 + index, 0 = not known yet)."""
 
     def __init__(self):
         self.lut = None
         self.key = None
-        self.filled = False  # the table holds this palette's colours
+        self.filled = False  # the table holds only this palette's colours (else it holds stale entries)
+        self.pending = None  # (packed colours, 1 + their indices) of the current palette before its table
 
     def __call__(self, rgb: np.ndarray, palette: np.ndarray) -> np.ndarray:
         from gif_pipeline.quant import dithering
 
         key = palette.tobytes()
-        flat = rgb.reshape(-1, 3)
-        packed = (flat[:, 0].astype(np.uint32) << 16) | (flat[:, 1].astype(np.uint32) << 8) | flat[:, 2]
-        if key != self.key:  # a palette seen once (per-frame palettes): no table, the distinct colours directly
-            self.key, self.filled = key, False
-            todo, inverse = np.unique(packed, return_inverse=True)
-            colours = np.stack([todo >> 16, (todo >> 8) & 255, todo & 255], axis=1).astype(np.uint8)
-            found = dithering._nearest_rows(colours, palette) if len(palette) > 1 else np.zeros(len(todo), np.uint8)
-            return found[inverse.reshape(-1)].reshape(rgb.shape[:2])
+        packed = _packed(rgb)
+        if len(palette) < 2:
+            return np.zeros(rgb.shape[:2], np.uint8)
         if self.lut is None:
-            self.lut = np.full(1 << 24, 0xFFFF, np.uint16)
-        elif not self.filled:
-            self.lut.fill(0xFFFF)
-        self.filled = True
+            self.lut = np.zeros(1 << 24, np.uint16)
+        if key != self.key:  # a palette seen once (per-frame palettes): its frame's distinct colours directly
+            self.key, self.filled = key, False
+            todo = dithering.distinct_packed(packed)
+            found = dithering._nearest_rows(_unpacked(todo), palette).astype(np.uint16) + 1
+            self.lut[todo] = found
+            self.pending = todo, found
+            return (self.lut[packed] - 1).astype(np.uint8).reshape(rgb.shape[:2])
+        if not self.filled:
+            todo, found = self.pending
+            self.lut = np.zeros(1 << 24, np.uint16)
+            self.lut[todo] = found
+            self.filled, self.pending = True, None
         found = self.lut[packed]
-        missing = found == 0xFFFF
+        missing = found == 0
         if missing.any():
-            todo = np.unique(packed[missing])
-            colours = np.stack([todo >> 16, (todo >> 8) & 255, todo & 255], axis=1).astype(np.uint8)
-            self.lut[todo] = dithering._nearest_rows(colours, palette) if len(palette) > 1 else 0
+            todo = dithering.distinct_packed(packed[missing])
+            self.lut[todo] = dithering._nearest_rows(_unpacked(todo), palette).astype(np.uint16) + 1
             found = self.lut[packed]
-        return found.astype(np.uint8).reshape(rgb.shape[:2])
+        return (found - 1).astype(np.uint8).reshape(rgb.shape[:2])
+
+
+def _packed(rgb: np.ndarray) -> np.ndarray:
+    """uint32 ``(r << 16) | (g << 8) | b`` of uint8 ``[..., 3]`` pixels, flat."""
+    flat = rgb.reshape(-1, 3)
+    packed = flat[:, 0].astype(np.uint32) << 16
+    packed |= flat[:, 1].astype(np.uint32) << 8
+    packed |= flat[:, 2]
+    return packed
+
+
+def _unpacked(packed: np.ndarray) -> np.ndarray:
+    return np.stack([packed >> 16, (packed >> 8) & 255, packed & 255], axis=1).astype(np.uint8)
+
+
+def _copy_where(dst: np.ndarray, src: np.ndarray, mask: np.ndarray) -> None:
+    """``dst[mask] = src[mask]`` for ``[h, w, 3]`` images and a ``[h, w]`` mask, without gathering the pixels (3x
+    faster here than the masked assignment)."""
+    np.copyto(dst, src, where=np.repeat(mask[..., None], 3, axis=2))
+
+
+def _absmax(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``max over R, G, B of |a - b|`` of uint8 ``[..., 3]`` images, uint8 (no wider copies)."""
+    d = np.maximum(a, b)
+    d -= np.minimum(a, b)
+    return np.maximum(np.maximum(d[..., 0], d[..., 1]), d[..., 2])
 
 
 #: ``dither="ordered"``: Knoll's candidates per colour and the error multiplier of
@@ -288,6 +320,7 @@ class _Encoder:
         self.global_palette = global_palette
         self.keep_margin = 0  # set by the caller: quality_settings' keep_margin, without dither only
         self.warm = False  # set by _stages' caller: warm starts are possible (LiteRT, net+kmeans)
+        self.refine_models = {}  # palette size -> the runtime model of its warm starts
         self.palette = None  # uint8 [k, 3] (k <= colors - 1); index k is transparent
         self.fit_mse = 0.0
         self.canvas = self.ref = None
@@ -306,7 +339,10 @@ class _Encoder:
         if warm and self.warm and self.palette is not None and len(self.palette) >= 2:
             from gif_pipeline.runtime import backend
 
-            return backend.refine_palette(rgb, self.palette, *WARM_STEPS)
+            k = len(self.palette)
+            if k not in self.refine_models:
+                self.refine_models[k] = backend.refine_model(k)
+            return backend.refine_palette(rgb, self.palette, *WARM_STEPS, model=self.refine_models[k])
         return self.palette_stage(rgb, self.n_fit)
 
     def _sample(self, pixels: np.ndarray, count: int = 8192) -> np.ndarray:
@@ -314,7 +350,7 @@ class _Encoder:
             return pixels
         return pixels[np.linspace(0, len(pixels) - 1, count).astype(np.int64)]
 
-    def _choose_palette(self, rgb, crop, changed_pixels, first: bool):
+    def _choose_palette(self, rgb, crop, sub_changed, first: bool):
         if self.mode == "global" or (self.mode == "mixed" and first):
             if self.palette is None:
                 self.palette = self.global_palette
@@ -323,7 +359,7 @@ class _Encoder:
         if self.mode == "frame":
             self.palette = self._fit(crop, warm=not first)
             return
-        sample = self._sample(changed_pixels)
+        sample = self._sample(crop[sub_changed])
         mse = _mse_on(sample, self.palette)
         if mse > MIXED_RATIO * self.fit_mse + MIXED_MIN_MSE:
             palette = self._fit(crop)
@@ -382,32 +418,31 @@ class _Encoder:
         changed, (y0, y1, x0, x1) = found
         crop = rgb[y0:y1, x0:x1]
         sub_changed = changed[y0:y1, x0:x1]
-        self._choose_palette(rgb, crop, crop[sub_changed], first)
+        self._choose_palette(rgb, crop, sub_changed, first)
         pal = self.palette
         if getattr(self.dither_stage, "positional", False):  # reads a mask fixed to the canvas
             indices = self.dither_stage(np.ascontiguousarray(crop), pal, origin=(y0, x0)).astype(np.uint8)
         else:
             indices = self.dither_stage(np.ascontiguousarray(crop), pal).astype(np.uint8)
-        shown = pal[indices]
+        shown = np.take(pal, indices, axis=0)  # pal[indices], 7x faster here
         if not first:
             old = self.canvas[y0:y1, x0:x1]
             same = (shown[..., 0] == old[..., 0]) & (shown[..., 1] == old[..., 1]) & (shown[..., 2] == old[..., 2])
             if self.keep_margin > 0:  # the shown colour is nearly as close to the new source: keep it (less flicker)
-                src = crop.astype(np.int16)
-                e_new = np.abs(shown.astype(np.int16) - src).max(-1)
-                e_old = np.abs(old.astype(np.int16) - src).max(-1)
-                same |= e_old <= e_new + self.keep_margin
+                e_new = _absmax(shown, crop).astype(np.int16)
+                e_new += self.keep_margin
+                same |= _absmax(old, crop) <= e_new
             write = sub_changed & ~same
         else:
             write = sub_changed
         table = _with_transparent(pal)
         if first:
-            self.canvas, self.ref = shown.copy(), rgb.copy()
+            self.canvas, self.ref = np.ascontiguousarray(shown), rgb.copy()
             self.writer.add(indices, table, t, (0, 0), None)
         else:
             # a changed pixel's source is its new reference, also where the shown colour stays the same
-            self.ref[y0:y1, x0:x1][sub_changed] = crop[sub_changed]
-            self.canvas[y0:y1, x0:x1][write] = shown[write]
+            _copy_where(self.ref[y0:y1, x0:x1], crop, sub_changed)
+            _copy_where(self.canvas[y0:y1, x0:x1], shown, write)
             inner = _bbox(write)
             if inner is not None:
                 a, b, c, d = inner
@@ -597,21 +632,31 @@ def _encode_frames(frames, output, fps, colors, settings, palette, dither, palet
         n_global = settings["big_colors"] if palette_mode == "tiered" else colors
         global_palette = palette_stage(_mosaic(samples), n_global - 1 if n_global > 2 else n_global) \
             if n_global - 1 > 1 else np.rint(np.mean([s.reshape(-1, 3).mean(0) for s in samples], 0)).astype(np.uint8)[None]
-    mode = palette_mode
+    mode, trial = palette_mode, None
     if mode == "auto":
-        mode = _pick_mode(head[:TRIAL_FRAMES], colors, palette_stage, dither_stage, settings, global_palette, warm,
-                          settings["keep_margin"] if methods[1] == "none" else 0)
+        mode, trial = _pick_mode(head[:TRIAL_FRAMES], colors, palette_stage, dither_stage, settings, global_palette,
+                                 warm, settings["keep_margin"] if methods[1] == "none" else 0, loop=loop, verify=verify)
 
     def run(out):
-        writer = animation.AnimationWriter(out, w, h, loop=loop, global_palette=None if mode == "frame" else
-                                           _with_transparent(global_palette), verify=verify)
-        enc = _Encoder(writer, colors, palette_stage, dither_stage, mode, settings["threshold"], global_palette)
-        enc.warm, enc.keep_margin = warm, settings["keep_margin"] if methods[1] == "none" else 0
+        frames = itertools.chain(head, kept)
+        end, count = 0.0, 0
+        if trial is not None:  # the trial encoded the first frames at full size in this mode: carry on from there
+            writer, enc, buf, done = trial
+            out.write(buf.getvalue())
+            writer.out = out
+            for rgb, t, d in itertools.islice(frames, done):
+                end, count = t + d, count + 1
+                if progress:
+                    progress(1)
+        else:
+            writer = animation.AnimationWriter(out, w, h, loop=loop, global_palette=None if mode == "frame" else
+                                               _with_transparent(global_palette), verify=verify)
+            enc = _Encoder(writer, colors, palette_stage, dither_stage, mode, settings["threshold"], global_palette)
+            enc.warm, enc.keep_margin = warm, settings["keep_margin"] if methods[1] == "none" else 0
         if mode == "tiered":
             enc.n_local, enc.big_cache = max(1, colors - 1), _NearestCache()
             enc.local_dither = dither_stage
-        end, count = 0.0, 0
-        for rgb, t, d in itertools.chain(head, kept):
+        for rgb, t, d in frames:
             enc.add(rgb, t)
             end, count = t + d, count + 1
             if progress:
@@ -656,34 +701,64 @@ def _drop_close(timed):
 #: frame): two coarse steps were ~25 ms on a 176x144 frame at 255 colours, against ~370 ms for the network's palette.
 WARM_STEPS = (2, 0, 0)
 
+#: Bytes of the NETSCAPE2.0 loop extension (``loop`` is not None): ``auto`` scores its trial with them.
+LOOP_EXTENSION_BYTES = 19
+
 #: ``auto``'s trial runs on frames downscaled (by an integer factor) to at most this short side: it compares the
 #: modes' bytes and PSNR, which scale alike, at a fraction of the time.
 TRIAL_SHORT_SIDE = 144
 
 
-def _pick_mode(trial, colors, palette_stage, dither_stage, settings, global_palette, warm=False, keep_margin=0) -> str:
-    """The palette mode with the best ``PSNR - BITS_DB * log2(bytes)`` on the (downscaled) trial frames."""
+def _pick_mode(trial, colors, palette_stage, dither_stage, settings, global_palette, warm=False, keep_margin=0,
+               loop: int | None = 0, verify: bool = True):
+    """``(mode, state)``: the palette mode with the best ``PSNR - BITS_DB * log2(bytes)`` on the (downscaled) trial
+    frames, and, when they were not downscaled, the winner's ``(writer, encoder, buffer, frames)`` after them: the
+    writer (``loop``, ``verify`` as asked) has written the GIF's first frames to the buffer and the encoder carries
+    on from there, with the same bytes as a fresh one fed the same frames (the dither stages' caches change speed,
+    not results). ``state`` is None when the frames were downscaled."""
+    import copy
     import io
 
     if len(trial) < 2:
-        return "global"
+        return "global", None
     h, w = trial[0][0].shape[:2]
     f = max(1, min(h, w) // TRIAL_SHORT_SIDE)
     frames = [(rgb if f == 1 else rgb[: h - h % f, : w - w % f].reshape(h // f, f, w // f, f, 3).mean((1, 3))
                .round().astype(np.uint8), t) for rgb, t, _ in trial]
-    best, best_score = "global", -np.inf
-    for mode in ("global", "mixed", "frame"):
+    def attempt(mode):
         buf = io.BytesIO()
-        writer = animation.AnimationWriter(buf, frames[0][0].shape[1], frames[0][0].shape[0], verify=False,
+        writer = animation.AnimationWriter(buf, frames[0][0].shape[1], frames[0][0].shape[0],
+                                           loop=loop if f == 1 else 0, verify=verify and f == 1,
                                            global_palette=None if mode == "frame" else
                                            _with_transparent(global_palette))
         enc = _Encoder(writer, colors, palette_stage, dither_stage, mode, settings["threshold"], global_palette)
         enc.warm, enc.keep_margin = warm, keep_margin
         for rgb, t in frames:
             enc.add(rgb, t)
-        writer.close(trial[-1][1] + trial[-1][2])
-        score = float(np.mean([_psnr(e) for e in enc.sq_error])) - settings["bits_db"] * math.log2(
-            max(1, writer.bytes_written))
+        probe = copy.copy(writer)  # the file's size if it ended here (the writer itself goes on)
+        probe.out = io.BytesIO()
+        probe.close(trial[-1][1] + trial[-1][2])
+        # scored as a looping file, whatever ``loop`` is (as when the trial writer always looped)
+        size = probe.bytes_written + (LOOP_EXTENSION_BYTES if writer.loop is None else 0)
+        score = float(np.mean([_psnr(e) for e in enc.sq_error])) - settings["bits_db"] * math.log2(max(1, size))
+        return score, (writer, enc, buf, len(frames))
+
+    tried = {"mixed": attempt("mixed")}
+    if tried["mixed"][1][1].palette is global_palette:
+        # mixed kept the global palette on every trial frame: it did what global does, byte for byte (the first
+        # frame of both takes the global palette and its fit error; global then never looks again). Its encoder,
+        # set to global, is global's.
+        score, (writer, enc, buf, n) = tried["mixed"]
+        global_enc = copy.copy(enc)
+        global_enc.mode = "global"
+        tried["global"] = score, (writer, global_enc, buf, n)
+    else:
+        tried["global"] = attempt("global")
+    tried["frame"] = attempt("frame")
+    best, best_score, state = "global", -np.inf, None
+    for mode in ("global", "mixed", "frame"):
+        score, kept = tried[mode]
         if score > best_score:
             best, best_score = mode, score
-    return best
+            state = kept if f == 1 else None
+    return best, state

@@ -130,16 +130,20 @@ class PatternDither:
         self.filled = False
 
     def _nearest(self, colours: np.ndarray, palette: np.ndarray) -> np.ndarray:
+        from gif_pipeline.quant import dithering
+
         packed = (colours[:, 0].astype(np.int32) << 16) | (colours[:, 1].astype(np.int32) << 8) | colours[:, 2]
         found = self.near[packed]
         missing = found == 0
         if missing.any():
-            todo = np.unique(packed[missing])
+            todo = dithering.distinct_packed(packed[missing])
             self.near[todo] = _nearest(_unpack(todo), palette).astype(np.uint16) + 1
             found = self.near[packed]
         return (found - 1).astype(np.uint8)
 
     def __call__(self, rgb: np.ndarray, palette: np.ndarray, origin: tuple[int, int] = (0, 0)) -> np.ndarray:
+        from gif_pipeline.quant import dithering
+
         h, w = rgb.shape[:2]
         if len(palette) < 2:
             return np.zeros((h, w), np.uint8)
@@ -164,7 +168,7 @@ class PatternDither:
         rows = self.lut[packed]
         missing = rows == 0
         if missing.any():
-            todo = np.unique(packed[missing])
+            todo = dithering.distinct_packed(packed[missing])
             # small palettes: a direct search is cheaper than the table's packing and look-ups
             near = self._nearest if len(palette) > SMALL_PALETTE else None
             new = candidates_of(_unpack(todo), palette, self.candidates, self.multiplier, near)

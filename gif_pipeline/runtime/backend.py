@@ -149,18 +149,28 @@ def dithered_indices(rgb: np.ndarray, palette: np.ndarray, budget: int = DITHER_
     return out
 
 
-def refine_palette(rgb: np.ndarray, palette: np.ndarray, steps: int = 2, rounds: int = 1,
-                   fine_steps: int = 1) -> np.ndarray:
-    """``palette`` (uint8 ``[k, 3]``) refined on ``rgb`` by the shipped Lloyd steps (``net+kmeans``'s ``refine``
-    signature) without running the network: a warm start, for the frames of an animation. uint8, distinct colours."""
+def refine_model(k: int):
+    """The runtime PaletteNet whose ``refine`` signature :func:`refine_palette` runs for a ``k``-colour palette (a
+    caller refining many palettes looks it up once: the registry lists the weights folders at each look-up)."""
     from gif_pipeline.weights import registry
 
-    np_net, _ = registry.palette_net_for(len(palette))
-    model = litert.load("palette", registry.palette_sizes().get(np_net, np_net))
-    x = ops.image_to_unit(rgb)[None]
+    np_net, _ = registry.palette_net_for(k)
+    return litert.load("palette", registry.palette_sizes().get(np_net, np_net))
+
+
+def refine_palette(rgb: np.ndarray, palette: np.ndarray, steps: int = 2, rounds: int = 1,
+                   fine_steps: int = 1, model=None) -> np.ndarray:
+    """``palette`` (uint8 ``[k, 3]``) refined on ``rgb`` by the shipped Lloyd steps (``net+kmeans``'s ``refine``
+    signature) without running the network: a warm start, for the frames of an animation. uint8, distinct colours.
+    ``model``: :func:`refine_model` of ``len(palette)``, if the caller has it.
+
+    Only the sampled pixels are converted to floats (the same values as sampling the converted image); without fine
+    steps the graph never reads its ``fine`` sample, which is then the coarse one (no second sample)."""
+    model = model or refine_model(len(palette))
+    coarse = ops.image_to_unit(ops.grid_pixels(rgb[None], REFINE_GRID_PIXELS[0]))
+    fine = coarse if not fine_steps else ops.image_to_unit(ops.grid_pixels(rgb[None], REFINE_GRID_PIXELS[1]))
     unit = (palette.astype(np.float32) / np.float32(127.5) - np.float32(1.0))[None]
     with _one_blas_thread():
-        out = model.run("refine", coarse=ops.grid_pixels(x, REFINE_GRID_PIXELS[0]),
-                        fine=ops.grid_pixels(x, REFINE_GRID_PIXELS[1]), palette=unit, steps=np.int32(steps),
+        out = model.run("refine", coarse=coarse, fine=fine, palette=unit, steps=np.int32(steps),
                         rounds=np.int32(rounds), fine_steps=np.int32(fine_steps))["palette"]
         return np.unique(ops.palette_to_uint8(out[0]), axis=0)

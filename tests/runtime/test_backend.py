@@ -85,6 +85,26 @@ def test_tiled_dithering_on_the_runtime_equals_one_piece(use_tiny_runtime, sampl
     assert np.mean(backend.dithered_indices(rgb, palette, 1 << 30) == backend.dithered_indices(rgb, palette, 96 * 96)) >= 0.999
 
 
+def test_warm_refine_samples_before_converting_and_skips_the_unread_fine_sample(use_tiny_runtime, samples):
+    """refine_palette (an animation's warm start) converts only its samples to floats, and without fine steps passes
+    the coarse sample as the graph's unread ``fine`` input: the palettes of the image-wide conversion and two
+    samples, with and without a model handed in."""
+    from gif_pipeline.runtime import ops
+
+    rgb = samples["hopper"][3:, 5:]  # not contiguous
+    palette = np.unique(rgb.reshape(-1, 3)[::53], axis=0)[:8]
+    model = backend.refine_model(len(palette))
+    x = ops.image_to_unit(rgb)[None]
+    unit = (palette.astype(np.float32) / np.float32(127.5) - np.float32(1.0))[None]
+    for steps, rounds, fine_steps in ((2, 0, 0), (2, 1, 1)):
+        out = model.run("refine", coarse=ops.grid_pixels(x, backend.REFINE_GRID_PIXELS[0]),
+                        fine=ops.grid_pixels(x, backend.REFINE_GRID_PIXELS[1]), palette=unit, steps=np.int32(steps),
+                        rounds=np.int32(rounds), fine_steps=np.int32(fine_steps))["palette"]
+        want = np.unique(ops.palette_to_uint8(out[0]), axis=0)
+        np.testing.assert_array_equal(backend.refine_palette(rgb, palette, steps, rounds, fine_steps), want)
+        np.testing.assert_array_equal(backend.refine_palette(rgb, palette, steps, rounds, fine_steps, model=model), want)
+
+
 def test_the_compiled_model_api_and_the_interpreter_give_the_same_error(use_tiny_runtime, samples, monkeypatch):
     """DitherNet's ``unet`` runs on LiteRT's CompiledModel API (XNNPACK's transient indirection buffers: less memory);
     ``$GIFNETS_LITERT_API=interpreter`` runs it on the Interpreter, with the same E'."""

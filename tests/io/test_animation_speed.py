@@ -1,0 +1,101 @@
+"""The animation encoder's fast paths give what the plain computations give (issue 25, speed): the nearest-colour
+table across palette changes, the sort-based distinct colours, the uint8 keep margin and masked copies, and
+``palette_mode="auto"`` carrying on from its trial (the same bytes as naming the mode it picked)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from gif_pipeline import animate
+from gif_pipeline.quant import dithering
+
+
+def test_distinct_packed_is_np_unique():
+    rng = np.random.default_rng(1)
+    for values in (rng.integers(0, 1 << 24, 5000).astype(np.uint32), rng.integers(0, 40, 3000).astype(np.int32),
+                   np.array([7], np.uint32), np.zeros(0, np.uint32), np.full(100, 3, np.int32)):
+        got = dithering.distinct_packed(values)
+        np.testing.assert_array_equal(got, np.unique(values))
+        assert got.dtype == values.dtype
+
+
+def test_nearest_cache_equals_a_palette_search_across_palette_changes():
+    """Palettes met once, met again (the table is rebuilt from the colours the one-off call searched), and a single
+    colour; frames that repeat colours and bring new ones."""
+    rng = np.random.default_rng(2)
+    palettes = [rng.integers(0, 256, (k, 3)).astype(np.uint8) for k in (31, 255, 4)]
+    base = rng.integers(0, 256, (24, 30, 3)).astype(np.uint8)
+    cache = animate._NearestCache()
+    order = [0, 0, 1, 0, 0, 0, 2, 2, 1, 1, 1]
+    for step, p in enumerate(order):
+        frame = base.copy()
+        frame[step:step + 6] = rng.integers(0, 256, (6, 30, 3))  # new colours every frame
+        got = cache(frame, palettes[p])
+        np.testing.assert_array_equal(got, dithering.nearest(frame, palettes[p]), err_msg=f"step {step}")
+    one = np.array([[10, 20, 30]], np.uint8)
+    assert not cache(base, one).any()
+
+
+def test_absmax_and_copy_where_are_the_plain_expressions():
+    rng = np.random.default_rng(3)
+    a, b = (rng.integers(0, 256, (9, 11, 3)).astype(np.uint8) for _ in range(2))
+    np.testing.assert_array_equal(animate._absmax(a, b), np.abs(a.astype(int) - b).max(-1))
+    mask = rng.random((9, 11)) < 0.5
+    want = a.copy()
+    want[mask] = b[mask]
+    got = a.copy()
+    animate._copy_where(got, b, mask)
+    np.testing.assert_array_equal(got, want)
+
+
+def scene_cut_clip(n: int = 8, h: int = 36, w: int = 44) -> list[np.ndarray]:
+    """A gradient with a moving square, then (from frame 3) a different picture: ``mixed`` refits there."""
+    y, x = np.mgrid[0:h, 0:w]
+    first = np.stack([x * 5, y * 6, 40 + 0 * x], axis=2)
+    second = np.stack([250 - y * 6, 30 + 0 * x, x * 5], axis=2)
+    frames = []
+    for t in range(n):
+        f = (first if t < 3 else second).copy()
+        f[3 + t:11 + t, 4 + 3 * t:12 + 3 * t] = (250, 240, 20)
+        frames.append(np.clip(f, 0, 255).astype(np.uint8))
+    return frames
+
+
+def noisy_clip(n: int = 8, h: int = 36, w: int = 44) -> list[np.ndarray]:
+    rng = np.random.default_rng(4)
+    y, x = np.mgrid[0:h, 0:w]
+    base = np.stack([x * 5, y * 6, (x + y) * 2], axis=2)
+    return [np.clip(base + rng.integers(-3, 4, base.shape), 0, 255).astype(np.uint8) for _ in range(n)]
+
+
+@pytest.mark.parametrize("quality", [50, 90])
+def test_auto_carries_on_from_its_trial_with_the_bytes_of_the_mode_it_picked(quality, monkeypatch):
+    """``auto`` encodes the first frames in each mode at full size (these clips are below TRIAL_SHORT_SIDE) and the
+    winner goes on from there: its GIF must be byte for byte the one a fresh encoder in that mode writes. BITS_DB
+    from 0 (PSNR alone) to 100 (bytes alone) makes different modes win; on the scene cut ``mixed`` leaves the global
+    palette (fitted to the first scene only), so ``global``'s trial runs on its own. No loop extension and no
+    verification give the same bytes too."""
+    picked = set()
+    cut = scene_cut_clip()
+    for clip, samples in ((cut, cut[:3]), (noisy_clip(), None)):
+        for bits_db in (0.0, 4.0, 100.0):
+            monkeypatch.setattr(animate, "BITS_DB", bits_db)
+            ticks = []
+            options = dict(fps=10, quality=quality, palette="median-cut", sample_frames=samples)
+            auto = animate.encode_frames(iter(clip), None, progress=ticks.append, **options)
+            named = animate.encode_frames(iter(clip), None, palette_mode=auto.palette_mode, **options)
+            assert auto.gif_bytes == named.gif_bytes, (quality, bits_db, auto.palette_mode)
+            assert auto.psnr == named.psnr and len(ticks) == len(clip) == auto.frames_in
+            picked.add(auto.palette_mode)
+    assert {"global", "frame"} <= picked, picked
+    sizes = [len(animate.encode_frames(iter(cut[:2]), None, fps=10, palette="median-cut", palette_mode="global",
+                                       loop=loop).gif_bytes) for loop in (0, None)]
+    assert sizes[0] - sizes[1] == animate.LOOP_EXTENSION_BYTES
+    for loop, verify in ((None, True), (3, False)):  # the trial's writer is made as the real one
+        options = dict(fps=10, quality=quality, palette="median-cut", loop=loop, verify=verify)
+        auto = animate.encode_frames(iter(cut), None, **options)
+        named = animate.encode_frames(iter(cut), None, palette_mode=auto.palette_mode, **options)
+        assert auto.gif_bytes == named.gif_bytes, (loop, verify)
+    mixed = animate.encode_frames(iter(cut), None, fps=10, quality=quality, palette="median-cut", sample_frames=cut[:3],
+                                  palette_mode="mixed")
+    assert mixed.palettes >= 2  # the scene cut made mixed refit, so the global trial ran separately
