@@ -380,7 +380,7 @@ class EncodeResult:
 
     @property
     def colors_used(self) -> int:
-        return int(np.unique(self.indices).size)
+        return int(np.count_nonzero(np.bincount(self.indices.reshape(-1), minlength=1)))
 
     def stats(self, reference: np.ndarray, alpha_mask: np.ndarray | None = None) -> dict:
         """Per-file numbers that the CLI prints: colours, bytes, PSNR against ``reference``, seconds."""
