@@ -25,6 +25,8 @@ def define_flags(stage: str):
     flags.DEFINE_float("vif", 0.0, "Weight of 1 - VIF, the visual information fidelity in VMAF (not in the paper).")
     flags.DEFINE_float("lattice_weight", 0.0, "Weight of the power of the luma error's 8-px-periodic component "
                        "(losses.lattice_energy; issue 29, not in the paper).")
+    flags.DEFINE_float("stripe_weight", 0.0, "Weight of the power of the luma error's 2-px stripes "
+                       "(losses.stripe_energy: sparse dot grids on every other row and column; not in the paper).")
     if "threads" not in FLAGS:
         flags.DEFINE_integer("threads", 1, "TensorFlow intra- and inter-op threads (0: TensorFlow's default).",
                              allow_override=True)
@@ -65,6 +67,7 @@ def loss_config():
     overrides = {k: getattr(FLAGS, k) for k in ("lam", "gamma", "delta", "theta", "beta", "vif")
                  if getattr(FLAGS, k) is not None}
     overrides["lattice"] = FLAGS.lattice_weight
+    overrides["stripes"] = FLAGS.stripe_weight
     return config.replace(**overrides)
 
 

@@ -96,13 +96,14 @@ def test_train_dither_fine_tunes_from_init_from_with_the_vif_term(palette_run):
     # --lattice_weight trains against the 8-px lattice. At learning rate 0 the old kernel is kept, the new is 0.
     noisy = cwd / "runs" / "dither_noisy"
     r = run_trainer("train_dither", *TINY_DITHER, "--steps=1", "--checkpoint_every=1", "--delta=0", "--learning_rate=0",
-                    "--noise_channels=1", "--noise_period=16", "--lattice_weight=100", "--threads=1",
+                    "--noise_channels=1", "--noise_period=16", "--lattice_weight=100", "--stripe_weight=50", "--threads=1",
                     f"--init_from={start / 'dither_net.keras'}", f"--model_dir={noisy}", cwd=cwd)
     assert r.returncode == 0, r.stderr[-3000:]
     record = json.loads((noisy / "config.json").read_text())
     assert record["init_noise_channels_added"] == 1 and record["loss"]["lattice"] == 100
     assert (record["model"]["noise_channels"], record["model"]["noise_period"]) == (1, 16)
-    assert record["final_metrics"]["lattice"] > 0  # the term was computed
+    assert record["final_metrics"]["lattice"] > 0 and record["loss"]["stripes"] == 50  # the terms were computed
+    assert record["final_metrics"]["stripes"] > 0
     c = keras.saving.load_model(noisy / "dither_net.keras", compile=False)
     kernel = c.get_layer("enc0_conv").kernel.numpy()
     np.testing.assert_array_equal(kernel[:, :, :6], a.get_layer("enc0_conv").kernel.numpy())

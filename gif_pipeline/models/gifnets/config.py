@@ -248,11 +248,14 @@ class LossConfig(Config):
     # Not in the paper (issue 29): weight of losses.lattice_energy, the power of the luma error's 8-px-periodic
     # component (the dot lattice of a shift-equivariant DitherNet).
     lattice: float = 0.0
+    # Not in the paper: weight of losses.stripe_energy, the power of the luma error's 2-px stripes (rows or columns
+    # alternating; a sparse dot grid on every other row and column has them too, a 50 % checkerboard has not).
+    stripes: float = 0.0
     banding_eta: float = 1.5  # multi-scale factor eta of Eq. 7
     banding_scales: int = 4  # k = 1..4 in Eq. 8
 
     def __post_init__(self):
-        for name in ("lam", "gamma", "delta", "theta", "beta", "vif", "lattice"):
+        for name in ("lam", "gamma", "delta", "theta", "beta", "vif", "lattice", "stripes"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or isinstance(value, bool) or not value >= 0:
                 raise ValueError(f"loss weight {name} must be a number >= 0, got {value!r}")

@@ -69,7 +69,7 @@ class GIFEncoder(LossTermsStep, keras.Model):
         if banding_net is not None:
             banding_net.trainable = False
         self.trackers = {name: keras.metrics.Mean(name=name) for name in
-                         ("loss", "l1_image", "l1_error", "banding", "perceptual", "vif", "lattice", "l2_palette")}
+                         ("loss", "l1_image", "l1_error", "banding", "perceptual", "vif", "lattice", "stripes", "l2_palette")}
 
     def call(self, images, training=False, soft=None):
         soft = training if soft is None else soft

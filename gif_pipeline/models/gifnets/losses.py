@@ -1,8 +1,8 @@
 """GIFnets' training losses: DitherNet's Eq. 6 and the joint Eq. 9, with the optional perceptual term R.
 
 * Eq. 6: ``L_dither = lam * L1(I, I_hat) + gamma * L1(E', I' - I) + delta * B(I_hat) + theta * R(I, I_hat)``
-  ``+ vif * (1 - VIF(I, I_hat)) + lattice * A(I, I_hat)`` (the last two are not in the paper; weight 0 by default;
-  ``A`` is :func:`lattice_energy`, issue 29)
+  ``+ vif * (1 - VIF(I, I_hat)) + lattice * A(I, I_hat) + stripes * S(I, I_hat)`` (the last three are not in the
+  paper; weight 0 by default; ``A`` is :func:`lattice_energy`, issue 29; ``S`` is :func:`stripe_energy`)
 * Eq. 9: ``L_total = beta * L2(I, I') + L_dither``
 
 ``I`` is the image, ``I'`` its projection onto the palette (Eq. 1/3), ``E'`` DitherNet's error
@@ -47,7 +47,7 @@ from gif_pipeline.models.gifnets.config import LossConfig
 
 __all__ = [
     "CSFLoss", "NimaScore", "VGGFeatureLoss", "dither_loss", "l1", "l2", "make_perceptual_loss", "total_loss",
-    "lattice_energy", "vif_loss", "vif_scales",
+    "lattice_energy", "stripe_energy", "vif_loss", "vif_scales",
 ]
 
 
@@ -146,6 +146,26 @@ def lattice_energy(image, dithered, period: int = 8) -> tf.Tensor:
     return tf.reduce_mean(tf.square(residual))
 
 
+def stripe_energy(image, dithered) -> tf.Tensor:
+    """Power of the 2-px stripes of the luma error ``Y(I_hat) - Y(I)``, batch mean: the bins (N/2, 0) and (0, N/2)
+    that :func:`lattice_energy` and the lattice tool leave out.
+
+    Same inputs as :func:`lattice_energy`. The error's 2 x 2 phase pattern (its mean over the 2 x 2 blocks of the
+    top-left even-sized part) is split into DC, row stripes, column stripes and checkerboard (the 2 x 2 Hadamard
+    basis); the mean square of the two stripe parts, tiled, is returned. Rows that alternate give ``a^2`` for
+    amplitude ``a``; a sparse dot grid (one dot of each 2 x 2 block, every other row and column) has equal
+    stripe and checkerboard parts and scores; a 50 % checkerboard, the finest dither, scores 0.
+    """
+    error = luma(tf.cast(dithered, tf.float32)) - luma(tf.cast(image, tf.float32))  # [B, H, W, 1]
+    shape = tf.shape(error)
+    rows, cols = shape[1] // 2, shape[2] // 2
+    blocks = tf.reshape(error[:, :rows * 2, :cols * 2, 0], [shape[0], rows, 2, cols, 2])
+    p = tf.reduce_mean(blocks, axis=[1, 3])  # [B, 2, 2]
+    row_stripes = (p[:, 0, 0] + p[:, 0, 1] - p[:, 1, 0] - p[:, 1, 1]) / 4
+    col_stripes = (p[:, 0, 0] - p[:, 0, 1] + p[:, 1, 0] - p[:, 1, 1]) / 4
+    return tf.reduce_mean(tf.square(row_stripes) + tf.square(col_stripes))
+
+
 def _check_same_shape(**tensors):
     shapes = {name: tuple(t.shape) for name, t in tensors.items()}
     first = next(iter(shapes.values()))
@@ -179,6 +199,7 @@ def dither_loss(image, dithered, error, quantized, banding_net=None, perceptual=
         "perceptual": zero,
         "vif": vif_loss(image, dithered) if config.vif > 0 else zero,
         "lattice": lattice_energy(image, dithered) if config.lattice > 0 else zero,
+        "stripes": stripe_energy(image, dithered) if config.stripes > 0 else zero,
     }
     if config.delta > 0:
         if banding_net is None:
@@ -195,7 +216,7 @@ def dither_loss(image, dithered, error, quantized, banding_net=None, perceptual=
             terms["perceptual"] = tf.cast(perceptual(image, dithered), tf.float32)
     total = (config.lam * terms["l1_image"] + config.gamma * terms["l1_error"]
              + config.delta * terms["banding"] + config.theta * terms["perceptual"] + config.vif * terms["vif"]
-             + config.lattice * terms["lattice"])
+             + config.lattice * terms["lattice"] + config.stripes * terms["stripes"])
     return total, terms
 
 

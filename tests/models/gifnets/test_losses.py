@@ -416,3 +416,38 @@ def test_issue29_dither_loss_adds_the_weighted_lattice_term():
     assert float(dither_loss(*args, config=config.replace(lattice=0.0))[1]["lattice"]) == 0.0
     with pytest.raises(ValueError, match="lattice"):
         LossConfig(lattice=-1.0)
+
+
+def test_stripe_energy_is_the_error_power_at_the_2px_stripe_bins_and_spares_the_checkerboard():
+    """Parseval again: the luma error's power at (N/2, 0) and (0, N/2) over (H * W)^2; rows that alternate score
+    a^2, a sparse dot grid on every other row and column scores, a 50 % checkerboard and DC do not."""
+    from gif_pipeline.models.gifnets.banding_net import LUMA_WEIGHTS
+    from gif_pipeline.models.gifnets.losses import stripe_energy
+
+    rng = np.random.default_rng(3)
+    image = rng.uniform(-0.8, 0.8, (2, 32, 48, 3)).astype(np.float32)
+    dithered = np.clip(image + rng.normal(0, 0.2, image.shape), -1, 1).astype(np.float32)
+    expected = []
+    for b in range(2):
+        error = ((dithered[b] + 1) / 2 - (image[b] + 1) / 2) @ np.asarray(LUMA_WEIGHTS, np.float64)
+        power = np.abs(np.fft.fft2(error)) ** 2
+        h, w = error.shape
+        expected.append((power[h // 2, 0] + power[0, w // 2]) / (h * w) ** 2)
+    assert float(stripe_energy(image, dithered)) == pytest.approx(np.mean(expected), rel=1e-4)
+
+    flat = np.full((1, 64, 64, 3), 0.1, np.float32)
+    yy, xx = np.mgrid[:64, :64]
+    score = {name: float(stripe_energy(flat, (flat + e[None, :, :, None]).astype(np.float32)))
+             for name, e in (("rows", 0.1 * np.where(yy % 2 == 0, 1.0, -1.0)),
+                             ("dots", 0.4 * ((yy % 2 == 0) & (xx % 2 == 0))),
+                             ("checker", 0.1 * np.where((yy + xx) % 2 == 0, 1.0, -1.0)),
+                             ("offset", np.full((64, 64), 0.05)))}
+    assert score["rows"] == pytest.approx(0.05 ** 2, rel=1e-4)  # luma amplitude 0.05
+    assert score["dots"] == pytest.approx(2 * 0.05 ** 2, rel=1e-4)  # a dot of 0.2 luma per 2 x 2 block: +-0.05 each way
+    assert score["checker"] < 1e-12 and score["offset"] < 1e-12
+    config = LossConfig(lam=0, gamma=0, delta=0, theta=0, vif=0, stripes=2.0)
+    dots = (flat + 0.4 * ((yy % 2 == 0) & (xx % 2 == 0))[None, :, :, None]).astype(np.float32)
+    total, terms = dither_loss(flat, dots, np.zeros_like(flat), flat, config=config)
+    assert float(total) == pytest.approx(2.0 * score["dots"], rel=1e-5) and float(terms["lattice"]) == 0.0
+    with pytest.raises(ValueError, match="stripes"):
+        LossConfig(stripes=-1.0)
