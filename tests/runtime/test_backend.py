@@ -168,7 +168,8 @@ def test_issue29_a_blue_noise_dither_net_on_the_runtime(tiny_runtime, samples, t
     shutil.copytree(tiny_runtime, folder)
     assert "texture" not in litert.load_file(str(folder / "dither_np8.tflite")).signatures
     net = keras.saving.load_model(folder / "dither_np8.keras")
-    if upsample != "transpose":
+    if upsample != "transpose":  # fresh weights, seeded: unseeded, a tile edge's E' once moved 2.06e-3 (> ERROR_ATOL)
+        keras.utils.set_random_seed(29)
         net = build_dither_net(dataclasses.replace(config_of(net), upsample=upsample), name=net.name)
     net = with_noise_channels(net, 1, 32)
     kernel = net.get_layer("enc0_conv").kernel.numpy()
