@@ -81,9 +81,7 @@ def main(argv=None) -> int:
                        html_methods=[*bench.HTML_PEERS, *(m for m in (b.methods or []) if m.startswith("gifnets:")),
                                      *names],
                        timing_repeats=b.timing_repeats, force=b.force, progress=not b.quiet)
-    with open(report.files["summary"], encoding="utf-8") as f:
-        print(f.read())
-    print("wrote " + ", ".join(report.files.values()), file=sys.stderr)
+    bench.print_report(report)
     return 0
 
 

@@ -755,10 +755,15 @@ def main(argv: Sequence[str] | None = None, prog: str = "gifnets bench") -> int:
     except GifnetsError as e:
         print(f"{prog}: error: {e}", file=sys.stderr)
         return 2
+    print_report(report)
+    return 0
+
+
+def print_report(report) -> None:
+    """The summary table of a finished :func:`run` on stdout, the files it wrote on stderr."""
     with open(report.files["summary"], encoding="utf-8") as f:
         print(f.read())
     print("wrote " + ", ".join(report.files.values()), file=sys.stderr)
-    return 0
 
 
 if __name__ == "__main__":

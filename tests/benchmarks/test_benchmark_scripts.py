@@ -217,3 +217,30 @@ def test_lattice_figure_draws_each_dither_and_prints_its_score(tiny_models, tmp_
         assert sheet.size[0] == 4 * (3 * 32 + 8) + 8
     with pytest.raises(SystemExit, match="NAME=PATH"):
         lattice_figure.main(["--images", DATA, "--dither", "bad", "--out", str(out)])
+
+
+def test_bench_dither_candidates_adds_a_method_per_candidate_in_one_run(tiny_models, tmp_path):
+    """Run as a command (it adds dither stages and bench modes to the process): the installed DitherNet and a candidate
+    that is the same file give the same GIFs, so the same bytes and PSNR in the summary."""
+    import subprocess
+
+    out = tmp_path / "bench"
+    env = {**os.environ, "GIFNETS_WEIGHTS": str(tiny_models), "GIFNETS_BACKEND": "tf"}
+    r = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "bench_dither_candidates.py"), DATA,
+                        "--candidate", f"same={tiny_models / 'dither_np8.keras'}", "--colors", "8", "--no-vmaf",
+                        "--methods", "gifnets:net+kmeans:net", "--out", str(out), "--quiet", "--html-examples", "0"],
+                       capture_output=True, text=True, env=env, cwd=str(tmp_path), timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    lines = r.stdout.splitlines()
+    first = lines.index("## Np = 8")
+    header = [c.strip() for c in lines[first + 2].split("|")[1:-1]]
+    rows = {}
+    for line in lines[first + 4:]:
+        if not line.startswith("| "):
+            break
+        cells = [c.strip() for c in line.split("|")[1:-1]]
+        rows[cells[0]] = {h: c for h, c in zip(header, cells) if h != "ms/image"}
+    assert set(rows) == {"gifnets:net+kmeans:net", "gifnets:net+kmeans:net@same"}
+    assert "PSNR dB" in header and "GIF bytes" in header
+    assert rows["gifnets:net+kmeans:net"] | {"method": ""} == rows["gifnets:net+kmeans:net@same"] | {"method": ""}
+    assert (out / "summary.md").exists()
