@@ -116,11 +116,6 @@ def identical_image_floor(examples: list[dict]) -> dict:
             "examples_in_conflict": in_conflict, "floor_mad": total / len(examples)}
 
 
-def distinct_colours(rgb: np.ndarray) -> int:
-    flat = rgb.reshape(-1, 3).astype(np.int32)
-    return int(np.unique((flat[:, 0] << 16) | (flat[:, 1] << 8) | flat[:, 2]).size)
-
-
 def _lookup(train_keys, train_labels, val_keys, fallback: float) -> np.ndarray:
     table = defaultdict(list)
     for k, y in zip(train_keys, train_labels):
@@ -135,8 +130,10 @@ def baseline_table(train: list[dict], val: list[dict]) -> list[tuple[str, float]
     yv = np.array([float(e["label"]) for e in val])
     median = float(np.median(yt))
 
+    from gif_pipeline.eval.peers import count_colors
+
     def colours_bin(e):
-        return int(np.floor(np.log2(distinct_colours(e["image"]))))
+        return int(np.floor(np.log2(count_colors(e["image"]))))
 
     def np_key(e):
         return int(np.floor(np.log2(e["np"]))) if e["np"] else -1  # -1: the unquantized original

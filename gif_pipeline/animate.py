@@ -236,7 +236,7 @@ class _NearestCache:
         from gif_pipeline.quant import dithering
 
         key = palette.tobytes()
-        packed = _packed(rgb)
+        packed = dithering.pack_colours(rgb)
         if len(palette) < 2:
             return np.zeros(rgb.shape[:2], np.uint8)
         if self.lut is None:
@@ -244,7 +244,7 @@ class _NearestCache:
         if key != self.key:  # a palette seen once (per-frame palettes): its frame's distinct colours directly
             self.key, self.filled = key, False
             todo = dithering.distinct_packed(packed)
-            found = dithering._nearest_rows(_unpacked(todo), palette).astype(np.uint16) + 1
+            found = dithering._nearest_rows(dithering.unpack_colours(todo), palette).astype(np.uint16) + 1
             self.lut[todo] = found
             self.pending = todo, found
             return (self.lut[packed] - 1).astype(np.uint8).reshape(rgb.shape[:2])
@@ -257,22 +257,9 @@ class _NearestCache:
         missing = found == 0
         if missing.any():
             todo = dithering.distinct_packed(packed[missing])
-            self.lut[todo] = dithering._nearest_rows(_unpacked(todo), palette).astype(np.uint16) + 1
+            self.lut[todo] = dithering._nearest_rows(dithering.unpack_colours(todo), palette).astype(np.uint16) + 1
             found = self.lut[packed]
         return (found - 1).astype(np.uint8).reshape(rgb.shape[:2])
-
-
-def _packed(rgb: np.ndarray) -> np.ndarray:
-    """uint32 ``(r << 16) | (g << 8) | b`` of uint8 ``[..., 3]`` pixels, flat."""
-    flat = rgb.reshape(-1, 3)
-    packed = flat[:, 0].astype(np.uint32) << 16
-    packed |= flat[:, 1].astype(np.uint32) << 8
-    packed |= flat[:, 2]
-    return packed
-
-
-def _unpacked(packed: np.ndarray) -> np.ndarray:
-    return np.stack([packed >> 16, (packed >> 8) & 255, packed & 255], axis=1).astype(np.uint8)
 
 
 def _copy_where(dst: np.ndarray, src: np.ndarray, mask: np.ndarray) -> None:

@@ -76,12 +76,11 @@ def _check_rgb(rgb) -> np.ndarray:
 def image_palette(rgb: np.ndarray) -> tuple[np.ndarray, str]:
     """The palette CCDNet's later steps project onto: the image's distinct colours if at most 256, else a
     256-colour median-cut palette of it. ``(uint8 [K, 3], source)``."""
-    flat = rgb.reshape(-1, 3)
-    packed = (flat[:, 0].astype(np.uint32) << 16) | (flat[:, 1].astype(np.uint32) << 8) | flat[:, 2]
-    distinct = np.unique(packed)
+    from gif_pipeline.quant.dithering import pack_colours, unpack_colours
+
+    distinct = np.unique(pack_colours(rgb))
     if len(distinct) <= 256:
-        palette = np.stack([(distinct >> 16) & 255, (distinct >> 8) & 255, distinct & 255], axis=1).astype(np.uint8)
-        return palette, "distinct"
+        return unpack_colours(distinct), "distinct"
     from gif_pipeline.quant.classical import median_cut
 
     return median_cut(rgb, 256), "median-cut-256"

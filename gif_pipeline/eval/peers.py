@@ -121,8 +121,9 @@ def _check_rgb(rgb) -> np.ndarray:
 
 def count_colors(rgb: np.ndarray) -> int:
     """Number of distinct RGB colours in a uint8 ``[H, W, 3]`` image."""
-    flat = rgb.reshape(-1, 3).astype(np.uint32)
-    return int(np.unique((flat[:, 0] << 16) | (flat[:, 1] << 8) | flat[:, 2]).size)
+    from gif_pipeline.quant.dithering import pack_colours
+
+    return int(np.unique(pack_colours(rgb)).size)
 
 
 def _pil_indices_palette(im: Image.Image, n: int, who: str) -> tuple[np.ndarray, np.ndarray]:

@@ -95,8 +95,7 @@ def _nearest_rows(pixels: np.ndarray, palette: np.ndarray) -> np.ndarray:
             table[keys] = 1
         colours = np.flatnonzero(table)
         if 2 * len(colours) <= len(pixels):
-            distinct = np.stack([colours >> 16, (colours >> 8) & 255, colours & 255], axis=1).astype(np.uint8)
-            table[colours] = _nearest_scores(distinct, palette)
+            table[colours] = _nearest_scores(unpack_colours(colours), palette)
             out = np.empty(len(pixels), np.uint8)
             for s, keys in zip(range(0, len(pixels), _KEY_CHUNK), _colour_keys(pixels)):
                 out[s:s + len(keys)] = table[keys]
@@ -110,13 +109,23 @@ _KEY_CHUNK = 1 << 20
 
 
 def _colour_keys(pixels: np.ndarray):
-    """``r << 16 | g << 8 | b`` (uint32) of uint8 ``[N, 3]`` pixels, :data:`_KEY_CHUNK` at a time."""
+    """:func:`pack_colours` of uint8 ``[N, 3]`` pixels, :data:`_KEY_CHUNK` at a time."""
     for s in range(0, len(pixels), _KEY_CHUNK):
-        chunk = pixels[s:s + _KEY_CHUNK]
-        keys = chunk[:, 0].astype(np.uint32) << 16
-        keys |= chunk[:, 1].astype(np.uint32) << 8
-        keys |= chunk[:, 2]
-        yield keys
+        yield pack_colours(pixels[s:s + _KEY_CHUNK])
+
+
+def pack_colours(pixels: np.ndarray) -> np.ndarray:
+    """uint32 ``r << 16 | g << 8 | b`` of uint8 ``[..., 3]`` pixels, flat (one key per 24-bit colour)."""
+    flat = np.asarray(pixels).reshape(-1, 3)
+    packed = flat[:, 0].astype(np.uint32) << 16
+    packed |= flat[:, 1].astype(np.uint32) << 8
+    packed |= flat[:, 2]
+    return packed
+
+
+def unpack_colours(packed: np.ndarray) -> np.ndarray:
+    """uint8 ``[N, 3]`` colours of :func:`pack_colours` keys."""
+    return np.stack([packed >> 16, (packed >> 8) & 255, packed & 255], axis=1).astype(np.uint8)
 
 
 def _nearest_scores(pixels: np.ndarray, palette: np.ndarray) -> np.ndarray:
@@ -145,11 +154,8 @@ def distinct_colours(pixels: np.ndarray):
 
     ``colours[inverse]`` gives the pixels back; ``counts`` is how many pixels have each colour.
     """
-    wide = pixels.astype(np.uint32)
-    packed, inverse, counts = np.unique((wide[:, 0] << 16) | (wide[:, 1] << 8) | wide[:, 2],
-                                        return_inverse=True, return_counts=True)
-    colours = np.stack([packed >> 16, (packed >> 8) & 255, packed & 255], axis=1).astype(np.uint8)
-    return colours, inverse.reshape(-1), counts
+    packed, inverse, counts = np.unique(pack_colours(pixels), return_inverse=True, return_counts=True)
+    return unpack_colours(packed), inverse.reshape(-1), counts
 
 
 def distinct_packed(values: np.ndarray) -> np.ndarray:

@@ -132,12 +132,12 @@ class PatternDither:
     def _nearest(self, colours: np.ndarray, palette: np.ndarray) -> np.ndarray:
         from gif_pipeline.quant import dithering
 
-        packed = (colours[:, 0].astype(np.int32) << 16) | (colours[:, 1].astype(np.int32) << 8) | colours[:, 2]
+        packed = dithering.pack_colours(colours)
         found = self.near[packed]
         missing = found == 0
         if missing.any():
             todo = dithering.distinct_packed(packed[missing])
-            self.near[todo] = _nearest(_unpack(todo), palette).astype(np.uint16) + 1
+            self.near[todo] = _nearest(dithering.unpack_colours(todo), palette).astype(np.uint16) + 1
             found = self.near[packed]
         return (found - 1).astype(np.uint8)
 
@@ -147,14 +147,13 @@ class PatternDither:
         h, w = rgb.shape[:2]
         if len(palette) < 2:
             return np.zeros((h, w), np.uint8)
-        flat = rgb.reshape(-1, 3)
-        packed = (flat[:, 0].astype(np.int32) << 16) | (flat[:, 1].astype(np.int32) << 8) | flat[:, 2]
+        packed = dithering.pack_colours(rgb)
         levels = _levels((h, w), origin, self.candidates).reshape(-1)  # a copy (the map is a strided view)
         key = palette.tobytes()
         if key != self.key:  # a new palette: no table yet (it may be used once)
             self.key, self.filled = key, False
             todo, inverse = np.unique(packed, return_inverse=True)
-            table = candidates_of(_unpack(todo), palette, self.candidates, self.multiplier)
+            table = candidates_of(dithering.unpack_colours(todo), palette, self.candidates, self.multiplier)
             self.pending = todo, table  # the table's first rows if this palette comes again
             return np.take(table.ravel(), inverse.reshape(-1) * self.candidates + levels).reshape(h, w)
         if not self.filled:  # fresh zeroed tables: the OS maps their pages as colours touch them
@@ -171,7 +170,7 @@ class PatternDither:
             todo = dithering.distinct_packed(packed[missing])
             # small palettes: a direct search is cheaper than the table's packing and look-ups
             near = self._nearest if len(palette) > SMALL_PALETTE else None
-            new = candidates_of(_unpack(todo), palette, self.candidates, self.multiplier, near)
+            new = candidates_of(dithering.unpack_colours(todo), palette, self.candidates, self.multiplier, near)
             if self.rows + len(todo) > len(self.table):
                 grown = np.empty((max(2 * len(self.table), self.rows + len(todo)), self.candidates), np.uint8)
                 grown[:self.rows] = self.table[:self.rows]
@@ -181,10 +180,6 @@ class PatternDither:
             self.rows += len(todo)
             rows = self.lut[packed]
         return np.take(self.table.ravel(), (rows - 1) * self.candidates + levels).reshape(h, w)
-
-
-def _unpack(packed: np.ndarray) -> np.ndarray:
-    return np.stack([packed >> 16, (packed >> 8) & 255, packed & 255], axis=1).astype(np.uint8)
 
 
 def pattern_dither(rgb: np.ndarray, palette: np.ndarray, origin: tuple[int, int] = (0, 0),
