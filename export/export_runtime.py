@@ -196,7 +196,7 @@ def dither_signatures(net) -> dict:
     * ``unet``: ``x`` [1, H, W, 6 + k] -> ``error`` [1, H, W, 3]: E' of the concatenated image, projection and the
       network's ``k`` blue-noise channels (issue 29; none for k = 0), H and W multiples of 8 (the caller pads
       symmetrically at the bottom/right and crops, as the network's ``pad`` / ``crop`` layers do:
-      :func:`gif_pipeline.runtime.ops.dither_input`). Every tensor's shape follows from ``x``'s, so one
+      :func:`gif_pipeline.runtime.backend.dither_error`). Every tensor's shape follows from ``x``'s, so one
       allocation serves all tiles of one size.
     * ``texture`` (k > 0): ``x`` [1] -> ``texture`` [P, P, k], the blue-noise texture the network tiles from the top
       left of the image. The runtime builds the noise channels itself, so tiles need only start on the 8-px grid.

@@ -135,15 +135,21 @@ def lattice_energy(image, dithered, period: int = 8) -> tf.Tensor:
     """
     if isinstance(period, bool) or not isinstance(period, int) or period < 4 or period % 2:
         raise ValueError(f"period must be an even integer >= 4, got {period!r}")
+    pattern = _error_phase_pattern(image, dithered, period)  # [B, period, period]
+    half = period // 2
+    fine = tf.reduce_mean(tf.reshape(pattern, [-1, half, 2, half, 2]), axis=[1, 3])  # its 2-px-periodic part
+    residual = pattern - tf.tile(fine, [1, half, half])
+    return tf.reduce_mean(tf.square(residual))
+
+
+def _error_phase_pattern(image, dithered, period: int) -> tf.Tensor:
+    """``[B, period, period]``: the luma error ``Y(I_hat) - Y(I)`` of each image's top-left ``H - H % period`` x
+    ``W - W % period`` cut into period x period blocks and averaged over them (its ``period``-periodic component)."""
     error = luma(tf.cast(dithered, tf.float32)) - luma(tf.cast(image, tf.float32))  # [B, H, W, 1]
     shape = tf.shape(error)
     rows, cols = shape[1] // period, shape[2] // period
     blocks = tf.reshape(error[:, :rows * period, :cols * period, 0], [shape[0], rows, period, cols, period])
-    pattern = tf.reduce_mean(blocks, axis=[1, 3])  # [B, period, period]
-    half = period // 2
-    fine = tf.reduce_mean(tf.reshape(pattern, [shape[0], half, 2, half, 2]), axis=[1, 3])  # its 2-px-periodic part
-    residual = pattern - tf.tile(fine, [1, half, half])
-    return tf.reduce_mean(tf.square(residual))
+    return tf.reduce_mean(blocks, axis=[1, 3])
 
 
 def stripe_energy(image, dithered) -> tf.Tensor:
@@ -156,11 +162,7 @@ def stripe_energy(image, dithered) -> tf.Tensor:
     amplitude ``a``; a sparse dot grid (one dot of each 2 x 2 block, every other row and column) has equal
     stripe and checkerboard parts and scores; a 50 % checkerboard, the finest dither, scores 0.
     """
-    error = luma(tf.cast(dithered, tf.float32)) - luma(tf.cast(image, tf.float32))  # [B, H, W, 1]
-    shape = tf.shape(error)
-    rows, cols = shape[1] // 2, shape[2] // 2
-    blocks = tf.reshape(error[:, :rows * 2, :cols * 2, 0], [shape[0], rows, 2, cols, 2])
-    p = tf.reduce_mean(blocks, axis=[1, 3])  # [B, 2, 2]
+    p = _error_phase_pattern(image, dithered, 2)  # [B, 2, 2]
     row_stripes = (p[:, 0, 0] + p[:, 0, 1] - p[:, 1, 0] - p[:, 1, 1]) / 4
     col_stripes = (p[:, 0, 0] - p[:, 0, 1] + p[:, 1, 0] - p[:, 1, 1]) / 4
     return tf.reduce_mean(tf.square(row_stripes) + tf.square(col_stripes))
