@@ -68,6 +68,17 @@ ED_MAX_QUALITY = 84
 #: On the first 60 frames of bigbuckbunny at q90 (threshold 1) a floor of 2 took flicker from 0.629 to 0.247 and the
 #: file from 3.86 to 3.69 MB for 0.17 VMAF and 0.04 dB (docs/experiments/animation.md, 2026-12-06 error diffusion).
 ED_MIN_THRESHOLD = 2
+#: ``lossy=True`` (:func:`encode_frames`): the run search of :mod:`gif_pipeline.quant.lossy` chooses each frame's
+#: indices, at a price per run break (squared 8-bit levels) of ``LOSSY_LAMBDA_Q50`` at ``quality`` 50, halving every
+#: ``LOSSY_HALVING`` points above it (doubling below): 1000 at q50, ~165 at q70, ~27 at q90. On the first 60 frames of
+#: bikes these gave 436 KB / VMAF 82.3 at q50 (gifski q50: 458 KB / 82.1) and 780 KB / 92.0 at q70 (gifski q70:
+#: 968 KB / 91.1); on bigbuckbunny they lose to the default's dither (docs/experiments/animation.md, 2026-12-06 lossy).
+LOSSY_LAMBDA_Q50 = 1000.0
+LOSSY_HALVING = 7.7
+#: ``lossy``'s price of rewriting a still pixel with another colour than it shows (squared 8-bit levels): without it
+#: the search refreshes still pixels wherever that extends a run, and still areas flicker (bikes q50: flicker 0.336
+#: with no price, 0.117 with 200, 0.04 when forbidden, which cost 7 VMAF).
+LOSSY_MU = 200.0
 
 
 def quality_settings(quality: int) -> dict:
@@ -102,7 +113,8 @@ def quality_settings(quality: int) -> dict:
     dither = "ordered" if ordered else "ed" if q <= ED_MAX_QUALITY else "none"
     return {"threshold": threshold, "colors": colors, "bits_db": bits_db, "dither": dither,
             "dither_colors": max(16, colors // 2) if ordered else colors,
-            "keep_margin": KEEP_MARGIN if q >= KEEP_MIN_QUALITY else 0}
+            "keep_margin": KEEP_MARGIN if q >= KEEP_MIN_QUALITY else 0, "lossy": 0.0,
+            "lossy_lambda": LOSSY_LAMBDA_Q50 * 2.0 ** ((50 - q) / LOSSY_HALVING)}
 
 
 def tier_local_colors(quality: int) -> int:
@@ -127,12 +139,14 @@ class AnimationResult:
     palettes: int  # colour tables written (global + local)
     methods: tuple[str, str]
     gif_bytes: bytes | None = None  # when no output was given
+    lossy: float = 0.0  # the lossy search's price per run break (0: off)
 
     def stats(self) -> dict:
         return {"frames": self.frames_in, "gif_frames": self.frames_written, "bytes": self.bytes,
                 "psnr": round(self.psnr, 3), "seconds": round(self.seconds, 3), "duration": round(self.duration_s, 3),
                 "width": self.width, "height": self.height, "palette_mode": self.palette_mode,
-                "palettes": self.palettes, "palette": self.methods[0], "dither": self.methods[1]}
+                "palettes": self.palettes, "palette": self.methods[0], "dither": self.methods[1],
+                "lossy": round(self.lossy, 1)}
 
 
 def _psnr(mse: float) -> float:
@@ -306,6 +320,7 @@ class _Encoder:
         self.palette_stage, self.dither_stage, self.mode, self.threshold = palette_stage, dither_stage, mode, threshold
         self.global_palette = global_palette
         self.keep_margin = 0  # set by the caller: quality_settings' keep_margin, without dither only
+        self.lossy, self.lossy_mu = 0.0, 0.0  # set by the caller: quality_settings' lossy and lossy_mu
         self.warm = False  # set by _stages' caller: warm starts are possible (LiteRT, net+kmeans)
         self.refine_models = {}  # palette size -> the runtime model of its warm starts
         self.palette = None  # uint8 [k, 3] (k <= colors - 1); index k is transparent
@@ -407,28 +422,39 @@ class _Encoder:
         sub_changed = changed[y0:y1, x0:x1]
         self._choose_palette(rgb, crop, sub_changed, first)
         pal = self.palette
-        if getattr(self.dither_stage, "positional", False):  # reads a mask fixed to the canvas
-            indices = self.dither_stage(np.ascontiguousarray(crop), pal, origin=(y0, x0)).astype(np.uint8)
+        if self.lossy > 0:  # the indices, transparent ones included, from the run/error search (no dither)
+            from gif_pipeline.quant import lossy
+
+            target = np.ascontiguousarray(crop)
+            found = lossy.lossy_indices(target, pal, self.lossy,
+                                        old=None if first else self.canvas[y0:y1, x0:x1],
+                                        still=None if first else ~sub_changed, mu=self.lossy_mu)
+            write = found != len(pal)
+            indices = found if first else np.where(write, found, np.uint8(0))
+            shown = np.take(pal, indices, axis=0)
         else:
-            indices = self.dither_stage(np.ascontiguousarray(crop), pal).astype(np.uint8)
-        shown = np.take(pal, indices, axis=0)  # pal[indices], 7x faster here
-        if not first:
-            old = self.canvas[y0:y1, x0:x1]
-            same = (shown[..., 0] == old[..., 0]) & (shown[..., 1] == old[..., 1]) & (shown[..., 2] == old[..., 2])
-            if self.keep_margin > 0:  # the shown colour is nearly as close to the new source: keep it (less flicker)
-                e_new = _absmax(shown, crop).astype(np.int16)
-                e_new += self.keep_margin
-                same |= _absmax(old, crop) <= e_new
-            write = sub_changed & ~same
-        else:
+            if getattr(self.dither_stage, "positional", False):  # reads a mask fixed to the canvas
+                indices = self.dither_stage(np.ascontiguousarray(crop), pal, origin=(y0, x0)).astype(np.uint8)
+            else:
+                indices = self.dither_stage(np.ascontiguousarray(crop), pal).astype(np.uint8)
+            shown = np.take(pal, indices, axis=0)  # pal[indices], 7x faster here
             write = sub_changed
+            if not first:
+                old = self.canvas[y0:y1, x0:x1]
+                same = (shown[..., 0] == old[..., 0]) & (shown[..., 1] == old[..., 1]) & (shown[..., 2] == old[..., 2])
+                if self.keep_margin > 0:  # the shown colour is nearly as close to the new source: keep it (less flicker)
+                    e_new = _absmax(shown, crop).astype(np.int16)
+                    e_new += self.keep_margin
+                    same |= _absmax(old, crop) <= e_new
+                write = sub_changed & ~same
         table = _with_transparent(pal)
         if first:
             self.canvas, self.ref = np.ascontiguousarray(shown), rgb.copy()
             self.writer.add(indices, table, t, (0, 0), None)
         else:
-            # a changed pixel's source is its new reference, also where the shown colour stays the same
-            _copy_where(self.ref[y0:y1, x0:x1], crop, sub_changed)
+            # a changed pixel's source is its new reference, also where the shown colour stays the same (and a pixel
+            # written again, which only the lossy search does to a still pixel)
+            _copy_where(self.ref[y0:y1, x0:x1], crop, sub_changed | write if self.lossy > 0 else sub_changed)
             _copy_where(self.canvas[y0:y1, x0:x1], shown, write)
             inner = _bbox(write)
             if inner is not None:
@@ -550,6 +576,7 @@ def encode_frames(
     protect: Iterable = (),
     progress: Callable[[int], None] | None = None,
     verify: bool = True,
+    lossy: bool | float = False,
 ) -> AnimationResult:
     """Encode ``frames`` as an animated GIF.
 
@@ -568,6 +595,10 @@ def encode_frames(
       palette_mode: ``auto``, ``global``, ``frame`` or ``mixed`` (module docstring).
       loop: repeat count (0 = forever; None = played once). sample_frames: frames for the global palette (default:
         the first :data:`GLOBAL_SAMPLES` frames). progress: called with 1 after each frame.
+      lossy: True - each frame's indices (transparent ones included) come from the run search of
+        :mod:`gif_pipeline.quant.lossy` at the quality's price (:data:`LOSSY_LAMBDA_Q50`), instead of a dither; a
+        number - that price. Smaller files for camera footage at the same VMAF; it bands smooth gradients where the
+        default dithers (module docstring of :mod:`gif_pipeline.quant.lossy`). Not with a dither or ``tiered``.
     """
     from gif_pipeline import encode
     from gif_pipeline.config import check_num_colors
@@ -578,6 +609,15 @@ def encode_frames(
     if fps is not None and not fps > 0:
         raise GifnetsError(f"--fps must be > 0, got {fps}")
     settings = quality_settings(quality)
+    if lossy is not False:
+        lam = settings["lossy_lambda"] if lossy is True else float(lossy)
+        if not lam >= 0:
+            raise GifnetsError(f"lossy must be True, False or a price >= 0, got {lossy}")
+        if dither not in ("auto", "none"):
+            raise GifnetsError(f"--lossy chooses every pixel's index itself: it does not combine with --dither {dither}")
+        if palette_mode == "tiered":
+            raise GifnetsError("--lossy does not combine with --palette-mode tiered")
+        settings, dither = {**settings, "lossy": lam}, "none"
     if dither == "auto":  # tiered: no dither on the local tables (the ordered dither lost there)
         dither = "none" if palette_mode == "tiered" else settings["dither"]
     if dither == "ed":
@@ -640,6 +680,7 @@ def _encode_frames(frames, output, fps, colors, settings, palette, dither, palet
                                                _with_transparent(global_palette), verify=verify)
             enc = _Encoder(writer, colors, palette_stage, dither_stage, mode, settings["threshold"], global_palette)
             enc.warm, enc.keep_margin = warm, settings["keep_margin"] if methods[1] == "none" else 0
+            enc.lossy, enc.lossy_mu = settings["lossy"], LOSSY_MU
         if mode == "tiered":
             enc.n_local, enc.big_cache = max(1, colors - 1), _NearestCache()
             enc.local_dither = dither_stage
@@ -664,7 +705,7 @@ def _encode_frames(frames, output, fps, colors, settings, palette, dither, palet
         data = None
     psnr = float(np.mean([_psnr(e) for e in enc.sq_error]))
     return AnimationResult(w, h, count, writer.frames_written, writer.bytes_written, end, time.perf_counter() - start,
-                           psnr, mode, len(enc.tables), methods, data)
+                           psnr, mode, len(enc.tables), methods, data, settings["lossy"])
 
 
 def _drop_close(timed):
@@ -720,6 +761,7 @@ def _pick_mode(trial, colors, palette_stage, dither_stage, settings, global_pale
                                            _with_transparent(global_palette))
         enc = _Encoder(writer, colors, palette_stage, dither_stage, mode, settings["threshold"], global_palette)
         enc.warm, enc.keep_margin = warm, keep_margin
+        enc.lossy, enc.lossy_mu = settings["lossy"], LOSSY_MU
         for rgb, t in frames:
             enc.add(rgb, t)
         probe = copy.copy(writer)  # the file's size if it ended here (the writer itself goes on)

@@ -66,6 +66,10 @@ def add_parser(sub):
     anim.add_argument("--quality", type=cli_args.quality, default=90, metavar="Q",
                       help="1-100: lower = smaller files, more of a moving picture's still parts kept from earlier "
                       "frames (default: %(default)s)")
+    anim.add_argument("--lossy", action="store_true",
+                      help="choose each frame's colours by a search that trades error against GIF's run lengths "
+                      "instead of dithering: smaller files for camera footage at the same quality; smooth gradients "
+                      "band (strength follows --quality)")
     anim.add_argument("--palette-mode", choices=animate_modes(), default="auto",
                       help="global: one palette; frame: one per frame; mixed: a new one where a scene changes; "
                       "tiered: a 256-colour first frame, then small local tables fitted to each frame's changed "
@@ -118,7 +122,8 @@ def describe(stats: dict) -> str:
         return (f"{stats['input']} -> {stats['output']}: {stats['frames']} frames ({stats['gif_frames']} in the GIF) "
                 f"{stats['width']}x{stats['height']}, {stats['duration']:.2f} s, {stats['bytes']:,} bytes, "
                 f"mean PSNR {stats['psnr']:.2f} dB, {stats['seconds']:.2f} s to encode (palettes "
-                f"{stats['palette_mode']}: {stats['palettes']}, {stats['palette']}, dither {stats['dither']})")
+                f"{stats['palette_mode']}: {stats['palettes']}, {stats['palette']}, "
+                + (f"lossy {stats['lossy']:g})" if stats.get("lossy") else f"dither {stats['dither']})"))
     return (f"{stats['input']} -> {stats['output']}: {stats['colors']} colours, {stats['bytes']:,} bytes, "
             f"PSNR {stats['psnr']:.2f} dB, {stats['seconds']:.2f} s "
             f"(palette {stats['palette']}, dither {stats['dither']})")
@@ -176,6 +181,6 @@ def encode_animation(args, inputs: list[str], dst: str) -> dict:
             source.open(), dst, fps=None if source.own_timing else source.fps, colors=args.colors,
             quality=args.quality, palette=args.palette, dither=args.dither, palette_mode=args.palette_mode,
             loop=None if args.loop < 0 else args.loop, sample_frames=samples, backend=args.backend, force=args.force,
-            protect=inputs, progress=bar.update)
+            protect=inputs, progress=bar.update, lossy=args.lossy)
     return {"input": name, "output": dst, **result.stats()}
 

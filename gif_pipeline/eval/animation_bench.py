@@ -169,6 +169,9 @@ GIFNETS_NODITHER_QUALITIES = (10, 30, 50, 70)
 #: gifnets with ``--dither ed`` at these qualities, above ``animate.ED_MAX_QUALITY`` where the default does not dither.
 GIFNETS_ED_QUALITIES = (90, 100)
 
+#: gifnets with ``--lossy`` (the run search of ``gif_pipeline.quant.lossy`` instead of a dither) at these qualities.
+GIFNETS_LOSSY_QUALITIES = (30, 50, 70, 80, 90, 100)
+
 #: gifnets with ``--palette-mode tiered`` (a 256-colour first frame, small local tables for the changed pixels) at
 #: these qualities: the low and middle end, where gifski writes that way.
 GIFNETS_TIERED_QUALITIES = (10, 30, 50, 70)
@@ -176,7 +179,8 @@ GIFNETS_TIERED_QUALITIES = (10, 30, 50, 70)
 
 def method_table(qualities=GIFNETS_QUALITIES, net_qualities=GIFNETS_NET_QUALITIES,
                  nodither_qualities=GIFNETS_NODITHER_QUALITIES,
-                 tiered_qualities=GIFNETS_TIERED_QUALITIES, ed_qualities=GIFNETS_ED_QUALITIES) -> dict[str, tuple[str, Callable]]:
+                 tiered_qualities=GIFNETS_TIERED_QUALITIES, ed_qualities=GIFNETS_ED_QUALITIES,
+                 lossy_qualities=GIFNETS_LOSSY_QUALITIES) -> dict[str, tuple[str, Callable]]:
     methods = {f"gifnets q{q}": ("gifnets", gifnets_method(q)) for q in qualities}
     methods.update({f"gifnets-nodither q{q}": ("gifnets", gifnets_method(q, dither="none"))
                     for q in nodither_qualities})
@@ -184,6 +188,7 @@ def method_table(qualities=GIFNETS_QUALITIES, net_qualities=GIFNETS_NET_QUALITIE
                     for q in tiered_qualities})
     methods.update({f"gifnets-dithernet q{q}": ("gifnets", gifnets_method(q, dither="net")) for q in net_qualities})
     methods.update({f"gifnets-ed q{q}": ("gifnets", gifnets_method(q, dither="ed")) for q in ed_qualities})
+    methods.update({f"gifnets-lossy q{q}": ("gifnets", gifnets_method(q, lossy=True)) for q in lossy_qualities})
     if gifski_exe():
         methods.update({f"gifski q{q}": ("gifski", gifski_method(q)) for q in GIFSKI_QUALITIES})
     methods["ffmpeg diff"] = ("ffmpeg", ffmpeg_method("diff"))
@@ -253,6 +258,26 @@ def _interp(points: list[tuple[int, float]], size: float, beyond: str = "best") 
     return None
 
 
+def _wins(rows: list[dict], families: dict[str, list[dict]], metric: str):
+    """``(wins, total, (method, margin))``: the peer points below the best of ``families`` at their size, and the
+    smallest margin."""
+    wins, total, worst = 0, 0, None
+    for r in rows:
+        if r["method"].startswith("gifnets") or math.isnan(r[metric]):
+            continue
+        total += 1
+        values = [_interp([(g["bytes"], g[metric]) for g in fam if not math.isnan(g[metric])], r["bytes"])
+                  for fam in families.values()]
+        values = [v for v in values if v is not None]
+        v = max(values) if values else None
+        margin = None if v is None else v - r[metric]
+        if margin is not None and margin > 0:
+            wins += 1
+        if worst is None or margin is None or (worst[1] is not None and margin < worst[1]):
+            worst = (r["method"], margin)
+    return wins, total, worst
+
+
 def targets(rows: list[dict]) -> list[str]:
     """The issue's targets on one clip, against the rows without gifsicle (and, for bytes, with it: best of both)."""
     def best_bytes(base):
@@ -265,25 +290,19 @@ def targets(rows: list[dict]) -> list[str]:
             families.setdefault(r["method"].split(" q")[0] + (" O3" if "gifsicle" in r["method"] else ""), []).append(r)
     lines = []
     for metric in ("psnr", "vmaf"):
-        wins, total, worst = 0, 0, None
-        for r in rows:
-            if r["method"].startswith("gifnets") or math.isnan(r[metric]):
-                continue
-            total += 1
-            values = [_interp([(g["bytes"], g[metric]) for g in fam if not math.isnan(g[metric])], r["bytes"])
-                      for fam in families.values()]
-            values = [v for v in values if v is not None]
-            v = max(values) if values else None
-            margin = None if v is None else v - r[metric]
-            if margin is not None and margin > 0:
-                wins += 1
-            if worst is None or margin is None or (worst[1] is not None and margin < worst[1]):
-                worst = (r["method"], margin)
+        wins, total, worst = _wins(rows, families, metric)
         ok = wins == total
         desc = "n/a" if worst is None else (f"{worst[0]}: " + ("gifnets does not reach its size" if worst[1] is None
                                                                  else f"{worst[1]:+.2f}"))
+        alone = []
+        for name in ("gifnets", "gifnets-lossy"):  # the default, and --lossy, each on its own (and + gifsicle)
+            own = {k: v for k, v in families.items() if k in (name, name + " O3")}
+            if own:
+                w, t, _ = _wins(rows, own, metric)
+                alone.append(f"{'default' if name == 'gifnets' else '--lossy'} alone {w}/{t}")
         lines.append(f"- {metric.upper()} per byte above every peer point (gifski q50-100, ffmpeg, each also after "
-                     f"gifsicle -O3): **{'met' if ok else 'not met'}** ({wins}/{total} points; smallest margin {desc})")
+                     f"gifsicle -O3): **{'met' if ok else 'not met'}** ({wins}/{total} points; smallest margin {desc}"
+                     + (f"; {', '.join(alone)}" if alone else "") + ")")
     ref = next((r for r in rows if r["method"] == "gifski q90"), None)
     default = [r for r in gn if r["method"].startswith("gifnets q")]
     if ref is not None:
@@ -458,7 +477,8 @@ def summary_md(clips, all_rows, info) -> str:
            "adds `--dither none`, `gifnets-ed qN` `--dither ed`, "
            "`gifnets-dithernet qN` adds `--dither net`, `gifnets-tiered qN` adds `--palette-mode tiered` (a 256-colour "
            "first frame, then local tables of half the quality's palette fitted to each frame's changed pixels, no "
-           "dither); the targets compare each peer point with the best gifnets "
+           "dither), `gifnets-lossy qN` adds `--lossy` (each frame's indices from the search that trades squared error "
+           "against run breaks, no dither); the targets compare each peer point with the best gifnets "
            "curve at its size (log-linear in bytes between one setting's points; above a curve's largest file, its "
            "best point). "
            "Per clip: CSV, table and plot files beside this one; [side-by-side page](index.html).", "",
@@ -505,6 +525,8 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
                    help="gifnets --palette-mode tiered at these --quality values")
     p.add_argument("--ed-qualities", type=int, nargs="*", default=list(GIFNETS_ED_QUALITIES),
                    help="gifnets --dither ed at these --quality values")
+    p.add_argument("--lossy-qualities", type=int, nargs="*", default=list(GIFNETS_LOSSY_QUALITIES),
+                   help="gifnets --lossy at these --quality values")
     p.add_argument("--out", default="results/animation", help="output folder (default: %(default)s)")
     p.add_argument("--no-vmaf", action="store_true")
     p.add_argument("--no-gifsicle", action="store_true")
@@ -526,7 +548,7 @@ def main(argv=None, prog: str = "gifnets bench --task animation") -> int:
         report(clips, args.out)
         return 0
     methods = method_table(tuple(args.qualities), tuple(args.net_qualities), tuple(args.nodither_qualities),
-                           tuple(args.tiered_qualities), tuple(args.ed_qualities))
+                           tuple(args.tiered_qualities), tuple(args.ed_qualities), tuple(args.lossy_qualities))
     run(clips, args.out, methods, vmaf=not args.no_vmaf, gifsicle=not args.no_gifsicle, progress=not args.quiet)
     with open(os.path.join(args.out, "README.md")) as f:
         print(f.read())

@@ -323,3 +323,47 @@ def test_tiered_palettes_full_first_frame_small_local_tables():
     assert rewritten > 0
     psnr = np.mean([10 * np.log10(255 ** 2 / np.mean((a.astype(float) - b) ** 2)) for a, b in zip(frames, ours)])
     assert abs(psnr - result.psnr) < 1e-3
+
+
+@pytest.mark.parametrize("mode", ["global", "frame"])
+def test_lossy_search_smaller_files_same_frames_in_every_decoder(mode):
+    """``lossy=True``: the run search picks every frame's indices (transparent ones included); Pillow, ffmpeg and our
+    compositor see the same frames, the encoder's PSNR is theirs, and the file is smaller than the nearest colours'."""
+    grain = np.random.default_rng(7).integers(-24, 25, (64, 96, 3))  # film grain, the same in every frame
+    frames = [np.clip(f + grain, 0, 255).astype(np.uint8) for f in moving_clip(n=6, h=64, w=96, seed=2)]
+    plain = encode(frames, palette_mode=mode, quality=50, colors=32, dither="none")  # the same palette size
+    result = encode(frames, palette_mode=mode, quality=50, colors=32, lossy=True)
+    assert result.lossy == animate.quality_settings(50)["lossy_lambda"] > 0 and plain.lossy == 0
+    assert result.stats()["lossy"] == round(result.lossy, 1)
+    assert result.bytes < 0.9 * plain.bytes, (result.bytes, plain.bytes)
+    ours, _ = animation.composite_gif(result.gif_bytes)
+    for name, theirs in (("pillow", pillow_frames(result.gif_bytes)),
+                         ("ffmpeg", ffmpeg_frames(result.gif_bytes, 96, 64))):
+        assert len(theirs) == len(ours), name
+        for i, (a, b) in enumerate(zip(ours, theirs)):
+            np.testing.assert_array_equal(a, b, err_msg=f"{name} frame {i}")
+    psnr = np.mean([10 * np.log10(255 ** 2 / np.mean((a.astype(float) - b) ** 2)) for a, b in zip(frames, ours)])
+    assert abs(psnr - result.psnr) < 1e-3
+    assert result.psnr > plain.psnr - 3.0
+
+
+def test_lossy_keeps_still_areas_still_and_its_price_orders_bytes():
+    frames = moving_clip(n=8, seed=4)
+    results = [encode(frames, quality=50, colors=32, palette_mode="global", lossy=lam) for lam in (30.0, 300.0, 3000.0)]
+    sizes = [r.bytes for r in results]
+    assert sizes[0] > sizes[1] > sizes[2], sizes
+    shown, _ = animation.composite_gif(results[1].gif_bytes)
+    for a, b in zip(shown, shown[1:]):  # the background away from the square and the drifting corner
+        np.testing.assert_array_equal(a[26:32, 30:40], b[26:32, 30:40])
+
+
+def test_lossy_refuses_what_it_cannot_combine_with():
+    frames = moving_clip(n=3)
+    with pytest.raises(GifnetsError, match="--dither ed"):
+        encode(frames, lossy=True, dither="ed")
+    with pytest.raises(GifnetsError, match="tiered"):
+        encode(frames, lossy=True, palette_mode="tiered")
+    with pytest.raises(GifnetsError, match=">= 0"):
+        encode(frames, lossy=-1.0)
+    assert animate.quality_settings(30)["lossy_lambda"] > animate.quality_settings(50)["lossy_lambda"] \
+        > animate.quality_settings(90)["lossy_lambda"] > 0

@@ -1,0 +1,35 @@
+"""The animation bench's target lines: peer points against the gifnets curves (log-linear in bytes)."""
+from __future__ import annotations
+
+import math
+
+from gif_pipeline.eval import animation_bench as ab
+
+
+def row(method, size, psnr, vmaf, flicker=0.2, seconds=1.0):
+    return {"method": method, "bytes": size, "psnr": psnr, "vmaf": vmaf, "flicker": flicker, "seconds": seconds}
+
+
+def test_targets_count_peer_points_under_the_best_curve_and_each_setting_alone():
+    rows = [
+        # the default: 30 dB at 1,000 bytes, 40 dB at 4,000 bytes (35 dB at 2,000 on the log-linear curve)
+        row("gifnets q50", 1000, 30.0, 80.0), row("gifnets q90", 4000, 40.0, 95.0, seconds=2.0),
+        # --lossy: better than the default at 2,000 bytes, and its largest file is 3,000 bytes
+        row("gifnets-lossy q50", 1000, 33.0, 84.0), row("gifnets-lossy q90", 3000, 38.0, 92.0),
+        row("gifski q70", 2000, 36.0, 89.0),  # above the default (35 dB, 87.5), below --lossy (36.15 dB, 89.05)
+        row("gifski q90", 3000, 37.0, 96.0, flicker=0.3, seconds=4.0),  # VMAF above both curves (91.9 / 92.0)
+    ]
+    lines = ab.targets(rows)
+    psnr, vmaf, flicker, speed = lines
+    assert "PSNR per byte" in psnr and "**met** (2/2 points" in psnr
+    assert "default alone 1/2, --lossy alone 2/2" in psnr
+    assert "VMAF per byte" in vmaf and "**not met** (1/2 points" in vmaf and "gifski q90: -4.00" in vmaf
+    assert "default alone 0/2, --lossy alone 1/2" in vmaf
+    assert "**met**" in flicker and "**met**" in speed and "(0.50x)" in speed
+
+
+def test_wins_with_no_curve_reaching_a_size():
+    rows = [row("gifnets q50", 1000, 30.0, math.nan), row("gifski q50", 500, 25.0, math.nan)]
+    families = {"gifnets": rows[:1]}
+    assert ab._wins(rows, families, "psnr") == (0, 1, ("gifski q50", None))  # smaller than any gifnets file
+    assert ab._wins(rows, families, "vmaf") == (0, 0, None)
