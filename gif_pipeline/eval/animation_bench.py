@@ -329,13 +329,18 @@ def plot(rows: list[dict], title: str) -> bytes:
     for r in rows:
         tool = r["method"].split()[0] + (" + gifsicle -O3" if "gifsicle" in r["method"] else "")
         groups.setdefault(tool, []).append(r)
+    families = list(dict.fromkeys(tool.replace(" + gifsicle -O3", "") for tool in groups))
+    colours = {f: plt.get_cmap("tab10")(i % 10) for i, f in enumerate(families)}  # a setting and its +gifsicle: one colour
     for ax, col in zip(axes, ("psnr", "vmaf")):
         for tool, rs in groups.items():
             pts = sorted((r["bytes"], r[col]) for r in rs if not math.isnan(r[col]))
             if not pts:
                 continue
-            style = "-o" if tool.startswith("gifnets") else ("--s" if tool.startswith("gifski") else "^")
-            ax.plot(*zip(*pts), style, label=tool, markersize=4, alpha=0.5 if "gifsicle" in tool else 1.0)
+            family = tool.replace(" + gifsicle -O3", "")
+            marker = "o" if tool.startswith("gifnets") else ("s" if tool.startswith("gifski") else "^")
+            line = "" if tool.startswith("ffmpeg") else (":" if "gifsicle" in tool else "-")
+            ax.plot(*zip(*pts), line + marker, color=colours[family], label=tool, markersize=4,
+                    alpha=0.45 if "gifsicle" in tool else 1.0, linewidth=2.0 if family in ("gifnets", "gifski") else 1.2)
         ax.set_xscale("log")
         ax.set_xlabel("GIF bytes")
         ax.set_ylabel({"psnr": "mean PSNR (dB)", "vmaf": "VMAF"}[col])
@@ -365,7 +370,8 @@ def html_page(clips: list[tuple[Clip, list[tuple[str, str, dict]]]], info: str) 
 
 
 def run(clips: list[Clip], out_dir: str, methods: dict, vmaf: bool = True, gifsicle: bool = True,
-        html_methods: tuple[str, ...] = ("gifnets q90", "gifski q90", "ffmpeg diff"), progress: bool = True) -> dict:
+        html_methods: tuple[str, ...] = ("gifnets q90", "gifski q90", "ffmpeg diff", "gifnets-lossy q50", "gifski q50"),
+        progress: bool = True) -> dict:
     os.makedirs(os.path.join(out_dir, "html"), exist_ok=True)
     all_rows, page = {}, []
     warm = clips[0]
