@@ -24,6 +24,9 @@ Per frame:
    canvas, so an unchanged pixel maps to the same index in every frame - ``fs`` or DitherNet), then mark as
    transparent every pixel that is not changed, or whose new colour equals the shown one; the frame stores the
    rectangle around what is left. Frames with nothing left are merged into the previous frame's delay.
+   ``lossy`` replaces this step: :mod:`gif_pipeline.quant.lossy` chooses every index of the rectangle, the
+   transparent one included, by squared error against the number of index changes along each row (what GIF's LZW
+   pays for), a still pixel paying :data:`LOSSY_MU` to show another colour.
 
 The palette holds ``colors - 1`` colours and the transparent index.
 """

@@ -24,8 +24,10 @@ import threading
 import numpy as np
 
 #: Pieces each row is cut into and searched independently (one NumPy step per column of a piece): more pieces, fewer
-#: Python-level steps; each cut may start a run where the exact search would not.
+#: Python-level steps; each cut may start a run where the exact search would not. Wide frames are cut into more
+#: pieces, of about ``PIECE_COLUMNS`` columns.
 SEGMENTS = 8
+PIECE_COLUMNS = 64
 
 
 def _pieces(a: np.ndarray, pieces: int, length: int) -> np.ndarray:
@@ -68,7 +70,7 @@ def lossy_indices(src: np.ndarray, palette: np.ndarray, lam: float, *, old: np.n
     out = np.empty((h, w), np.uint8)
     if h == 0 or w == 0:
         return out
-    pieces = max(1, min(int(segments), w // 16 or 1))
+    pieces = max(1, min(max(int(segments), w // PIECE_COLUMNS), w // 16 or 1))
     length = -(-w // pieces)
     n = k + (old is not None)
     band = max(1, HISTORY_BYTES // (4 * n * length * pieces))  # rows searched at once: bounds the cost history
@@ -94,7 +96,7 @@ def _buffer(size: int) -> np.ndarray:
 
 
 #: Bytes of cost history :func:`lossy_indices` keeps at once (it searches the rows in bands that fit).
-HISTORY_BYTES = 16 << 20
+HISTORY_BYTES = 64 << 20
 
 
 def _search(src, palette, lam, old, still, mu, pieces, length):
