@@ -176,7 +176,7 @@ def default_max_error(rgb: np.ndarray, pal: np.ndarray, nearest_indices: np.ndar
 def error_diffusion(rgb: np.ndarray, palette: np.ndarray, *, attenuation: float = 15.0 / 16.0, limit: bool = True,
                     max_error: float | None = None, dither_map: bool = True, map_floor: float = 0.0,
                     channel_weights=None, nearest_indices: np.ndarray | None = None,
-                    strip_rows: int = STRIP_ROWS, warm_up: int = WARM_UP) -> np.ndarray:
+                    strip_rows: int = STRIP_ROWS, warm_up: int = WARM_UP, columns: bool = False) -> np.ndarray:
     """Indices (uint8 ``[H, W]``) of Floyd–Steinberg error diffusion of uint8 ``rgb`` onto uint8 ``palette [K, 3]``.
 
     The colour of each pixel (plus the error it received) is the exact nearest palette colour under the
@@ -187,21 +187,33 @@ def error_diffusion(rgb: np.ndarray, palette: np.ndarray, *, attenuation: float 
     units; default :func:`default_max_error`). ``dither_map`` scales the
     diffusion per pixel by ``map_floor + (1 - map_floor) * contrast_map * run_flatness``. With
     ``attenuation=1, limit=False, dither_map=False`` and a ``strip_rows`` of at least the image height
-    this is plain raster Floyd–Steinberg with the exact nearest colour.
+    this is plain raster Floyd–Steinberg with the exact nearest colour (``columns``: of the transposed image; see
+    :func:`error_diffusion_batch`).
     """
     return error_diffusion_batch(rgb[None], palette[None], attenuation=attenuation, limit=limit, max_error=max_error,
                                  dither_map=dither_map, map_floor=map_floor, channel_weights=channel_weights,
                                  nearest_indices=None if nearest_indices is None else nearest_indices[None],
-                                 strip_rows=strip_rows, warm_up=warm_up)[0]
+                                 strip_rows=strip_rows, warm_up=warm_up, columns=columns)[0]
 
 
 def error_diffusion_batch(images: np.ndarray, palettes: np.ndarray, *, attenuation: float = 15.0 / 16.0,
                           limit: bool = True, max_error: float | None = None, dither_map: bool = True,
                           map_floor: float = 0.0, channel_weights=None, nearest_indices: np.ndarray | None = None,
-                          strip_rows: int = STRIP_ROWS, warm_up: int = WARM_UP) -> np.ndarray:
+                          strip_rows: int = STRIP_ROWS, warm_up: int = WARM_UP, columns: bool = False,
+                          tile_cols: int | None = None, warm_left: int = WARM_UP) -> np.ndarray:
     """:func:`error_diffusion` of same-size images ``[N, H, W, 3]``, each on its own palette (``[N, K, 3]``, one K):
     uint8 ``[N, H, W]``, each image the same as alone. All images step through their wavefronts together, so
-    numpy's per-call cost is paid once per step for the whole batch."""
+    numpy's per-call cost is paid once per step for the whole batch.
+
+    ``columns``: scan down the columns instead of along the rows (the raster scan of the transposed image, with the
+    dither map and error limits of the image as it is; strips of ``strip_rows`` columns): ``H + 2 W`` wavefront steps
+    instead of ``W + 2 H`` (with strips: ``H + 2 strip_rows`` instead of ``W + 2 strip_rows``), so fewer for a frame
+    wider than tall. A different, equally valid dither (the animation encoder uses it; still images keep rows).
+
+    ``tile_cols``: also cut the columns into tiles of this many, each dithered after ``warm_left`` columns of the tile
+    to its left (thrown away, as the strips' warm-up rows), and all tiles of all strips step together: ``tile_cols +
+    2 strip_rows`` steps instead of ``W + 2 strip_rows``, with more pixels a step (the first tile has its warm-up
+    columns at its right). ``None`` or at least ``W``: no tiles."""
     from gif_pipeline.quant.dithering import _blas_threads, _nearest_rows
 
     num, h, w = images.shape[:3]
@@ -222,54 +234,89 @@ def error_diffusion_batch(images: np.ndarray, palettes: np.ndarray, *, attenuati
         if dither_map:
             level *= map_floor + (1.0 - map_floor) * (contrast_map(rgb) * run_flatness(near))
         levels.append(level)
+    levels = np.stack(levels)
+    if columns:
+        images, levels, h, w = images.transpose(0, 2, 1, 3), levels.transpose(0, 2, 1), w, h
+    tiles, full_w = None, w
+    if tile_cols is not None and 0 < tile_cols < w:  # column tiles become more images (their palettes repeated)
+        tile_cols = int(tile_cols)
+        cut, tiles = _strips(np.moveaxis(images, 2, 0), tile_cols, max(0, int(warm_left)))  # [C, wc, N, H, 3]
+        images = np.moveaxis(cut, 1, 3).reshape((-1, h, cut.shape[1], 3))  # [C*N, H, wc, 3]
+        levels = np.moveaxis(_strips(np.moveaxis(levels, 2, 0), tile_cols, max(0, int(warm_left)))[0], 1, 3)
+        levels = levels.reshape((-1, h, cut.shape[1]))
+        reps = len(tiles)
+        bigs, pal, weights = bigs * reps, np.tile(pal, (reps, 1, 1)), np.tile(weights, (reps, 1, 1))
+        num, w = num * reps, cut.shape[1]
     strip_rows = max(1, int(strip_rows))
     warm_up = 0 if strip_rows >= h else max(0, int(warm_up))
     # _strips cuts along axis 0 (rows); with the images moved behind the rows, every strip holds all the images
     img_strips, starts = _strips(np.moveaxis(images.astype(np.float32), 0, 2), strip_rows, warm_up)  # [S, hs, W, N, 3]
     src = _skew(np.moveaxis(img_strips, 3, 0).reshape((-1,) + img_strips.shape[1:3] + (3,)))  # [N*S, T, hs, 3]
-    lev_strips = _strips(np.moveaxis(np.stack(levels), 0, 2), strip_rows, warm_up)[0]  # [S, hs, W, N]
+    lev_strips = _strips(np.moveaxis(levels, 0, 2), strip_rows, warm_up)[0]  # [S, hs, W, N]
     lev = _skew(np.moveaxis(lev_strips, 3, 0).reshape((-1,) + lev_strips.shape[1:3]))[..., None]
     nb, t_count, hs = src.shape[:3]
+    # wavefront-major: a step's pixels of all strips lie together in memory (strip-major, they were ~100 KB apart)
+    src, lev = np.ascontiguousarray(src.swapaxes(0, 1)), np.ascontiguousarray(lev.swapaxes(0, 1))
     per = nb // num  # strips per image
-    err = np.zeros((nb, t_count + 3, hs + 1, 3), np.float32)
-    out = np.zeros((nb, t_count, hs), np.intp)
-    vb = np.ones((nb * min(hs, w), 4), np.float32)  # pixel + error, and a 1 for the palette's -|c|^2 row
-    below = _FS[1:][None, :, None, None]
+    err = np.zeros((t_count + 3, nb, hs + 1, 3), np.float32)
+    out = np.zeros((t_count, nb, hs), np.intp)
+    m = nb * min(hs, w)  # the most pixels in one wavefront
+    # buffers of every step (numpy's per-call cost, not the arithmetic, is most of a step's time)
+    vb = np.ones((m, 4), np.float32)  # pixel + error, and a 1 for the palette's -|c|^2 row
+    scores, best = np.empty((num, m // num, k), np.float32), np.empty((num, m // num), np.intp)
+    eb, qb, tb = np.empty((m, 3), np.float32), np.empty((m, 3), np.float32), np.empty((3 * m, 3), np.float32)
+    sqb = np.empty(m, np.float32)
+    below = _FS[1:][:, None, None, None]
     big = np.repeat(np.asarray(bigs, np.float32), per)[:, None]  # [N*S, 1]
     big_min = float(big.min())
     flat_pal = pal.reshape(-1, 3)
-    offsets = (np.arange(num) * k)[:, None]
+    offsets = (np.arange(num) * k)[:, None] if num > 1 else None
+    fs0 = _FS[0]
     with _blas_threads().limit(limits=1, user_api="blas"):
         for t in range(t_count):
             lo, hi = max(0, (t - w + 2) // 2), min(hs - 1, t // 2) + 1
             n = hi - lo
-            e = err[:, t, lo:hi] * lev[:, t, lo:hi]
-            rows = vb[:nb * n]
+            c = nb * n
+            e = np.multiply(err[t, :, lo:hi], lev[t, :, lo:hi], out=eb[:c].reshape(nb, n, 3))
+            rows = vb[:c]
             v = rows.reshape(nb, n, 4)[..., :3]
             if limit:
-                sq = np.einsum("...i,...i->...", e, e)
+                sq = np.vecdot(e, e, out=sqb[:c].reshape(nb, n))
                 if sq.max() > big_min:  # rare: skip the masking work when no error is large
                     e *= np.where(sq > big, np.float32(0.8), np.float32(1.0))[..., None]
-                np.add(src[:, t, lo:hi], e, out=v)
-                np.clip(v, -25.5, 280.5, out=v)
+                np.add(src[t, :, lo:hi], e, out=v)
+                np.maximum(v, -25.5, out=v)
+                np.minimum(v, 280.5, out=v)
             else:
-                np.add(src[:, t, lo:hi], e, out=v)
-            idx = np.matmul(rows.reshape(num, per * n, 4), weights).argmax(axis=2)  # [N, S*n]
-            out[:, t, lo:hi] = idx.reshape(nb, n)
-            q = v - flat_pal.take(idx + offsets, axis=0).reshape(nb, n, 3)
+                np.add(src[t, :, lo:hi], e, out=v)
+            sc = np.matmul(rows.reshape(num, per * n, 4), weights, out=scores[:, :per * n])
+            idx = np.argmax(sc, axis=2, out=best[:, :per * n])  # [N, S*n]
+            out[t, :, lo:hi] = idx.reshape(nb, n)
+            q = qb[:c].reshape(nb, n, 3)
+            flat_pal.take(idx if offsets is None else idx + offsets, axis=0, out=q.reshape(num, per * n, 3))
+            np.subtract(v, q, out=q)
             if limit:
-                sq = np.einsum("...i,...i->...", q, q)
+                sq = np.vecdot(q, q, out=sqb[:c].reshape(nb, n))
                 if sq.max() > big_min:
                     q *= np.where(sq > big, np.float32(0.75), np.float32(1.0))[..., None]
-            err[:, t + 1, lo:hi] += q * _FS[0]
-            err[:, t + 1:t + 4, lo + 1:hi + 1] += below * q[:, None]
-    rows = _unskew(out, w).reshape(num, per, hs, w)
+            target = err[t + 1, :, lo:hi]
+            target += np.multiply(q, fs0, out=tb[:c].reshape(nb, n, 3))
+            target = err[t + 1:t + 4, :, lo + 1:hi + 1]
+            target += np.multiply(below, q[None], out=tb[:3 * c].reshape(3, nb, n, 3))
+    rows = _unskew(out.swapaxes(0, 1), w).reshape(num, per, hs, w)
     result = np.empty((num, h, w), np.uint8)
     for b, s in enumerate(starts):
         r0 = b * strip_rows
         r1 = min(h, r0 + strip_rows)
         result[:, r0:r1] = rows[:, b, r0 - s:r1 - s]
-    return result
+    if tiles is not None:
+        tiled = result.reshape((len(tiles), -1, h, w))
+        result = np.empty((tiled.shape[1], h, full_w), np.uint8)
+        for c, s in enumerate(tiles):
+            x0 = c * tile_cols
+            x1 = min(full_w, x0 + tile_cols)
+            result[:, :, x0:x1] = tiled[c, :, :, x0 - s:x1 - s]
+    return np.ascontiguousarray(result.transpose(0, 2, 1)) if columns else result
 
 
 def floyd_steinberg_reference(rgb: np.ndarray, palette: np.ndarray) -> np.ndarray:
