@@ -242,13 +242,14 @@ def error_diffusion_batch(images: np.ndarray, palettes: np.ndarray, *, attenuati
     strip_rows = max(1, int(strip_rows))
     warm_up = 0 if strip_rows >= h else max(0, int(warm_up))
     # _strips cuts along axis 0 (rows); with the images moved behind the rows, every strip holds all the images
-    img_strips, starts = _strips(np.moveaxis(images.astype(np.float32), 0, 2), strip_rows, warm_up)  # [S, hs, W, N, 3]
+    # cut and skewed as uint8 (a quarter of the bytes to move), made float32 once in the wavefront-major layout
+    img_strips, starts = _strips(np.moveaxis(np.asarray(images), 0, 2), strip_rows, warm_up)  # [S, hs, W, N, 3]
     src = _skew(np.moveaxis(img_strips, 3, 0).reshape((-1,) + img_strips.shape[1:3] + (3,)))  # [N*S, T, hs, 3]
     lev_strips = _strips(np.moveaxis(levels, 0, 2), strip_rows, warm_up)[0]  # [S, hs, W, N]
     lev = _skew(np.moveaxis(lev_strips, 3, 0).reshape((-1,) + lev_strips.shape[1:3]))[..., None]
     nb, t_count, hs = src.shape[:3]
     # wavefront-major: a step's pixels of all strips lie together in memory (strip-major, they were ~100 KB apart)
-    src, lev = np.ascontiguousarray(src.swapaxes(0, 1)), np.ascontiguousarray(lev.swapaxes(0, 1))
+    src, lev = src.swapaxes(0, 1).astype(np.float32, order="C"), np.ascontiguousarray(lev.swapaxes(0, 1))
     per = nb // num  # strips per image
     err = np.zeros((t_count + 3, nb, hs + 1, 3), np.float32)
     out = np.zeros((t_count, nb, hs), np.intp)
@@ -256,14 +257,13 @@ def error_diffusion_batch(images: np.ndarray, palettes: np.ndarray, *, attenuati
     # buffers of every step (numpy's per-call cost, not the arithmetic, is most of a step's time)
     vb = np.ones((m, 4), np.float32)  # pixel + error, and a 1 for the palette's -|c|^2 row
     scores, best = np.empty((num, m // num, weights.shape[2]), np.float32), np.empty((num, m // num), np.intp)
-    eb, qb, tb = np.empty((m, 3), np.float32), np.empty((m, 3), np.float32), np.empty((3 * m, 3), np.float32)
+    eb, qb, tb = np.empty((m, 3), np.float32), np.empty((m, 3), np.float32), np.empty((4 * m, 3), np.float32)
     sqb = np.empty(m, np.float32)
-    below = _FS[1:][:, None, None, None]
+    fs = _FS[:, None, None, None]
     big = np.repeat(np.asarray(bigs, np.float32), per)[:, None]  # [N*S, 1]
     big_min = float(big.min())
     flat_pal = pal.reshape(-1, 3)
     offsets = (np.arange(num) * k)[:, None] if num > 1 else None
-    fs0 = _FS[0]
     with _blas_threads().limit(limits=1, user_api="blas"):
         for t in range(t_count):
             lo, hi = max(0, (t - w + 2) // 2), min(hs - 1, t // 2) + 1
@@ -275,7 +275,7 @@ def error_diffusion_batch(images: np.ndarray, palettes: np.ndarray, *, attenuati
             if limit:
                 sq = np.vecdot(e, e, out=sqb[:c].reshape(nb, n))
                 if sq.max() > big_min:  # rare: skip the masking work when no error is large
-                    e *= np.where(sq > big, np.float32(0.8), np.float32(1.0))[..., None]
+                    np.multiply(e, np.float32(0.8), out=e, where=(sq > big)[..., None])
                 np.add(src[t, :, lo:hi], e, out=v)
                 np.maximum(rows, -25.5, out=rows)  # the whole contiguous rows: their 1s stay 1
                 np.minimum(rows, 280.5, out=rows)
@@ -290,11 +290,12 @@ def error_diffusion_batch(images: np.ndarray, palettes: np.ndarray, *, attenuati
             if limit:
                 sq = np.vecdot(q, q, out=sqb[:c].reshape(nb, n))
                 if sq.max() > big_min:
-                    q *= np.where(sq > big, np.float32(0.75), np.float32(1.0))[..., None]
+                    np.multiply(q, np.float32(0.75), out=q, where=(sq > big)[..., None])
+            parts = np.multiply(fs, q[None], out=tb[:4 * c].reshape(4, nb, n, 3))  # right, below-left, below, ...
             target = err[t + 1, :, lo:hi]
-            target += np.multiply(q, fs0, out=tb[:c].reshape(nb, n, 3))
+            target += parts[0]
             target = err[t + 1:t + 4, :, lo + 1:hi + 1]
-            target += np.multiply(below, q[None], out=tb[:3 * c].reshape(3, nb, n, 3))
+            target += parts[1:]
     rows = _unskew(out.swapaxes(0, 1), w).reshape(num, per, hs, w)
     result = np.empty((num, h, w), np.uint8)
     for b, s in enumerate(starts):
