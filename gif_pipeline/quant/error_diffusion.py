@@ -232,9 +232,14 @@ def error_diffusion_batch(images: np.ndarray, palettes: np.ndarray, *, attenuati
             near = _nearest_rows(rgb.reshape(-1, 3), palettes[i]).reshape(h, w)
         bigs.append(np.inf if not limit else float(max_error) if max_error is not None
                     else default_max_error(rgb, pal[i], near))
-        level = np.full((h, w), attenuation, np.float32)
         if dither_map:
-            level *= map_floor + (1.0 - map_floor) * (contrast_map(rgb) * run_flatness(near))
+            level = contrast_map(rgb)
+            level *= run_flatness(near)
+            if map_floor:
+                level = map_floor + (1.0 - map_floor) * level
+            level *= np.float32(attenuation)  # float32 [H, W], as contrast_map and run_flatness
+        else:
+            level = np.full((h, w), attenuation, np.float32)
         levels.append(level)
     levels = np.stack(levels)
     if columns:
@@ -252,7 +257,7 @@ def error_diffusion_batch(images: np.ndarray, palettes: np.ndarray, *, attenuati
     src, lev = src.swapaxes(0, 1).astype(np.float32, order="C"), np.ascontiguousarray(lev.swapaxes(0, 1))
     per = nb // num  # strips per image
     err = np.zeros((t_count + 3, nb, hs + 1, 3), np.float32)
-    out = np.zeros((t_count, nb, hs), np.intp)
+    out = np.zeros((t_count, nb, hs), np.uint8)  # K <= 256
     m = nb * min(hs, w)  # the most pixels in one wavefront
     # buffers of every step (numpy's per-call cost, not the arithmetic, is most of a step's time)
     vb = np.ones((m, 4), np.float32)  # pixel + error, and a 1 for the palette's -|c|^2 row
