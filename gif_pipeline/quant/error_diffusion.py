@@ -40,19 +40,29 @@ _FS = np.array([7.0, 3.0, 5.0, 1.0], np.float32) / 16.0
 _ALIGN = 16
 
 
+def _along(ndim: int, axis: int, start, stop) -> tuple:
+    """The index ``[..., start:stop, ...]`` on ``axis`` (slicing in place of moving the axis to the front: the
+    filters' passes then run on the arrays' own layout)."""
+    index = [slice(None)] * ndim
+    index[axis] = slice(start, stop)
+    return tuple(index)
+
+
 def _sliding(a: np.ndarray, size: int, op, axis: int) -> np.ndarray:
     """``op`` (np.maximum / np.minimum) over a centred window of odd ``size`` along ``axis``, edges replicated:
     windows of 2, 4, ... by doubling, then one last step to ``size``."""
-    r = size // 2
-    a = np.moveaxis(a, axis, 0)
-    p = np.concatenate([np.repeat(a[:1], r, 0), a, np.repeat(a[-1:], r, 0)])  # p[i] = a[clip(i - r)]
+    r, n, nd = size // 2, a.shape[axis], a.ndim
+    p = np.concatenate([np.repeat(a[_along(nd, axis, 0, 1)], r, axis), a, np.repeat(a[_along(nd, axis, n - 1, n)], r, axis)],
+                       axis=axis)  # p[i] = a[clip(i - r)]
     width, cur = 1, p
     while 2 * width <= size:
-        cur = op(cur[:-width], cur[width:])  # cur[i] = op(p[i : i + 2 width])
+        m = cur.shape[axis]
+        cur = op(cur[_along(nd, axis, 0, m - width)], cur[_along(nd, axis, width, m)])  # cur[i] = op(p[i : i + 2 width])
         width *= 2
     if width < size:
-        cur = op(cur[:len(cur) - (size - width)], cur[size - width:])
-    return np.moveaxis(cur[:a.shape[0]], 0, axis)
+        m = cur.shape[axis]
+        cur = op(cur[_along(nd, axis, 0, m - (size - width))], cur[_along(nd, axis, size - width, m)])
+    return cur[_along(nd, axis, 0, n)]
 
 
 def _filter(a: np.ndarray, size: int, op) -> np.ndarray:
@@ -68,8 +78,8 @@ def _box_blur(a: np.ndarray, radius: int) -> np.ndarray:
         pad = [(0, 0), (0, 0)]
         pad[axis] = (radius + 1, radius)
         c = np.cumsum(np.pad(out, pad, mode="edge"), axis=axis, dtype=np.float32)
-        c = np.moveaxis(c, axis, 0)
-        out = np.moveaxis((c[2 * radius + 1:] - c[:-(2 * radius + 1)]) * np.float32(1.0 / (2 * radius + 1)), 0, axis)
+        k, m = 2 * radius + 1, c.shape[axis]
+        out = (c[_along(2, axis, k, m)] - c[_along(2, axis, 0, m - k)]) * np.float32(1.0 / k)
     return out
 
 
