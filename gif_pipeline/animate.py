@@ -279,6 +279,36 @@ class _NearestCache:
         return (found - 1).astype(np.uint8).reshape(rgb.shape[:2])
 
 
+class _ErrorDiffusion:
+    """``dither="ed"`` for frames: :func:`gif_pipeline.quant.error_diffusion.error_diffusion` with the still images'
+    settings (:data:`gif_pipeline.quant.dithering.ED_SETTINGS`), its nearest colours (dither map, error budget) from a
+    :class:`_NearestCache` (the same exact indices), and the scan down the columns when the frame is wider than tall:
+    ``H + 2 x 34`` wavefront steps instead of ``W + 2 x 34`` (docs/experiments/animation.md, "ed for frames")."""
+
+    def __init__(self):
+        self.nearest = _NearestCache()
+
+    def __call__(self, rgb: np.ndarray, palette: np.ndarray) -> np.ndarray:
+        from gif_pipeline.quant import dithering, error_diffusion
+
+        if len(palette) < 2:
+            return np.zeros(rgb.shape[:2], np.uint8)
+        h, w = rgb.shape[:2]
+        return error_diffusion.error_diffusion(rgb, palette, nearest_indices=self.nearest(rgb, palette), columns=w > h,
+                                               **dithering.ED_SETTINGS)
+
+    def batch(self, crops: list, palettes: list) -> list:
+        """:meth:`__call__` of same-size crops on palettes of one size, in one call (the same indices)."""
+        from gif_pipeline.quant import dithering, error_diffusion
+
+        if len(palettes[0]) < 2:
+            return [np.zeros(c.shape[:2], np.uint8) for c in crops]
+        h, w = crops[0].shape[:2]
+        near = np.stack([self.nearest(c, p) for c, p in zip(crops, palettes)])
+        return list(error_diffusion.error_diffusion_batch(np.stack(crops), np.stack(palettes), nearest_indices=near,
+                                                          columns=w > h, **dithering.ED_SETTINGS))
+
+
 def _copy_where(dst: np.ndarray, src: np.ndarray, mask: np.ndarray) -> None:
     """``dst[mask] = src[mask]`` for ``[h, w, 3]`` images and a ``[h, w]`` mask, without gathering the pixels (3x
     faster here than the masked assignment)."""
@@ -331,6 +361,7 @@ class _Encoder:
         self.canvas = self.ref = None
         self.tables = set()
         self.sq_error = []
+        self.pending = []  # frames waiting for their dither (add, flush)
         # palette_mode="tiered": the local tables' size (colours, without the transparent index), their dither stage,
         # and a nearest-colour cache kept for the large palette
         self.n_local, self.local_dither, self.big_cache = None, None, None
@@ -399,65 +430,108 @@ class _Encoder:
 
     def _changed(self, rgb: np.ndarray):
         """``(changed, box)``: the pixels whose source moved by more than ``threshold`` since they were last written
-        (all of them on the first frame) and their bounding box; ``None`` when none did (the frame's error is
-        recorded, nothing is written)."""
+        (all of them on the first frame) and their bounding box; ``None`` when none did (nothing is written; the
+        caller records the frame's error)."""
         h, w = rgb.shape[:2]
-        if self.canvas is None:
+        if self.ref is None:
             return np.ones((h, w), bool), (0, h, 0, w)
         d = np.maximum(rgb, self.ref)
         d -= np.minimum(rgb, self.ref)
         changed = np.maximum(np.maximum(d[..., 0], d[..., 1]), d[..., 2]) > self.threshold
         box = _bbox(changed)
         if box is None:
-            self.sq_error.append(_mse(self.canvas, rgb))
             return None
         return changed, box
 
     def add(self, rgb: np.ndarray, t: float) -> None:
+        """Encode one frame. With a dither stage that has ``batch`` (``ed``), frames wait in :attr:`pending` (up to
+        :data:`DITHER_BATCH`) and are dithered together: what the encoder decides before dithering (changed pixels,
+        palette, reference) does not read the dithered output, so the bytes are those of one frame at a time.
+        :meth:`flush` finishes them (the callers do before reading the writer)."""
         if self.mode == "tiered":
             return self._add_tiered(rgb, t)
-        first = self.canvas is None
+        first = self.ref is None
         found = self._changed(rgb)
         if found is None:
+            self.flush()
+            self.sq_error.append(_mse(self.canvas, rgb))
             return
         changed, (y0, y1, x0, x1) = found
         crop = rgb[y0:y1, x0:x1]
         sub_changed = changed[y0:y1, x0:x1]
         self._choose_palette(rgb, crop, sub_changed, first)
-        pal = self.palette
-        if self.lossy > 0:  # the indices, transparent ones included, from the run/error search (no dither)
-            from gif_pipeline.quant import lossy
-
-            target = np.ascontiguousarray(crop)
-            found = lossy.lossy_indices(target, pal, self.lossy,
-                                        old=None if first else self.canvas[y0:y1, x0:x1],
-                                        still=None if first else ~sub_changed, mu=self.lossy_mu)
-            write = found != len(pal)
-            indices = found if first else np.where(write, found, np.uint8(0))
-            shown = np.take(pal, indices, axis=0)
+        if self.lossy > 0:  # the search reads the canvas the previous frame left: not batched
+            return self._add_lossy(rgb, t, (y0, y1, x0, x1), sub_changed, first, crop)
+        # a changed pixel's source is its new reference, also where the shown colour stays the same
+        if first:
+            self.ref = rgb.copy()
         else:
-            if getattr(self.dither_stage, "positional", False):  # reads a mask fixed to the canvas
-                indices = self.dither_stage(np.ascontiguousarray(crop), pal, origin=(y0, x0)).astype(np.uint8)
+            _copy_where(self.ref[y0:y1, x0:x1], crop, sub_changed)
+        self.pending.append((rgb, t, (y0, y1, x0, x1), sub_changed, self.palette, first))
+        if (not hasattr(self.dither_stage, "batch") or len(self.pending) >= DITHER_BATCH
+                or sum(p[3].size for p in self.pending) >= DITHER_BATCH_PIXELS):
+            self.flush()
+
+    def flush(self) -> None:
+        """Dither and write the :attr:`pending` frames (runs of the same crop size and palette size in one call)."""
+        pending, self.pending = self.pending, []
+        start = 0
+        while start < len(pending):
+            end = start + 1
+            shape, k = pending[start][3].shape, len(pending[start][4])
+            if hasattr(self.dither_stage, "batch"):
+                while end < len(pending) and pending[end][3].shape == shape and len(pending[end][4]) == k:
+                    end += 1
+            crops = [np.ascontiguousarray(rgb[y0:y1, x0:x1]) for rgb, _, (y0, y1, x0, x1), _, _, _ in pending[start:end]]
+            if end - start > 1:
+                found = self.dither_stage.batch(crops, [p[4] for p in pending[start:end]])
+            elif getattr(self.dither_stage, "positional", False):  # reads a mask fixed to the canvas
+                y0, _, x0, _ = pending[start][2]
+                found = [self.dither_stage(crops[0], pending[start][4], origin=(y0, x0))]
             else:
-                indices = self.dither_stage(np.ascontiguousarray(crop), pal).astype(np.uint8)
-            shown = np.take(pal, indices, axis=0)  # pal[indices], 7x faster here
+                found = [self.dither_stage(crops[0], pending[start][4])]
+            for item, crop, indices in zip(pending[start:end], crops, found):
+                self._finish(*item, crop, indices.astype(np.uint8))
+            start = end
+
+    def _add_lossy(self, rgb, t, box, sub_changed, first, crop) -> None:
+        """``lossy``: the indices of the frame's rectangle, transparent ones included, from the run/error search of
+        :mod:`gif_pipeline.quant.lossy` (no dither); a still pixel it rewrites takes its source as its reference."""
+        from gif_pipeline.quant import lossy
+
+        y0, y1, x0, x1 = box
+        pal = self.palette
+        found = lossy.lossy_indices(np.ascontiguousarray(crop), pal, self.lossy,
+                                    old=None if first else self.canvas[y0:y1, x0:x1],
+                                    still=None if first else ~sub_changed, mu=self.lossy_mu)
+        write = found != len(pal)
+        if first:
+            self.ref = rgb.copy()
+        else:
+            _copy_where(self.ref[y0:y1, x0:x1], crop, sub_changed | write)
+        self._finish(rgb, t, box, sub_changed, pal, first, crop, found if first else np.where(write, found, np.uint8(0)),
+                     write=write)
+
+    def _finish(self, rgb, t, box, sub_changed, pal, first, crop, indices, write=None) -> None:
+        """Write one frame's ``indices`` (``write``: the pixels to write, by default the changed ones whose shown
+        colour changes)."""
+        y0, y1, x0, x1 = box
+        shown = np.take(pal, indices, axis=0)  # pal[indices], 7x faster here
+        if write is None and first:
             write = sub_changed
-            if not first:
-                old = self.canvas[y0:y1, x0:x1]
-                same = (shown[..., 0] == old[..., 0]) & (shown[..., 1] == old[..., 1]) & (shown[..., 2] == old[..., 2])
-                if self.keep_margin > 0:  # the shown colour is nearly as close to the new source: keep it (less flicker)
-                    e_new = _absmax(shown, crop).astype(np.int16)
-                    e_new += self.keep_margin
-                    same |= _absmax(old, crop) <= e_new
-                write = sub_changed & ~same
+        elif write is None:
+            old = self.canvas[y0:y1, x0:x1]
+            same = (shown[..., 0] == old[..., 0]) & (shown[..., 1] == old[..., 1]) & (shown[..., 2] == old[..., 2])
+            if self.keep_margin > 0:  # the shown colour is nearly as close to the new source: keep it (less flicker)
+                e_new = _absmax(shown, crop).astype(np.int16)
+                e_new += self.keep_margin
+                same |= _absmax(old, crop) <= e_new
+            write = sub_changed & ~same
         table = _with_transparent(pal)
         if first:
-            self.canvas, self.ref = np.ascontiguousarray(shown), rgb.copy()
+            self.canvas = np.ascontiguousarray(shown)
             self.writer.add(indices, table, t, (0, 0), None)
         else:
-            # a changed pixel's source is its new reference, also where the shown colour stays the same (and a pixel
-            # written again, which only the lossy search does to a still pixel)
-            _copy_where(self.ref[y0:y1, x0:x1], crop, sub_changed | write if self.lossy > 0 else sub_changed)
             _copy_where(self.canvas[y0:y1, x0:x1], shown, write)
             inner = _bbox(write)
             if inner is not None:
@@ -475,6 +549,7 @@ class _Encoder:
         h, w = rgb.shape[:2]
         found = self._changed(rgb)
         if found is None:
+            self.sq_error.append(_mse(self.canvas, rgb))
             return
         changed, (y0, y1, x0, x1) = found
         crop = rgb[y0:y1, x0:x1]
@@ -557,6 +632,8 @@ def _stages(colors: int, palette: str, dither: str):
 
         dither_stage = ordered.PatternDither(ORDERED_CANDIDATES, ORDERED_MULTIPLIER)
         dither_stage.positional = True
+    elif dither == "ed":
+        dither_stage = _ErrorDiffusion()
     else:
         dither_stage = encode.DITHER_STAGES[dither]
     return (lambda rgb, k: stage(rgb, k)), dither_stage, (palette, dither)
@@ -692,6 +769,7 @@ def _encode_frames(frames, output, fps, colors, settings, palette, dither, palet
             end, count = t + d, count + 1
             if progress:
                 progress(1)
+        enc.flush()
         writer.close(end)
         return writer, enc, end, count
 
@@ -732,6 +810,14 @@ def _drop_close(timed):
 #: frame): two coarse steps were ~25 ms on a 176x144 frame at 255 colours, against ~370 ms for the network's palette.
 WARM_STEPS = (2, 0, 0)
 
+#: ``dither="ed"``: frames dithered in one call (:meth:`_Encoder.flush`): numpy's per-call cost of the wavefront
+#: steps is paid once for all of them; ~25 % less time a frame on the 176x144 clips, ~7 % on 480x204
+#: (docs/experiments/animation.md, "ed for frames").
+DITHER_BATCH = 8
+#: ... and at most about this many crop pixels: larger batches were slower again (480x270: 8 frames slower than 4; the
+#: scores of one wavefront step no longer stay in the cache).
+DITHER_BATCH_PIXELS = 400_000
+
 #: Bytes of the NETSCAPE2.0 loop extension (``loop`` is not None): ``auto`` scores its trial with them.
 LOOP_EXTENSION_BYTES = 19
 
@@ -767,6 +853,7 @@ def _pick_mode(trial, colors, palette_stage, dither_stage, settings, global_pale
         enc.lossy, enc.lossy_mu = settings["lossy"], LOSSY_MU
         for rgb, t in frames:
             enc.add(rgb, t)
+        enc.flush()
         probe = copy.copy(writer)  # the file's size if it ended here (the writer itself goes on)
         probe.out = io.BytesIO()
         probe.close(trial[-1][1] + trial[-1][2])

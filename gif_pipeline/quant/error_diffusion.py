@@ -35,21 +35,34 @@ import numpy as np
 
 #: Floyd–Steinberg weights: right, below-left, below, below-right.
 _FS = np.array([7.0, 3.0, 5.0, 1.0], np.float32) / 16.0
+#: The nearest-colour scores of a wavefront step have a multiple of this many columns (padding that never wins): numpy's
+#: argmax over rows of 128 floats took 120 us where rows of 127 took 175 us (2,000 rows).
+_ALIGN = 16
+
+
+def _along(ndim: int, axis: int, start, stop) -> tuple:
+    """The index ``[..., start:stop, ...]`` on ``axis`` (slicing in place of moving the axis to the front: the
+    filters' passes then run on the arrays' own layout)."""
+    index = [slice(None)] * ndim
+    index[axis] = slice(start, stop)
+    return tuple(index)
 
 
 def _sliding(a: np.ndarray, size: int, op, axis: int) -> np.ndarray:
     """``op`` (np.maximum / np.minimum) over a centred window of odd ``size`` along ``axis``, edges replicated:
     windows of 2, 4, ... by doubling, then one last step to ``size``."""
-    r = size // 2
-    a = np.moveaxis(a, axis, 0)
-    p = np.concatenate([np.repeat(a[:1], r, 0), a, np.repeat(a[-1:], r, 0)])  # p[i] = a[clip(i - r)]
+    r, n, nd = size // 2, a.shape[axis], a.ndim
+    p = np.concatenate([np.repeat(a[_along(nd, axis, 0, 1)], r, axis), a, np.repeat(a[_along(nd, axis, n - 1, n)], r, axis)],
+                       axis=axis)  # p[i] = a[clip(i - r)]
     width, cur = 1, p
     while 2 * width <= size:
-        cur = op(cur[:-width], cur[width:])  # cur[i] = op(p[i : i + 2 width])
+        m = cur.shape[axis]
+        cur = op(cur[_along(nd, axis, 0, m - width)], cur[_along(nd, axis, width, m)])  # cur[i] = op(p[i : i + 2 width])
         width *= 2
     if width < size:
-        cur = op(cur[:len(cur) - (size - width)], cur[size - width:])
-    return np.moveaxis(cur[:a.shape[0]], 0, axis)
+        m = cur.shape[axis]
+        cur = op(cur[_along(nd, axis, 0, m - (size - width))], cur[_along(nd, axis, size - width, m)])
+    return cur[_along(nd, axis, 0, n)]
 
 
 def _filter(a: np.ndarray, size: int, op) -> np.ndarray:
@@ -65,8 +78,8 @@ def _box_blur(a: np.ndarray, radius: int) -> np.ndarray:
         pad = [(0, 0), (0, 0)]
         pad[axis] = (radius + 1, radius)
         c = np.cumsum(np.pad(out, pad, mode="edge"), axis=axis, dtype=np.float32)
-        c = np.moveaxis(c, axis, 0)
-        out = np.moveaxis((c[2 * radius + 1:] - c[:-(2 * radius + 1)]) * np.float32(1.0 / (2 * radius + 1)), 0, axis)
+        k, m = 2 * radius + 1, c.shape[axis]
+        out = (c[_along(2, axis, k, m)] - c[_along(2, axis, 0, m - k)]) * np.float32(1.0 / k)
     return out
 
 
@@ -176,7 +189,7 @@ def default_max_error(rgb: np.ndarray, pal: np.ndarray, nearest_indices: np.ndar
 def error_diffusion(rgb: np.ndarray, palette: np.ndarray, *, attenuation: float = 15.0 / 16.0, limit: bool = True,
                     max_error: float | None = None, dither_map: bool = True, map_floor: float = 0.0,
                     channel_weights=None, nearest_indices: np.ndarray | None = None,
-                    strip_rows: int = STRIP_ROWS, warm_up: int = WARM_UP) -> np.ndarray:
+                    strip_rows: int = STRIP_ROWS, warm_up: int = WARM_UP, columns: bool = False) -> np.ndarray:
     """Indices (uint8 ``[H, W]``) of Floyd–Steinberg error diffusion of uint8 ``rgb`` onto uint8 ``palette [K, 3]``.
 
     The colour of each pixel (plus the error it received) is the exact nearest palette colour under the
@@ -187,21 +200,28 @@ def error_diffusion(rgb: np.ndarray, palette: np.ndarray, *, attenuation: float 
     units; default :func:`default_max_error`). ``dither_map`` scales the
     diffusion per pixel by ``map_floor + (1 - map_floor) * contrast_map * run_flatness``. With
     ``attenuation=1, limit=False, dither_map=False`` and a ``strip_rows`` of at least the image height
-    this is plain raster Floyd–Steinberg with the exact nearest colour.
+    this is plain raster Floyd–Steinberg with the exact nearest colour (``columns``: of the transposed image; see
+    :func:`error_diffusion_batch`).
     """
     return error_diffusion_batch(rgb[None], palette[None], attenuation=attenuation, limit=limit, max_error=max_error,
                                  dither_map=dither_map, map_floor=map_floor, channel_weights=channel_weights,
                                  nearest_indices=None if nearest_indices is None else nearest_indices[None],
-                                 strip_rows=strip_rows, warm_up=warm_up)[0]
+                                 strip_rows=strip_rows, warm_up=warm_up, columns=columns)[0]
 
 
 def error_diffusion_batch(images: np.ndarray, palettes: np.ndarray, *, attenuation: float = 15.0 / 16.0,
                           limit: bool = True, max_error: float | None = None, dither_map: bool = True,
                           map_floor: float = 0.0, channel_weights=None, nearest_indices: np.ndarray | None = None,
-                          strip_rows: int = STRIP_ROWS, warm_up: int = WARM_UP) -> np.ndarray:
+                          strip_rows: int = STRIP_ROWS, warm_up: int = WARM_UP, columns: bool = False) -> np.ndarray:
     """:func:`error_diffusion` of same-size images ``[N, H, W, 3]``, each on its own palette (``[N, K, 3]``, one K):
     uint8 ``[N, H, W]``, each image the same as alone. All images step through their wavefronts together, so
-    numpy's per-call cost is paid once per step for the whole batch."""
+    numpy's per-call cost is paid once per step for the whole batch.
+
+    ``columns``: scan down the columns instead of along the rows (the raster scan of the transposed image, with the
+    dither map and error limits of the image as it is; strips of ``strip_rows`` columns): ``H + 2 W`` wavefront steps
+    instead of ``W + 2 H`` (with strips: ``H + 2 strip_rows`` instead of ``W + 2 strip_rows``), so fewer for a frame
+    wider than tall. A different, equally valid dither (the animation encoder uses it; still images keep rows).
+"""
     from gif_pipeline.quant.dithering import _blas_threads, _nearest_rows
 
     num, h, w = images.shape[:3]
@@ -210,6 +230,10 @@ def error_diffusion_batch(images: np.ndarray, palettes: np.ndarray, *, attenuati
     cw = np.ones(3, np.float32) if channel_weights is None else np.asarray(channel_weights, np.float32)
     weights = np.concatenate([2.0 * pal * cw, -np.sum(cw * pal * pal, axis=2, keepdims=True)], axis=2)
     weights = np.ascontiguousarray(weights.transpose(0, 2, 1))  # [N, 4, K]
+    if k % _ALIGN:  # score columns padded to a multiple of _ALIGN that never win: numpy's argmax is faster on them
+        pad = np.zeros((num, 4, _ALIGN - k % _ALIGN), np.float32)
+        pad[:, 3] = -3e38
+        weights = np.concatenate([weights, pad], axis=2)
     levels, bigs = [], []
     for i in range(num):
         rgb = images[i]
@@ -218,58 +242,82 @@ def error_diffusion_batch(images: np.ndarray, palettes: np.ndarray, *, attenuati
             near = _nearest_rows(rgb.reshape(-1, 3), palettes[i]).reshape(h, w)
         bigs.append(np.inf if not limit else float(max_error) if max_error is not None
                     else default_max_error(rgb, pal[i], near))
-        level = np.full((h, w), attenuation, np.float32)
         if dither_map:
-            level *= map_floor + (1.0 - map_floor) * (contrast_map(rgb) * run_flatness(near))
+            level = contrast_map(rgb)
+            level *= run_flatness(near)
+            if map_floor:
+                level = map_floor + (1.0 - map_floor) * level
+            level *= np.float32(attenuation)  # float32 [H, W], as contrast_map and run_flatness
+        else:
+            level = np.full((h, w), attenuation, np.float32)
         levels.append(level)
+    levels = np.stack(levels)
+    if columns:
+        images, levels, h, w = images.transpose(0, 2, 1, 3), levels.transpose(0, 2, 1), w, h
     strip_rows = max(1, int(strip_rows))
     warm_up = 0 if strip_rows >= h else max(0, int(warm_up))
     # _strips cuts along axis 0 (rows); with the images moved behind the rows, every strip holds all the images
-    img_strips, starts = _strips(np.moveaxis(images.astype(np.float32), 0, 2), strip_rows, warm_up)  # [S, hs, W, N, 3]
+    # cut and skewed as uint8 (a quarter of the bytes to move), made float32 once in the wavefront-major layout
+    img_strips, starts = _strips(np.moveaxis(np.asarray(images), 0, 2), strip_rows, warm_up)  # [S, hs, W, N, 3]
     src = _skew(np.moveaxis(img_strips, 3, 0).reshape((-1,) + img_strips.shape[1:3] + (3,)))  # [N*S, T, hs, 3]
-    lev_strips = _strips(np.moveaxis(np.stack(levels), 0, 2), strip_rows, warm_up)[0]  # [S, hs, W, N]
+    lev_strips = _strips(np.moveaxis(levels, 0, 2), strip_rows, warm_up)[0]  # [S, hs, W, N]
     lev = _skew(np.moveaxis(lev_strips, 3, 0).reshape((-1,) + lev_strips.shape[1:3]))[..., None]
     nb, t_count, hs = src.shape[:3]
+    # wavefront-major: a step's pixels of all strips lie together in memory (strip-major, they were ~100 KB apart)
+    src, lev = src.swapaxes(0, 1).astype(np.float32, order="C"), np.ascontiguousarray(lev.swapaxes(0, 1))
     per = nb // num  # strips per image
-    err = np.zeros((nb, t_count + 3, hs + 1, 3), np.float32)
-    out = np.zeros((nb, t_count, hs), np.intp)
-    vb = np.ones((nb * min(hs, w), 4), np.float32)  # pixel + error, and a 1 for the palette's -|c|^2 row
-    below = _FS[1:][None, :, None, None]
+    err = np.zeros((t_count + 3, nb, hs + 1, 3), np.float32)
+    out = np.zeros((t_count, nb, hs), np.uint8)  # K <= 256
+    m = nb * min(hs, w)  # the most pixels in one wavefront
+    # buffers of every step (numpy's per-call cost, not the arithmetic, is most of a step's time)
+    vb = np.ones((m, 4), np.float32)  # pixel + error, and a 1 for the palette's -|c|^2 row
+    scores, best = np.empty((num, m // num, weights.shape[2]), np.float32), np.empty((num, m // num), np.intp)
+    eb, qb, tb = np.empty((m, 3), np.float32), np.empty((m, 3), np.float32), np.empty((4 * m, 3), np.float32)
+    sqb = np.empty(m, np.float32)
+    fs = _FS[:, None, None, None]
     big = np.repeat(np.asarray(bigs, np.float32), per)[:, None]  # [N*S, 1]
     big_min = float(big.min())
     flat_pal = pal.reshape(-1, 3)
-    offsets = (np.arange(num) * k)[:, None]
+    offsets = (np.arange(num) * k)[:, None] if num > 1 else None
     with _blas_threads().limit(limits=1, user_api="blas"):
         for t in range(t_count):
             lo, hi = max(0, (t - w + 2) // 2), min(hs - 1, t // 2) + 1
             n = hi - lo
-            e = err[:, t, lo:hi] * lev[:, t, lo:hi]
-            rows = vb[:nb * n]
+            c = nb * n
+            e = np.multiply(err[t, :, lo:hi], lev[t, :, lo:hi], out=eb[:c].reshape(nb, n, 3))
+            rows = vb[:c]
             v = rows.reshape(nb, n, 4)[..., :3]
             if limit:
-                sq = np.einsum("...i,...i->...", e, e)
+                sq = np.vecdot(e, e, out=sqb[:c].reshape(nb, n))
                 if sq.max() > big_min:  # rare: skip the masking work when no error is large
-                    e *= np.where(sq > big, np.float32(0.8), np.float32(1.0))[..., None]
-                np.add(src[:, t, lo:hi], e, out=v)
-                np.clip(v, -25.5, 280.5, out=v)
+                    np.multiply(e, np.float32(0.8), out=e, where=(sq > big)[..., None])
+                np.add(src[t, :, lo:hi], e, out=v)
+                np.maximum(rows, -25.5, out=rows)  # the whole contiguous rows: their 1s stay 1
+                np.minimum(rows, 280.5, out=rows)
             else:
-                np.add(src[:, t, lo:hi], e, out=v)
-            idx = np.matmul(rows.reshape(num, per * n, 4), weights).argmax(axis=2)  # [N, S*n]
-            out[:, t, lo:hi] = idx.reshape(nb, n)
-            q = v - flat_pal.take(idx + offsets, axis=0).reshape(nb, n, 3)
+                np.add(src[t, :, lo:hi], e, out=v)
+            sc = np.matmul(rows.reshape(num, per * n, 4), weights, out=scores[:, :per * n])
+            idx = sc.argmax(axis=2, out=best[:, :per * n])  # [N, S*n]
+            out[t, :, lo:hi] = idx.reshape(nb, n)
+            q = qb[:c].reshape(nb, n, 3)
+            flat_pal.take(idx if offsets is None else idx + offsets, axis=0, out=q.reshape(num, per * n, 3))
+            np.subtract(v, q, out=q)
             if limit:
-                sq = np.einsum("...i,...i->...", q, q)
+                sq = np.vecdot(q, q, out=sqb[:c].reshape(nb, n))
                 if sq.max() > big_min:
-                    q *= np.where(sq > big, np.float32(0.75), np.float32(1.0))[..., None]
-            err[:, t + 1, lo:hi] += q * _FS[0]
-            err[:, t + 1:t + 4, lo + 1:hi + 1] += below * q[:, None]
-    rows = _unskew(out, w).reshape(num, per, hs, w)
+                    np.multiply(q, np.float32(0.75), out=q, where=(sq > big)[..., None])
+            parts = np.multiply(fs, q[None], out=tb[:4 * c].reshape(4, nb, n, 3))  # right, below-left, below, ...
+            target = err[t + 1, :, lo:hi]
+            target += parts[0]
+            target = err[t + 1:t + 4, :, lo + 1:hi + 1]
+            target += parts[1:]
+    rows = _unskew(out.swapaxes(0, 1), w).reshape(num, per, hs, w)
     result = np.empty((num, h, w), np.uint8)
     for b, s in enumerate(starts):
         r0 = b * strip_rows
         r1 = min(h, r0 + strip_rows)
         result[:, r0:r1] = rows[:, b, r0 - s:r1 - s]
-    return result
+    return np.ascontiguousarray(result.transpose(0, 2, 1)) if columns else result
 
 
 def floyd_steinberg_reference(rgb: np.ndarray, palette: np.ndarray) -> np.ndarray:

@@ -43,3 +43,25 @@ def test_speed_table_and_stages(tmp_path, capsys):
     parts = sum(v for k, v in stages.items() if k != "total")
     assert abs(parts - stages["total"]) < 0.002 + 1e-3 * len(stages)  # printed to 3 decimals
     assert not os.path.exists(tmp_path / "none")
+
+
+def test_quality_diff_writes_the_default_encodes_and_compares_two_folders(tmp_path, capsys):
+    """benchmarks/animation_quality_diff.py: --gen writes each clip's default encode (the bytes of encode_frames), and
+    --compare of a folder with itself gives a bytes ratio of 1 and no PSNR difference; a missing folder is an error."""
+    from benchmarks import animation_quality_diff
+    from gif_pipeline import animate
+    from gif_pipeline.eval import animation_bench as ab
+
+    val = _photo_folder(tmp_path)
+    args = ["--clips", str(tmp_path / "none"), "--val", str(val), "--only", "pan", "--frames", "5", "--qualities", "70"]
+    assert animation_quality_diff.main([*args, "--gen", str(tmp_path / "a")]) == 0
+    clip = ab.load_clips(str(tmp_path / "none"), str(val), 5, ["pan"])[0]
+    want = animate.encode_frames(iter(clip.frames), None, fps=clip.fps, quality=70).gif_bytes
+    assert (tmp_path / "a" / "pan_q70.gif").read_bytes() == want
+    capsys.readouterr()
+    assert animation_quality_diff.main([*args, "--no-vmaf", "--compare", str(tmp_path / "a"), str(tmp_path / "a")]) == 0
+    row = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| pan ")]
+    cells = [c.strip() for c in row[0].split("|")[1:-1]]
+    assert cells[2] == cells[6] == f"{len(want):,}" and cells[10] == "1.0000" and cells[11] == "+0.00"
+    assert animation_quality_diff.main(["--clips", str(tmp_path / "none"), "--val", str(tmp_path / "none"),
+                                        "--gen", str(tmp_path / "b")]) == 2

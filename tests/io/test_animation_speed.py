@@ -68,7 +68,7 @@ def noisy_clip(n: int = 8, h: int = 36, w: int = 44) -> list[np.ndarray]:
     return [np.clip(base + rng.integers(-3, 4, base.shape), 0, 255).astype(np.uint8) for _ in range(n)]
 
 
-@pytest.mark.parametrize("quality", [50, 90])
+@pytest.mark.parametrize("quality", [50, 70, 90])
 def test_auto_carries_on_from_its_trial_with_the_bytes_of_the_mode_it_picked(quality, monkeypatch):
     """``auto`` encodes the first frames in each mode at full size (these clips are below TRIAL_SHORT_SIDE) and the
     winner goes on from there: its GIF must be byte for byte the one a fresh encoder in that mode writes. BITS_DB
@@ -99,3 +99,62 @@ def test_auto_carries_on_from_its_trial_with_the_bytes_of_the_mode_it_picked(qua
     mixed = animate.encode_frames(iter(cut), None, fps=10, quality=quality, palette="median-cut", sample_frames=cut[:3],
                                   palette_mode="mixed")
     assert mixed.palettes >= 2  # the scene cut made mixed refit, so the global trial ran separately
+
+
+def wide_clip(n: int = 12, h: int = 22, w: int = 58) -> list[np.ndarray]:
+    """Wider than tall (``ed`` scans its columns), with a still frame (nothing to write: the pending frames are
+    finished first) and frames whose change is a small box (another crop size: another batch)."""
+    rng = np.random.default_rng(6)
+    y, x = np.mgrid[0:h, 0:w]
+    frames = []
+    for t in range(n):
+        f = np.stack([x * 4 + 3 * t, y * 9, 200 - x * 3], axis=2) + rng.integers(-12, 13, (h, w, 3))
+        if t in (5, 6):  # frame 5: only a box changes; frame 6 repeats it
+            f = frames[4].astype(int).copy()
+            f[4:9, 10:30] = (250, 30, 30)
+        frames.append(np.clip(f, 0, 255).astype(np.uint8))
+    return frames
+
+
+@pytest.mark.parametrize("mode", ["global", "frame", "mixed", "auto"])
+def test_ed_frames_dithered_in_batches_give_the_bytes_of_one_at_a_time(mode, monkeypatch):
+    """``ed`` (the default at q56-84) dithers up to DITHER_BATCH frames in one call: the GIF and its error are those
+    of dithering each frame as it comes."""
+    assert animate.quality_settings(70)["dither"] == "ed"
+    clip = wide_clip()
+    options = dict(fps=10, quality=70, palette="median-cut", palette_mode=mode)
+    sizes = []
+    batch = animate._ErrorDiffusion.batch
+
+    def counted(self, crops, palettes):
+        sizes.append(len(crops))
+        return batch(self, crops, palettes)
+
+    monkeypatch.setattr(animate._ErrorDiffusion, "batch", counted)
+    monkeypatch.setattr(animate, "DITHER_BATCH", 1)
+    one = animate.encode_frames(iter(clip), None, **options)
+    assert not sizes
+    monkeypatch.setattr(animate, "DITHER_BATCH", 4)
+    batched = animate.encode_frames(iter(clip), None, **options)
+    assert max(sizes) == 4  # frames were dithered together
+    assert batched.gif_bytes == one.gif_bytes and batched.psnr == one.psnr
+    assert batched.frames_written == one.frames_written < len(clip)  # the still frame wrote nothing
+
+
+def test_the_animation_ed_stage_is_error_diffusion_by_columns_of_wide_frames():
+    """Its cached nearest colours change nothing; a frame wider than tall is scanned down its columns."""
+    from gif_pipeline.quant import error_diffusion
+
+    stage = animate._ErrorDiffusion()
+    clip = wide_clip()
+    rng = np.random.default_rng(7)
+    pals = [rng.integers(0, 256, (k, 3)).astype(np.uint8) for k in (20, 20, 7)]
+    for i, frame in enumerate(clip[:6]):
+        for rgb in (frame, np.ascontiguousarray(frame.transpose(1, 0, 2))):
+            pal = pals[min(i // 2, 2)]
+            got = stage(rgb, pal)
+            wide = rgb.shape[1] > rgb.shape[0]
+            want = error_diffusion.error_diffusion(rgb, pal, columns=wide, **dithering.ED_SETTINGS)
+            np.testing.assert_array_equal(got, want)
+            if wide:
+                assert not np.array_equal(got, error_diffusion.error_diffusion(rgb, pal, **dithering.ED_SETTINGS))

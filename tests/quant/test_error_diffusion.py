@@ -26,6 +26,45 @@ def test_wavefront_equals_the_raster_scan(shape, k):
     np.testing.assert_array_equal(got, ed.floyd_steinberg_reference(rgb, palette))
 
 
+@pytest.mark.parametrize("shape,k", [((13, 17), 8), ((1, 9), 3), ((9, 1), 3), ((6, 20), 17)])
+def test_columns_is_the_raster_scan_of_the_transposed_image(shape, k):
+    """``columns=True`` (the animation encoder's scan of wide frames) is Floyd-Steinberg down the columns."""
+    rng = np.random.default_rng(k + 100)
+    rgb = rng.integers(0, 256, shape + (3,), dtype=np.uint8)
+    palette = rng.integers(0, 256, (k, 3), dtype=np.uint8)
+    got = ed.error_diffusion(rgb, palette, **PLAIN, strip_rows=1000, columns=True)
+    assert got.shape == shape and got.flags.c_contiguous
+    want = ed.floyd_steinberg_reference(np.ascontiguousarray(rgb.transpose(1, 0, 2)), palette).T
+    np.testing.assert_array_equal(got, want)
+    if min(shape) > 1:
+        assert not np.array_equal(got, ed.floyd_steinberg_reference(rgb, palette))
+
+
+def test_columns_with_strips_and_the_full_settings_dither_the_same_picture_as_rows():
+    rgb = _photo()[:, :56]
+    palette = palettes.median_cut(rgb, 16)
+    rows = ed.error_diffusion(rgb, palette, **dithering.ED_SETTINGS)
+    cols = ed.error_diffusion(rgb, palette, **dithering.ED_SETTINGS, columns=True)
+    assert 0.02 < np.mean(rows != cols)  # another scan order
+    blur = [ndimage.uniform_filter(palette[i].astype(np.float64), (7, 7, 1)) for i in (rows, cols)]
+    assert np.abs(blur[0] - blur[1])[4:-4, 4:-4].mean() < 3.0
+    images = np.stack([rgb, rgb[::-1]])
+    pals = np.stack([palette, palettes.median_cut(rgb[::-1], 16)])
+    got = ed.error_diffusion_batch(images, pals, **dithering.ED_SETTINGS, columns=True)
+    for im, pal, indices in zip(images, pals, got):
+        np.testing.assert_array_equal(indices, ed.error_diffusion(im, pal, **dithering.ED_SETTINGS, columns=True))
+
+
+@pytest.mark.parametrize("k", [15, 16, 17, 127])
+def test_padded_score_columns_never_win(k):
+    """The scores are padded to a multiple of _ALIGN columns: still the exact nearest colour of the K."""
+    rgb = _photo()
+    palette = palettes.median_cut(rgb, k)
+    got = ed.error_diffusion(rgb, palette, attenuation=0.0, limit=False, dither_map=False)
+    assert got.max() < len(palette)
+    np.testing.assert_array_equal(got, dithering.nearest(rgb, palette))
+
+
 def test_strips_differ_from_the_raster_scan_only_after_their_first_strip():
     rgb = _photo()[:40]
     palette = palettes.median_cut(rgb, 16)
