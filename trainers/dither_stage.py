@@ -55,6 +55,12 @@ def define_flags(stage: str):
                             "explicit --noise_channels above the file's adds blue-noise input channels "
                             "whose first-conv weights start at zero (dither_net.with_noise_channels: the same E' "
                             "until trained).")
+        flags.DEFINE_string("narrow_from", None, "Start from this trained DitherNet cut to --block_channels/"
+                            "--bottleneck_channels (dither_net.narrowed: each layer keeps its largest-scale "
+                            "channels; not in the paper). Its layout (noise input, up-sampling) is kept.")
+        flags.DEFINE_string("teacher", None, "Distil this trained DitherNet (.keras, frozen): adds "
+                            "--distill_weight * L1(E', teacher's E') to the loss (not in the paper).")
+        flags.DEFINE_float("distill_weight", 0.0, "Weight of the distillation term (with --teacher).")
     else:
         flags.DEFINE_string("dither_model", None, "Trained DitherNet (.keras). Default: the shipped weights for "
                             "--np, else runs/dither_np{NP}/dither_net.keras.")
@@ -198,6 +204,17 @@ def _dither_net(stage: str):
         except ValueError as e:
             raise GifnetsError(f"--init_from={FLAGS.init_from}: {e}") from None
         return dither_net, config, origin
+    if FLAGS.narrow_from:
+        from gif_pipeline.models.gifnets.dither_net import narrowed
+
+        source = registry.load("dither", FLAGS.np, FLAGS.narrow_from)
+        try:
+            config = config_of(source).replace(block_channels=tuple(int(c) for c in FLAGS.block_channels),
+                                               bottleneck_channels=tuple(int(c) for c in FLAGS.bottleneck_channels),
+                                               temperature=FLAGS.temperature)
+            return narrowed(source, config), config, {"narrow_from": FLAGS.narrow_from}
+        except ValueError as e:
+            raise GifnetsError(f"--narrow_from={FLAGS.narrow_from}: {e}") from None
     config = DitherNetConfig(block_channels=tuple(int(c) for c in FLAGS.block_channels),
                              bottleneck_channels=tuple(int(c) for c in FLAGS.bottleneck_channels),
                              temperature=FLAGS.temperature, noise_channels=FLAGS.noise_channels,
@@ -211,6 +228,7 @@ def run(stage: str):
     from gif_pipeline.errors import GifnetsError
     from gif_pipeline.models.gifnets.gif_encoder import GIFEncoder
     from gif_pipeline.training import loop
+    from gif_pipeline.weights import registry
 
     common.apply_preset(f"train_{stage}")
     check_np()
@@ -225,9 +243,16 @@ def run(stage: str):
             dither_net, config, origin = _dither_net(stage)
             options = ({"projection": FLAGS.projection, "refine_palette": FLAGS.refine_palette,
                         "palette_colors": sources["palette_colors"]} if stage == "dither" else {})
+            teacher = {}
+            if stage == "dither" and (FLAGS.teacher or FLAGS.distill_weight):
+                if not (FLAGS.teacher and FLAGS.distill_weight > 0):
+                    raise GifnetsError("--teacher and --distill_weight > 0 go together")
+                teacher = {"teacher": registry.load("dither", FLAGS.np, FLAGS.teacher),
+                           "distill_weight": FLAGS.distill_weight}
+                origin.update(teacher=FLAGS.teacher, distill_weight=FLAGS.distill_weight)
             encoder = GIFEncoder(palette_net, dither_net, banding_net, loss_config=losses,
                                  temperature=FLAGS.temperature, stage=stage, perceptual=perceptual_model(losses),
-                                 **options)
+                                 **options, **teacher)
             compile_encoder(encoder, FLAGS.learning_rate)
     except GifnetsError as e:
         raise SystemExit(f"train_{stage}: {e}")

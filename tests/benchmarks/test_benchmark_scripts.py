@@ -244,3 +244,16 @@ def test_bench_dither_candidates_adds_a_method_per_candidate_in_one_run(tiny_mod
     assert "PSNR dB" in header and "GIF bytes" in header
     assert rows["gifnets:net+kmeans:net"] | {"method": ""} == rows["gifnets:net+kmeans:net@same"] | {"method": ""}
     assert (out / "summary.md").exists()
+
+
+def test_dither_net_speed_times_each_runtime_file_at_each_thread_count(tmp_path, capsys):
+    from benchmarks import dither_net_speed
+
+    shipped = os.path.join(ROOT, "gif_pipeline", "weights", "dither_np16.tflite")
+    assert dither_net_speed.main([f"a={shipped}", f"b={shipped}", "--size", "16", "--rounds", "2", "--warmup", "0"]) == 0
+    rows = [line.split("|")[1:-1] for line in capsys.readouterr().out.splitlines() if line.startswith("| a") or
+            line.startswith("| b")]
+    assert [(r[0].strip(), r[1].strip()) for r in rows] == [("a", "1"), ("b", "1"), ("a", "2"), ("b", "2")]
+    assert all(float(r[2]) >= float(r[3]) > 0 for r in rows) and rows[0][4].strip() == "1.00x"
+    assert dither_net_speed.main([f"a={tmp_path / 'missing.tflite'}"]) == 2
+    assert "no file" in capsys.readouterr().err

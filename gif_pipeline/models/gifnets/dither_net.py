@@ -66,7 +66,7 @@ from gif_pipeline.models.gifnets.config import DitherNetConfig
 from gif_pipeline.quant.projection import hard_projection, soft_projection
 
 __all__ = ["build_dither_net", "dither", "symmetric_pad", "PadToMultiple", "CropLike", "BlueNoise", "Upsample2x",
-           "config_of", "tile_alignment", "with_noise_channels",
+           "config_of", "tile_alignment", "with_noise_channels", "narrowed",
            "inference_model"]
 
 
@@ -249,6 +249,73 @@ def with_noise_channels(model: keras.Model, noise_channels: int = 1, noise_perio
             grown[:, :, :old_kernel.shape[2]] = old_kernel
             old_weights = [grown]
         layer.set_weights(old_weights)
+    return new
+
+
+def narrowed(model: keras.Model, config: DitherNetConfig) -> keras.Model:
+    """A narrower copy of a trained DitherNet (a start for distilling it into a faster network; not in the paper).
+
+    ``config`` must have ``model``'s layout (poolings, up-sampling, noise input) with at most as many channels
+    in every block and bottleneck layer. Weight surgery: every layer keeps the output channels of ``model``'s
+    with the largest scale (for conv + batch norm, ``|gamma| / sqrt(var + eps)`` times the kernel's norm; for
+    an up-sampling layer, its kernel's norm), in their original order, and every kernel keeps the input
+    channels that its inputs kept (the skip concatenations included). The result is not ``model``'s function:
+    it is a start that is much nearer to it than a random network.
+    """
+    import numpy as np
+
+    old = config_of(model)
+    layout = dict(pool_after=old.pool_after, upsample=old.upsample, noise_channels=old.noise_channels,
+                  noise_period=old.noise_period)
+    if any(getattr(config, k) != v for k, v in layout.items()) or \
+            len(config.block_channels) != len(old.block_channels) or \
+            len(config.bottleneck_channels) != len(old.bottleneck_channels):
+        raise ValueError(f"config must have {model.name}'s layout {layout} and as many layers")
+    wide = list(old.block_channels) + list(old.bottleneck_channels)
+    thin = list(config.block_channels) + list(config.bottleneck_channels)
+    if any(t > w for t, w in zip(thin, wide)):
+        raise ValueError(f"config's channels {thin} must not exceed {model.name}'s {wide}")
+    new = build_dither_net(config, name=model.name)
+    src = {layer.name: layer for layer in model.layers}
+    dst = {layer.name: layer for layer in new.layers}
+    if "noise" in src:
+        dst["noise"].set_weights(src["noise"].get_weights())
+
+    def top(scores, n):
+        return np.sort(np.argsort(-np.asarray(scores), kind="stable")[:n])
+
+    def conv_bn(name, inputs, n):
+        kernel, = src[f"{name}_conv"].get_weights()
+        gamma, beta, mean, var = src[f"{name}_bn"].get_weights()
+        eps = src[f"{name}_bn"].epsilon
+        keep = top(np.abs(gamma) / np.sqrt(var + eps) * np.sqrt((kernel ** 2).sum(axis=(0, 1, 2))), n)
+        dst[f"{name}_conv"].set_weights([kernel[:, :, inputs][..., keep]])
+        dst[f"{name}_bn"].set_weights([w[keep] for w in (gamma, beta, mean, var)])
+        return keep
+
+    keep = np.arange(6 + old.noise_channels)
+    skips = {}
+    for i, n in enumerate(config.block_channels):
+        keep = conv_bn(f"enc{i}", keep, n)
+        if i in config.pool_after:
+            skips[i] = keep
+    for i, n in enumerate(config.bottleneck_channels):
+        keep = conv_bn(f"bottleneck{i}", keep, n)
+    for i in reversed(range(len(config.block_channels))):
+        n = config.block_channels[i]
+        if i in config.pool_after:
+            weights = src[f"up{i}"].get_weights()
+            kernel, bias = weights
+            if old.upsample == "transpose":  # kernel [2, 2, out, in]
+                up = top(np.sqrt((kernel ** 2).sum(axis=(0, 1, 3))), n)
+                dst[f"up{i}"].set_weights([kernel[:, :, up][:, :, :, keep], bias[up]])
+            else:  # 1x1 conv, kernel [1, 1, in, out]
+                up = top(np.sqrt((kernel ** 2).sum(axis=(0, 1, 2))), n)
+                dst[f"up{i}"].set_weights([kernel[:, :, keep][..., up], bias[up]])
+            keep = np.concatenate([up, old.block_channels[i] + skips[i]])  # skip{i} = concat([up{i}, enc{i}])
+        keep = conv_bn(f"dec{i}", keep, n)
+    kernel, bias = src["error"].get_weights()
+    dst["error"].set_weights([kernel[:, :, keep], bias])
     return new
 
 

@@ -20,6 +20,9 @@ projection's gradient vanishes away from the decision boundaries at T = 0.001), 
 that DitherNet trains on the palettes that ``--palette net+kmeans`` gives it at inference.
 ``palette_colors=N`` uses the first ``N`` colours of a nested PaletteNet, or its head for ``N`` colours
 (``PaletteNetConfig.head_sizes``) (stage 2 only).
+
+Distillation (stage 2, not in the paper): with ``teacher`` (a frozen trained DitherNet) and ``distill_weight`` > 0,
+the loss adds ``distill_weight * L1(E', E'_teacher)``, the teacher's E' on the same I and I' (term ``distill``).
 """
 from __future__ import annotations
 
@@ -42,7 +45,8 @@ class GIFEncoder(LossTermsStep, keras.Model):
 
     def __init__(self, palette_net, dither_net=None, banding_net=None, *, loss_config: LossConfig | None = None,
                  temperature: float = 1e-3, stage: str = "dither", perceptual=None, projection: str = "soft",
-                 refine_palette: int = 0, palette_colors: int | None = None, name="gif_encoder", **kwargs):
+                 refine_palette: int = 0, palette_colors: int | None = None, teacher=None, distill_weight: float = 0.0,
+                 name="gif_encoder", **kwargs):
         super().__init__(name=name, **kwargs)
         if stage not in STAGES:
             raise ValueError(f"stage must be one of {STAGES}, got {stage!r}")
@@ -68,8 +72,14 @@ class GIFEncoder(LossTermsStep, keras.Model):
         self.palette_net.trainable = stage == "joint"
         if banding_net is not None:
             banding_net.trainable = False
+        if distill_weight < 0 or (distill_weight > 0) != (teacher is not None) or (teacher is not None and stage != "dither"):
+            raise ValueError("distillation needs stage 'dither', a teacher DitherNet and distill_weight > 0, together")
+        self.teacher, self.distill_weight = teacher, float(distill_weight)
+        if teacher is not None:
+            teacher.trainable = False
         self.trackers = {name: keras.metrics.Mean(name=name) for name in
-                         ("loss", "l1_image", "l1_error", "banding", "perceptual", "vif", "lattice", "stripes", "l2_palette")}
+                         ("loss", "l1_image", "l1_error", "banding", "perceptual", "vif", "lattice", "stripes", "l2_palette")
+                         + (("distill",) if teacher is not None else ())}
 
     def call(self, images, training=False, soft=None):
         soft = training if soft is None else soft
@@ -110,6 +120,10 @@ class GIFEncoder(LossTermsStep, keras.Model):
         total, terms = (losses.total_loss if self.stage == "joint" else losses.dither_loss)(*args)
         if self.stage != "joint":
             terms = dict(terms, l2_palette=losses.l2(images, out["quantized"]))
+        if self.teacher is not None:
+            target = tf.stop_gradient(self.teacher([images, out["quantized"]], training=False))
+            terms["distill"] = losses.l1(out["error"], target)
+            total = total + self.distill_weight * terms["distill"]
         return total, terms
 
     def _step_inputs(self, data):

@@ -91,6 +91,17 @@ TRAINING_PRESETS: dict[str, dict[str, dict]] = {
                          "csf_pixels_per_degree": ["32.98", "120"], "lattice_weight": 8000.0, "steps": 600,
                          "epochs": 6, "threads": 1, "init_from": "runs/d16_lat2000/dither_net.keras",
                          "model_dir": "runs/d16_lat8000"},
+        # Issue 24 (LiteRT speed): a half-width Np = 16 DitherNet (1/4 of the multiply-adds) cut from the network
+        # shipped_np16 trained (--narrow_from) and distilled from it (--teacher) with shipped_np16's own losses
+        # (git show 2ef2428:gif_pipeline/weights/dither_np16.keras > runs/dither_np16_v3.keras; notebook
+        # docs/experiments/gifnets.md, 2026-12-06, "a narrower 16-colour DitherNet").
+        "narrow_np16_half": {**_DITHER, "np": 16, "seed": 7, "vif": 1.5, "theta": 60.0,
+                             "csf_pixels_per_degree": ["32.98", "120"], "lattice_weight": 8000.0,
+                             "block_channels": ["8", "16", "16", "32", "32"], "bottleneck_channels": ["64", "64"],
+                             "narrow_from": "runs/dither_np16_v3.keras", "teacher": "runs/dither_np16_v3.keras",
+                             "distill_weight": 10.0,
+                             "learning_rate": 5e-4, "decay_steps": 1000, "decay_rate": 0.5, "steps": 3000,
+                             "epochs": 10, "threads": 1, "model_dir": "runs/d16_half"},
         # The theta=300 fine-tune of the Np = 64 DitherNet (dither_np64.md).
         "shipped_np64": {**_DITHER, "np": 64, "seed": 4, "vif": 1.0, "delta": 0.15, "theta": 300.0,
                          "init_from": "runs/d64_v1_theta200/dither_net.keras", "model_dir": "runs/d64_v1_theta300"},

@@ -323,3 +323,58 @@ def test_issue29_with_noise_channels_gives_the_same_error_until_trained():
                       (dict(noise_channels=2, noise_period=32), "cannot change it")):
         with pytest.raises(ValueError, match=says):
             with_noise_channels(new if "noise_period" in bad else old, **bad)
+
+
+def _silence_dropped(model, keep_out):
+    """Zero, in ``model``, every output channel of the layers in ``keep_out`` ({layer: kept channels}) that is not
+    kept (batch norm gamma and beta; an up-sampling layer's kernel and bias), so that those channels output 0."""
+    for name, keep in keep_out.items():
+        drop = np.setdiff1d(np.arange(model.get_layer(f"{name}_bn" if not name.startswith("up") else name)
+                                      .get_weights()[-1].shape[0]), keep)
+        if name.startswith("up"):
+            kernel, bias = model.get_layer(name).get_weights()
+            if kernel.shape[:2] == (2, 2):  # transposed conv [2, 2, out, in]
+                kernel[:, :, drop] = 0
+            else:  # 1x1 conv [1, 1, in, out]
+                kernel[..., drop] = 0
+            bias[drop] = 0
+            model.get_layer(name).set_weights([kernel, bias])
+        else:
+            gamma, beta, mean, var = model.get_layer(f"{name}_bn").get_weights()
+            gamma[drop], beta[drop] = 0, 0
+            model.get_layer(f"{name}_bn").set_weights([gamma, beta, mean, var])
+
+
+@pytest.mark.parametrize("upsample", ["transpose", "bilinear"])
+def test_narrowed_keeps_the_largest_channels_and_their_function(upsample):
+    """Weight surgery for distilling into a narrower network: when the channels that ``narrowed`` drops output
+    exactly zero in the source network, the narrow network computes the same E' (so every kept kernel slice, the
+    skip concatenations' channel order included, is wired to the right inputs)."""
+    from gif_pipeline.models.gifnets.dither_net import config_of, narrowed
+
+    config = DitherNetConfig.tiny(noise_channels=1, noise_period=16, upsample=upsample)
+    source = _randomised(build_dither_net(config), 8)
+    rng = np.random.default_rng(2)
+    thin = dict(block_channels=(2, 5, 3, 4, 6), bottleneck_channels=(9, 7))
+    widths = {f"enc{i}": (w, n) for i, (w, n) in enumerate(zip(config.block_channels, thin["block_channels"]))}
+    widths.update({f"bottleneck{i}": (w, n) for i, (w, n) in
+                   enumerate(zip(config.bottleneck_channels, thin["bottleneck_channels"]))})
+    widths.update({f"dec{i}": widths[f"enc{i}"] for i in range(5)})
+    widths.update({f"up{i}": widths[f"enc{i}"] for i in config.pool_after})
+    keep = {name: np.sort(rng.choice(w, n, replace=False)) for name, (w, n) in widths.items()}
+    _silence_dropped(source, keep)
+    narrow = narrowed(source, config.replace(**thin))
+    assert config_of(narrow) == config.replace(**thin)
+    np.testing.assert_array_equal(narrow.get_layer("enc0_bn").get_weights()[0],
+                                  source.get_layer("enc0_bn").get_weights()[0][keep["enc0"]])
+    image = _images((2, 24, 40, 3), seed=4)
+    np.testing.assert_allclose(narrow([image, np.sign(image)], training=False).numpy(),
+                               source([image, np.sign(image)], training=False).numpy(), atol=1e-5)
+    # Same widths: an exact copy.
+    same = narrowed(source, config)
+    np.testing.assert_array_equal(same([image, np.sign(image)], training=False).numpy(),
+                                  source([image, np.sign(image)], training=False).numpy())
+    for bad, says in ((dict(block_channels=(5, 5, 3, 4, 6)), "must not exceed"),
+                      (dict(upsample="nearest"), "layout"), (dict(bottleneck_channels=(4,)), "layers")):
+        with pytest.raises(ValueError, match=says):
+            narrowed(source, config.replace(**{**thin, **bad}))

@@ -70,3 +70,37 @@ def test_palette_colors_uses_the_first_colours_of_the_palette_net(nets):
         GIFEncoder(palette_net, dither_net, palette_colors=1)
     with pytest.raises(ValueError, match="joint stage"):
         GIFEncoder(palette_net, dither_net, stage="joint", palette_colors=4)
+
+
+def test_distillation_adds_l1_to_the_teacher_and_trains_only_the_student(nets):
+    palette_net, student = nets
+    keras.utils.set_random_seed(9)
+    teacher = build_dither_net(DitherNetConfig.tiny(block_channels=(6, 8, 8, 12, 12)))
+    image = _image(2)
+    encoder = GIFEncoder(palette_net, student, teacher=teacher, distill_weight=3.0)
+    plain = GIFEncoder(palette_net, student)
+    total, terms = encoder._loss(image, training=False)
+    plain_total, _ = plain._loss(image, training=False)
+    out = encoder(image, training=False, soft=True)
+    expected = float(tf.reduce_mean(tf.abs(out["error"] - teacher([image, out["quantized"]], training=False))))
+    assert expected > 0
+    np.testing.assert_allclose(float(terms["distill"]), expected, rtol=1e-5)
+    np.testing.assert_allclose(float(total), float(plain_total) + 3.0 * expected, rtol=1e-5)
+    # Its own teacher: the term is 0.
+    copy = keras.models.clone_model(student)
+    copy.set_weights(student.get_weights())
+    _, same = GIFEncoder(palette_net, student, teacher=copy, distill_weight=1.0)._loss(image, training=False)
+    assert float(same["distill"]) == 0.0
+    # Only the student trains: the teacher's variables are frozen, and the loss's gradient reaches the student only.
+    trained = {id(v) for v in encoder.trainable_variables}
+    assert not trained & {id(v) for v in teacher.weights}
+    assert {id(v) for v in student.trainable_variables} <= trained
+    with tf.GradientTape(persistent=True) as tape:
+        total, terms = encoder._loss(image, training=True)
+    assert all(g is None for g in tape.gradient(terms["distill"], teacher.weights))
+    grads = tape.gradient(terms["distill"], student.trainable_variables)
+    assert sum(float(tf.reduce_sum(tf.abs(g))) for g in grads if g is not None) > 0
+    for bad in (dict(teacher=teacher), dict(distill_weight=1.0), dict(teacher=teacher, distill_weight=-1.0),
+                dict(teacher=teacher, distill_weight=1.0, stage="joint")):
+        with pytest.raises(ValueError, match="distillation"):
+            GIFEncoder(palette_net, student, **bad)
