@@ -20,11 +20,7 @@ def main(argv=None) -> int:
     from gif_pipeline.eval import animation_bench as ab
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--clips", default="../shared/data/clips")
-    p.add_argument("--val", default="../shared/data/val")
-    p.add_argument("--frames", type=int, default=60)
-    p.add_argument("--only", nargs="+", default=None, metavar="CLIP")
-    p.add_argument("--qualities", type=int, nargs="+", default=[60, 70, 80])
+    ab.add_clip_arguments(p, [60, 70, 80])
     p.add_argument("--no-vmaf", action="store_true")
     mode = p.add_mutually_exclusive_group(required=True)
     mode.add_argument("--gen", metavar="DIR")

@@ -111,11 +111,7 @@ def main(argv=None) -> int:
     from gif_pipeline.eval import animation_bench as ab
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--clips", default="../shared/data/clips")
-    p.add_argument("--val", default="../shared/data/val")
-    p.add_argument("--frames", type=int, default=60)
-    p.add_argument("--only", nargs="+", default=None, metavar="CLIP")
-    p.add_argument("--qualities", type=int, nargs="+", default=[50, 70, 90])
+    ab.add_clip_arguments(p, [50, 70, 90])
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--no-gifski", action="store_true")
     p.add_argument("--profile", default=None, metavar="CLIP:Q", help="print a cProfile of one encode of CLIP at Q")

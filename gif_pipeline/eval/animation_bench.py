@@ -516,13 +516,19 @@ def load_clips(clips_dir: str, val_dir: str, frames: int, names=None) -> list[Cl
     return clips
 
 
-def build_parser(prog: str) -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
+def add_clip_arguments(p: argparse.ArgumentParser, qualities) -> None:
+    """The bench's clip selection (``--clips --val --only --frames``, for :func:`load_clips`) and ``--qualities``:
+    also the animation benchmark scripts'."""
     p.add_argument("--clips", default="../shared/data/clips", help="folder of the real clips (default: %(default)s)")
     p.add_argument("--val", default="../shared/data/val", help="photos for the synthetic clips (default: %(default)s)")
     p.add_argument("--only", nargs="+", default=None, metavar="CLIP", help="clip names to run (default: all)")
     p.add_argument("--frames", type=int, default=60, help="frames per real clip (synthetic: 4/5 of it)")
-    p.add_argument("--qualities", type=int, nargs="+", default=list(GIFNETS_QUALITIES), help="gifnets --quality values")
+    p.add_argument("--qualities", type=int, nargs="+", default=list(qualities), help="gifnets --quality values")
+
+
+def build_parser(prog: str) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
+    add_clip_arguments(p, GIFNETS_QUALITIES)
     p.add_argument("--net-qualities", type=int, nargs="*", default=list(GIFNETS_NET_QUALITIES),
                    help="gifnets --dither net at these --quality values")
     p.add_argument("--nodither-qualities", type=int, nargs="*", default=list(GIFNETS_NODITHER_QUALITIES),
