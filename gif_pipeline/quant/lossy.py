@@ -48,7 +48,7 @@ def _shown_index(palette: np.ndarray, old: np.ndarray, still: np.ndarray) -> np.
     packed = dithering.pack_colours(palette)
     order = np.argsort(packed, kind="stable").astype(np.int16)
     keys = packed[order]
-    shown = (old[:, 0].astype(np.int32) << 16) | (old[:, 1].astype(np.int32) << 8) | old[:, 2]
+    shown = dithering.pack_colours(np.moveaxis(old, 1, -1)).reshape(still.shape)
     pos = np.searchsorted(keys, shown)
     np.minimum(pos, len(keys) - 1, out=pos)
     hit = keys[pos] == shown
