@@ -363,20 +363,27 @@ def test_csf_loss_at_several_viewing_geometries_is_the_mean_of_the_terms():
         CSFLoss(pixels_per_degree=(0.0,))
 
 
+def luma_error_power(image, dithered):
+    """Per image, the power spectrum |FFT|^2 of the luma error of ``dithered`` against ``image`` (both in [-1, 1]),
+    computed in float64 numpy: the independent side of the Parseval checks below."""
+    from gif_pipeline.models.gifnets.banding_net import LUMA_WEIGHTS
+
+    for b in range(image.shape[0]):
+        error = ((dithered[b] + 1) / 2 - (image[b] + 1) / 2) @ np.asarray(LUMA_WEIGHTS, np.float64)
+        yield np.abs(np.fft.fft2(error)) ** 2
+
+
 def test_issue29_lattice_energy_is_the_error_power_at_the_lattice_tools_bins():
     """By Parseval, lattice_energy is the luma error's power at the 8-px grid frequencies the lattice tool scores
     (DC and the 2-px checkerboard/stripe bins left out), over (H * W)^2, for any error."""
-    from gif_pipeline.models.gifnets.banding_net import LUMA_WEIGHTS
     from gif_pipeline.models.gifnets.losses import lattice_energy
 
     rng = np.random.default_rng(0)
     image = rng.uniform(-0.8, 0.8, (2, 64, 48, 3)).astype(np.float32)
     dithered = np.clip(image + rng.normal(0, 0.2, image.shape), -1, 1).astype(np.float32)
     expected = []
-    for b in range(2):
-        error = ((dithered[b] + 1) / 2 - (image[b] + 1) / 2) @ np.asarray(LUMA_WEIGHTS, np.float64)
-        power = np.abs(np.fft.fft2(error)) ** 2
-        h, w = error.shape
+    for power in luma_error_power(image, dithered):
+        h, w = power.shape
         bins = [(ky * h // 8, kx * w // 8) for ky in range(8) for kx in range(8) if not (ky % 4 == 0 and kx % 4 == 0)]
         expected.append(sum(power[y, x] for y, x in bins) / (h * w) ** 2)
     assert float(lattice_energy(image, dithered)) == pytest.approx(np.mean(expected), rel=1e-4)
@@ -421,17 +428,14 @@ def test_issue29_dither_loss_adds_the_weighted_lattice_term():
 def test_stripe_energy_is_the_error_power_at_the_2px_stripe_bins_and_spares_the_checkerboard():
     """Parseval again: the luma error's power at (N/2, 0) and (0, N/2) over (H * W)^2; rows that alternate score
     a^2, a sparse dot grid on every other row and column scores, a 50 % checkerboard and DC do not."""
-    from gif_pipeline.models.gifnets.banding_net import LUMA_WEIGHTS
     from gif_pipeline.models.gifnets.losses import stripe_energy
 
     rng = np.random.default_rng(3)
     image = rng.uniform(-0.8, 0.8, (2, 32, 48, 3)).astype(np.float32)
     dithered = np.clip(image + rng.normal(0, 0.2, image.shape), -1, 1).astype(np.float32)
     expected = []
-    for b in range(2):
-        error = ((dithered[b] + 1) / 2 - (image[b] + 1) / 2) @ np.asarray(LUMA_WEIGHTS, np.float64)
-        power = np.abs(np.fft.fft2(error)) ** 2
-        h, w = error.shape
+    for power in luma_error_power(image, dithered):
+        h, w = power.shape
         expected.append((power[h // 2, 0] + power[0, w // 2]) / (h * w) ** 2)
     assert float(stripe_energy(image, dithered)) == pytest.approx(np.mean(expected), rel=1e-4)
 
