@@ -353,7 +353,7 @@ class _Encoder:
         self.palette_stage, self.dither_stage, self.mode, self.threshold = palette_stage, dither_stage, mode, threshold
         self.global_palette = global_palette
         self.keep_margin = 0  # set by the caller: quality_settings' keep_margin, without dither only
-        self.lossy, self.lossy_mu = 0.0, 0.0  # set by the caller: quality_settings' lossy and lossy_mu
+        self.lossy = 0.0  # set by the caller: the lossy search's price per run break (encode_frames' lossy)
         self.warm = False  # set by _stages' caller: warm starts are possible (LiteRT, net+kmeans)
         self.refine_models = {}  # palette size -> the runtime model of its warm starts
         self.palette = None  # uint8 [k, 3] (k <= colors - 1); index k is transparent
@@ -503,7 +503,7 @@ class _Encoder:
         pal = self.palette
         found = lossy.lossy_indices(np.ascontiguousarray(crop), pal, self.lossy,
                                     old=None if first else self.canvas[y0:y1, x0:x1],
-                                    still=None if first else ~sub_changed, mu=self.lossy_mu)
+                                    still=None if first else ~sub_changed, mu=LOSSY_MU)
         write = found != len(pal)
         if first:
             self.ref = rgb.copy()
@@ -760,7 +760,7 @@ def _encode_frames(frames, output, fps, colors, settings, palette, dither, palet
                                                _with_transparent(global_palette), verify=verify)
             enc = _Encoder(writer, colors, palette_stage, dither_stage, mode, settings["threshold"], global_palette)
             enc.warm, enc.keep_margin = warm, settings["keep_margin"] if methods[1] == "none" else 0
-            enc.lossy, enc.lossy_mu = settings["lossy"], LOSSY_MU
+            enc.lossy = settings["lossy"]
         if mode == "tiered":
             enc.n_local, enc.big_cache = max(1, colors - 1), _NearestCache()
             enc.local_dither = dither_stage
@@ -850,7 +850,7 @@ def _pick_mode(trial, colors, palette_stage, dither_stage, settings, global_pale
                                            _with_transparent(global_palette))
         enc = _Encoder(writer, colors, palette_stage, dither_stage, mode, settings["threshold"], global_palette)
         enc.warm, enc.keep_margin = warm, keep_margin
-        enc.lossy, enc.lossy_mu = settings["lossy"], LOSSY_MU
+        enc.lossy = settings["lossy"]
         for rgb, t in frames:
             enc.add(rgb, t)
         enc.flush()

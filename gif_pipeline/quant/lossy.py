@@ -74,9 +74,9 @@ def lossy_indices(src: np.ndarray, palette: np.ndarray, lam: float, *, old: np.n
     length = -(-w // pieces)
     n = k + (old is not None)
     band = max(1, HISTORY_BYTES // (4 * n * length * pieces))  # rows searched at once: bounds the cost history
-    from threadpoolctl import threadpool_limits
+    from gif_pipeline.quant import dithering
 
-    with threadpool_limits(1, "blas"):  # small products: BLAS threads only wait for each other
+    with dithering._blas_threads().limit(limits=1, user_api="blas"):  # small products: BLAS threads only wait
         for r in range(0, h, band):
             rows = slice(r, min(h, r + band))
             out[rows] = _search(src[rows], palette, lam, None if old is None else old[rows],
