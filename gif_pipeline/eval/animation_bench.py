@@ -280,9 +280,6 @@ def _wins(rows: list[dict], families: dict[str, list[dict]], metric: str):
 
 def targets(rows: list[dict]) -> list[str]:
     """The issue's targets on one clip, against the rows without gifsicle (and, for bytes, with it: best of both)."""
-    def best_bytes(base):
-        return [r for r in rows if r["method"] in (base, base + " + gifsicle -O3")]
-
     gn = [r for r in rows if r["method"].startswith("gifnets") and "gifsicle" not in r["method"]]
     families: dict[str, list[dict]] = {}  # one curve per gifnets setting (default, DitherNet; each +gifsicle)
     for r in rows:

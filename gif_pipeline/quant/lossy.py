@@ -61,7 +61,10 @@ def lossy_indices(src: np.ndarray, palette: np.ndarray, lam: float, *, old: np.n
     """Indices ``[H, W]`` (uint8; ``len(palette)`` = transparent, only when ``old`` is given) for uint8 ``src``
     ``[H, W, 3]`` on uint8 ``palette`` ``[K, 3]``, minimising squared error + ``lam`` per index change along each row
     (module docstring). ``old``: what the canvas shows under ``src`` (an animation's later frame), which the
-    transparent state shows; ``still``: bool ``[H, W]``, pixels that pay ``mu`` for a colour other than ``old``'s."""
+    transparent state shows; ``still``: bool ``[H, W]``, pixels that pay ``mu`` for a colour other than ``old``'s.
+    ``segments``: each row is cut into this many pieces, or one per :data:`PIECE_COLUMNS` pixels when that is more
+    (and none shorter than 16 pixels), each searched on its own; with 1, rows narrower than 2 x ``PIECE_COLUMNS``
+    are searched whole (exactly)."""
     h, w = src.shape[:2]
     k = len(palette)
     if k + (old is not None) > 256:
