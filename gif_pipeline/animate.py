@@ -66,11 +66,12 @@ MIXED_MIN_MSE = 4.0
 KEEP_MIN_QUALITY = 85
 KEEP_MARGIN = 1
 #: ``dither="auto"`` is the ordered pattern dither (on half the palette) up to this ``quality``, error diffusion
-#: (``ed``, :mod:`gif_pipeline.quant.error_diffusion`) above it up to :data:`ED_MAX_QUALITY`, no dither (with the keep
-#: margin) above that (:func:`quality_settings`).
+#: (``ed``, :mod:`gif_pipeline.quant.error_diffusion`) above it up to :data:`ED_MAX_QUALITY`, above that no dither (with
+#: the keep margin) or ``ed`` by the palette's error (:data:`ED_TOP_RMS`; :func:`quality_settings`).
 ORDERED_MAX_QUALITY = 55
-#: Above this quality ``dither="auto"`` does not dither: ``ed`` at q90 gained VMAF per byte there but took 2-4x
-#: gifski's time on 4 of the 5 bench clips (docs/experiments/animation.md, 2026-12-06 error diffusion).
+#: Above this quality ``dither="auto"`` is ``ed`` only where the palette leaves a large error (:data:`ED_TOP_RMS`): ``ed``
+#: at q90 gained VMAF per byte there but took 2-4x gifski's time on 4 of the 5 bench clips (docs/experiments/animation.md,
+#: 2026-12-06 error diffusion); 2.5x faster since, it still took ~2x gifski's time on bikes (2026-12-06 high end).
 ED_MAX_QUALITY = 84
 #: Above :data:`ED_MAX_QUALITY` ``dither="auto"`` is ``ed`` when the global palette leaves a root-mean-square error of
 #: at least this many 8-bit levels (RGB) on the sampled frames (smooth gradients, many colours: error diffusion pays
@@ -652,7 +653,7 @@ class _Encoder:
 
 
 #: Why ``dither="auto"`` is never Pillow's FS or DitherNet in animations (``ordered`` at low quality, the exact error
-#: diffusion ``ed`` with its threshold floor in the middle, none from q85: :func:`quality_settings`), where stills use
+#: diffusion ``ed`` with its threshold floor in the middle, none or ``ed`` from q85: :func:`quality_settings`), where stills use
 #: DitherNet up to 16 colours and ``ed`` above (DitherNet per frame is 4-10x slower than the rest of the encoder, and both crawl):
 #: on the first 60 frames of bigbuckbunny (480x270, q90, global palette; docs/experiments/animation.md) FS gave
 #: 31.83 dB / 3.85 MB / flicker 0.336 / VMAF 94.6 against no dither's 34.66 dB / 3.43 MB / 0.187 / VMAF 92.1; DitherNet
