@@ -48,13 +48,14 @@ TRIAL_FRAMES = 6
 #: dB of PSNR one doubling of the file is worth when ``auto`` compares modes (gifski's q70 -> q90 in the issue:
 #: +2.4 dB for 1.48x the bytes, ~4.2 dB per doubling).
 BITS_DB = 4.0
-#: Frames sampled for the global palette (the first ones of the clip), :data:`TOP_SAMPLES` from
-#: :data:`KEEP_MIN_QUALITY` up (``samples`` of :func:`quality_settings`).
+#: Frames sampled for the global palette (the first ones of the clip); with ``ed`` from :data:`KEEP_MIN_QUALITY` up,
+#: :data:`TOP_SAMPLES` (``ed_samples`` of :func:`quality_settings`).
 GLOBAL_SAMPLES = 16
-#: Frames sampled for the global palette from :data:`KEEP_MIN_QUALITY` up: on the first 60 frames of bigbuckbunny at
-#: q90 with ``ed``, 60 sampled frames instead of 16 gave +0.7 VMAF for +0.2 % bytes (95.72 -> 96.43), without dither
-#: +1.3 VMAF for +1.2 % (docs/experiments/animation.md, 2026-12-06 high end). Costs holding these frames (a 1080p
-#: frame is 6.2 MB) before the first is written.
+#: Frames sampled for ``ed``'s global palette from :data:`KEEP_MIN_QUALITY` up: on the first 60 frames of bigbuckbunny
+#: at q90 with ``ed``, 60 sampled frames instead of 16 gave +0.7 VMAF for +0.2 % bytes (95.72 -> 96.43). Not without
+#: dither: there it made ``auto`` pick per-frame palettes on carphone (+10 % bytes, +0.27 VMAF, slower)
+#: (docs/experiments/animation.md, 2026-12-06 high end). Costs holding these frames (a 1080p frame is 6.2 MB) before
+#: the first is written.
 TOP_SAMPLES = 64
 #: Frame rate of plain frames when no ``fps`` is given (gifski's default).
 DEFAULT_FPS = 20.0
@@ -125,8 +126,9 @@ def quality_settings(quality: int) -> dict:
       above, where ``ed_rms`` (:data:`ED_TOP_RMS`) turns it into ``ed`` for clips whose global palette leaves a
       large error; ``ed_floor``, ``ed_map_floor``: the least threshold with ``ed`` and its dither map's floor
       (:data:`ED_MIN_THRESHOLD` and 0 up to :data:`ED_FLOOR_MAX_QUALITY`, :data:`ED_TOP_THRESHOLD` and
-      :data:`ED_TOP_MAP_FLOOR` above); ``samples``: frames sampled for the global palette
-      (:data:`GLOBAL_SAMPLES`, :data:`TOP_SAMPLES` from :data:`KEEP_MIN_QUALITY`); ``dither_colors``: the palette size
+      :data:`ED_TOP_MAP_FLOOR` above); ``ed_samples``: frames sampled for the global palette with ``ed``
+      (:data:`GLOBAL_SAMPLES`, :data:`TOP_SAMPLES` from :data:`KEEP_MIN_QUALITY`; no dither: :data:`GLOBAL_SAMPLES`);
+      ``dither_colors``: the palette size
       with ``ordered`` (half of ``colors``, at least 16, up to :data:`ORDERED_MAX_QUALITY`; ``colors`` above). At
       gifski ``--quality 50``'s file sizes the dithered half palette gave +2 to +4 VMAF over no dither on 4 of the 5
       bench clips, at a 2-3.5 dB PSNR cost; at gifski q70's sizes and above it lost VMAF (docs/experiments/animation.md,
@@ -147,7 +149,7 @@ def quality_settings(quality: int) -> dict:
             "ed_rms": ED_TOP_RMS if q > ED_MAX_QUALITY else None,
             "ed_floor": ED_MIN_THRESHOLD if q <= ED_FLOOR_MAX_QUALITY else ED_TOP_THRESHOLD,
             "ed_map_floor": 0.0 if q <= ED_FLOOR_MAX_QUALITY else ED_TOP_MAP_FLOOR,
-            "samples": TOP_SAMPLES if q >= KEEP_MIN_QUALITY else GLOBAL_SAMPLES,
+            "ed_samples": TOP_SAMPLES if q >= KEEP_MIN_QUALITY else GLOBAL_SAMPLES,
             "lossy_lambda": LOSSY_LAMBDA_Q50 * 2.0 ** ((50 - q) / LOSSY_HALVING)}
 
 
@@ -785,20 +787,28 @@ def _encode_frames(frames, output, fps, colors, settings, palette, dither, palet
     timed = _timed(frames, fps)
     kept = _drop_close(timed)
     # the first frames: the global palette's sample and auto's trial
-    head = list(itertools.islice(kept, max(TRIAL_FRAMES, settings["samples"])))
+    n_samples = settings["ed_samples"] if methods[1] == "ed" else GLOBAL_SAMPLES
+    head = list(itertools.islice(kept, max(TRIAL_FRAMES, n_samples)))
     if not head:
         raise GifnetsError("the animation has no frames")
     h, w = head[0][0].shape[:2]
     global_palette = None
     if palette_mode != "frame" or palette_mode == "auto":
-        samples = sample_frames if sample_frames else [f for f, _, _ in head[:settings["samples"]]]
         n_global = settings["big_colors"] if palette_mode == "tiered" else colors
-        mosaic = _mosaic(samples)
-        global_palette = palette_stage(mosaic, n_global - 1 if n_global > 2 else n_global) \
-            if n_global - 1 > 1 else np.rint(np.mean([s.reshape(-1, 3).mean(0) for s in samples], 0)).astype(np.uint8)[None]
+
+        def fit(n):
+            samples = sample_frames if sample_frames else [f for f, _, _ in head[:n]]
+            mosaic = _mosaic(samples)
+            return mosaic, palette_stage(mosaic, n_global - 1 if n_global > 2 else n_global) if n_global - 1 > 1 else \
+                np.rint(np.mean([s.reshape(-1, 3).mean(0) for s in samples], 0)).astype(np.uint8)[None]
+
+        mosaic, global_palette = fit(n_samples)
         if settings["ed_rms"] is not None and palette_rms(mosaic, global_palette) >= settings["ed_rms"]:
             dither_stage, methods = _ErrorDiffusion(settings["ed_map_floor"]), (methods[0], "ed")
             settings = {**settings, "threshold": max(settings["threshold"], settings["ed_floor"])}
+            if settings["ed_samples"] > n_samples and not sample_frames:  # ed's palette from more frames
+                head += itertools.islice(kept, settings["ed_samples"] - len(head))
+                mosaic, global_palette = fit(settings["ed_samples"])
     mode, trial = palette_mode, None
     if mode == "auto":
         mode, trial = _pick_mode(head[:TRIAL_FRAMES], colors, palette_stage, dither_stage, settings, global_palette,

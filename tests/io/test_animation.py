@@ -422,7 +422,7 @@ def test_quality_is_monotonic_at_the_top_with_ed():
     s = {q: animate.quality_settings(q) for q in (50, 84, 85, 90, 95, 96, 100)}
     assert [(s[q]["ed_floor"], s[q]["ed_map_floor"]) for q in (84, 95, 96, 100)] == [(2, 0), (2, 0), (1, 0.5), (1, 0.5)]
     assert s[84]["ed_rms"] is None and s[85]["ed_rms"] == animate.ED_TOP_RMS
-    assert s[50]["samples"] == animate.GLOBAL_SAMPLES < s[85]["samples"] == animate.TOP_SAMPLES
+    assert s[50]["ed_samples"] == animate.GLOBAL_SAMPLES < s[85]["ed_samples"] == animate.TOP_SAMPLES
     frames = gradient_clip(n=5)
     results = [encode(frames, quality=q, colors=16, dither="auto", palette_mode="global") for q in (85, 90, 95, 100)]
     assert {r.methods[1] for r in results} == {"ed"}
@@ -430,3 +430,19 @@ def test_quality_is_monotonic_at_the_top_with_ed():
     assert sizes == sorted(sizes) and sizes[1] < sizes[3], sizes
     # q96-100's stronger dither (ED_TOP_MAP_FLOOR) costs a little PSNR for VMAF (bigbuckbunny: -0.3 dB, +0.4 VMAF)
     assert psnrs[:3] == sorted(psnrs[:3]) and psnrs[3] > psnrs[2] - 0.1, psnrs
+
+
+def test_ed_at_the_top_fits_its_palette_to_more_frames():
+    """From q85 ``ed``'s global palette comes from the first TOP_SAMPLES frames (no dither: GLOBAL_SAMPLES): a colour
+    that first appears in frame 18 is in the q90 ``ed`` palette, not in the q80 one."""
+    frames = gradient_clip(n=20, drift=0)
+    for f in frames[18:]:
+        f[:, 24:] = (255, 0, 255)
+
+    def distance(quality):
+        result = encode(frames, quality=quality, colors=16, dither="ed", palette_mode="global")
+        pal = np.asarray(gif_io.decode_gif(result.gif_bytes)[0].palette, np.int32).reshape(-1, 3)
+        return int(np.abs(pal - (255, 0, 255)).max(1).min())
+
+    assert animate.GLOBAL_SAMPLES < 18 < animate.TOP_SAMPLES
+    assert distance(90) < 40 < distance(80)
