@@ -76,8 +76,8 @@ ORDERED_MAX_QUALITY = 55
 ED_MAX_QUALITY = 84
 #: Above :data:`ED_MAX_QUALITY` ``dither="auto"`` is ``ed`` when the global palette leaves a root-mean-square error of
 #: at least this many 8-bit levels (RGB) on the sampled frames (smooth gradients, many colours: error diffusion pays
-#: there), else no dither. On the first frames of the bench clips: bigbuckbunny 7.9 (``ed`` +5.5 VMAF for +16 %
-#: bytes at q90), pan 5.0, zoom 4.3, carphone 4.2 (+0.3 to +0.6 VMAF for +3 to +13 % bytes), bikes 1.5 (+0.3 for +10
+#: there), else no dither. On the first 16 frames of the bench clips: bigbuckbunny 7.6 (``ed`` +4.7 VMAF for +15 %
+#: bytes at q90), pan 5.1, carphone 4.2, zoom 4.1 (+0.3 to +0.6 VMAF for +3 to +13 % bytes), bikes 1.4 (+0.3 for +10
 #: %, and ``ed`` there takes ~2x gifski's time); docs/experiments/animation.md, 2026-12-06 high end.
 ED_TOP_RMS = 7.0
 #: ``ed``'s threshold floor is :data:`ED_MIN_THRESHOLD` up to this quality, :data:`ED_TOP_THRESHOLD` above it, where
