@@ -48,8 +48,15 @@ TRIAL_FRAMES = 6
 #: dB of PSNR one doubling of the file is worth when ``auto`` compares modes (gifski's q70 -> q90 in the issue:
 #: +2.4 dB for 1.48x the bytes, ~4.2 dB per doubling).
 BITS_DB = 4.0
-#: Frames sampled for the global palette.
+#: Frames sampled for the global palette (the first ones of the clip); with ``ed`` from :data:`KEEP_MIN_QUALITY` up,
+#: :data:`TOP_SAMPLES` (``ed_samples`` of :func:`quality_settings`).
 GLOBAL_SAMPLES = 16
+#: Frames sampled for ``ed``'s global palette from :data:`KEEP_MIN_QUALITY` up: on the first 60 frames of bigbuckbunny
+#: at q90 with ``ed``, 60 sampled frames instead of 16 gave +0.7 VMAF for +0.2 % bytes (95.72 -> 96.43). Not without
+#: dither: there it made ``auto`` pick per-frame palettes on carphone (+10 % bytes, +0.27 VMAF, slower)
+#: (docs/experiments/animation.md, 2026-12-06 high end). Costs holding these frames (a 1080p frame is 6.2 MB) before
+#: the first is written.
+TOP_SAMPLES = 64
 #: Frame rate of plain frames when no ``fps`` is given (gifski's default).
 DEFAULT_FPS = 20.0
 #: ``mixed`` fits a new palette when the changed pixels' mean squared error on the current palette exceeds
@@ -60,12 +67,28 @@ MIXED_MIN_MSE = 4.0
 KEEP_MIN_QUALITY = 85
 KEEP_MARGIN = 1
 #: ``dither="auto"`` is the ordered pattern dither (on half the palette) up to this ``quality``, error diffusion
-#: (``ed``, :mod:`gif_pipeline.quant.error_diffusion`) above it up to :data:`ED_MAX_QUALITY`, no dither (with the keep
-#: margin) above that (:func:`quality_settings`).
+#: (``ed``, :mod:`gif_pipeline.quant.error_diffusion`) above it up to :data:`ED_MAX_QUALITY`, above that no dither (with
+#: the keep margin) or ``ed`` by the palette's error (:data:`ED_TOP_RMS`; :func:`quality_settings`).
 ORDERED_MAX_QUALITY = 55
-#: Above this quality ``dither="auto"`` does not dither: ``ed`` at q90 gained VMAF per byte there but took 2-4x
-#: gifski's time on 4 of the 5 bench clips (docs/experiments/animation.md, 2026-12-06 error diffusion).
+#: Above this quality ``dither="auto"`` is ``ed`` only where the palette leaves a large error (:data:`ED_TOP_RMS`): ``ed``
+#: at q90 gained VMAF per byte there but took 2-4x gifski's time on 4 of the 5 bench clips (docs/experiments/animation.md,
+#: 2026-12-06 error diffusion); 2.5x faster since, it still took ~2x gifski's time on bikes (2026-12-06 high end).
 ED_MAX_QUALITY = 84
+#: Above :data:`ED_MAX_QUALITY` ``dither="auto"`` is ``ed`` when the global palette leaves a root-mean-square error of
+#: at least this many 8-bit levels (RGB) on the sampled frames (smooth gradients, many colours: error diffusion pays
+#: there), else no dither. On the first 16 frames of the bench clips: bigbuckbunny 7.6 (``ed`` +4.7 VMAF for +15 %
+#: bytes at q90), pan 5.1, carphone 4.2, zoom 4.1 (+0.3 to +0.6 VMAF for +3 to +13 % bytes), bikes 1.4 (+0.3 for +10
+#: %, and ``ed`` there takes ~2x gifski's time); docs/experiments/animation.md, 2026-12-06 high end.
+ED_TOP_RMS = 7.0
+#: ``ed``'s threshold floor is :data:`ED_MIN_THRESHOLD` up to this quality, :data:`ED_TOP_THRESHOLD` above it, where
+#: the dither map's floor is :data:`ED_TOP_MAP_FLOOR` (a stronger dither on edges and texture), so that the top
+#: qualities spend more bytes for more VMAF. On the first 60 frames of bigbuckbunny (64 sampled frames, ``ed``): floor 2
+#: 3.69 MB / VMAF 96.43 / flicker 0.240; floor 0 3.98 MB / 96.69 / 0.882; floor 1 with map floor 0.5 3.94 MB / 96.85 /
+#: 0.696 (gifski q90: 4.16 MB / 96.77 / 0.902); floor 0 with map floor 0.25 4.03 MB / 96.85 / 0.953; floor 1 without
+#: the dither map 4.04 MB / 96.93 / 0.803 (docs/experiments/animation.md, 2026-12-06 high end).
+ED_FLOOR_MAX_QUALITY = 95
+ED_TOP_THRESHOLD = 1
+ED_TOP_MAP_FLOOR = 0.5
 #: With ``dither="ed"`` a source pixel must move more than this many levels before it is written again (the floor of
 #: ``threshold``): error diffusion puts a different pattern on a pixel that moved by a level or two, and that crawls.
 #: On the first 60 frames of bigbuckbunny at q90 (threshold 1) a floor of 2 took flicker from 0.629 to 0.247 and the
@@ -100,11 +123,17 @@ def quality_settings(quality: int) -> dict:
       VMAF and more PSNR per byte there, less VMAF per byte at q70: docs/experiments/animation.md);
     * ``dither``: what ``dither="auto"`` is: ``ordered`` (the blue-noise pattern dither, :mod:`gif_pipeline.quant.ordered`)
       up to :data:`ORDERED_MAX_QUALITY`, ``ed`` (exact error diffusion) up to :data:`ED_MAX_QUALITY`, ``none``
-      above; ``dither_colors``: the palette size with ``ordered`` (half of
-      ``colors``, at least 16, up to :data:`ORDERED_MAX_QUALITY`; ``colors`` above). At gifski ``--quality 50``'s file
-      sizes the dithered half palette gave +2 to +4 VMAF over no dither on 4 of the 5 bench clips, at a 2-3.5 dB
-      PSNR cost; at gifski q70's sizes and above it lost VMAF (docs/experiments/animation.md, 2026-12-06 dither),
-      where error diffusion gains it: +4.4 VMAF for +6 % bytes on bigbuckbunny at q70 (2026-12-06 error diffusion).
+      above, where ``ed_rms`` (:data:`ED_TOP_RMS`) turns it into ``ed`` for clips whose global palette leaves a
+      large error; ``ed_floor``, ``ed_map_floor``: the least threshold with ``ed`` and its dither map's floor
+      (:data:`ED_MIN_THRESHOLD` and 0 up to :data:`ED_FLOOR_MAX_QUALITY`, :data:`ED_TOP_THRESHOLD` and
+      :data:`ED_TOP_MAP_FLOOR` above); ``ed_samples``: frames sampled for the global palette with ``ed``
+      (:data:`GLOBAL_SAMPLES`, :data:`TOP_SAMPLES` from :data:`KEEP_MIN_QUALITY`; no dither: :data:`GLOBAL_SAMPLES`);
+      ``dither_colors``: the palette size
+      with ``ordered`` (half of ``colors``, at least 16, up to :data:`ORDERED_MAX_QUALITY`; ``colors`` above). At
+      gifski ``--quality 50``'s file sizes the dithered half palette gave +2 to +4 VMAF over no dither on 4 of the 5
+      bench clips, at a 2-3.5 dB PSNR cost; at gifski q70's sizes and above it lost VMAF (docs/experiments/animation.md,
+      2026-12-06 dither), where error diffusion gains it: +4.4 VMAF for +6 % bytes on bigbuckbunny at q70 (2026-12-06
+      error diffusion).
     """
     if not 1 <= int(quality) <= 100:
         raise GifnetsError(f"--quality must be in 1..100, got {quality}")
@@ -117,6 +146,10 @@ def quality_settings(quality: int) -> dict:
     return {"threshold": threshold, "colors": colors, "bits_db": bits_db, "dither": dither,
             "dither_colors": max(16, colors // 2) if ordered else colors,
             "keep_margin": KEEP_MARGIN if q >= KEEP_MIN_QUALITY else 0, "lossy": 0.0,
+            "ed_rms": ED_TOP_RMS if q > ED_MAX_QUALITY else None,
+            "ed_floor": ED_MIN_THRESHOLD if q <= ED_FLOOR_MAX_QUALITY else ED_TOP_THRESHOLD,
+            "ed_map_floor": 0.0 if q <= ED_FLOOR_MAX_QUALITY else ED_TOP_MAP_FLOOR,
+            "ed_samples": TOP_SAMPLES if q >= KEEP_MIN_QUALITY else GLOBAL_SAMPLES,
             "lossy_lambda": LOSSY_LAMBDA_Q50 * 2.0 ** ((50 - q) / LOSSY_HALVING)}
 
 
@@ -182,6 +215,20 @@ def _timed(frames: Iterable, fps: float | None) -> Iterator[tuple[np.ndarray, fl
             d = max(0.0, float(duration_ms)) / 1000.0
         yield rgb, t, d
         t += d
+
+
+def palette_rms(rgb: np.ndarray, palette: np.ndarray, pixels: int = 40_000) -> float:
+    """Root-mean-square RGB error (8-bit levels) of ``rgb`` on its nearest colours of ``palette``, over a regular grid
+    of about ``pixels`` pixels: how much a remap without dither leaves (:data:`ED_TOP_RMS`)."""
+    from gif_pipeline.quant import dithering
+
+    step = max(1, int(math.sqrt(rgb.shape[0] * rgb.shape[1] / pixels)))
+    px = np.ascontiguousarray(rgb[::step, ::step]).reshape(-1, 3)
+    if len(palette) < 2:
+        d = px.astype(np.float32) - palette[0].astype(np.float32)
+    else:
+        d = px.astype(np.float32) - palette.take(dithering._nearest_rows(px, palette).astype(np.intp), axis=0)
+    return float(np.sqrt(np.einsum("ij,ij->", d, d) / max(1, len(d))))
 
 
 def _mosaic(samples: list[np.ndarray], cell: int = 160) -> np.ndarray:
@@ -285,28 +332,32 @@ class _ErrorDiffusion:
     :class:`_NearestCache` (the same exact indices), and the scan down the columns when the frame is wider than tall:
     ``H + 2 x 34`` wavefront steps instead of ``W + 2 x 34`` (docs/experiments/animation.md, "ed for frames")."""
 
-    def __init__(self):
+    def __init__(self, map_floor: float = 0.0):
+        from gif_pipeline.quant import dithering
+
         self.nearest = _NearestCache()
+        # the still images' settings with the dither map's floor of quality_settings' ed_map_floor (theirs is 0)
+        self.settings = {**dithering.ED_SETTINGS, "map_floor": map_floor}
 
     def __call__(self, rgb: np.ndarray, palette: np.ndarray) -> np.ndarray:
-        from gif_pipeline.quant import dithering, error_diffusion
+        from gif_pipeline.quant import error_diffusion
 
         if len(palette) < 2:
             return np.zeros(rgb.shape[:2], np.uint8)
         h, w = rgb.shape[:2]
         return error_diffusion.error_diffusion(rgb, palette, nearest_indices=self.nearest(rgb, palette), columns=w > h,
-                                               **dithering.ED_SETTINGS)
+                                               **self.settings)
 
     def batch(self, crops: list, palettes: list) -> list:
         """:meth:`__call__` of same-size crops on palettes of one size, in one call (the same indices)."""
-        from gif_pipeline.quant import dithering, error_diffusion
+        from gif_pipeline.quant import error_diffusion
 
         if len(palettes[0]) < 2:
             return [np.zeros(c.shape[:2], np.uint8) for c in crops]
         h, w = crops[0].shape[:2]
         near = np.stack([self.nearest(c, p) for c, p in zip(crops, palettes)])
         return list(error_diffusion.error_diffusion_batch(np.stack(crops), np.stack(palettes), nearest_indices=near,
-                                                          columns=w > h, **dithering.ED_SETTINGS))
+                                                          columns=w > h, **self.settings))
 
 
 def _copy_where(dst: np.ndarray, src: np.ndarray, mask: np.ndarray) -> None:
@@ -604,7 +655,7 @@ class _Encoder:
 
 
 #: Why ``dither="auto"`` is never Pillow's FS or DitherNet in animations (``ordered`` at low quality, the exact error
-#: diffusion ``ed`` with its threshold floor in the middle, none from q85: :func:`quality_settings`), where stills use
+#: diffusion ``ed`` with its threshold floor in the middle, none or ``ed`` from q85: :func:`quality_settings`), where stills use
 #: DitherNet up to 16 colours and ``ed`` above (DitherNet per frame is 4-10x slower than the rest of the encoder, and both crawl):
 #: on the first 60 frames of bigbuckbunny (480x270, q90, global palette; docs/experiments/animation.md) FS gave
 #: 31.83 dB / 3.85 MB / flicker 0.336 / VMAF 94.6 against no dither's 34.66 dB / 3.43 MB / 0.187 / VMAF 92.1; DitherNet
@@ -671,7 +722,8 @@ def encode_frames(
         choose fewer).
       quality: 1..100, :func:`quality_settings`. palette, dither: the stages of :func:`gif_pipeline.encode.encode_image`
         (``dither="auto"``: ``ordered`` up to :data:`ORDERED_MAX_QUALITY`, ``ed`` up to :data:`ED_MAX_QUALITY`, else
-        ``none``; with ``ed`` the threshold is at least :data:`ED_MIN_THRESHOLD`).
+        ``none``, or ``ed`` when the global palette leaves an RMS error of :data:`ED_TOP_RMS` or more; with ``ed`` the
+        threshold is at least :data:`ED_MIN_THRESHOLD` up to :data:`ED_FLOOR_MAX_QUALITY`).
       palette_mode: ``auto``, ``global``, ``frame`` or ``mixed`` (module docstring).
       loop: repeat count (0 = forever; None = played once). sample_frames: frames for the global palette (default:
         the first :data:`GLOBAL_SAMPLES` frames). progress: called with 1 after each frame.
@@ -700,8 +752,12 @@ def encode_frames(
         settings, dither = {**settings, "lossy": lam}, "none"
     if dither == "auto":  # tiered: no dither on the local tables (the ordered dither lost there)
         dither = "none" if palette_mode == "tiered" else settings["dither"]
+    else:  # ed_rms: only auto turns no dither into ed
+        settings = {**settings, "ed_rms": None}
+    if palette_mode in ("tiered", "frame") or dither != "none":
+        settings = {**settings, "ed_rms": None}
     if dither == "ed":
-        settings = {**settings, "threshold": max(settings["threshold"], ED_MIN_THRESHOLD)}
+        settings = {**settings, "threshold": max(settings["threshold"], settings["ed_floor"])}
     if palette_mode == "tiered":  # colors: the local tables' size; the large palette's is big_colors
         settings = {**settings, "big_colors": min(colors, TIER_GLOBAL_COLORS)}
         colors = min(colors, TIER_LOCAL_COLORS or tier_local_colors(quality))
@@ -725,20 +781,34 @@ def _encode_frames(frames, output, fps, colors, settings, palette, dither, palet
 
     start = time.perf_counter()
     palette_stage, dither_stage, methods = _stages(settings.get("big_colors", colors), palette, dither)
+    if isinstance(dither_stage, _ErrorDiffusion):
+        dither_stage = _ErrorDiffusion(settings["ed_map_floor"])
     warm = methods[0] == "net+kmeans" and encode.current_backend() == "litert"
     timed = _timed(frames, fps)
     kept = _drop_close(timed)
     # the first frames: the global palette's sample and auto's trial
-    head = list(itertools.islice(kept, max(TRIAL_FRAMES, GLOBAL_SAMPLES)))
+    n_samples = settings["ed_samples"] if methods[1] == "ed" else GLOBAL_SAMPLES
+    head = list(itertools.islice(kept, max(TRIAL_FRAMES, n_samples)))
     if not head:
         raise GifnetsError("the animation has no frames")
     h, w = head[0][0].shape[:2]
     global_palette = None
     if palette_mode != "frame" or palette_mode == "auto":
-        samples = sample_frames if sample_frames else [f for f, _, _ in head[:GLOBAL_SAMPLES]]
         n_global = settings["big_colors"] if palette_mode == "tiered" else colors
-        global_palette = palette_stage(_mosaic(samples), n_global - 1 if n_global > 2 else n_global) \
-            if n_global - 1 > 1 else np.rint(np.mean([s.reshape(-1, 3).mean(0) for s in samples], 0)).astype(np.uint8)[None]
+
+        def fit(n):
+            samples = sample_frames if sample_frames else [f for f, _, _ in head[:n]]
+            mosaic = _mosaic(samples)
+            return mosaic, palette_stage(mosaic, n_global - 1 if n_global > 2 else n_global) if n_global - 1 > 1 else \
+                np.rint(np.mean([s.reshape(-1, 3).mean(0) for s in samples], 0)).astype(np.uint8)[None]
+
+        mosaic, global_palette = fit(n_samples)
+        if settings["ed_rms"] is not None and palette_rms(mosaic, global_palette) >= settings["ed_rms"]:
+            dither_stage, methods = _ErrorDiffusion(settings["ed_map_floor"]), (methods[0], "ed")
+            settings = {**settings, "threshold": max(settings["threshold"], settings["ed_floor"])}
+            if settings["ed_samples"] > n_samples and not sample_frames:  # ed's palette from more frames
+                head += itertools.islice(kept, settings["ed_samples"] - len(head))
+                mosaic, global_palette = fit(settings["ed_samples"])
     mode, trial = palette_mode, None
     if mode == "auto":
         mode, trial = _pick_mode(head[:TRIAL_FRAMES], colors, palette_stage, dither_stage, settings, global_palette,

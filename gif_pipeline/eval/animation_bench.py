@@ -166,7 +166,8 @@ GIFNETS_NET_QUALITIES = (90,)
 #: then error diffusion), which costs PSNR for VMAF; this curve shows the other side.
 GIFNETS_NODITHER_QUALITIES = (10, 30, 50, 70)
 
-#: gifnets with ``--dither ed`` at these qualities, above ``animate.ED_MAX_QUALITY`` where the default does not dither.
+#: gifnets with ``--dither ed`` at these qualities, above ``animate.ED_MAX_QUALITY`` where the default dithers only clips
+#: whose palette leaves a large error (``animate.ED_TOP_RMS``).
 GIFNETS_ED_QUALITIES = (90, 100)
 
 #: gifnets with ``--lossy`` (the run search of ``gif_pipeline.quant.lossy`` instead of a dither) at these qualities.

@@ -247,7 +247,9 @@ def test_auto_dither_follows_quality():
     frames = moving_clip(n=3)
     low = animate.encode_frames(iter(frames), None, palette="median-cut", fps=10, quality=40)
     mid = animate.encode_frames(iter(frames), None, palette="median-cut", fps=10, quality=70)
-    high = animate.encode_frames(iter(frames), None, palette="median-cut", fps=10, quality=90)
+    # q90: no dither where the 255-colour palette fits the clip (the noisy clip's error is ED_TOP_RMS or more: ed,
+    # test_auto_dither_at_the_top_is_ed_where_the_palette_leaves_a_large_error)
+    high = animate.encode_frames(iter(gradient_clip(levels=8)), None, palette="median-cut", fps=10, quality=90)
     assert (low.methods[1], mid.methods[1], high.methods[1]) == ("ordered", "ed", "none")
     assert animate.quality_settings(40)["dither_colors"] == max(16, animate.quality_settings(40)["colors"] // 2)
     forced = animate.encode_frames(iter(frames), None, palette="median-cut", fps=10, quality=40, dither="none")
@@ -367,3 +369,80 @@ def test_lossy_refuses_what_it_cannot_combine_with():
         encode(frames, lossy=-1.0)
     assert animate.quality_settings(30)["lossy_lambda"] > animate.quality_settings(50)["lossy_lambda"] \
         > animate.quality_settings(90)["lossy_lambda"] > 0
+
+
+def gradient_clip(n: int = 4, h: int = 48, w: int = 64, drift: int = 1, levels: int = 0) -> list[np.ndarray]:
+    """A smooth colour gradient (many colours: a small palette leaves a large error on it) brightening by ``drift``
+    levels a frame, with a square moving over it; ``levels``: posterised to that many levels a channel (few colours)."""
+    y, x = np.mgrid[0:h, 0:w]
+    base = np.stack([x * 255 // (w - 1), y * 255 // (h - 1), 255 - (x + y) * 255 // (w + h - 2)], axis=2).astype(np.int16)
+    frames = []
+    for t in range(n):
+        f = base + drift * t
+        f[8:16, 4 + 6 * t:12 + 6 * t] = (250, 40, 30)
+        f = np.clip(f, 0, 255)
+        if levels:
+            f = (f * (levels - 1) + 127) // 255 * 255 // (levels - 1)
+        frames.append(f.astype(np.uint8))
+    return frames
+
+
+def test_palette_rms_is_the_nearest_colour_error():
+    rng = np.random.default_rng(5)
+    rgb = rng.integers(0, 256, (30, 40, 3)).astype(np.uint8)
+    pal = rng.integers(0, 256, (20, 3)).astype(np.uint8)
+    d = ((rgb[:, :, None].astype(float) - pal[None, None].astype(float)) ** 2).sum(-1).min(-1)
+    assert animate.palette_rms(rgb, pal) == pytest.approx(np.sqrt(d.mean()), rel=1e-5)
+    assert animate.palette_rms(rgb, pal[:1]) == pytest.approx(np.sqrt(((rgb.astype(float) - pal[0]) ** 2).sum(-1).mean()))
+    # a grid of about `pixels` pixels: every 4th row and column of a 120x160 image for 1,200
+    big = np.repeat(np.repeat(rgb, 4, axis=0), 4, axis=1)
+    assert animate.palette_rms(big, pal, pixels=1_200) == pytest.approx(animate.palette_rms(rgb, pal), rel=1e-5)
+
+
+def test_auto_dither_at_the_top_is_ed_where_the_palette_leaves_a_large_error():
+    """Above ED_MAX_QUALITY ``auto`` is ``ed`` when the global palette's RMS error reaches ED_TOP_RMS (a gradient on
+    16 colours), no dither otherwise (the gradient posterised, on 256 colours); never with a dither, ``frame`` or ``tiered``
+    asked for."""
+    frames = gradient_clip()
+    small = encode(frames, quality=90, colors=16, dither="auto", palette_mode="global")
+    assert small.methods[1] == "ed"
+    assert encode(frames, quality=84, colors=16, dither="auto", palette_mode="global").methods[1] == "ed"
+    assert encode(gradient_clip(levels=8), quality=90, colors=256, dither="auto", palette_mode="global").methods[1] \
+        == "none"
+    for kw in ({"dither": "none"}, {"palette_mode": "frame"}, {"palette_mode": "tiered"}):
+        assert encode(frames, quality=90, colors=16, **{"dither": "auto", "palette_mode": "global", **kw}).methods[1] \
+            == "none", kw
+    # ed by auto is ed asked for: the same bytes
+    assert encode(frames, quality=90, colors=16, palette_mode="global", dither="ed").gif_bytes == small.gif_bytes
+
+
+def test_quality_is_monotonic_at_the_top_with_ed():
+    """With ``ed`` (auto's choice here) q85-95 keep the threshold floor (2 levels) and q100 has a floor of 1 level, so
+    it follows the 1-level drift more closely: bytes never fall as quality rises, and q100 spends more than q90."""
+    s = {q: animate.quality_settings(q) for q in (50, 84, 85, 90, 95, 96, 100)}
+    assert [(s[q]["ed_floor"], s[q]["ed_map_floor"]) for q in (84, 95, 96, 100)] == [(2, 0), (2, 0), (1, 0.5), (1, 0.5)]
+    assert s[84]["ed_rms"] is None and s[85]["ed_rms"] == animate.ED_TOP_RMS
+    assert s[50]["ed_samples"] == animate.GLOBAL_SAMPLES < s[85]["ed_samples"] == animate.TOP_SAMPLES
+    frames = gradient_clip(n=5)
+    results = [encode(frames, quality=q, colors=16, dither="auto", palette_mode="global") for q in (85, 90, 95, 100)]
+    assert {r.methods[1] for r in results} == {"ed"}
+    sizes, psnrs = [r.bytes for r in results], [r.psnr for r in results]
+    assert sizes == sorted(sizes) and sizes[1] < sizes[3], sizes
+    # q96-100's stronger dither (ED_TOP_MAP_FLOOR) costs a little PSNR for VMAF (bigbuckbunny: -0.3 dB, +0.4 VMAF)
+    assert psnrs[:3] == sorted(psnrs[:3]) and psnrs[3] > psnrs[2] - 0.1, psnrs
+
+
+def test_ed_at_the_top_fits_its_palette_to_more_frames():
+    """From q85 ``ed``'s global palette comes from the first TOP_SAMPLES frames (no dither: GLOBAL_SAMPLES): a colour
+    that first appears in frame 18 is in the q90 ``ed`` palette, not in the q80 one."""
+    frames = gradient_clip(n=20, drift=0)
+    for f in frames[18:]:
+        f[:, 24:] = (255, 0, 255)
+
+    def distance(quality):
+        result = encode(frames, quality=quality, colors=16, dither="ed", palette_mode="global")
+        pal = np.asarray(gif_io.decode_gif(result.gif_bytes)[0].palette, np.int32).reshape(-1, 3)
+        return int(np.abs(pal - (255, 0, 255)).max(1).min())
+
+    assert animate.GLOBAL_SAMPLES < 18 < animate.TOP_SAMPLES
+    assert distance(90) < 40 < distance(80)
