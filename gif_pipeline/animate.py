@@ -59,10 +59,15 @@ MIXED_MIN_MSE = 4.0
 #: ``keep_margin`` (:func:`quality_settings`) from this quality up (the 256-colour range).
 KEEP_MIN_QUALITY = 85
 KEEP_MARGIN = 1
-#: ``dither="auto"`` is the ordered pattern dither (on half the palette) up to this ``quality``, error diffusion
-#: (``ed``, :mod:`gif_pipeline.quant.error_diffusion`) above it up to :data:`ED_MAX_QUALITY`, no dither (with the keep
-#: margin) above that (:func:`quality_settings`).
+#: ``dither="auto"`` is :data:`LOW_DITHER` on half the palette up to this ``quality``, error diffusion
+#: (``ed``, :mod:`gif_pipeline.quant.error_diffusion`) on the whole palette above it up to :data:`ED_MAX_QUALITY`, no
+#: dither (with the keep margin) above that (:func:`quality_settings`).
 ORDERED_MAX_QUALITY = 55
+#: The dither of ``dither="auto"`` up to :data:`ORDERED_MAX_QUALITY`, on half the palette: ``ed``. At q50 (32 of 64
+#: colours) it gave fewer bytes and more VMAF and PSNR than the ordered pattern dither (``ordered``, the low end's
+#: dither before) on all 5 bench clips; on bigbuckbunny 1,337,551 B / VMAF 83.37 against 1,397,479 / 80.17, where
+#: gifski q50 has 1,424,844 / 83.49 (docs/experiments/animation.md, 2026-12-06 low end).
+LOW_DITHER = "ed"
 #: Above this quality ``dither="auto"`` does not dither: ``ed`` at q90 gained VMAF per byte there but took 2-4x
 #: gifski's time on 4 of the 5 bench clips (docs/experiments/animation.md, 2026-12-06 error diffusion).
 ED_MAX_QUALITY = 84
@@ -98,13 +103,15 @@ def quality_settings(quality: int) -> dict:
       when that is within this many levels (max over R, G, B) as close to its new source as the new colour: noise
       around a palette colour's boundary no longer flips the pixel (flicker roughly halved at q90-100; same or more
       VMAF and more PSNR per byte there, less VMAF per byte at q70: docs/experiments/animation.md);
-    * ``dither``: what ``dither="auto"`` is: ``ordered`` (the blue-noise pattern dither, :mod:`gif_pipeline.quant.ordered`)
-      up to :data:`ORDERED_MAX_QUALITY`, ``ed`` (exact error diffusion) up to :data:`ED_MAX_QUALITY`, ``none``
-      above; ``dither_colors``: the palette size with ``ordered`` (half of
-      ``colors``, at least 16, up to :data:`ORDERED_MAX_QUALITY`; ``colors`` above). At gifski ``--quality 50``'s file
-      sizes the dithered half palette gave +2 to +4 VMAF over no dither on 4 of the 5 bench clips, at a 2-3.5 dB
-      PSNR cost; at gifski q70's sizes and above it lost VMAF (docs/experiments/animation.md, 2026-12-06 dither),
-      where error diffusion gains it: +4.4 VMAF for +6 % bytes on bigbuckbunny at q70 (2026-12-06 error diffusion).
+    * ``dither``: what ``dither="auto"`` is: :data:`LOW_DITHER` (``ed``, exact error diffusion) on half the palette up
+      to :data:`ORDERED_MAX_QUALITY`, ``ed`` on the whole palette up to :data:`ED_MAX_QUALITY`, ``none`` above;
+      ``dither_colors``: the palette size of the low end's dither (and of ``ordered``, the blue-noise pattern dither
+      of :mod:`gif_pipeline.quant.ordered`): half of ``colors``, at least 16, up to :data:`ORDERED_MAX_QUALITY`;
+      ``colors`` above. At gifski ``--quality 50``'s file sizes the dithered half palette gave +2 to +4 VMAF over no
+      dither on 4 of the 5 bench clips (docs/experiments/animation.md, 2026-12-06 dither), ``ed`` on it more than
+      ``ordered`` (2026-12-06 low end); at gifski q70's sizes and above the half palette lost VMAF, where error
+      diffusion on the whole palette gains it: +4.4 VMAF for +6 % bytes on bigbuckbunny at q70 (2026-12-06 error
+      diffusion).
     """
     if not 1 <= int(quality) <= 100:
         raise GifnetsError(f"--quality must be in 1..100, got {quality}")
@@ -113,7 +120,7 @@ def quality_settings(quality: int) -> dict:
     colors = 2 ** int(4 + 4 * min(1.0, (q - 1) / 84.0))
     bits_db = BITS_DB * (1.0 + (90 - q) / 10.0) if q < 90 else BITS_DB * max(0.25, 1.0 - (q - 90) / 13.3)
     ordered = q <= ORDERED_MAX_QUALITY
-    dither = "ordered" if ordered else "ed" if q <= ED_MAX_QUALITY else "none"
+    dither = LOW_DITHER if ordered else "ed" if q <= ED_MAX_QUALITY else "none"
     return {"threshold": threshold, "colors": colors, "bits_db": bits_db, "dither": dither,
             "dither_colors": max(16, colors // 2) if ordered else colors,
             "keep_margin": KEEP_MARGIN if q >= KEEP_MIN_QUALITY else 0, "lossy": 0.0,
@@ -603,9 +610,10 @@ class _Encoder:
         self.sq_error.append(_mse(self.canvas, rgb))
 
 
-#: Why ``dither="auto"`` is never Pillow's FS or DitherNet in animations (``ordered`` at low quality, the exact error
-#: diffusion ``ed`` with its threshold floor in the middle, none from q85: :func:`quality_settings`), where stills use
-#: DitherNet up to 16 colours and ``ed`` above (DitherNet per frame is 4-10x slower than the rest of the encoder, and both crawl):
+#: Why ``dither="auto"`` is never Pillow's FS or DitherNet in animations (the exact error diffusion ``ed`` with its
+#: threshold floor, on half the palette at low quality and on all of it in the middle, none from q85:
+#: :func:`quality_settings`), where stills use DitherNet up to 16 colours and ``ed`` above (DitherNet per frame is
+#: 4-10x slower than the rest of the encoder, and both crawl):
 #: on the first 60 frames of bigbuckbunny (480x270, q90, global palette; docs/experiments/animation.md) FS gave
 #: 31.83 dB / 3.85 MB / flicker 0.336 / VMAF 94.6 against no dither's 34.66 dB / 3.43 MB / 0.187 / VMAF 92.1; DitherNet
 #: (``--dither net``) 34.28 dB / 3.53 MB / 0.203 / VMAF 95.2, ten times slower. ``ed`` (threshold floor 2): 33.94 dB /
@@ -670,8 +678,9 @@ def encode_frames(
       colors: at most this table size, 2..256 (``colors - 1`` colours and the transparent index; ``quality`` may
         choose fewer).
       quality: 1..100, :func:`quality_settings`. palette, dither: the stages of :func:`gif_pipeline.encode.encode_image`
-        (``dither="auto"``: ``ordered`` up to :data:`ORDERED_MAX_QUALITY`, ``ed`` up to :data:`ED_MAX_QUALITY`, else
-        ``none``; with ``ed`` the threshold is at least :data:`ED_MIN_THRESHOLD`).
+        (``dither="auto"``: ``ed`` on half the palette up to :data:`ORDERED_MAX_QUALITY`, ``ed`` up to
+        :data:`ED_MAX_QUALITY`, else ``none``; ``ordered`` always takes half the palette there; with ``ed`` the
+        threshold is at least :data:`ED_MIN_THRESHOLD`).
       palette_mode: ``auto``, ``global``, ``frame`` or ``mixed`` (module docstring).
       loop: repeat count (0 = forever; None = played once). sample_frames: frames for the global palette (default:
         the first :data:`GLOBAL_SAMPLES` frames). progress: called with 1 after each frame.
@@ -698,15 +707,17 @@ def encode_frames(
         if palette_mode == "tiered":
             raise GifnetsError("--lossy does not combine with --palette-mode tiered")
         settings, dither = {**settings, "lossy": lam}, "none"
+    half = dither == "ordered"  # the half palette: ordered, and the low end's auto dither
     if dither == "auto":  # tiered: no dither on the local tables (the ordered dither lost there)
         dither = "none" if palette_mode == "tiered" else settings["dither"]
+        half = dither != "none"
     if dither == "ed":
         settings = {**settings, "threshold": max(settings["threshold"], ED_MIN_THRESHOLD)}
     if palette_mode == "tiered":  # colors: the local tables' size; the large palette's is big_colors
         settings = {**settings, "big_colors": min(colors, TIER_GLOBAL_COLORS)}
         colors = min(colors, TIER_LOCAL_COLORS or tier_local_colors(quality))
     else:
-        colors = min(colors, settings["dither_colors"] if dither == "ordered" else settings["colors"])
+        colors = min(colors, settings["dither_colors"] if half else settings["colors"])
     token = encode._BACKEND.set(encode.resolve_backend(backend))
     try:
         return _encode_frames(frames, output, fps, colors, settings, palette, dither, palette_mode, loop,

@@ -248,12 +248,17 @@ def test_auto_dither_follows_quality():
     low = animate.encode_frames(iter(frames), None, palette="median-cut", fps=10, quality=40)
     mid = animate.encode_frames(iter(frames), None, palette="median-cut", fps=10, quality=70)
     high = animate.encode_frames(iter(frames), None, palette="median-cut", fps=10, quality=90)
-    assert (low.methods[1], mid.methods[1], high.methods[1]) == ("ordered", "ed", "none")
+    assert (low.methods[1], mid.methods[1], high.methods[1]) == ("ed", "ed", "none") and animate.LOW_DITHER == "ed"
     assert animate.quality_settings(40)["dither_colors"] == max(16, animate.quality_settings(40)["colors"] // 2)
     forced = animate.encode_frames(iter(frames), None, palette="median-cut", fps=10, quality=40, dither="none")
     assert forced.methods[1] == "none"
-    # half the palette when dithering: the dithered GIF's table is smaller than the undithered one's
+    # half the palette when auto dithers at the low end: the dithered GIF's table is smaller than the undithered one's
     assert len(gif_io.decode_gif(low.gif_bytes)[0].palette) < len(gif_io.decode_gif(forced.gif_bytes)[0].palette)
+    # an explicit --dither ed keeps the whole palette; an explicit ordered takes half, as auto does
+    ed = animate.encode_frames(iter(frames), None, palette="median-cut", fps=10, quality=40, dither="ed")
+    ordered = animate.encode_frames(iter(frames), None, palette="median-cut", fps=10, quality=40, dither="ordered")
+    size = [len(gif_io.decode_gif(r.gif_bytes)[0].palette) for r in (low, ed, ordered)]
+    assert size[0] == size[2] < size[1], size
 
 
 def test_error_diffusion_threshold_floor_keeps_still_pixels_still():
