@@ -68,7 +68,11 @@ KEEP_MIN_QUALITY = 85
 KEEP_MARGIN = 1
 #: ``dither="auto"`` is the ordered pattern dither (on half the palette) up to this ``quality``, error diffusion
 #: (``ed``, :mod:`gif_pipeline.quant.error_diffusion`) above it up to :data:`ED_MAX_QUALITY`, above that no dither (with
-#: the keep margin) or ``ed`` by the palette's error (:data:`ED_TOP_RMS`; :func:`quality_settings`).
+#: the keep margin); at both ends ``ed`` instead where the palette leaves a large error (:data:`ED_TOP_RMS`,
+#: :data:`ED_RMS_EXPONENT`; :func:`quality_settings`). Up to here ``ed`` takes the same half palette as ``ordered``:
+#: at q50 (32 of 64 colours) it gave fewer bytes and more VMAF and PSNR than ``ordered`` on all 5 bench clips
+#: (bigbuckbunny 1,337,551 B / VMAF 83.37 against 1,397,479 / 80.17; gifski q50: 1,424,844 / 83.49) but took 1.2-2.8x
+#: gifski's time on 3 of them (docs/experiments/animation.md, 2026-12-06 low end).
 ORDERED_MAX_QUALITY = 55
 #: Above this quality ``dither="auto"`` is ``ed`` only where the palette leaves a large error (:data:`ED_TOP_RMS`): ``ed``
 #: at q90 gained VMAF per byte there but took 2-4x gifski's time on 4 of the 5 bench clips (docs/experiments/animation.md,
@@ -80,6 +84,12 @@ ED_MAX_QUALITY = 84
 #: bytes at q90), pan 5.1, carphone 4.2, zoom 4.1 (+0.3 to +0.6 VMAF for +3 to +13 % bytes), bikes 1.4 (+0.3 for +10
 #: %, and ``ed`` there takes ~2x gifski's time); docs/experiments/animation.md, 2026-12-06 high end.
 ED_TOP_RMS = 7.0
+#: A palette of K < 256 colours asks ``ed`` for an RMS error of ``ED_TOP_RMS * (256 / K) ** ED_RMS_EXPONENT`` (a
+#: palette's error falls about as K ** -1/3 in RGB: bigbuckbunny 15.9 / 9.6 / 7.6 at 32 / 128 / 256 colours): 14.0 at
+#: q50's 32-colour half palette, where bigbuckbunny leaves 15.9, pan 12.7, carphone and zoom 10.0, bikes 3.8 (lead,
+#: 2026-12-07; ``ed`` on the half palette gained there on all 5 clips but took 1.2-2.8x gifski's time on 3 of them:
+#: docs/experiments/animation.md, 2026-12-06 low end).
+ED_RMS_EXPONENT = 1.0 / 3.0
 #: ``ed``'s threshold floor is :data:`ED_MIN_THRESHOLD` up to this quality, :data:`ED_TOP_THRESHOLD` above it, where
 #: the dither map's floor is :data:`ED_TOP_MAP_FLOOR` (a stronger dither on edges and texture), so that the top
 #: qualities spend more bytes for more VMAF. On the first 60 frames of bigbuckbunny (64 sampled frames, ``ed``): floor 2
@@ -123,13 +133,16 @@ def quality_settings(quality: int) -> dict:
       VMAF and more PSNR per byte there, less VMAF per byte at q70: docs/experiments/animation.md);
     * ``dither``: what ``dither="auto"`` is: ``ordered`` (the blue-noise pattern dither, :mod:`gif_pipeline.quant.ordered`)
       up to :data:`ORDERED_MAX_QUALITY`, ``ed`` (exact error diffusion) up to :data:`ED_MAX_QUALITY`, ``none``
-      above, where ``ed_rms`` (:data:`ED_TOP_RMS`) turns it into ``ed`` for clips whose global palette leaves a
-      large error; ``ed_floor``, ``ed_map_floor``: the least threshold with ``ed`` and its dither map's floor
+      above, where ``ed_rms`` turns ``ordered`` or ``none`` into ``ed`` for clips whose global palette leaves an RMS
+      error of at least ``ed_rms`` levels (:data:`ED_TOP_RMS` for 256 colours, times ``(256 / colours) **``
+      :data:`ED_RMS_EXPONENT` for a smaller palette; None in the middle); ``ed_floor``, ``ed_map_floor``: the least
+      threshold with ``ed`` and its dither map's floor
       (:data:`ED_MIN_THRESHOLD` and 0 up to :data:`ED_FLOOR_MAX_QUALITY`, :data:`ED_TOP_THRESHOLD` and
       :data:`ED_TOP_MAP_FLOOR` above); ``ed_samples``: frames sampled for the global palette with ``ed``
       (:data:`GLOBAL_SAMPLES`, :data:`TOP_SAMPLES` from :data:`KEEP_MIN_QUALITY`; no dither: :data:`GLOBAL_SAMPLES`);
       ``dither_colors``: the palette size
-      with ``ordered`` (half of ``colors``, at least 16, up to :data:`ORDERED_MAX_QUALITY`; ``colors`` above). At
+      with ``ordered`` (half of ``colors``, at least 16, up to :data:`ORDERED_MAX_QUALITY`; ``colors`` above; ``ed``
+      chosen by ``ed_rms`` there takes the same half). At
       gifski ``--quality 50``'s file sizes the dithered half palette gave +2 to +4 VMAF over no dither on 4 of the 5
       bench clips, at a 2-3.5 dB PSNR cost; at gifski q70's sizes and above it lost VMAF (docs/experiments/animation.md,
       2026-12-06 dither), where error diffusion gains it: +4.4 VMAF for +6 % bytes on bigbuckbunny at q70 (2026-12-06
@@ -146,7 +159,7 @@ def quality_settings(quality: int) -> dict:
     return {"threshold": threshold, "colors": colors, "bits_db": bits_db, "dither": dither,
             "dither_colors": max(16, colors // 2) if ordered else colors,
             "keep_margin": KEEP_MARGIN if q >= KEEP_MIN_QUALITY else 0, "lossy": 0.0,
-            "ed_rms": ED_TOP_RMS if q > ED_MAX_QUALITY else None,
+            "ed_rms": ED_TOP_RMS if q > ED_MAX_QUALITY or ordered else None,
             "ed_floor": ED_MIN_THRESHOLD if q <= ED_FLOOR_MAX_QUALITY else ED_TOP_THRESHOLD,
             "ed_map_floor": 0.0 if q <= ED_FLOOR_MAX_QUALITY else ED_TOP_MAP_FLOOR,
             "ed_samples": TOP_SAMPLES if q >= KEEP_MIN_QUALITY else GLOBAL_SAMPLES,
@@ -229,6 +242,12 @@ def palette_rms(rgb: np.ndarray, palette: np.ndarray, pixels: int = 40_000) -> f
     else:
         d = px.astype(np.float32) - palette.take(dithering._nearest_rows(px, palette).astype(np.intp), axis=0)
     return float(np.sqrt(np.einsum("ij,ij->", d, d) / max(1, len(d))))
+
+
+def ed_rms(base: float, table: int) -> float:
+    """The RMS error (8-bit levels) from which ``dither="auto"`` turns ``ordered`` / no dither into ``ed`` for a colour
+    table of ``table`` entries: ``base`` (:data:`ED_TOP_RMS`) at 256, more for smaller tables (:data:`ED_RMS_EXPONENT`)."""
+    return float(base) * (256.0 / max(2, int(table))) ** ED_RMS_EXPONENT
 
 
 def _mosaic(samples: list[np.ndarray], cell: int = 160) -> np.ndarray:
@@ -655,7 +674,8 @@ class _Encoder:
 
 
 #: Why ``dither="auto"`` is never Pillow's FS or DitherNet in animations (``ordered`` at low quality, the exact error
-#: diffusion ``ed`` with its threshold floor in the middle, none or ``ed`` from q85: :func:`quality_settings`), where stills use
+#: diffusion ``ed`` with its threshold floor in the middle, none from q85, and ``ed`` at both ends where the palette
+#: leaves a large error: :func:`quality_settings`), where stills use
 #: DitherNet up to 16 colours and ``ed`` above (DitherNet per frame is 4-10x slower than the rest of the encoder, and both crawl):
 #: on the first 60 frames of bigbuckbunny (480x270, q90, global palette; docs/experiments/animation.md) FS gave
 #: 31.83 dB / 3.85 MB / flicker 0.336 / VMAF 94.6 against no dither's 34.66 dB / 3.43 MB / 0.187 / VMAF 92.1; DitherNet
@@ -722,8 +742,8 @@ def encode_frames(
         choose fewer).
       quality: 1..100, :func:`quality_settings`. palette, dither: the stages of :func:`gif_pipeline.encode.encode_image`
         (``dither="auto"``: ``ordered`` up to :data:`ORDERED_MAX_QUALITY`, ``ed`` up to :data:`ED_MAX_QUALITY`, else
-        ``none``, or ``ed`` when the global palette leaves an RMS error of :data:`ED_TOP_RMS` or more; with ``ed`` the
-        threshold is at least :data:`ED_MIN_THRESHOLD` up to :data:`ED_FLOOR_MAX_QUALITY`).
+        ``none``; at both ends ``ed`` instead when the global palette leaves a large RMS error, :data:`ED_TOP_RMS`; with
+        ``ed`` the threshold is at least :data:`ED_MIN_THRESHOLD` up to :data:`ED_FLOOR_MAX_QUALITY`).
       palette_mode: ``auto``, ``global``, ``frame`` or ``mixed`` (module docstring).
       loop: repeat count (0 = forever; None = played once). sample_frames: frames for the global palette (default:
         the first :data:`GLOBAL_SAMPLES` frames). progress: called with 1 after each frame.
@@ -752,9 +772,9 @@ def encode_frames(
         settings, dither = {**settings, "lossy": lam}, "none"
     if dither == "auto":  # tiered: no dither on the local tables (the ordered dither lost there)
         dither = "none" if palette_mode == "tiered" else settings["dither"]
-    else:  # ed_rms: only auto turns no dither into ed
+    else:  # ed_rms: only auto turns ordered / no dither into ed
         settings = {**settings, "ed_rms": None}
-    if palette_mode in ("tiered", "frame") or dither != "none":
+    if palette_mode == "tiered" or dither not in ("none", "ordered"):
         settings = {**settings, "ed_rms": None}
     if dither == "ed":
         settings = {**settings, "threshold": max(settings["threshold"], settings["ed_floor"])}
@@ -793,7 +813,8 @@ def _encode_frames(frames, output, fps, colors, settings, palette, dither, palet
         raise GifnetsError("the animation has no frames")
     h, w = head[0][0].shape[:2]
     global_palette = None
-    if palette_mode != "frame" or palette_mode == "auto":
+    # ``frame`` fits the global palette only to decide ``auto``'s dither (ed_rms), as the other modes do
+    if palette_mode != "frame" or settings["ed_rms"] is not None:
         n_global = settings["big_colors"] if palette_mode == "tiered" else colors
 
         def fit(n):
@@ -803,12 +824,14 @@ def _encode_frames(frames, output, fps, colors, settings, palette, dither, palet
                 np.rint(np.mean([s.reshape(-1, 3).mean(0) for s in samples], 0)).astype(np.uint8)[None]
 
         mosaic, global_palette = fit(n_samples)
-        if settings["ed_rms"] is not None and palette_rms(mosaic, global_palette) >= settings["ed_rms"]:
+        if settings["ed_rms"] is not None and palette_rms(mosaic, global_palette) >= ed_rms(settings["ed_rms"], n_global):
             dither_stage, methods = _ErrorDiffusion(settings["ed_map_floor"]), (methods[0], "ed")
             settings = {**settings, "threshold": max(settings["threshold"], settings["ed_floor"])}
-            if settings["ed_samples"] > n_samples and not sample_frames:  # ed's palette from more frames
-                head += itertools.islice(kept, settings["ed_samples"] - len(head))
+            if settings["ed_samples"] > n_samples and not sample_frames and palette_mode != "frame":
+                head += itertools.islice(kept, settings["ed_samples"] - len(head))  # ed's palette from more frames
                 mosaic, global_palette = fit(settings["ed_samples"])
+        if palette_mode == "frame":
+            global_palette = None
     mode, trial = palette_mode, None
     if mode == "auto":
         mode, trial = _pick_mode(head[:TRIAL_FRAMES], colors, palette_stage, dither_stage, settings, global_palette,

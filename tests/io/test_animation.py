@@ -245,7 +245,9 @@ def test_ordered_dither_is_fixed_to_the_canvas_and_decoders_agree():
 
 def test_auto_dither_follows_quality():
     frames = moving_clip(n=3)
-    low = animate.encode_frames(iter(frames), None, palette="median-cut", fps=10, quality=40)
+    # q40: ordered where the half palette fits the clip (the noisy clip's error is large: ed,
+    # test_auto_dither_at_the_low_end_is_ed_on_the_half_palette_where_it_leaves_a_large_error)
+    low = animate.encode_frames(iter(gradient_clip(levels=3)), None, palette="median-cut", fps=10, quality=40)
     mid = animate.encode_frames(iter(frames), None, palette="median-cut", fps=10, quality=70)
     # q90: no dither where the 255-colour palette fits the clip (the noisy clip's error is ED_TOP_RMS or more: ed,
     # test_auto_dither_at_the_top_is_ed_where_the_palette_leaves_a_large_error)
@@ -254,8 +256,13 @@ def test_auto_dither_follows_quality():
     assert animate.quality_settings(40)["dither_colors"] == max(16, animate.quality_settings(40)["colors"] // 2)
     forced = animate.encode_frames(iter(frames), None, palette="median-cut", fps=10, quality=40, dither="none")
     assert forced.methods[1] == "none"
-    # half the palette when dithering: the dithered GIF's table is smaller than the undithered one's
+    # half the palette when auto dithers at the low end: the dithered GIF's table is smaller than the undithered one's
     assert len(gif_io.decode_gif(low.gif_bytes)[0].palette) < len(gif_io.decode_gif(forced.gif_bytes)[0].palette)
+    # an explicit --dither ed keeps the whole palette; an explicit ordered takes half, as auto does
+    ed = animate.encode_frames(iter(frames), None, palette="median-cut", fps=10, quality=40, dither="ed")
+    ordered = animate.encode_frames(iter(frames), None, palette="median-cut", fps=10, quality=40, dither="ordered")
+    size = [len(gif_io.decode_gif(r.gif_bytes)[0].palette) for r in (low, ed, ordered)]
+    assert size[0] == size[2] < size[1], size
 
 
 def test_error_diffusion_threshold_floor_keeps_still_pixels_still():
@@ -401,19 +408,38 @@ def test_palette_rms_is_the_nearest_colour_error():
 
 def test_auto_dither_at_the_top_is_ed_where_the_palette_leaves_a_large_error():
     """Above ED_MAX_QUALITY ``auto`` is ``ed`` when the global palette's RMS error reaches ED_TOP_RMS (a gradient on
-    16 colours), no dither otherwise (the gradient posterised, on 256 colours); never with a dither, ``frame`` or ``tiered``
-    asked for."""
+    16 colours), no dither otherwise (the gradient posterised, on 256 colours); never with a dither or ``tiered`` asked
+    for."""
     frames = gradient_clip()
     small = encode(frames, quality=90, colors=16, dither="auto", palette_mode="global")
     assert small.methods[1] == "ed"
     assert encode(frames, quality=84, colors=16, dither="auto", palette_mode="global").methods[1] == "ed"
     assert encode(gradient_clip(levels=8), quality=90, colors=256, dither="auto", palette_mode="global").methods[1] \
         == "none"
-    for kw in ({"dither": "none"}, {"palette_mode": "frame"}, {"palette_mode": "tiered"}):
+    for kw in ({"dither": "none"}, {"palette_mode": "tiered"}):
         assert encode(frames, quality=90, colors=16, **{"dither": "auto", "palette_mode": "global", **kw}).methods[1] \
             == "none", kw
+    # per-frame palettes decide on the same global fit (auto's trial carries on with the mode it picks)
+    assert encode(frames, quality=90, colors=16, dither="auto", palette_mode="frame").methods[1] == "ed"
     # ed by auto is ed asked for: the same bytes
     assert encode(frames, quality=90, colors=16, palette_mode="global", dither="ed").gif_bytes == small.gif_bytes
+
+
+def test_auto_dither_at_the_low_end_is_ed_on_the_half_palette_where_it_leaves_a_large_error():
+    """Up to ORDERED_MAX_QUALITY ``auto`` is ``ed`` instead of ``ordered`` when the half palette's RMS error reaches
+    ED_TOP_RMS scaled to its size (a smooth gradient on 16 colours), ``ordered`` otherwise (posterised); both on the
+    same half palette, and ``ed`` chosen so writes what ``--dither ed`` on that palette writes."""
+    assert animate.ed_rms(animate.ED_TOP_RMS, 256) == animate.ED_TOP_RMS
+    assert animate.ed_rms(animate.ED_TOP_RMS, 32) == pytest.approx(2 * animate.ED_TOP_RMS)
+    s = animate.quality_settings(40)
+    frames = gradient_clip()
+    low = encode(frames, quality=40, dither="auto", palette_mode="global")
+    posterised = encode(gradient_clip(levels=3), quality=40, dither="auto", palette_mode="global")
+    assert (low.methods[1], posterised.methods[1]) == ("ed", "ordered")
+    shown = np.unique(np.concatenate([f.reshape(-1, 3) for f in pillow_frames(low.gif_bytes)]), axis=0)
+    assert len(shown) <= s["dither_colors"] - 1 < s["colors"] - 1  # the half palette
+    forced = encode(frames, quality=40, dither="ed", palette_mode="global", colors=s["dither_colors"])
+    assert forced.gif_bytes == low.gif_bytes
 
 
 def test_quality_is_monotonic_at_the_top_with_ed():
