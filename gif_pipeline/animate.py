@@ -90,6 +90,11 @@ ED_TOP_RMS = 7.0
 #: 2026-12-07; ``ed`` on the half palette gained there on all 5 clips but took 1.2-2.8x gifski's time on 3 of them:
 #: docs/experiments/animation.md, 2026-12-06 low end).
 ED_RMS_EXPONENT = 1.0 / 3.0
+#: ``ed_rms`` turns a dither into ``ed`` only on frames of at most this many pixels: ``ed`` runs in NumPy at ~0.9 s a
+#: 1080p frame. Within gifski's time on the bench clips (up to 480x270: bigbuckbunny 0.77x at q50, 0.90x at q90), but
+#: on a 1080p testsrc2 second (30 frames) q90 took 23.3 s with ``ed`` against gifski's 6.2 s (4.3 s without it); sizes
+#: between were not measured (lead, 2026-12-07; docs/experiments/animation.md).
+ED_RMS_MAX_PIXELS = 480 * 360
 #: ``ed``'s threshold floor is :data:`ED_MIN_THRESHOLD` up to this quality, :data:`ED_TOP_THRESHOLD` above it, where
 #: the dither map's floor is :data:`ED_TOP_MAP_FLOOR` (a stronger dither on edges and texture), so that the top
 #: qualities spend more bytes for more VMAF. On the first 60 frames of bigbuckbunny (64 sampled frames, ``ed``): floor 2
@@ -814,7 +819,7 @@ def _encode_frames(frames, output, fps, colors, settings, palette, dither, palet
     h, w = head[0][0].shape[:2]
     global_palette = None
     # ``frame`` fits the global palette only to decide ``auto``'s dither (ed_rms), as the other modes do
-    if palette_mode != "frame" or settings["ed_rms"] is not None:
+    if palette_mode != "frame" or (settings["ed_rms"] is not None and h * w <= ED_RMS_MAX_PIXELS):
         n_global = settings["big_colors"] if palette_mode == "tiered" else colors
 
         def fit(n):
@@ -824,7 +829,8 @@ def _encode_frames(frames, output, fps, colors, settings, palette, dither, palet
                 np.rint(np.mean([s.reshape(-1, 3).mean(0) for s in samples], 0)).astype(np.uint8)[None]
 
         mosaic, global_palette = fit(n_samples)
-        if settings["ed_rms"] is not None and palette_rms(mosaic, global_palette) >= ed_rms(settings["ed_rms"], n_global):
+        if settings["ed_rms"] is not None and h * w <= ED_RMS_MAX_PIXELS \
+                and palette_rms(mosaic, global_palette) >= ed_rms(settings["ed_rms"], n_global):
             dither_stage, methods = _ErrorDiffusion(settings["ed_map_floor"]), (methods[0], "ed")
             settings = {**settings, "threshold": max(settings["threshold"], settings["ed_floor"])}
             if settings["ed_samples"] > n_samples and not sample_frames and palette_mode != "frame":
