@@ -689,7 +689,7 @@ class _Encoder:
 ANIMATION_DITHER_NOTE = None
 
 
-def _stages(colors: int, palette: str, dither: str):
+def _stages(colors: int, palette: str, dither: str, ed_map_floor: float = 0.0):
     from gif_pipeline import encode
 
     n = colors - 1 if colors > 2 else colors
@@ -709,7 +709,7 @@ def _stages(colors: int, palette: str, dither: str):
         dither_stage = ordered.PatternDither(ORDERED_CANDIDATES, ORDERED_MULTIPLIER)
         dither_stage.positional = True
     elif dither == "ed":
-        dither_stage = _ErrorDiffusion()
+        dither_stage = _ErrorDiffusion(ed_map_floor)
     else:
         dither_stage = encode.DITHER_STAGES[dither]
     return (lambda rgb, k: stage(rgb, k)), dither_stage, (palette, dither)
@@ -775,11 +775,10 @@ def encode_frames(
         if palette_mode == "tiered":
             raise GifnetsError("--lossy does not combine with --palette-mode tiered")
         settings, dither = {**settings, "lossy": lam}, "none"
-    if dither == "auto":  # tiered: no dither on the local tables (the ordered dither lost there)
+    auto = dither == "auto"
+    if auto:  # tiered: no dither on the local tables (the ordered dither lost there)
         dither = "none" if palette_mode == "tiered" else settings["dither"]
-    else:  # ed_rms: only auto turns ordered / no dither into ed
-        settings = {**settings, "ed_rms": None}
-    if palette_mode == "tiered" or dither not in ("none", "ordered"):
+    if not auto or palette_mode == "tiered" or dither not in ("none", "ordered"):  # only auto's ends turn into ed
         settings = {**settings, "ed_rms": None}
     if dither == "ed":
         settings = {**settings, "threshold": max(settings["threshold"], settings["ed_floor"])}
@@ -805,9 +804,8 @@ def _encode_frames(frames, output, fps, colors, settings, palette, dither, palet
     from gif_pipeline.io import files
 
     start = time.perf_counter()
-    palette_stage, dither_stage, methods = _stages(settings.get("big_colors", colors), palette, dither)
-    if isinstance(dither_stage, _ErrorDiffusion):
-        dither_stage = _ErrorDiffusion(settings["ed_map_floor"])
+    palette_stage, dither_stage, methods = _stages(settings.get("big_colors", colors), palette, dither,
+                                                   settings["ed_map_floor"])
     warm = methods[0] == "net+kmeans" and encode.current_backend() == "litert"
     timed = _timed(frames, fps)
     kept = _drop_close(timed)
@@ -817,9 +815,11 @@ def _encode_frames(frames, output, fps, colors, settings, palette, dither, palet
     if not head:
         raise GifnetsError("the animation has no frames")
     h, w = head[0][0].shape[:2]
+    if h * w > ED_RMS_MAX_PIXELS:
+        settings = {**settings, "ed_rms": None}
     global_palette = None
     # ``frame`` fits the global palette only to decide ``auto``'s dither (ed_rms), as the other modes do
-    if palette_mode != "frame" or (settings["ed_rms"] is not None and h * w <= ED_RMS_MAX_PIXELS):
+    if palette_mode != "frame" or settings["ed_rms"] is not None:
         n_global = settings["big_colors"] if palette_mode == "tiered" else colors
 
         def fit(n):
@@ -829,8 +829,7 @@ def _encode_frames(frames, output, fps, colors, settings, palette, dither, palet
                 np.rint(np.mean([s.reshape(-1, 3).mean(0) for s in samples], 0)).astype(np.uint8)[None]
 
         mosaic, global_palette = fit(n_samples)
-        if settings["ed_rms"] is not None and h * w <= ED_RMS_MAX_PIXELS \
-                and palette_rms(mosaic, global_palette) >= ed_rms(settings["ed_rms"], n_global):
+        if settings["ed_rms"] is not None and palette_rms(mosaic, global_palette) >= ed_rms(settings["ed_rms"], n_global):
             dither_stage, methods = _ErrorDiffusion(settings["ed_map_floor"]), (methods[0], "ed")
             settings = {**settings, "threshold": max(settings["threshold"], settings["ed_floor"])}
             if settings["ed_samples"] > n_samples and not sample_frames and palette_mode != "frame":
