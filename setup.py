@@ -1,5 +1,5 @@
 """gifnets: a differentiable GIF encoder (Yoo et al., CVPR 2020) with classical baselines."""
-from setuptools import find_packages, setup
+from setuptools import Extension, find_packages, setup
 
 _TRAIN = ["tensorflow>=2.21,<2.22", "keras>=3.12", "absl-py>=2.0", "tensorboard>=2.20", "scipy>=1.11",
           "imageio-ffmpeg>=0.5", "tensorflow-datasets", "importlib_resources",
@@ -44,4 +44,8 @@ setup(
         "tfds": ["tensorflow-datasets", "importlib_resources"],
     },
     entry_points={"console_scripts": ["gifnets=gif_pipeline.cli:main"]},
+    # The error diffusion's raster loop in C (loaded with ctypes). Optional: without a C compiler the install goes on
+    # and `ed` runs its NumPy wavefronts (the same dither, slower).
+    ext_modules=[Extension("gif_pipeline.quant._edkernel", ["gif_pipeline/quant/_edkernel.c"],
+                           extra_compile_args=["-O3", "-ffp-contract=off"], optional=True)],
 )

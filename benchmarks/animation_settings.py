@@ -2,7 +2,8 @@
 
 Each setting is a Python dict of ``encode_frames`` keywords; ``threshold=N`` overrides the reuse threshold that
 ``--quality`` would set; ``candidates=`` and ``multiplier=`` set ``dither='ordered'``'s ``animate.ORDERED_CANDIDATES``
-and ``ORDERED_MULTIPLIER``; an upper-case key sets that ``animate`` constant for the row (``TIER_SCENE=0.3``).
+and ``ORDERED_MULTIPLIER``; an upper-case key sets that ``animate`` constant for the row (``TIER_SCENE=0.3``); a key
+``"ed:NAME"`` sets ``NAME`` of ``dithering.ED_SETTINGS`` (``{"quality": 100, "ed:attenuation": 0.5}``).
 Prints bytes, mean PSNR, VMAF (``--vmaf``), flicker and encode seconds; the lab notebook
 (docs/experiments/animation.md) records the runs that chose the defaults.
 
@@ -27,6 +28,7 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     from gif_pipeline import animate
     from gif_pipeline.eval import animation_bench as ab
+    from gif_pipeline.quant import dithering
 
     clips = ab.load_clips(args.clips_dir, args.val, args.frames, args.clips)
     animate.encode_frames(iter(clips[0].frames[:3]), None, fps=clips[0].fps)  # load the networks
@@ -39,6 +41,9 @@ def main(argv=None) -> int:
             threshold = options.pop("threshold", None)
             ordered = {k: options.pop(k) for k in ("candidates", "multiplier") if k in options}
             knobs = {k: options.pop(k) for k in list(options) if k.isupper()}  # animate's module constants
+            ed_knobs = {k[3:]: options.pop(k) for k in list(options) if k.startswith("ed:")}
+            saved_ed = dict(dithering.ED_SETTINGS)
+            dithering.ED_SETTINGS.update(ed_knobs)
             saved_knobs = {k: getattr(animate, k) for k in knobs}
             for k, v in knobs.items():
                 setattr(animate, k, v)
@@ -56,6 +61,8 @@ def main(argv=None) -> int:
                 animate.ORDERED_CANDIDATES, animate.ORDERED_MULTIPLIER = saved
                 for k, v in saved_knobs.items():
                     setattr(animate, k, v)
+                dithering.ED_SETTINGS.clear()
+                dithering.ED_SETTINGS.update(saved_ed)
             m, _ = ab.measure(clip, r.gif_bytes, args.vmaf)
             print(f"| {clip.name} | `{text}` | {r.bytes:,} | {m['psnr']:.2f} | {m['vmaf']:.2f} | {m['flicker']:.3f} | "
                   f"{seconds:.2f} | {r.palette_mode} ({r.palettes}) |", flush=True)

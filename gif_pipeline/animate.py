@@ -66,49 +66,50 @@ MIXED_MIN_MSE = 4.0
 #: ``keep_margin`` (:func:`quality_settings`) from this quality up (the 256-colour range).
 KEEP_MIN_QUALITY = 85
 KEEP_MARGIN = 1
-#: ``dither="auto"`` is the ordered pattern dither (on half the palette) up to this ``quality``, error diffusion
-#: (``ed``, :mod:`gif_pipeline.quant.error_diffusion`) above it up to :data:`ED_MAX_QUALITY`, above that no dither (with
-#: the keep margin); at both ends ``ed`` instead where the palette leaves a large error (:data:`ED_TOP_RMS`,
-#: :data:`ED_RMS_EXPONENT`; :func:`quality_settings`). Up to here ``ed`` takes the same half palette as ``ordered``:
-#: at q50 (32 of 64 colours) it gave fewer bytes and more VMAF and PSNR than ``ordered`` on all 5 bench clips
-#: (bigbuckbunny 1,337,551 B / VMAF 83.37 against 1,397,479 / 80.17; gifski q50: 1,424,844 / 83.49) but took 1.2-2.8x
-#: gifski's time on 3 of them (docs/experiments/animation.md, 2026-12-06 low end).
+#: ``dither="auto"`` is the ordered pattern dither (on half the palette) up to this ``quality`` and error diffusion
+#: (``ed``, :mod:`gif_pipeline.quant.error_diffusion`, over the canvas: :data:`ED_BG_BIAS`) above it, at every quality
+#: up to 100 since the C kernel and the canvas candidate (2026-12-07: at q90 and q100 ``ed`` gave fewer bytes and
+#: more VMAF than no dither on all 5 bench clips, within gifski's time; before, no dither from q85 except where the
+#: palette left a large error: docs/experiments/animation.md); up to here ``ed``
+#: instead where the half palette leaves a large error (:data:`ED_TOP_RMS`, :data:`ED_RMS_EXPONENT`;
+#: :func:`quality_settings`), on the same half palette: at q50 (32 of 64 colours) it gave fewer bytes and more VMAF
+#: and PSNR than ``ordered`` on all 5 bench clips (bigbuckbunny 1,337,551 B / VMAF 83.37 against 1,397,479 / 80.17;
+#: gifski q50: 1,424,844 / 83.49) but took 1.2-2.8x gifski's time on 3 of them in NumPy (docs/experiments/animation.md,
+#: 2026-12-06 low end).
 ORDERED_MAX_QUALITY = 55
-#: Above this quality ``dither="auto"`` is ``ed`` only where the palette leaves a large error (:data:`ED_TOP_RMS`): ``ed``
-#: at q90 gained VMAF per byte there but took 2-4x gifski's time on 4 of the 5 bench clips (docs/experiments/animation.md,
-#: 2026-12-06 error diffusion); 2.5x faster since, it still took ~2x gifski's time on bikes (2026-12-06 high end).
-ED_MAX_QUALITY = 84
-#: Above :data:`ED_MAX_QUALITY` ``dither="auto"`` is ``ed`` when the global palette leaves a root-mean-square error of
-#: at least this many 8-bit levels (RGB) on the sampled frames (smooth gradients, many colours: error diffusion pays
-#: there), else no dither. On the first 16 frames of the bench clips: bigbuckbunny 7.6 (``ed`` +4.7 VMAF for +15 %
-#: bytes at q90), pan 5.1, carphone 4.2, zoom 4.1 (+0.3 to +0.6 VMAF for +3 to +13 % bytes), bikes 1.4 (+0.3 for +10
-#: %, and ``ed`` there takes ~2x gifski's time); docs/experiments/animation.md, 2026-12-06 high end.
+#: Up to :data:`ORDERED_MAX_QUALITY` ``dither="auto"`` is ``ed`` instead of ``ordered`` when the global palette leaves a
+#: root-mean-square error of at least ``ED_TOP_RMS * (256 / K) ** ED_RMS_EXPONENT`` 8-bit levels (RGB) on the sampled
+#: frames, for a palette of K colours (smooth gradients, many colours: error diffusion pays there). A palette's error
+#: falls about as K ** -1/3 in RGB (bigbuckbunny 15.9 / 9.6 / 7.6 at 32 / 128 / 256 colours): 14.0 at q50's 32-colour
+#: half palette, where bigbuckbunny leaves 15.9, pan 12.7, carphone and zoom 10.0, bikes 3.8 (2026-12-07). 7 levels at
+#: 256 colours was the rule at q85+ before ``ed`` became the default there (bigbuckbunny 7.6, pan 5.1, carphone 4.2,
+#: zoom 4.1, bikes 1.4: 2026-12-06 high end).
 ED_TOP_RMS = 7.0
-#: A palette of K < 256 colours asks ``ed`` for an RMS error of ``ED_TOP_RMS * (256 / K) ** ED_RMS_EXPONENT`` (a
-#: palette's error falls about as K ** -1/3 in RGB: bigbuckbunny 15.9 / 9.6 / 7.6 at 32 / 128 / 256 colours): 14.0 at
-#: q50's 32-colour half palette, where bigbuckbunny leaves 15.9, pan 12.7, carphone and zoom 10.0, bikes 3.8 (lead,
-#: 2026-12-07; ``ed`` on the half palette gained there on all 5 clips but took 1.2-2.8x gifski's time on 3 of them:
-#: docs/experiments/animation.md, 2026-12-06 low end).
 ED_RMS_EXPONENT = 1.0 / 3.0
-#: ``ed_rms`` turns a dither into ``ed`` only on frames of at most this many pixels: ``ed`` runs in NumPy at ~0.9 s a
-#: 1080p frame. Within gifski's time on the bench clips (up to 480x270: bigbuckbunny 0.77x at q50, 0.90x at q90), but
-#: on a 1080p testsrc2 second (30 frames) q90 took 23.3 s with ``ed`` against gifski's 6.2 s (4.3 s without it); sizes
-#: between were not measured (lead, 2026-12-07; docs/experiments/animation.md).
+#: ``ed_rms`` turns ``ordered`` into ``ed`` only on frames of at most this many pixels (set when ``ed`` ran in NumPy
+#: at ~0.9 s a 1080p frame; lead, 2026-12-07).
 ED_RMS_MAX_PIXELS = 480 * 360
-#: ``ed``'s threshold floor is :data:`ED_MIN_THRESHOLD` up to this quality, :data:`ED_TOP_THRESHOLD` above it, where
-#: the dither map's floor is :data:`ED_TOP_MAP_FLOOR` (a stronger dither on edges and texture), so that the top
-#: qualities spend more bytes for more VMAF. On the first 60 frames of bigbuckbunny (64 sampled frames, ``ed``): floor 2
-#: 3.69 MB / VMAF 96.43 / flicker 0.240; floor 0 3.98 MB / 96.69 / 0.882; floor 1 with map floor 0.5 3.94 MB / 96.85 /
-#: 0.696 (gifski q90: 4.16 MB / 96.77 / 0.902); floor 0 with map floor 0.25 4.03 MB / 96.85 / 0.953; floor 1 without
-#: the dither map 4.04 MB / 96.93 / 0.803 (docs/experiments/animation.md, 2026-12-06 high end).
+#: ``ed``'s threshold floor is :data:`ED_MIN_THRESHOLD` up to this quality, :data:`ED_TOP_THRESHOLD` above it, so that
+#: the top qualities spend more bytes for more VMAF (2026-12-06 high end).
 ED_FLOOR_MAX_QUALITY = 95
 ED_TOP_THRESHOLD = 1
-ED_TOP_MAP_FLOOR = 0.5
 #: With ``dither="ed"`` a source pixel must move more than this many levels before it is written again (the floor of
 #: ``threshold``): error diffusion puts a different pattern on a pixel that moved by a level or two, and that crawls.
 #: On the first 60 frames of bigbuckbunny at q90 (threshold 1) a floor of 2 took flicker from 0.629 to 0.247 and the
 #: file from 3.86 to 3.69 MB for 0.17 VMAF and 0.04 dB (docs/experiments/animation.md, 2026-12-06 error diffusion).
 ED_MIN_THRESHOLD = 2
+#: ``ed`` over the canvas: each changed pixel has one more candidate, the colour it shows now (written as the
+#: transparent index), taken when its weighted squared distance to the pixel plus its error is at most the best palette
+#: colour's plus this bias (:func:`gif_pipeline.quant.error_diffusion.error_diffusion_batch` ``background``), and the
+#: error it then shows is diffused. The bias is ``ED_BG_BIAS`` up to ``ED_BIAS_KNEE`` and halves every
+#: ``ED_BIAS_HALVING`` quality points above it (q90: 17, q100: 7), so the top qualities rewrite more. None: off (each
+#: changed pixel is dithered alone and written where its colour changes). On the first 60 frames of the 5 bench clips
+#: (2026-12-07): bigbuckbunny q50 VMAF 83.37 -> 86.26 at the same bytes; at q70 +0.2 to +0.8 VMAF with 0-5 % fewer
+#: bytes on all 5; at q80 (bias 30) 3-15 % fewer bytes and +0.05 to +0.17 VMAF. Costs ~30 % of ``ed``'s time (the
+#: frames' scans run one after the other).
+ED_BG_BIAS = 40.0
+ED_BIAS_KNEE = 80
+ED_BIAS_HALVING = 8.0
 #: ``lossy=True`` (:func:`encode_frames`): the run search of :mod:`gif_pipeline.quant.lossy` chooses each frame's
 #: indices, at a price per run break (squared 8-bit levels) of ``LOSSY_LAMBDA_Q50`` at ``quality`` 50, halving every
 #: ``LOSSY_HALVING`` points above it (doubling below): 1000 at q50, ~165 at q70, ~27 at q90. On the first 60 frames of
@@ -137,21 +138,19 @@ def quality_settings(quality: int) -> dict:
       around a palette colour's boundary no longer flips the pixel (flicker roughly halved at q90-100; same or more
       VMAF and more PSNR per byte there, less VMAF per byte at q70: docs/experiments/animation.md);
     * ``dither``: what ``dither="auto"`` is: ``ordered`` (the blue-noise pattern dither, :mod:`gif_pipeline.quant.ordered`)
-      up to :data:`ORDERED_MAX_QUALITY`, ``ed`` (exact error diffusion) up to :data:`ED_MAX_QUALITY`, ``none``
-      above, where ``ed_rms`` turns ``ordered`` or ``none`` into ``ed`` for clips whose global palette leaves an RMS
-      error of at least ``ed_rms`` levels (:data:`ED_TOP_RMS` for 256 colours, times ``(256 / colours) **``
-      :data:`ED_RMS_EXPONENT` for a smaller palette; None in the middle); ``ed_floor``, ``ed_map_floor``: the least
-      threshold with ``ed`` and its dither map's floor
-      (:data:`ED_MIN_THRESHOLD` and 0 up to :data:`ED_FLOOR_MAX_QUALITY`, :data:`ED_TOP_THRESHOLD` and
-      :data:`ED_TOP_MAP_FLOOR` above); ``ed_samples``: frames sampled for the global palette with ``ed``
+      up to :data:`ORDERED_MAX_QUALITY`, ``ed`` (exact error diffusion over the canvas) above; ``ed_rms`` turns
+      ``ordered`` into ``ed`` for clips whose global palette leaves an RMS error of at least ``ed_rms`` levels
+      (:data:`ED_TOP_RMS` for 256 colours, times ``(256 / colours) **`` :data:`ED_RMS_EXPONENT` for a smaller
+      palette; None above :data:`ORDERED_MAX_QUALITY`); ``ed_floor``: the least
+      threshold with ``ed`` (:data:`ED_MIN_THRESHOLD` up to :data:`ED_FLOOR_MAX_QUALITY`, :data:`ED_TOP_THRESHOLD`
+      above); ``ed_bias``: ``ed``'s preference for the colour a pixel shows (:data:`ED_BG_BIAS`, falling above
+      :data:`ED_BIAS_KNEE`); ``ed_samples``: frames sampled for the global palette with ``ed``
       (:data:`GLOBAL_SAMPLES`, :data:`TOP_SAMPLES` from :data:`KEEP_MIN_QUALITY`; no dither: :data:`GLOBAL_SAMPLES`);
-      ``dither_colors``: the palette size
-      with ``ordered`` (half of ``colors``, at least 16, up to :data:`ORDERED_MAX_QUALITY`; ``colors`` above; ``ed``
-      chosen by ``ed_rms`` there takes the same half). At
+      ``dither_colors``: the palette size with ``ordered`` (half of ``colors``, at least 16, up to
+      :data:`ORDERED_MAX_QUALITY`; ``colors`` above; ``ed`` chosen by ``ed_rms`` there takes the same half). At
       gifski ``--quality 50``'s file sizes the dithered half palette gave +2 to +4 VMAF over no dither on 4 of the 5
-      bench clips, at a 2-3.5 dB PSNR cost; at gifski q70's sizes and above it lost VMAF (docs/experiments/animation.md,
-      2026-12-06 dither), where error diffusion gains it: +4.4 VMAF for +6 % bytes on bigbuckbunny at q70 (2026-12-06
-      error diffusion).
+      bench clips, at a 2-3.5 dB PSNR cost (docs/experiments/animation.md, 2026-12-06 dither); error diffusion gains
+      VMAF per byte above it (2026-12-06 error diffusion; 2026-12-07 over the canvas).
     """
     if not 1 <= int(quality) <= 100:
         raise GifnetsError(f"--quality must be in 1..100, got {quality}")
@@ -160,14 +159,14 @@ def quality_settings(quality: int) -> dict:
     colors = 2 ** int(4 + 4 * min(1.0, (q - 1) / 84.0))
     bits_db = BITS_DB * (1.0 + (90 - q) / 10.0) if q < 90 else BITS_DB * max(0.25, 1.0 - (q - 90) / 13.3)
     ordered = q <= ORDERED_MAX_QUALITY
-    dither = "ordered" if ordered else "ed" if q <= ED_MAX_QUALITY else "none"
+    dither = "ordered" if ordered else "ed"
     return {"threshold": threshold, "colors": colors, "bits_db": bits_db, "dither": dither,
             "dither_colors": max(16, colors // 2) if ordered else colors,
             "keep_margin": KEEP_MARGIN if q >= KEEP_MIN_QUALITY else 0, "lossy": 0.0,
-            "ed_rms": ED_TOP_RMS if q > ED_MAX_QUALITY or ordered else None,
+            "ed_rms": ED_TOP_RMS if ordered else None,
             "ed_floor": ED_MIN_THRESHOLD if q <= ED_FLOOR_MAX_QUALITY else ED_TOP_THRESHOLD,
-            "ed_map_floor": 0.0 if q <= ED_FLOOR_MAX_QUALITY else ED_TOP_MAP_FLOOR,
             "ed_samples": TOP_SAMPLES if q >= KEEP_MIN_QUALITY else GLOBAL_SAMPLES,
+            "ed_bias": None if ED_BG_BIAS is None else ED_BG_BIAS * 2.0 ** (-max(0, q - ED_BIAS_KNEE) / ED_BIAS_HALVING),
             "lossy_lambda": LOSSY_LAMBDA_Q50 * 2.0 ** ((50 - q) / LOSSY_HALVING)}
 
 
@@ -356,21 +355,46 @@ class _ErrorDiffusion:
     :class:`_NearestCache` (the same exact indices), and the scan down the columns when the frame is wider than tall:
     ``H + 2 x 34`` wavefront steps instead of ``W + 2 x 34`` (docs/experiments/animation.md, "ed for frames")."""
 
-    def __init__(self, map_floor: float = 0.0):
+    def __init__(self, bg_bias: float | None = None):
         from gif_pipeline.quant import dithering
 
+        self.bg_bias = bg_bias  # not None: the canvas is a candidate of each changed pixel, preferred by this much
         self.nearest = _NearestCache()
-        # the still images' settings with the dither map's floor of quality_settings' ed_map_floor (theirs is 0)
-        self.settings = {**dithering.ED_SETTINGS, "map_floor": map_floor}
+        # the still images' settings without their dither map (less diffusion on edges and texture): on the first 60
+        # frames of the 5 bench clips at q70 (over the canvas) it cost 0.1-0.7 VMAF for 0.5-1.1 dB of PSNR at about
+        # the same bytes, and 15-20 % of the encode time (docs/experiments/animation.md, 2026-12-07)
+        self.settings = {**dithering.ED_SETTINGS, "dither_map": False}
 
-    def __call__(self, rgb: np.ndarray, palette: np.ndarray) -> np.ndarray:
+    def __call__(self, rgb: np.ndarray, palette: np.ndarray, background=None, bg_bias=None, maps=None) -> np.ndarray:
         from gif_pipeline.quant import error_diffusion
 
-        if len(palette) < 2:
+        if len(palette) < 2 and background is None:
             return np.zeros(rgb.shape[:2], np.uint8)
         h, w = rgb.shape[:2]
-        return error_diffusion.error_diffusion(rgb, palette, nearest_indices=self.nearest(rgb, palette), columns=w > h,
+        near = None if maps is not None or not self.settings["dither_map"] else self.nearest(rgb, palette)[None]
+        return error_diffusion.error_diffusion_batch(
+            rgb[None], palette[None], nearest_indices=near, columns=w > h, maps=maps,
+            background=None if background is None else background[None],
+            bg_bias=None if bg_bias is None else bg_bias[None], **self.settings)[0]
+
+    def maps(self, crops: list, palettes: list) -> list:
+        """Each crop's ``[(level, max_error)]`` (:func:`gif_pipeline.quant.error_diffusion.dither_maps`), on the
+        kernel's threads where it is built (the nearest colours first, here: the cache is not shared)."""
+        from gif_pipeline.quant import error_diffusion
+
+        if self.settings["dither_map"]:  # the nearest colours of every pixel; else dither_maps samples a grid
+            near = [self.nearest(c, p) if len(p) >= 2 else np.zeros(c.shape[:2], np.uint8) for c, p in zip(crops, palettes)]
+        else:
+            near = [None] * len(crops)
+
+        def one(i):
+            return error_diffusion.dither_maps(crops[i][None], palettes[i][None],
+                                               nearest_indices=None if near[i] is None else near[i][None],
                                                **self.settings)
+
+        if error_diffusion._kernel() is not None and error_diffusion.KERNEL_THREADS > 1 and len(crops) > 1:
+            return list(error_diffusion._pool().map(one, range(len(crops))))
+        return [one(i) for i in range(len(crops))]
 
     def batch(self, crops: list, palettes: list) -> list:
         """:meth:`__call__` of same-size crops on palettes of one size, in one call (the same indices)."""
@@ -379,7 +403,7 @@ class _ErrorDiffusion:
         if len(palettes[0]) < 2:
             return [np.zeros(c.shape[:2], np.uint8) for c in crops]
         h, w = crops[0].shape[:2]
-        near = np.stack([self.nearest(c, p) for c, p in zip(crops, palettes)])
+        near = np.stack([self.nearest(c, p) for c, p in zip(crops, palettes)]) if self.settings["dither_map"] else None
         return list(error_diffusion.error_diffusion_batch(np.stack(crops), np.stack(palettes), nearest_indices=near,
                                                           columns=w > h, **self.settings))
 
@@ -420,6 +444,18 @@ TIER_LOCAL_COLORS = None
 TIER_CLOSER = True
 
 
+_SCAN = []
+
+
+def _scan_thread():
+    """The thread that runs :meth:`_Encoder.flush`'s scans over the canvas behind :meth:`_Encoder.add`."""
+    if not _SCAN:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _SCAN.append(ThreadPoolExecutor(1, thread_name_prefix="gifnets-scan"))
+    return _SCAN[0]
+
+
 class _Encoder:
     """The per-frame state of one animation (see the module docstring)."""
 
@@ -437,6 +473,7 @@ class _Encoder:
         self.tables = set()
         self.sq_error = []
         self.pending = []  # frames waiting for their dither (add, flush)
+        self.job = None  # the batch of ``ed`` over the canvas on the scan thread (flush)
         # palette_mode="tiered": the local tables' size (colours, without the transparent index), their dither stage,
         # and a nearest-colour cache kept for the large palette
         self.n_local, self.local_dither, self.big_cache = None, None, None
@@ -545,11 +582,25 @@ class _Encoder:
         self.pending.append((rgb, t, (y0, y1, x0, x1), sub_changed, self.palette, first))
         if (not hasattr(self.dither_stage, "batch") or len(self.pending) >= DITHER_BATCH
                 or sum(p[3].size for p in self.pending) >= DITHER_BATCH_PIXELS):
-            self.flush()
+            self.flush(wait=False)
 
-    def flush(self) -> None:
-        """Dither and write the :attr:`pending` frames (runs of the same crop size and palette size in one call)."""
+    def flush(self, wait: bool = True) -> None:
+        """Dither and write the :attr:`pending` frames (runs of the same crop size and palette size in one call).
+
+        ``ed`` over the canvas: the frames' scans run on a background thread (:data:`_SCAN_THREAD`, one batch after the
+        other) while :meth:`add` fits the next frames' palettes; they touch the canvas, the writer and the errors,
+        which :meth:`add` does not read until it waits (``wait``, the default, and a frame with no change)."""
         pending, self.pending = self.pending, []
+        if getattr(self.dither_stage, "bg_bias", None) is not None:
+            if self.job is not None:
+                self.job, job = None, self.job
+                job.result()  # the previous batch first (and its error, if it raised one)
+            if pending:
+                self.job = _scan_thread().submit(self._scan_over_canvas, pending)
+            if wait and self.job is not None:
+                self.job, job = None, self.job
+                job.result()
+            return
         start = 0
         while start < len(pending):
             end = start + 1
@@ -568,6 +619,43 @@ class _Encoder:
             for item, crop, indices in zip(pending[start:end], crops, found):
                 self._finish(*item, crop, indices.astype(np.uint8))
             start = end
+
+    def abandon(self) -> None:
+        """Wait for the scan thread's batch, if one runs, and drop its outcome (the encode failed elsewhere)."""
+        job, self.job, self.pending = self.job, None, []
+        if job is not None:
+            try:
+                job.result()
+            except Exception:  # noqa: BLE001 - the caller's error is the one reported
+                pass
+
+    def _scan_over_canvas(self, pending) -> None:
+        """:meth:`flush`'s batch of ``ed`` over the canvas: the dither maps of all its frames together, then each
+        frame's scan over the canvas the one before left."""
+        crops = [np.ascontiguousarray(rgb[y0:y1, x0:x1]) for rgb, _, (y0, y1, x0, x1), _, _, _ in pending]
+        maps = self.dither_stage.maps(crops, [p[4] for p in pending])
+        for item, crop, m in zip(pending, crops, maps):
+            if item[5]:  # the first frame: no canvas yet
+                self._finish(*item, crop, self.dither_stage(crop, item[4], maps=m).astype(np.uint8))
+            else:
+                self._add_over_canvas(*item[:5], crop, m)
+
+    def _add_over_canvas(self, rgb, t, box, sub_changed, pal, crop, maps) -> None:
+        """``ed`` with the canvas as a candidate (:class:`_ErrorDiffusion` ``bg_bias``), from :meth:`flush`: each
+        changed pixel of the rectangle takes the transparent index where the colour it shows scores within the bias of
+        the best palette colour, and the error it then shows is diffused; still pixels keep theirs (and diffuse it).
+        Reads the canvas the previous frame left: the scans run one frame after the other (their dither maps,
+        ``maps``, were computed together)."""
+        y0, y1, x0, x1 = box
+        old = self.canvas[y0:y1, x0:x1]
+        bias = np.where(sub_changed, np.float32(self.dither_stage.bg_bias), np.float32(np.inf))
+        found = self.dither_stage(crop, pal, np.ascontiguousarray(old), bias, maps=maps)
+        k = len(pal)
+        write = found != k
+        indices = np.where(write, found, np.uint8(0)).astype(np.uint8)
+        shown = np.take(pal, indices, axis=0)
+        write &= ~((shown[..., 0] == old[..., 0]) & (shown[..., 1] == old[..., 1]) & (shown[..., 2] == old[..., 2]))
+        self._finish(rgb, t, box, sub_changed, pal, False, crop, indices, write=write)
 
     def _add_lossy(self, rgb, t, box, sub_changed, first, crop) -> None:
         """``lossy``: the indices of the frame's rectangle, transparent ones included, from the run/error search of
@@ -689,7 +777,7 @@ class _Encoder:
 ANIMATION_DITHER_NOTE = None
 
 
-def _stages(colors: int, palette: str, dither: str, ed_map_floor: float = 0.0):
+def _stages(colors: int, palette: str, dither: str, ed_bias: float | None = None):
     from gif_pipeline import encode
 
     n = colors - 1 if colors > 2 else colors
@@ -709,7 +797,7 @@ def _stages(colors: int, palette: str, dither: str, ed_map_floor: float = 0.0):
         dither_stage = ordered.PatternDither(ORDERED_CANDIDATES, ORDERED_MULTIPLIER)
         dither_stage.positional = True
     elif dither == "ed":
-        dither_stage = _ErrorDiffusion(ed_map_floor)
+        dither_stage = _ErrorDiffusion(ed_bias)
     else:
         dither_stage = encode.DITHER_STAGES[dither]
     return (lambda rgb, k: stage(rgb, k)), dither_stage, (palette, dither)
@@ -746,9 +834,9 @@ def encode_frames(
       colors: at most this table size, 2..256 (``colors - 1`` colours and the transparent index; ``quality`` may
         choose fewer).
       quality: 1..100, :func:`quality_settings`. palette, dither: the stages of :func:`gif_pipeline.encode.encode_image`
-        (``dither="auto"``: ``ordered`` up to :data:`ORDERED_MAX_QUALITY`, ``ed`` up to :data:`ED_MAX_QUALITY`, else
-        ``none``; at both ends ``ed`` instead when the global palette leaves a large RMS error, :data:`ED_TOP_RMS`; with
-        ``ed`` the threshold is at least :data:`ED_MIN_THRESHOLD` up to :data:`ED_FLOOR_MAX_QUALITY`).
+        (``dither="auto"``: ``ordered`` up to :data:`ORDERED_MAX_QUALITY`, ``ed`` over the canvas above, and below too
+        when the global palette leaves a large RMS error, :data:`ED_TOP_RMS`; with ``ed`` the threshold is at least
+        :data:`ED_MIN_THRESHOLD` up to :data:`ED_FLOOR_MAX_QUALITY`).
       palette_mode: ``auto``, ``global``, ``frame`` or ``mixed`` (module docstring).
       loop: repeat count (0 = forever; None = played once). sample_frames: frames for the global palette (default:
         the first :data:`GLOBAL_SAMPLES` frames). progress: called with 1 after each frame.
@@ -805,7 +893,7 @@ def _encode_frames(frames, output, fps, colors, settings, palette, dither, palet
 
     start = time.perf_counter()
     palette_stage, dither_stage, methods = _stages(settings.get("big_colors", colors), palette, dither,
-                                                   settings["ed_map_floor"])
+                                                   settings["ed_bias"])
     warm = methods[0] == "net+kmeans" and encode.current_backend() == "litert"
     timed = _timed(frames, fps)
     kept = _drop_close(timed)
@@ -830,7 +918,7 @@ def _encode_frames(frames, output, fps, colors, settings, palette, dither, palet
 
         mosaic, global_palette = fit(n_samples)
         if settings["ed_rms"] is not None and palette_rms(mosaic, global_palette) >= ed_rms(settings["ed_rms"], n_global):
-            dither_stage, methods = _ErrorDiffusion(settings["ed_map_floor"]), (methods[0], "ed")
+            dither_stage, methods = _ErrorDiffusion(settings["ed_bias"]), (methods[0], "ed")
             settings = {**settings, "threshold": max(settings["threshold"], settings["ed_floor"])}
             if settings["ed_samples"] > n_samples and not sample_frames and palette_mode != "frame":
                 head += itertools.islice(kept, settings["ed_samples"] - len(head))  # ed's palette from more frames
@@ -862,12 +950,16 @@ def _encode_frames(frames, output, fps, colors, settings, palette, dither, palet
         if mode == "tiered":
             enc.n_local, enc.big_cache = max(1, colors - 1), _NearestCache()
             enc.local_dither = dither_stage
-        for rgb, t, d in frames:
-            enc.add(rgb, t)
-            end, count = t + d, count + 1
-            if progress:
-                progress(1)
-        enc.flush()
+        try:
+            for rgb, t, d in frames:
+                enc.add(rgb, t)
+                end, count = t + d, count + 1
+                if progress:
+                    progress(1)
+            enc.flush()
+        except BaseException:
+            enc.abandon()  # no scan may write behind the caller's clean-up (the atomic file's removal)
+            raise
         writer.close(end)
         return writer, enc, end, count
 

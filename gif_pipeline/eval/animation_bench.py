@@ -162,13 +162,13 @@ def ffmpeg_method(kind: str) -> Callable:
 GIFNETS_NET_QUALITIES = (90,)
 
 
-#: gifnets with ``--dither none`` at these qualities: up to ``animate.ED_MAX_QUALITY`` the default dithers (``ordered``,
-#: then error diffusion), which costs PSNR for VMAF; this curve shows the other side.
-GIFNETS_NODITHER_QUALITIES = (10, 30, 50, 70)
+#: gifnets with ``--dither none`` at these qualities: the default dithers (``ordered``, then error diffusion), which
+#: costs PSNR for VMAF; this curve shows the other side.
+GIFNETS_NODITHER_QUALITIES = (10, 30, 50, 70, 90, 100)
 
-#: gifnets with ``--dither ed`` at these qualities, above ``animate.ED_MAX_QUALITY`` where the default dithers only clips
-#: whose palette leaves a large error (``animate.ED_TOP_RMS``).
-GIFNETS_ED_QUALITIES = (90, 100)
+#: gifnets with ``--dither ed`` at these qualities (the default from ``animate.ORDERED_MAX_QUALITY`` up; below it only
+#: where the palette leaves a large error, ``animate.ED_TOP_RMS``).
+GIFNETS_ED_QUALITIES = (30,)
 
 #: gifnets with ``--lossy`` (the run search of ``gif_pipeline.quant.lossy`` instead of a dither) at these qualities.
 GIFNETS_LOSSY_QUALITIES = (30, 50, 70, 80, 90, 100)

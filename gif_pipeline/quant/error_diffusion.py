@@ -33,6 +33,114 @@ from __future__ import annotations
 
 import numpy as np
 
+#: Set to False to run the NumPy wavefronts even where the C kernel is built (tests and benchmarks compare the two).
+USE_KERNEL = True
+_KERNEL = []  # [the ctypes function or None], loaded on first use
+
+
+def _kernel():
+    """``ed_window`` of the C kernel (``_edkernel.c``, built by ``pip install`` where a C compiler is found), or
+    None: then :func:`error_diffusion_batch` runs its NumPy wavefronts (the same dither, up to float rounding)."""
+    if not _KERNEL:
+        fn = None
+        try:
+            import ctypes
+
+            from gif_pipeline.quant import _edkernel
+
+            lib = ctypes.CDLL(_edkernel.__file__)
+            fn = lib.ed_window
+            p, i, f = ctypes.c_void_p, ctypes.c_int, ctypes.c_float
+            fn.argtypes = [p, p, p, p, p, p, i, i, i, i, i, i, i, i, p, p, p, i, f, i]
+            fn.restype = ctypes.c_int
+        except (ImportError, OSError, AttributeError):
+            fn = None
+        _KERNEL.append(fn)
+    return _KERNEL[0] if USE_KERNEL else None
+
+
+def _starts(n: int, size: int, warm: int) -> tuple[list[int], int]:
+    """Window starts along an axis of ``n`` cut into pieces of ``size`` with ``warm`` lead-in (as :func:`_strips`),
+    and the window length."""
+    length = min(n, size + warm)
+    return [max(0, min(b * size - warm, n - length)) for b in range(-(-n // size))], length
+
+
+#: Threads the C kernel's windows (strips, tiles) run on: ctypes releases the GIL, and the windows are independent.
+KERNEL_THREADS = 2
+_POOL = []
+
+
+def _pool():
+    if not _POOL:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _POOL.append(ThreadPoolExecutor(KERNEL_THREADS, thread_name_prefix="gifnets-ed"))
+    return _POOL[0]
+
+
+def _diffuse_kernel(fn, images, levels, pal, weights4, cw, bigs, limit, background, bg_bias, columns, strip_rows,
+                    warm_up, tile_cols, warm_cols):
+    """:func:`error_diffusion_batch`'s scan by the C kernel: each image's strips and tiles, window by window, on
+    :data:`KERNEL_THREADS` threads. ``columns``: the kernel walks the arrays transposed (through their strides)."""
+    num, h, w = images.shape[:3]
+    k = pal.shape[1]
+    out = np.empty((num, h, w), np.uint8)
+    scan_h, scan_w = (w, h) if columns else (h, w)
+    row_starts, hs = _starts(scan_h, strip_rows, warm_up)
+    col_starts, ws = _starts(scan_w, tile_cols, warm_cols)
+    cw = np.ascontiguousarray(cw, np.float32)
+
+    def strides(a, channels=False):  # (row, column) strides in elements, of the scan's rows and columns
+        a = np.asarray(a)
+        sy, sx = (a.strides[0] // a.itemsize, a.strides[1] // a.itemsize)
+        if channels and a.strides[2] != a.itemsize:
+            raise ValueError("the colour channels must be contiguous")
+        return (sx, sy) if columns else (sy, sx)
+
+    calls = []
+    for i in range(num):
+        img = images[i] if images[i].strides[2] == 1 else np.ascontiguousarray(images[i])
+        img = img if img.dtype == np.uint8 else img.astype(np.uint8)
+        lev = np.asarray(levels[i], np.float32)
+        colours = np.ascontiguousarray(pal[i], np.float32)
+        pw = np.ascontiguousarray(weights4[i], np.float32)
+        bg = bias = None
+        st = strides(img, True) + strides(lev) + strides(out[i])
+        if background is not None:
+            bg = background[i] if background[i].strides[2] == 1 else np.ascontiguousarray(background[i])
+            bg = bg if bg.dtype == np.uint8 else bg.astype(np.uint8)
+            bias = np.asarray(bg_bias[i], np.float32)
+            st += strides(bg, True) + strides(bias)
+        else:
+            st += (0, 0, 0, 0)
+        st = np.array(st, np.int64)
+        keep = (img, lev, colours, pw, bg, bias, st)  # alive until the calls are done
+        for b, s in enumerate(row_starts):
+            for c, cs in enumerate(col_starts):
+                calls.append((keep, (img.ctypes.data, lev.ctypes.data, out[i].ctypes.data,
+                                     None if bg is None else bg.ctypes.data, None if bias is None else bias.ctypes.data,
+                                     st.ctypes.data, s, cs, hs, ws, b * strip_rows, min(scan_h, (b + 1) * strip_rows),
+                                     c * tile_cols, min(scan_w, (c + 1) * tile_cols), colours.ctypes.data,
+                                     pw.ctypes.data, cw.ctypes.data, k, float(bigs[i]), int(limit))))
+
+    def run(part):
+        return [fn(*args) for _, args in part]
+
+    if KERNEL_THREADS > 1 and len(calls) > 1:
+        codes = [r for part in _pool().map(run, [calls[j::KERNEL_THREADS] for j in range(KERNEL_THREADS)])
+                 for r in part]
+    else:
+        codes = run(calls)
+    if any(codes):
+        raise MemoryError("error diffusion: out of memory")
+    return out
+
+
+#: Without the dither map, :func:`dither_maps` estimates the error budget (:func:`default_max_error`) from a grid of
+#: about this many pixels instead of all of them.
+MAX_ERROR_SAMPLES = 16384
+
 #: Floyd–Steinberg weights: right, below-left, below, below-right.
 _FS = np.array([7.0, 3.0, 5.0, 1.0], np.float32) / 16.0
 #: The nearest-colour scores of a wavefront step have a multiple of this many columns (padding that never wins): numpy's
@@ -147,6 +255,8 @@ STRIP_ROWS = 32
 #: Rows of the strip above dithered first to start a strip's error state (libimagequant does the same between its
 #: threads' chunks); the seams are measured in the notebook.
 WARM_UP = 2
+#: Columns to the left of a column tile dithered first (``tile_cols`` of :func:`error_diffusion_batch`).
+WARM_COLS = 4
 
 
 def _strips(a: np.ndarray, strip_rows: int, warm_up: int) -> np.ndarray:
@@ -156,6 +266,19 @@ def _strips(a: np.ndarray, strip_rows: int, warm_up: int) -> np.ndarray:
     hs = min(h, strip_rows + warm_up)
     starts = [max(0, min(b * strip_rows - warm_up, h - hs)) for b in range(-(-h // strip_rows))]
     return np.stack([a[s:s + hs] for s in starts]), starts
+
+
+def _tiles(a: np.ndarray, strip_rows: int, warm_up: int, tile_cols: int, warm_cols: int):
+    """:func:`_strips` of ``[H, W, ...]`` ``a``, each strip also cut into tiles of ``tile_cols`` columns that start
+    ``warm_cols`` columns to the left (the first tile has its warm-up columns on the right): ``[R * C, hs, ws, ...]``
+    (strip-major), the strips' row starts and the tiles' column starts."""
+    rows, row_starts = _strips(a, strip_rows, warm_up)  # [R, hs, W, ...]
+    if tile_cols >= a.shape[1]:
+        return rows, row_starts, [0]
+    cols, col_starts = _strips(np.moveaxis(rows, 2, 0), tile_cols, warm_cols)  # [C, ws, R, hs, ...]
+    order = (2, 0, 3, 1) + tuple(range(4, cols.ndim))
+    tiles = np.transpose(cols, order)  # [R, C, hs, ws, ...]
+    return tiles.reshape((-1,) + tiles.shape[2:]), row_starts, col_starts
 
 
 def _skew(a: np.ndarray, fill=0) -> np.ndarray:
@@ -179,7 +302,9 @@ def default_max_error(rgb: np.ndarray, pal: np.ndarray, nearest_indices: np.ndar
     d = rgb.reshape(-1, 3).astype(np.float32) - pal.take(nearest_indices.reshape(-1).astype(np.intp), axis=0)
     spacing = 0.0
     if len(pal) > 1:
-        gaps = np.sum((pal[:, None] - pal[None]) ** 2, axis=2)
+        c = pal.astype(np.float64)
+        sq = np.sum(c * c, axis=1)
+        gaps = sq[:, None] + sq[None] - 2.0 * (c @ c.T)  # squared distances (exact: integer colours in float64)
         np.fill_diagonal(gaps, np.inf)
         gaps = gaps.min(axis=1)
         spacing = 0.5 * float(np.median(gaps[np.isfinite(gaps) & (gaps > 0)])) if np.any(gaps > 0) else 0.0
@@ -209,39 +334,32 @@ def error_diffusion(rgb: np.ndarray, palette: np.ndarray, *, attenuation: float 
                                  strip_rows=strip_rows, warm_up=warm_up, columns=columns)[0]
 
 
-def error_diffusion_batch(images: np.ndarray, palettes: np.ndarray, *, attenuation: float = 15.0 / 16.0,
-                          limit: bool = True, max_error: float | None = None, dither_map: bool = True,
-                          map_floor: float = 0.0, channel_weights=None, nearest_indices: np.ndarray | None = None,
-                          strip_rows: int = STRIP_ROWS, warm_up: int = WARM_UP, columns: bool = False) -> np.ndarray:
-    """:func:`error_diffusion` of same-size images ``[N, H, W, 3]``, each on its own palette (``[N, K, 3]``, one K):
-    uint8 ``[N, H, W]``, each image the same as alone. All images step through their wavefronts together, so
-    numpy's per-call cost is paid once per step for the whole batch.
-
-    ``columns``: scan down the columns instead of along the rows (the raster scan of the transposed image, with the
-    dither map and error limits of the image as it is; strips of ``strip_rows`` columns): ``H + 2 W`` wavefront steps
-    instead of ``W + 2 H`` (with strips: ``H + 2 strip_rows`` instead of ``W + 2 strip_rows``), so fewer for a frame
-    wider than tall. A different, equally valid dither (the animation encoder uses it; still images keep rows).
-"""
-    from gif_pipeline.quant.dithering import _blas_threads, _nearest_rows
+def dither_maps(images: np.ndarray, palettes: np.ndarray, *, attenuation: float = 15.0 / 16.0, limit: bool = True,
+                max_error: float | None = None, dither_map: bool = True, map_floor: float = 0.0,
+                nearest_indices: np.ndarray | None = None, threads: bool = False, **_) -> list:
+    """Each image's ``(level, max_error)`` for :func:`error_diffusion_batch` (its ``maps``): the per-pixel diffusion
+    level (dither map x ``attenuation``, float32 ``[H, W]``) and the error budget. They read the image and its
+    nearest colours only, so an animation computes them ahead of the scans that read the canvas. ``threads``: on the
+    kernel's thread pool (NumPy releases the GIL in its loops). Other keywords (the rest of ``ED_SETTINGS``) are
+    ignored."""
+    from gif_pipeline.quant.dithering import _nearest_rows
 
     num, h, w = images.shape[:3]
-    k = palettes.shape[1]
-    pal = palettes.astype(np.float32)  # [N, K, 3]
-    cw = np.ones(3, np.float32) if channel_weights is None else np.asarray(channel_weights, np.float32)
-    weights = np.concatenate([2.0 * pal * cw, -np.sum(cw * pal * pal, axis=2, keepdims=True)], axis=2)
-    weights = np.ascontiguousarray(weights.transpose(0, 2, 1))  # [N, 4, K]
-    if k % _ALIGN:  # score columns padded to a multiple of _ALIGN that never win: numpy's argmax is faster on them
-        pad = np.zeros((num, 4, _ALIGN - k % _ALIGN), np.float32)
-        pad[:, 3] = -3e38
-        weights = np.concatenate([weights, pad], axis=2)
-    levels, bigs = [], []
-    for i in range(num):
+    pal = palettes.astype(np.float32)
+
+    step = 1 if dither_map else max(1, int(np.ceil(np.sqrt(h * w / MAX_ERROR_SAMPLES))))
+
+    def prepare(i):  # image i's dither map and error budget
         rgb = images[i]
         near = None if nearest_indices is None else nearest_indices[i]
+        # without the dither map the nearest colours only estimate the error budget: on a grid of pixels
+        sub = rgb[::step, ::step]
         if (dither_map or (limit and max_error is None)) and near is None:
-            near = _nearest_rows(rgb.reshape(-1, 3), palettes[i]).reshape(h, w)
-        bigs.append(np.inf if not limit else float(max_error) if max_error is not None
-                    else default_max_error(rgb, pal[i], near))
+            near = _nearest_rows(np.ascontiguousarray(sub).reshape(-1, 3), palettes[i]).reshape(sub.shape[:2])
+        elif near is not None:
+            near = near[::step, ::step]
+        big = (np.inf if not limit else float(max_error) if max_error is not None
+               else default_max_error(sub, pal[i], near))
         if dither_map:
             level = contrast_map(rgb)
             level *= run_flatness(near)
@@ -250,18 +368,97 @@ def error_diffusion_batch(images: np.ndarray, palettes: np.ndarray, *, attenuati
             level *= np.float32(attenuation)  # float32 [H, W], as contrast_map and run_flatness
         else:
             level = np.full((h, w), attenuation, np.float32)
-        levels.append(level)
+        return level, big
+
+    if threads and KERNEL_THREADS > 1 and num > 1:
+        return list(_pool().map(prepare, range(num)))
+    return [prepare(i) for i in range(num)]
+
+
+def error_diffusion_batch(images: np.ndarray, palettes: np.ndarray, *, attenuation: float = 15.0 / 16.0,
+                          limit: bool = True, max_error: float | None = None, dither_map: bool = True,
+                          map_floor: float = 0.0, channel_weights=None, nearest_indices: np.ndarray | None = None,
+                          strip_rows: int = STRIP_ROWS, warm_up: int = WARM_UP, columns: bool = False,
+                          background: np.ndarray | None = None, bg_bias: np.ndarray | None = None,
+                          tile_cols: int | None = None, warm_cols: int = WARM_COLS, maps: list | None = None) -> np.ndarray:
+    """:func:`error_diffusion` of same-size images ``[N, H, W, 3]``, each on its own palette (``[N, K, 3]``, one K):
+    uint8 ``[N, H, W]``, each image the same as alone. All images step through their wavefronts together, so
+    numpy's per-call cost is paid once per step for the whole batch.
+
+    ``columns``: scan down the columns instead of along the rows (the raster scan of the transposed image, with the
+    dither map and error limits of the image as it is; strips of ``strip_rows`` columns): ``H + 2 W`` wavefront steps
+    instead of ``W + 2 H`` (with strips: ``H + 2 strip_rows`` instead of ``W + 2 strip_rows``), so fewer for a frame
+    wider than tall. A different, equally valid dither (the animation encoder uses it; still images keep rows).
+
+    ``tile_cols``: each strip is also cut into tiles of this many columns (along the scan), each dithered after
+    ``warm_cols`` columns to its left whose indices are thrown away, as strips are after ``warm_up`` rows: a wavefront
+    runs ``tile_cols + warm_cols + 2 (strip_rows + warm_up)`` steps instead of ``W + 2 (strip_rows + warm_up)``, each
+    over more pixels (None: no column tiles).
+
+    ``maps``: :func:`dither_maps` of these images with these settings, computed ahead (else here).
+
+    ``background`` (uint8 ``[N, H, W, 3]``, with ``bg_bias`` float ``[N, H, W]``): one more candidate per pixel, the
+    colour the pixel shows now (an animation's canvas), returned as index ``K`` (the transparent index of a table of
+    ``K`` colours). It is taken when its score ``2 x.b - |b|^2`` (the same weighted distance) plus ``bg_bias`` is at
+    least the best palette colour's, and its own error is diffused: ``bias`` 0 is the exact nearest of the ``K + 1``
+    candidates, a positive bias prefers the background (fewer pixels written), ``+inf`` forces it (a still pixel),
+    ``-inf`` rules it out (no background there).
+"""
+    from gif_pipeline.quant.dithering import _blas_threads
+
+    num, h, w = images.shape[:3]
+    k = palettes.shape[1]
+    pal = palettes.astype(np.float32)  # [N, K, 3]
+    cw = np.ones(3, np.float32) if channel_weights is None else np.asarray(channel_weights, np.float32)
+    weights4 = np.concatenate([2.0 * pal * cw, -np.sum(cw * pal * pal, axis=2, keepdims=True)], axis=2)  # [N, K, 4]
+    weights = np.ascontiguousarray(weights4.transpose(0, 2, 1))  # [N, 4, K]
+    if k % _ALIGN:  # score columns padded to a multiple of _ALIGN that never win: numpy's argmax is faster on them
+        pad = np.zeros((num, 4, _ALIGN - k % _ALIGN), np.float32)
+        pad[:, 3] = -3e38
+        weights = np.concatenate([weights, pad], axis=2)
+
+    fn = _kernel()
+    if maps is None:
+        maps = dither_maps(images, palettes, attenuation=attenuation, limit=limit, max_error=max_error,
+                           dither_map=dither_map, map_floor=map_floor, nearest_indices=nearest_indices,
+                           threads=fn is not None)
+    levels, bigs = zip(*maps)
+    if background is not None and k >= 256:
+        raise ValueError("a background candidate needs a palette of at most 255 colours (index K is it)")
+    strip_rows = max(1, int(strip_rows))
+    scan_h, scan_w = (w, h) if columns else (h, w)
+    warm_up = 0 if strip_rows >= scan_h else max(0, int(warm_up))
+    tile_cols = scan_w if tile_cols is None else max(1, int(tile_cols))
+    warm_cols = 0 if tile_cols >= scan_w else max(0, int(warm_cols))
+    if fn is not None:  # the C kernel reads every array through its strides: no copies, no transposes
+        return _diffuse_kernel(fn, images, levels, pal, weights4, cw, bigs, limit, background, bg_bias, columns,
+                               strip_rows, warm_up, tile_cols, warm_cols)
     levels = np.stack(levels)
+    bgw = None
+    if background is not None:
+        bgf = np.asarray(background, np.float32)
+        bgw = np.concatenate([bgf, 2.0 * bgf * cw, (np.asarray(bg_bias, np.float32) - np.sum(cw * bgf * bgf, axis=3))[..., None]],
+                             axis=3)  # [N, H, W, 7]: the colour, then the score's weights on (pixel + error, 1)
+        if columns:
+            bgw = bgw.transpose(0, 2, 1, 3)
     if columns:
         images, levels, h, w = images.transpose(0, 2, 1, 3), levels.transpose(0, 2, 1), w, h
-    strip_rows = max(1, int(strip_rows))
-    warm_up = 0 if strip_rows >= h else max(0, int(warm_up))
-    # _strips cuts along axis 0 (rows); with the images moved behind the rows, every strip holds all the images
-    # cut and skewed as uint8 (a quarter of the bytes to move), made float32 once in the wavefront-major layout
-    img_strips, starts = _strips(np.moveaxis(np.asarray(images), 0, 2), strip_rows, warm_up)  # [S, hs, W, N, 3]
+    full_w = w
+
+    def cut(a):
+        return _tiles(a, strip_rows, warm_up, tile_cols, warm_cols)
+
+    # _tiles cuts along axes 0 and 1 (rows, columns); with the images moved behind them, every tile holds all the
+    # images, cut and skewed as uint8 (a quarter of the bytes to move), made float32 once in the wavefront-major layout
+    img_strips, starts, col_starts = cut(np.moveaxis(np.asarray(images), 0, 2))  # [S, hs, ws, N, 3]
+    w = img_strips.shape[2]  # the tiles' width from here on
     src = _skew(np.moveaxis(img_strips, 3, 0).reshape((-1,) + img_strips.shape[1:3] + (3,)))  # [N*S, T, hs, 3]
-    lev_strips = _strips(np.moveaxis(levels, 0, 2), strip_rows, warm_up)[0]  # [S, hs, W, N]
+    lev_strips = cut(np.moveaxis(levels, 0, 2))[0]  # [S, hs, ws, N]
     lev = _skew(np.moveaxis(lev_strips, 3, 0).reshape((-1,) + lev_strips.shape[1:3]))[..., None]
+    if bgw is not None:
+        bg_strips = cut(np.moveaxis(bgw, 0, 2))[0]  # [S, hs, ws, N, 7]
+        bgw = np.ascontiguousarray(_skew(np.moveaxis(bg_strips, 3, 0).reshape((-1,) + bg_strips.shape[1:3] + (7,)))
+                                   .swapaxes(0, 1))  # [T, N*S, hs, 7]
     nb, t_count, hs = src.shape[:3]
     # wavefront-major: a step's pixels of all strips lie together in memory (strip-major, they were ~100 KB apart)
     src, lev = src.swapaxes(0, 1).astype(np.float32, order="C"), np.ascontiguousarray(lev.swapaxes(0, 1))
@@ -298,9 +495,17 @@ def error_diffusion_batch(images: np.ndarray, palettes: np.ndarray, *, attenuati
                 np.add(src[t, :, lo:hi], e, out=v)
             sc = np.matmul(rows.reshape(num, per * n, 4), weights, out=scores[:, :per * n])
             idx = sc.argmax(axis=2, out=best[:, :per * n])  # [N, S*n]
-            out[t, :, lo:hi] = idx.reshape(nb, n)
             q = qb[:c].reshape(nb, n, 3)
             flat_pal.take(idx if offsets is None else idx + offsets, axis=0, out=q.reshape(num, per * n, 3))
+            if bgw is None:
+                out[t, :, lo:hi] = idx.reshape(nb, n)
+            else:  # the background where it scores at least the best palette colour
+                b = bgw[t, :, lo:hi]
+                s_bg = np.vecdot(rows.reshape(nb, n, 4), b[..., 3:])
+                use = s_bg.reshape(num, per * n) >= np.take_along_axis(sc, idx[..., None], axis=2)[..., 0]
+                out[t, :, lo:hi] = np.where(use, k, idx).reshape(nb, n)
+                use = use.reshape(nb, n)
+                np.copyto(q, b[..., :3], where=use[..., None])
             np.subtract(v, q, out=q)
             if limit:
                 sq = np.vecdot(q, q, out=sqb[:c].reshape(nb, n))
@@ -311,17 +516,22 @@ def error_diffusion_batch(images: np.ndarray, palettes: np.ndarray, *, attenuati
             target += parts[0]
             target = err[t + 1:t + 4, :, lo + 1:hi + 1]
             target += parts[1:]
-    rows = _unskew(out.swapaxes(0, 1), w).reshape(num, per, hs, w)
-    result = np.empty((num, h, w), np.uint8)
+    rows = _unskew(out.swapaxes(0, 1), w).reshape(num, len(starts), len(col_starts), hs, w)
+    result = np.empty((num, h, full_w), np.uint8)
     for b, s in enumerate(starts):
         r0 = b * strip_rows
         r1 = min(h, r0 + strip_rows)
-        result[:, r0:r1] = rows[:, b, r0 - s:r1 - s]
+        for c, cs in enumerate(col_starts):
+            c0 = c * tile_cols
+            c1 = min(full_w, c0 + tile_cols)
+            result[:, r0:r1, c0:c1] = rows[:, b, c, r0 - s:r1 - s, c0 - cs:c1 - cs]
     return np.ascontiguousarray(result.transpose(0, 2, 1)) if columns else result
 
 
-def floyd_steinberg_reference(rgb: np.ndarray, palette: np.ndarray) -> np.ndarray:
-    """Plain raster Floyd–Steinberg with the exact nearest colour, one pixel at a time (slow; for tests)."""
+def floyd_steinberg_reference(rgb: np.ndarray, palette: np.ndarray, background: np.ndarray | None = None,
+                              bg_bias: np.ndarray | None = None) -> np.ndarray:
+    """Plain raster Floyd–Steinberg with the exact nearest colour, one pixel at a time (slow; for tests); with
+    ``background`` and ``bg_bias`` as :func:`error_diffusion_batch` takes them (index ``K`` for the background)."""
     h, w = rgb.shape[:2]
     pal = palette.astype(np.float64)
     work = rgb.astype(np.float64).copy()
@@ -329,9 +539,15 @@ def floyd_steinberg_reference(rgb: np.ndarray, palette: np.ndarray) -> np.ndarra
     for y in range(h):
         for x in range(w):
             v = work[y, x]
-            i = int(np.argmax(2 * pal @ v - np.sum(pal * pal, axis=1)))
+            scores = 2 * pal @ v - np.sum(pal * pal, axis=1)
+            i = int(np.argmax(scores))
+            colour = pal[i]
+            if background is not None:
+                b = background[y, x].astype(np.float64)
+                if 2 * b @ v - b @ b + bg_bias[y, x] >= scores[i]:
+                    i, colour = len(pal), b
             out[y, x] = i
-            q = v - pal[i]
+            q = v - colour
             if x + 1 < w:
                 work[y, x + 1] += q * 7 / 16
             if y + 1 < h:

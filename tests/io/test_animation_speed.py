@@ -116,36 +116,49 @@ def wide_clip(n: int = 12, h: int = 22, w: int = 58) -> list[np.ndarray]:
     return frames
 
 
+@pytest.mark.parametrize("canvas", [False, True])
 @pytest.mark.parametrize("mode", ["global", "frame", "mixed", "auto"])
-def test_ed_frames_dithered_in_batches_give_the_bytes_of_one_at_a_time(mode, monkeypatch):
-    """``ed`` (the default at q56-84) dithers up to DITHER_BATCH frames in one call: the GIF and its error are those
-    of dithering each frame as it comes."""
+def test_ed_frames_dithered_in_batches_give_the_bytes_of_one_at_a_time(mode, canvas, monkeypatch):
+    """``ed`` (the default from q56) handles up to DITHER_BATCH frames at once: without the canvas candidate they are
+    dithered in one call; over the canvas (ED_BG_BIAS, the default) their dither maps are computed together and their
+    scans run one after the other on the scan thread, behind the next frames' palettes. Either way the GIF and its
+    error are those of one frame at a time."""
     assert animate.quality_settings(70)["dither"] == "ed"
+    if not canvas:
+        monkeypatch.setattr(animate, "ED_BG_BIAS", None)
     clip = wide_clip()
     options = dict(fps=10, quality=70, palette="median-cut", palette_mode=mode)
     sizes = []
-    batch = animate._ErrorDiffusion.batch
+    batch, scan = animate._ErrorDiffusion.batch, animate._Encoder._scan_over_canvas
 
     def counted(self, crops, palettes):
         sizes.append(len(crops))
         return batch(self, crops, palettes)
 
+    def counted_scan(self, pending):
+        sizes.append(len(pending))
+        return scan(self, pending)
+
     monkeypatch.setattr(animate._ErrorDiffusion, "batch", counted)
+    monkeypatch.setattr(animate._Encoder, "_scan_over_canvas", counted_scan)
     monkeypatch.setattr(animate, "DITHER_BATCH", 1)
     one = animate.encode_frames(iter(clip), None, **options)
-    assert not sizes
+    assert max(sizes, default=1) == 1
+    sizes.clear()
     monkeypatch.setattr(animate, "DITHER_BATCH", 4)
     batched = animate.encode_frames(iter(clip), None, **options)
-    assert max(sizes) == 4  # frames were dithered together
+    assert max(sizes) == 4  # frames were handled together
     assert batched.gif_bytes == one.gif_bytes and batched.psnr == one.psnr
     assert batched.frames_written == one.frames_written < len(clip)  # the still frame wrote nothing
 
 
 def test_the_animation_ed_stage_is_error_diffusion_by_columns_of_wide_frames():
-    """Its cached nearest colours change nothing; a frame wider than tall is scanned down its columns."""
+    """The still images' error diffusion without the dither map (its cached nearest colours, used for the map, would
+    change nothing); a frame wider than tall is scanned down its columns."""
     from gif_pipeline.quant import error_diffusion
 
     stage = animate._ErrorDiffusion()
+    assert stage.settings == {**dithering.ED_SETTINGS, "dither_map": False}
     clip = wide_clip()
     rng = np.random.default_rng(7)
     pals = [rng.integers(0, 256, (k, 3)).astype(np.uint8) for k in (20, 20, 7)]
@@ -154,7 +167,7 @@ def test_the_animation_ed_stage_is_error_diffusion_by_columns_of_wide_frames():
             pal = pals[min(i // 2, 2)]
             got = stage(rgb, pal)
             wide = rgb.shape[1] > rgb.shape[0]
-            want = error_diffusion.error_diffusion(rgb, pal, columns=wide, **dithering.ED_SETTINGS)
+            want = error_diffusion.error_diffusion(rgb, pal, columns=wide, **stage.settings)
             np.testing.assert_array_equal(got, want)
             if wide:
-                assert not np.array_equal(got, error_diffusion.error_diffusion(rgb, pal, **dithering.ED_SETTINGS))
+                assert not np.array_equal(got, error_diffusion.error_diffusion(rgb, pal, **stage.settings))

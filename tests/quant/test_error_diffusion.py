@@ -13,6 +13,55 @@ from gif_pipeline.quant import error_diffusion as ed
 PLAIN = {"attenuation": 1.0, "limit": False, "dither_map": False}
 
 
+@pytest.fixture(autouse=True, params=["kernel", "numpy"])
+def scan(request, monkeypatch):
+    """Every test runs on both scans: the C kernel (``_edkernel.c``) and the NumPy wavefronts."""
+    monkeypatch.setattr(ed, "USE_KERNEL", request.param == "kernel")
+    return request.param
+
+
+def test_the_kernel_is_built(monkeypatch):
+    """A checkout installed with ``pip install -e .`` (README's test command) builds the C kernel; without it the
+    kernel half of this file would test the NumPy scan twice."""
+    monkeypatch.setattr(ed, "USE_KERNEL", True)
+    assert ed._kernel() is not None, "gif_pipeline/quant/_edkernel.c was not built: run pip install -e . with a C compiler"
+
+
+def test_the_kernels_simd_versions_give_the_same_indices(monkeypatch):
+    """The kernel's nearest-colour search in AVX, SSE and plain C (``GIFNETS_ED_KERNEL``) computes each score with the
+    same float32 operations in the same order: the same indices, at 7 and 255 colours, with a background."""
+    monkeypatch.setattr(ed, "USE_KERNEL", True)
+    rgb = _photo()
+    rng = np.random.default_rng(1)
+    bg = rng.integers(0, 256, rgb.shape, dtype=np.uint8)
+    bias = rng.choice(np.array([-np.inf, 30.0, np.inf], np.float32), size=rgb.shape[:2])
+    for k in (7, 255):
+        pal = rng.integers(0, 256, (k, 3), dtype=np.uint8)
+        got = []
+        for version in ("plain", "sse", ""):
+            monkeypatch.setenv("GIFNETS_ED_KERNEL", version)
+            got.append(ed.error_diffusion_batch(rgb[None], pal[None], **dithering.ED_SETTINGS, background=bg[None],
+                                                bg_bias=bias[None]))
+        np.testing.assert_array_equal(got[0], got[1])
+        np.testing.assert_array_equal(got[0], got[2])
+
+
+def test_kernel_and_numpy_agree_on_a_photo():
+    """The two scans compute in float32 in different orders: on a photo with the shipped settings (dither map, error
+    limits, strips, columns, a background candidate) they pick the same index almost everywhere."""
+    rgb = _photo()
+    pal = palettes.kmeans(rgb, 32, iterations=4).astype(np.uint8)
+    rng = np.random.default_rng(0)
+    bg = np.clip(rgb.astype(np.int16) + rng.integers(-6, 7, rgb.shape), 0, 255).astype(np.uint8)
+    bias = rng.choice(np.array([-np.inf, 20.0, np.inf], np.float32), size=rgb.shape[:2])
+    for extra in ({}, {"columns": True}, {"background": bg[None], "bg_bias": bias[None]}):
+        got = {}
+        for use in (True, False):
+            ed.USE_KERNEL = use
+            got[use] = ed.error_diffusion_batch(rgb[None], pal[None], **dithering.ED_SETTINGS, **extra)[0]
+        assert np.mean(got[True] == got[False]) > 0.995, extra
+
+
 def _photo():
     return np.asarray(Image.open(os.path.join(checks.FIXTURES, "hopper_64.png")).convert("RGB"))
 
@@ -145,3 +194,51 @@ def test_a_batch_gives_each_image_its_own_result():
     assert got.shape == (3, 64, 64) and got.dtype == np.uint8
     for im, pal, indices in zip(images, pals, got):
         np.testing.assert_array_equal(indices, ed.error_diffusion(im, pal, **dithering.ED_SETTINGS))
+
+
+@pytest.mark.parametrize("columns", [False, True])
+def test_background_candidate_equals_the_raster_scan(columns):
+    """The canvas colour as one more candidate per pixel (index K), preferred by a per-pixel bias, forced (+inf) or
+    ruled out (-inf): the wavefront gives the scalar loop's indices, rows or columns."""
+    rng = np.random.default_rng(5)
+    rgb = rng.integers(0, 256, (2, 11, 15, 3), dtype=np.uint8)
+    pals = rng.integers(0, 256, (2, 7, 3), dtype=np.uint8)
+    bg = rng.integers(0, 256, rgb.shape, dtype=np.uint8)
+    bias = rng.choice(np.array([-np.inf, 0.0, 300.0, 2000.0, np.inf], np.float32), size=rgb.shape[:3])
+    got = ed.error_diffusion_batch(rgb, pals, **PLAIN, strip_rows=1000, columns=columns, background=bg, bg_bias=bias)
+    for i in range(2):
+        t = (lambda a: a.swapaxes(0, 1)) if columns else (lambda a: a)
+        want = t(ed.floyd_steinberg_reference(t(rgb[i]), pals[i], t(bg[i]), t(bias[i])))
+        np.testing.assert_array_equal(got[i], want)
+    assert np.all(got[bias == np.inf] == 7)
+    assert 0 < np.mean(got == 7) < 1
+    # ruled out everywhere: the plain dither
+    none = ed.error_diffusion_batch(rgb, pals, **PLAIN, strip_rows=1000, columns=columns, background=bg,
+                                    bg_bias=np.full(rgb.shape[:3], -np.inf, np.float32))
+    np.testing.assert_array_equal(none, ed.error_diffusion_batch(rgb, pals, **PLAIN, strip_rows=1000, columns=columns))
+
+
+@pytest.mark.parametrize("columns", [False, True])
+def test_column_tiles_are_each_dithered_after_their_warm_up(columns):
+    """With ``tile_cols``, each tile of a strip is the plain dither of its window (warm-up rows above, warm-up columns
+    to the left), cut to the tile: the scalar loop on that window gives its indices."""
+    rng = np.random.default_rng(3)
+    rgb = rng.integers(0, 256, (2, 23, 29, 3), dtype=np.uint8)
+    pals = rng.integers(0, 256, (2, 9, 3), dtype=np.uint8)
+    got = ed.error_diffusion_batch(rgb, pals, **PLAIN, strip_rows=8, warm_up=2, tile_cols=7, warm_cols=3,
+                                   columns=columns)
+    full = ed.error_diffusion_batch(rgb, pals, **PLAIN, strip_rows=8, warm_up=2, tile_cols=1000, columns=columns)
+    np.testing.assert_array_equal(full, ed.error_diffusion_batch(rgb, pals, **PLAIN, strip_rows=8, warm_up=2,
+                                                                 columns=columns))
+    assert np.mean(got != full) > 0.05  # the tiles do start from their own warm-up
+    for i in range(2):
+        im = rgb[i].swapaxes(0, 1) if columns else rgb[i]
+        g = got[i].T if columns else got[i]
+        h, w = im.shape[:2]
+        for r0 in range(0, h, 8):
+            s = max(0, min(r0 - 2, h - 10))
+            for c0 in range(0, w, 7):
+                cs = max(0, min(c0 - 3, w - 10))
+                window = ed.floyd_steinberg_reference(im[s:s + 10, cs:cs + 10], pals[i])
+                np.testing.assert_array_equal(g[r0:r0 + 8, c0:c0 + 7],
+                                              window[r0 - s:r0 - s + 8, c0 - cs:c0 - cs + 7][:h - r0, :w - c0])
