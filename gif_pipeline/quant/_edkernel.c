@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <math.h>
 
 /* The palette index of the best score v . (w0, w1, w2) + w3 over KP (a multiple of 16) colours, the first of equal
  * scores; the score in *best_score. The sums run in the same order in every version (no fused multiply-add). */
@@ -176,18 +177,32 @@ int ed_window(const uint8_t *img, const float *level, uint8_t *out, const uint8_
                 v2 = v2 < -25.5f ? -25.5f : v2 > 280.5f ? 280.5f : v2;
             }
             float best_score;
-            int best = nearest(v0, v1, v2, w0, w1, w2, w3, sc, KP, &best_score);
-            const float *c = pal + 3 * best;
-            float c0 = c[0], c1 = c[1], c2 = c[2];
-            if (bg) { /* the score 2 v . cw b - sum cw b^2 + bias, as the NumPy scan computes it */
+            int best;
+            float c0, c1, c2;
+            const float bias_here = bg ? bias[y * st[8] + x * st[9]] : 0.0f;
+            if (bg && bias_here == INFINITY) { /* forced (a still pixel): no search */
                 const uint8_t *bp = bg + y * st[6] + x * st[7];
-                const float b0 = bp[0], b1 = bp[1], b2 = bp[2];
-                const float t = bias[y * st[8] + x * st[9]] - ((cw[0] * b0 * b0 + cw[1] * b1 * b1) + cw[2] * b2 * b2);
-                if (((v0 * (2.0f * b0 * cw[0]) + v1 * (2.0f * b1 * cw[1])) + v2 * (2.0f * b2 * cw[2])) + t >= best_score) {
-                    best = K;
-                    c0 = b0;
-                    c1 = b1;
-                    c2 = b2;
+                best = K;
+                c0 = bp[0];
+                c1 = bp[1];
+                c2 = bp[2];
+            } else {
+                best = nearest(v0, v1, v2, w0, w1, w2, w3, sc, KP, &best_score);
+                const float *c = pal + 3 * best;
+                c0 = c[0];
+                c1 = c[1];
+                c2 = c[2];
+                if (bg) { /* the score 2 v . cw b - sum cw b^2 + bias, as the NumPy scan computes it */
+                    const uint8_t *bp = bg + y * st[6] + x * st[7];
+                    const float b0 = bp[0], b1 = bp[1], b2 = bp[2];
+                    const float t = bias_here - ((cw[0] * b0 * b0 + cw[1] * b1 * b1) + cw[2] * b2 * b2);
+                    if (((v0 * (2.0f * b0 * cw[0]) + v1 * (2.0f * b1 * cw[1])) + v2 * (2.0f * b2 * cw[2])) + t >=
+                        best_score) {
+                        best = K;
+                        c0 = b0;
+                        c1 = b1;
+                        c2 = b2;
+                    }
                 }
             }
             if (keep_row && x >= kx0 && x < kx1)
