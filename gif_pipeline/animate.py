@@ -20,8 +20,9 @@ Per frame:
    and ``frame`` and keeps the best by ``PSNR - BITS_DB * log2(bytes)`` (:data:`BITS_DB` dB per doubling of the
    file: the slope of gifski's curve); it never picks ``tiered``, which won PSNR per byte on one bench clip of five
    and VMAF per byte on none (docs/experiments/animation.md).
-3. **Dither** the changed rectangle (``none``, ``ordered`` - a blue-noise pattern dither whose mask is fixed to the
-   canvas, so an unchanged pixel maps to the same index in every frame - ``fs`` or DitherNet), then mark as
+3. **Dither** the changed rectangle (``ed`` - error diffusion where the colour a pixel shows is one more candidate,
+   the transparent index, :data:`ED_BG_BIAS`; ``none``; ``ordered`` - a blue-noise pattern dither whose mask is fixed
+   to the canvas, so an unchanged pixel maps to the same index in every frame - ``fs`` or DitherNet), then mark as
    transparent every pixel that is not changed, or whose new colour equals the shown one; the frame stores the
    rectangle around what is left. Frames with nothing left are merged into the previous frame's delay.
    ``lossy`` replaces this step: :mod:`gif_pipeline.quant.lossy` chooses every index of the rectangle, the
@@ -66,29 +67,15 @@ MIXED_MIN_MSE = 4.0
 #: ``keep_margin`` (:func:`quality_settings`) from this quality up (the 256-colour range).
 KEEP_MIN_QUALITY = 85
 KEEP_MARGIN = 1
-#: ``dither="auto"`` is the ordered pattern dither (on half the palette) up to this ``quality`` and error diffusion
-#: (``ed``, :mod:`gif_pipeline.quant.error_diffusion`, over the canvas: :data:`ED_BG_BIAS`) above it, at every quality
-#: up to 100 since the C kernel and the canvas candidate (2026-12-07: at q90 and q100 ``ed`` gave fewer bytes and
-#: more VMAF than no dither on all 5 bench clips, within gifski's time; before, no dither from q85 except where the
-#: palette left a large error: docs/experiments/animation.md); up to here ``ed``
-#: instead where the half palette leaves a large error (:data:`ED_TOP_RMS`, :data:`ED_RMS_EXPONENT`;
-#: :func:`quality_settings`), on the same half palette: at q50 (32 of 64 colours) it gave fewer bytes and more VMAF
-#: and PSNR than ``ordered`` on all 5 bench clips (bigbuckbunny 1,337,551 B / VMAF 83.37 against 1,397,479 / 80.17;
-#: gifski q50: 1,424,844 / 83.49) but took 1.2-2.8x gifski's time on 3 of them in NumPy (docs/experiments/animation.md,
-#: 2026-12-06 low end).
-ORDERED_MAX_QUALITY = 55
-#: Up to :data:`ORDERED_MAX_QUALITY` ``dither="auto"`` is ``ed`` instead of ``ordered`` when the global palette leaves a
-#: root-mean-square error of at least ``ED_TOP_RMS * (256 / K) ** ED_RMS_EXPONENT`` 8-bit levels (RGB) on the sampled
-#: frames, for a palette of K colours (smooth gradients, many colours: error diffusion pays there). A palette's error
-#: falls about as K ** -1/3 in RGB (bigbuckbunny 15.9 / 9.6 / 7.6 at 32 / 128 / 256 colours): 14.0 at q50's 32-colour
-#: half palette, where bigbuckbunny leaves 15.9, pan 12.7, carphone and zoom 10.0, bikes 3.8 (2026-12-07). 7 levels at
-#: 256 colours was the rule at q85+ before ``ed`` became the default there (bigbuckbunny 7.6, pan 5.1, carphone 4.2,
-#: zoom 4.1, bikes 1.4: 2026-12-06 high end).
-ED_TOP_RMS = 7.0
-ED_RMS_EXPONENT = 1.0 / 3.0
-#: ``ed_rms`` turns ``ordered`` into ``ed`` only on frames of at most this many pixels (set when ``ed`` ran in NumPy
-#: at ~0.9 s a 1080p frame; lead, 2026-12-07).
-ED_RMS_MAX_PIXELS = 480 * 360
+#: ``dither="auto"`` is the error diffusion ``ed`` over the canvas (:mod:`gif_pipeline.quant.error_diffusion`,
+#: :data:`ED_BG_BIAS`) at every quality, on half the quality's palette up to this ``quality`` (at least 16 colours),
+#: on all of it above. On the first 60 frames of the bench clips (2026-12-07, docs/experiments/animation.md) it gave
+#: the same or fewer bytes and more VMAF than the blue-noise ``ordered`` dither that was the default up to here (q50:
+#: +2.0 to +3.5 VMAF on bikes, carphone, pan and zoom; q30: +0.5 to +5.4) and than no dither, which was the default
+#: from q85 (q90: +0.2 to +0.4 VMAF on bikes and carphone, +0.4 to +0.9 on pan and zoom, with 3-4 % fewer bytes),
+#: within gifski's time. Before the C kernel and the canvas candidate ``ed`` cost 1.2-4x gifski's time and was the
+#: default only from q56 to q84 and, at both ends, where the palette left a large RMS error (bigbuckbunny).
+HALF_PALETTE_MAX_QUALITY = 55
 #: ``ed``'s threshold floor is :data:`ED_MIN_THRESHOLD` up to this quality, :data:`ED_TOP_THRESHOLD` above it, so that
 #: the top qualities spend more bytes for more VMAF (2026-12-06 high end).
 ED_FLOOR_MAX_QUALITY = 95
@@ -137,20 +124,15 @@ def quality_settings(quality: int) -> dict:
       when that is within this many levels (max over R, G, B) as close to its new source as the new colour: noise
       around a palette colour's boundary no longer flips the pixel (flicker roughly halved at q90-100; same or more
       VMAF and more PSNR per byte there, less VMAF per byte at q70: docs/experiments/animation.md);
-    * ``dither``: what ``dither="auto"`` is: ``ordered`` (the blue-noise pattern dither, :mod:`gif_pipeline.quant.ordered`)
-      up to :data:`ORDERED_MAX_QUALITY`, ``ed`` (exact error diffusion over the canvas) above; ``ed_rms`` turns
-      ``ordered`` into ``ed`` for clips whose global palette leaves an RMS error of at least ``ed_rms`` levels
-      (:data:`ED_TOP_RMS` for 256 colours, times ``(256 / colours) **`` :data:`ED_RMS_EXPONENT` for a smaller
-      palette; None above :data:`ORDERED_MAX_QUALITY`); ``ed_floor``: the least
-      threshold with ``ed`` (:data:`ED_MIN_THRESHOLD` up to :data:`ED_FLOOR_MAX_QUALITY`, :data:`ED_TOP_THRESHOLD`
-      above); ``ed_bias``: ``ed``'s preference for the colour a pixel shows (:data:`ED_BG_BIAS`, falling above
-      :data:`ED_BIAS_KNEE`); ``ed_samples``: frames sampled for the global palette with ``ed``
-      (:data:`GLOBAL_SAMPLES`, :data:`TOP_SAMPLES` from :data:`KEEP_MIN_QUALITY`; no dither: :data:`GLOBAL_SAMPLES`);
-      ``dither_colors``: the palette size with ``ordered`` (half of ``colors``, at least 16, up to
-      :data:`ORDERED_MAX_QUALITY`; ``colors`` above; ``ed`` chosen by ``ed_rms`` there takes the same half). At
-      gifski ``--quality 50``'s file sizes the dithered half palette gave +2 to +4 VMAF over no dither on 4 of the 5
-      bench clips, at a 2-3.5 dB PSNR cost (docs/experiments/animation.md, 2026-12-06 dither); error diffusion gains
-      VMAF per byte above it (2026-12-06 error diffusion; 2026-12-07 over the canvas).
+    * ``dither``: what ``dither="auto"`` is: ``ed``, exact error diffusion over the canvas (:data:`HALF_PALETTE_MAX_QUALITY`);
+      ``ed_floor``: the least threshold with ``ed`` (:data:`ED_MIN_THRESHOLD` up to :data:`ED_FLOOR_MAX_QUALITY`,
+      :data:`ED_TOP_THRESHOLD` above); ``ed_bias``: ``ed``'s preference for the colour a pixel shows
+      (:data:`ED_BG_BIAS`, falling above :data:`ED_BIAS_KNEE`); ``ed_samples``: frames sampled for the global palette
+      with ``ed`` (:data:`GLOBAL_SAMPLES`, :data:`TOP_SAMPLES` from :data:`KEEP_MIN_QUALITY`; no dither:
+      :data:`GLOBAL_SAMPLES`); ``dither_colors``: the palette size with ``ed`` or ``ordered`` (half of ``colors``, at
+      least 16, up to :data:`HALF_PALETTE_MAX_QUALITY`; ``colors`` above). At gifski ``--quality 50``'s file sizes a
+      dithered half palette gave +2 to +4 VMAF over no dither on 4 of the 5 bench clips (docs/experiments/animation.md,
+      2026-12-06 dither); error diffusion over the canvas gains VMAF per byte at every quality (2026-12-07).
     """
     if not 1 <= int(quality) <= 100:
         raise GifnetsError(f"--quality must be in 1..100, got {quality}")
@@ -158,12 +140,10 @@ def quality_settings(quality: int) -> dict:
     threshold = int(round(((100 - q) / 99.0) ** 1.2 * 20))
     colors = 2 ** int(4 + 4 * min(1.0, (q - 1) / 84.0))
     bits_db = BITS_DB * (1.0 + (90 - q) / 10.0) if q < 90 else BITS_DB * max(0.25, 1.0 - (q - 90) / 13.3)
-    ordered = q <= ORDERED_MAX_QUALITY
-    dither = "ordered" if ordered else "ed"
-    return {"threshold": threshold, "colors": colors, "bits_db": bits_db, "dither": dither,
-            "dither_colors": max(16, colors // 2) if ordered else colors,
+    half = q <= HALF_PALETTE_MAX_QUALITY
+    return {"threshold": threshold, "colors": colors, "bits_db": bits_db, "dither": "ed",
+            "dither_colors": max(16, colors // 2) if half else colors,
             "keep_margin": KEEP_MARGIN if q >= KEEP_MIN_QUALITY else 0, "lossy": 0.0,
-            "ed_rms": ED_TOP_RMS if ordered else None,
             "ed_floor": ED_MIN_THRESHOLD if q <= ED_FLOOR_MAX_QUALITY else ED_TOP_THRESHOLD,
             "ed_samples": TOP_SAMPLES if q >= KEEP_MIN_QUALITY else GLOBAL_SAMPLES,
             "ed_bias": None if ED_BG_BIAS is None else ED_BG_BIAS * 2.0 ** (-max(0, q - ED_BIAS_KNEE) / ED_BIAS_HALVING),
@@ -232,26 +212,6 @@ def _timed(frames: Iterable, fps: float | None) -> Iterator[tuple[np.ndarray, fl
             d = max(0.0, float(duration_ms)) / 1000.0
         yield rgb, t, d
         t += d
-
-
-def palette_rms(rgb: np.ndarray, palette: np.ndarray, pixels: int = 40_000) -> float:
-    """Root-mean-square RGB error (8-bit levels) of ``rgb`` on its nearest colours of ``palette``, over a regular grid
-    of about ``pixels`` pixels: how much a remap without dither leaves (:data:`ED_TOP_RMS`)."""
-    from gif_pipeline.quant import dithering
-
-    step = max(1, int(math.sqrt(rgb.shape[0] * rgb.shape[1] / pixels)))
-    px = np.ascontiguousarray(rgb[::step, ::step]).reshape(-1, 3)
-    if len(palette) < 2:
-        d = px.astype(np.float32) - palette[0].astype(np.float32)
-    else:
-        d = px.astype(np.float32) - palette.take(dithering._nearest_rows(px, palette).astype(np.intp), axis=0)
-    return float(np.sqrt(np.einsum("ij,ij->", d, d) / max(1, len(d))))
-
-
-def ed_rms(base: float, table: int) -> float:
-    """The RMS error (8-bit levels) from which ``dither="auto"`` turns ``ordered`` / no dither into ``ed`` for a colour
-    table of ``table`` entries: ``base`` (:data:`ED_TOP_RMS`) at 256, more for smaller tables (:data:`ED_RMS_EXPONENT`)."""
-    return float(base) * (256.0 / max(2, int(table))) ** ED_RMS_EXPONENT
 
 
 def _mosaic(samples: list[np.ndarray], cell: int = 160) -> np.ndarray:
@@ -766,9 +726,8 @@ class _Encoder:
         self.sq_error.append(_mse(self.canvas, rgb))
 
 
-#: Why ``dither="auto"`` is never Pillow's FS or DitherNet in animations (``ordered`` at low quality, the exact error
-#: diffusion ``ed`` with its threshold floor in the middle, none from q85, and ``ed`` at both ends where the palette
-#: leaves a large error: :func:`quality_settings`), where stills use
+#: Why ``dither="auto"`` is never Pillow's FS or DitherNet in animations (it is the exact error diffusion ``ed`` over
+#: the canvas, with its threshold floor: :func:`quality_settings`), where stills use
 #: DitherNet up to 16 colours and ``ed`` above (DitherNet per frame is 4-10x slower than the rest of the encoder, and both crawl):
 #: on the first 60 frames of bigbuckbunny (480x270, q90, global palette; docs/experiments/animation.md) FS gave
 #: 31.83 dB / 3.85 MB / flicker 0.336 / VMAF 94.6 against no dither's 34.66 dB / 3.43 MB / 0.187 / VMAF 92.1; DitherNet
@@ -834,9 +793,8 @@ def encode_frames(
       colors: at most this table size, 2..256 (``colors - 1`` colours and the transparent index; ``quality`` may
         choose fewer).
       quality: 1..100, :func:`quality_settings`. palette, dither: the stages of :func:`gif_pipeline.encode.encode_image`
-        (``dither="auto"``: ``ordered`` up to :data:`ORDERED_MAX_QUALITY`, ``ed`` over the canvas above, and below too
-        when the global palette leaves a large RMS error, :data:`ED_TOP_RMS`; with ``ed`` the threshold is at least
-        :data:`ED_MIN_THRESHOLD` up to :data:`ED_FLOOR_MAX_QUALITY`).
+        (``dither="auto"``: ``ed`` over the canvas, on half the palette up to :data:`HALF_PALETTE_MAX_QUALITY`; with
+        ``ed`` the threshold is at least :data:`ED_MIN_THRESHOLD` up to :data:`ED_FLOOR_MAX_QUALITY`).
       palette_mode: ``auto``, ``global``, ``frame`` or ``mixed`` (module docstring).
       loop: repeat count (0 = forever; None = played once). sample_frames: frames for the global palette (default:
         the first :data:`GLOBAL_SAMPLES` frames). progress: called with 1 after each frame.
@@ -866,15 +824,13 @@ def encode_frames(
     auto = dither == "auto"
     if auto:  # tiered: no dither on the local tables (the ordered dither lost there)
         dither = "none" if palette_mode == "tiered" else settings["dither"]
-    if not auto or palette_mode == "tiered" or dither not in ("none", "ordered"):  # only auto's ends turn into ed
-        settings = {**settings, "ed_rms": None}
     if dither == "ed":
         settings = {**settings, "threshold": max(settings["threshold"], settings["ed_floor"])}
     if palette_mode == "tiered":  # colors: the local tables' size; the large palette's is big_colors
         settings = {**settings, "big_colors": min(colors, TIER_GLOBAL_COLORS)}
         colors = min(colors, TIER_LOCAL_COLORS or tier_local_colors(quality))
     else:
-        colors = min(colors, settings["dither_colors"] if dither == "ordered" else settings["colors"])
+        colors = min(colors, settings["dither_colors"] if dither in ("ed", "ordered") else settings["colors"])
     token = encode._BACKEND.set(encode.resolve_backend(backend))
     try:
         return _encode_frames(frames, output, fps, colors, settings, palette, dither, palette_mode, loop,
@@ -903,28 +859,13 @@ def _encode_frames(frames, output, fps, colors, settings, palette, dither, palet
     if not head:
         raise GifnetsError("the animation has no frames")
     h, w = head[0][0].shape[:2]
-    if h * w > ED_RMS_MAX_PIXELS:
-        settings = {**settings, "ed_rms": None}
     global_palette = None
-    # ``frame`` fits the global palette only to decide ``auto``'s dither (ed_rms), as the other modes do
-    if palette_mode != "frame" or settings["ed_rms"] is not None:
+    if palette_mode != "frame":
         n_global = settings["big_colors"] if palette_mode == "tiered" else colors
 
-        def fit(n):
-            samples = sample_frames if sample_frames else [f for f, _, _ in head[:n]]
-            mosaic = _mosaic(samples)
-            return mosaic, palette_stage(mosaic, n_global - 1 if n_global > 2 else n_global) if n_global - 1 > 1 else \
-                np.rint(np.mean([s.reshape(-1, 3).mean(0) for s in samples], 0)).astype(np.uint8)[None]
-
-        mosaic, global_palette = fit(n_samples)
-        if settings["ed_rms"] is not None and palette_rms(mosaic, global_palette) >= ed_rms(settings["ed_rms"], n_global):
-            dither_stage, methods = _ErrorDiffusion(settings["ed_bias"]), (methods[0], "ed")
-            settings = {**settings, "threshold": max(settings["threshold"], settings["ed_floor"])}
-            if settings["ed_samples"] > n_samples and not sample_frames and palette_mode != "frame":
-                head += itertools.islice(kept, settings["ed_samples"] - len(head))  # ed's palette from more frames
-                mosaic, global_palette = fit(settings["ed_samples"])
-        if palette_mode == "frame":
-            global_palette = None
+        samples = sample_frames if sample_frames else [f for f, _, _ in head[:n_samples]]
+        global_palette = palette_stage(_mosaic(samples), n_global - 1 if n_global > 2 else n_global) \
+            if n_global - 1 > 1 else np.rint(np.mean([s.reshape(-1, 3).mean(0) for s in samples], 0)).astype(np.uint8)[None]
     mode, trial = palette_mode, None
     if mode == "auto":
         mode, trial = _pick_mode(head[:TRIAL_FRAMES], colors, palette_stage, dither_stage, settings, global_palette,

@@ -368,7 +368,8 @@ def html_page(clips: list[tuple[Clip, list[tuple[str, str, dict]]]], info: str) 
 
 
 def run(clips: list[Clip], out_dir: str, methods: dict, vmaf: bool = True, gifsicle: bool = True,
-        html_methods: tuple[str, ...] = ("gifnets q90", "gifski q90", "ffmpeg diff", "gifnets-lossy q50", "gifski q50"),
+        html_methods: tuple[str, ...] = ("gifnets q90", "gifski q90", "ffmpeg diff", "gifnets q50", "gifnets-lossy q50",
+                                         "gifski q50"),
         progress: bool = True) -> dict:
     os.makedirs(os.path.join(out_dir, "html"), exist_ok=True)
     all_rows, page = {}, []

@@ -117,6 +117,16 @@ static nearest_fn pick_nearest(void)
 #endif
 }
 
+/* An error whose squared length exceeds big, times factor (the large-error rules). */
+static inline void shrink_large(float *a0, float *a1, float *a2, float big, float factor)
+{
+    if (*a0 * *a0 + *a1 * *a1 + *a2 * *a2 > big) {
+        *a0 *= factor;
+        *a1 *= factor;
+        *a2 *= factor;
+    }
+}
+
 /* Dither rows [y0, y0 + hh) x columns [x0, x0 + ww) of an image, starting with no error; write the indices of rows
  * [ky0, ky1) x columns [kx0, kx1) (absolute, inside the window) to out. Every array is addressed through its own
  * strides in elements, st[2 * a] for a row and st[2 * a + 1] for a column, for a = img (its 3 channels contiguous),
@@ -161,14 +171,8 @@ int ed_window(const uint8_t *img, const float *level, uint8_t *out, const uint8_
             float *ep = cur + (size_t)(xx + 1) * 3;
             const float lv = level[y * st[2] + x * st[3]];
             float e0 = ep[0] * lv, e1 = ep[1] * lv, e2 = ep[2] * lv;
-            if (limit) {
-                float sq = e0 * e0 + e1 * e1 + e2 * e2;
-                if (sq > big) {
-                    e0 *= 0.8f;
-                    e1 *= 0.8f;
-                    e2 *= 0.8f;
-                }
-            }
+            if (limit)
+                shrink_large(&e0, &e1, &e2, big, 0.8f);
             const uint8_t *px = img + y * st[0] + x * st[1];
             float v0 = (float)px[0] + e0, v1 = (float)px[1] + e1, v2 = (float)px[2] + e2;
             if (limit) {
@@ -208,14 +212,8 @@ int ed_window(const uint8_t *img, const float *level, uint8_t *out, const uint8_
             if (keep_row && x >= kx0 && x < kx1)
                 out[y * st[4] + x * st[5]] = (uint8_t)best;
             float q0 = v0 - c0, q1 = v1 - c1, q2 = v2 - c2;
-            if (limit) {
-                float sq = q0 * q0 + q1 * q1 + q2 * q2;
-                if (sq > big) {
-                    q0 *= 0.75f;
-                    q1 *= 0.75f;
-                    q2 *= 0.75f;
-                }
-            }
+            if (limit)
+                shrink_large(&q0, &q1, &q2, big, 0.75f);
             if (xx + 1 < ww) {
                 ep[3] += f7 * q0;
                 ep[4] += f7 * q1;

@@ -80,15 +80,15 @@ def _pool():
 
 
 def _diffuse_kernel(fn, images, levels, pal, weights4, cw, bigs, limit, background, bg_bias, columns, strip_rows,
-                    warm_up, tile_cols, warm_cols):
+                    warm_up):
     """:func:`error_diffusion_batch`'s scan by the C kernel: each image's strips and tiles, window by window, on
-    :data:`KERNEL_THREADS` threads. ``columns``: the kernel walks the arrays transposed (through their strides)."""
+    :data:`KERNEL_THREADS` threads. ``columns``: the kernel walks the arrays transposed (through their strides).
+    The strips are the NumPy scan's (:func:`_strips`: ``warm_up`` rows above each, whose indices are thrown away)."""
     num, h, w = images.shape[:3]
     k = pal.shape[1]
     out = np.empty((num, h, w), np.uint8)
     scan_h, scan_w = (w, h) if columns else (h, w)
     row_starts, hs = _starts(scan_h, strip_rows, warm_up)
-    col_starts, ws = _starts(scan_w, tile_cols, warm_cols)
     cw = np.ascontiguousarray(cw, np.float32)
 
     def strides(a, channels=False):  # (row, column) strides in elements, of the scan's rows and columns
@@ -117,12 +117,11 @@ def _diffuse_kernel(fn, images, levels, pal, weights4, cw, bigs, limit, backgrou
         st = np.array(st, np.int64)
         keep = (img, lev, colours, pw, bg, bias, st)  # alive until the calls are done
         for b, s in enumerate(row_starts):
-            for c, cs in enumerate(col_starts):
-                calls.append((keep, (img.ctypes.data, lev.ctypes.data, out[i].ctypes.data,
-                                     None if bg is None else bg.ctypes.data, None if bias is None else bias.ctypes.data,
-                                     st.ctypes.data, s, cs, hs, ws, b * strip_rows, min(scan_h, (b + 1) * strip_rows),
-                                     c * tile_cols, min(scan_w, (c + 1) * tile_cols), colours.ctypes.data,
-                                     pw.ctypes.data, cw.ctypes.data, k, float(bigs[i]), int(limit))))
+            calls.append((keep, (img.ctypes.data, lev.ctypes.data, out[i].ctypes.data,
+                                 None if bg is None else bg.ctypes.data, None if bias is None else bias.ctypes.data,
+                                 st.ctypes.data, s, 0, hs, scan_w, b * strip_rows, min(scan_h, (b + 1) * strip_rows),
+                                 0, scan_w, colours.ctypes.data, pw.ctypes.data, cw.ctypes.data, k, float(bigs[i]),
+                                 int(limit))))
 
     def run(part):
         return [fn(*args) for _, args in part]
@@ -255,8 +254,6 @@ STRIP_ROWS = 32
 #: Rows of the strip above dithered first to start a strip's error state (libimagequant does the same between its
 #: threads' chunks); the seams are measured in the notebook.
 WARM_UP = 2
-#: Columns to the left of a column tile dithered first (``tile_cols`` of :func:`error_diffusion_batch`).
-WARM_COLS = 4
 
 
 def _strips(a: np.ndarray, strip_rows: int, warm_up: int) -> np.ndarray:
@@ -266,19 +263,6 @@ def _strips(a: np.ndarray, strip_rows: int, warm_up: int) -> np.ndarray:
     hs = min(h, strip_rows + warm_up)
     starts = [max(0, min(b * strip_rows - warm_up, h - hs)) for b in range(-(-h // strip_rows))]
     return np.stack([a[s:s + hs] for s in starts]), starts
-
-
-def _tiles(a: np.ndarray, strip_rows: int, warm_up: int, tile_cols: int, warm_cols: int):
-    """:func:`_strips` of ``[H, W, ...]`` ``a``, each strip also cut into tiles of ``tile_cols`` columns that start
-    ``warm_cols`` columns to the left (the first tile has its warm-up columns on the right): ``[R * C, hs, ws, ...]``
-    (strip-major), the strips' row starts and the tiles' column starts."""
-    rows, row_starts = _strips(a, strip_rows, warm_up)  # [R, hs, W, ...]
-    if tile_cols >= a.shape[1]:
-        return rows, row_starts, [0]
-    cols, col_starts = _strips(np.moveaxis(rows, 2, 0), tile_cols, warm_cols)  # [C, ws, R, hs, ...]
-    order = (2, 0, 3, 1) + tuple(range(4, cols.ndim))
-    tiles = np.transpose(cols, order)  # [R, C, hs, ws, ...]
-    return tiles.reshape((-1,) + tiles.shape[2:]), row_starts, col_starts
 
 
 def _skew(a: np.ndarray, fill=0) -> np.ndarray:
@@ -380,7 +364,7 @@ def error_diffusion_batch(images: np.ndarray, palettes: np.ndarray, *, attenuati
                           map_floor: float = 0.0, channel_weights=None, nearest_indices: np.ndarray | None = None,
                           strip_rows: int = STRIP_ROWS, warm_up: int = WARM_UP, columns: bool = False,
                           background: np.ndarray | None = None, bg_bias: np.ndarray | None = None,
-                          tile_cols: int | None = None, warm_cols: int = WARM_COLS, maps: list | None = None) -> np.ndarray:
+                          maps: list | None = None) -> np.ndarray:
     """:func:`error_diffusion` of same-size images ``[N, H, W, 3]``, each on its own palette (``[N, K, 3]``, one K):
     uint8 ``[N, H, W]``, each image the same as alone. All images step through their wavefronts together, so
     numpy's per-call cost is paid once per step for the whole batch.
@@ -389,11 +373,6 @@ def error_diffusion_batch(images: np.ndarray, palettes: np.ndarray, *, attenuati
     dither map and error limits of the image as it is; strips of ``strip_rows`` columns): ``H + 2 W`` wavefront steps
     instead of ``W + 2 H`` (with strips: ``H + 2 strip_rows`` instead of ``W + 2 strip_rows``), so fewer for a frame
     wider than tall. A different, equally valid dither (the animation encoder uses it; still images keep rows).
-
-    ``tile_cols``: each strip is also cut into tiles of this many columns (along the scan), each dithered after
-    ``warm_cols`` columns to its left whose indices are thrown away, as strips are after ``warm_up`` rows: a wavefront
-    runs ``tile_cols + warm_cols + 2 (strip_rows + warm_up)`` steps instead of ``W + 2 (strip_rows + warm_up)``, each
-    over more pixels (None: no column tiles).
 
     ``maps``: :func:`dither_maps` of these images with these settings, computed ahead (else here).
 
@@ -428,11 +407,9 @@ def error_diffusion_batch(images: np.ndarray, palettes: np.ndarray, *, attenuati
     strip_rows = max(1, int(strip_rows))
     scan_h, scan_w = (w, h) if columns else (h, w)
     warm_up = 0 if strip_rows >= scan_h else max(0, int(warm_up))
-    tile_cols = scan_w if tile_cols is None else max(1, int(tile_cols))
-    warm_cols = 0 if tile_cols >= scan_w else max(0, int(warm_cols))
     if fn is not None:  # the C kernel reads every array through its strides: no copies, no transposes
         return _diffuse_kernel(fn, images, levels, pal, weights4, cw, bigs, limit, background, bg_bias, columns,
-                               strip_rows, warm_up, tile_cols, warm_cols)
+                               strip_rows, warm_up)
     levels = np.stack(levels)
     bgw = None
     if background is not None:
@@ -443,20 +420,14 @@ def error_diffusion_batch(images: np.ndarray, palettes: np.ndarray, *, attenuati
             bgw = bgw.transpose(0, 2, 1, 3)
     if columns:
         images, levels, h, w = images.transpose(0, 2, 1, 3), levels.transpose(0, 2, 1), w, h
-    full_w = w
-
-    def cut(a):
-        return _tiles(a, strip_rows, warm_up, tile_cols, warm_cols)
-
-    # _tiles cuts along axes 0 and 1 (rows, columns); with the images moved behind them, every tile holds all the
-    # images, cut and skewed as uint8 (a quarter of the bytes to move), made float32 once in the wavefront-major layout
-    img_strips, starts, col_starts = cut(np.moveaxis(np.asarray(images), 0, 2))  # [S, hs, ws, N, 3]
-    w = img_strips.shape[2]  # the tiles' width from here on
+    # _strips cuts along axis 0 (rows); with the images moved behind the rows, every strip holds all the images
+    # cut and skewed as uint8 (a quarter of the bytes to move), made float32 once in the wavefront-major layout
+    img_strips, starts = _strips(np.moveaxis(np.asarray(images), 0, 2), strip_rows, warm_up)  # [S, hs, W, N, 3]
     src = _skew(np.moveaxis(img_strips, 3, 0).reshape((-1,) + img_strips.shape[1:3] + (3,)))  # [N*S, T, hs, 3]
-    lev_strips = cut(np.moveaxis(levels, 0, 2))[0]  # [S, hs, ws, N]
+    lev_strips = _strips(np.moveaxis(levels, 0, 2), strip_rows, warm_up)[0]  # [S, hs, W, N]
     lev = _skew(np.moveaxis(lev_strips, 3, 0).reshape((-1,) + lev_strips.shape[1:3]))[..., None]
     if bgw is not None:
-        bg_strips = cut(np.moveaxis(bgw, 0, 2))[0]  # [S, hs, ws, N, 7]
+        bg_strips = _strips(np.moveaxis(bgw, 0, 2), strip_rows, warm_up)[0]  # [S, hs, W, N, 7]
         bgw = np.ascontiguousarray(_skew(np.moveaxis(bg_strips, 3, 0).reshape((-1,) + bg_strips.shape[1:3] + (7,)))
                                    .swapaxes(0, 1))  # [T, N*S, hs, 7]
     nb, t_count, hs = src.shape[:3]
@@ -516,15 +487,12 @@ def error_diffusion_batch(images: np.ndarray, palettes: np.ndarray, *, attenuati
             target += parts[0]
             target = err[t + 1:t + 4, :, lo + 1:hi + 1]
             target += parts[1:]
-    rows = _unskew(out.swapaxes(0, 1), w).reshape(num, len(starts), len(col_starts), hs, w)
-    result = np.empty((num, h, full_w), np.uint8)
+    rows = _unskew(out.swapaxes(0, 1), w).reshape(num, per, hs, w)
+    result = np.empty((num, h, w), np.uint8)
     for b, s in enumerate(starts):
         r0 = b * strip_rows
         r1 = min(h, r0 + strip_rows)
-        for c, cs in enumerate(col_starts):
-            c0 = c * tile_cols
-            c1 = min(full_w, c0 + tile_cols)
-            result[:, r0:r1, c0:c1] = rows[:, b, c, r0 - s:r1 - s, c0 - cs:c1 - cs]
+        result[:, r0:r1] = rows[:, b, r0 - s:r1 - s]
     return np.ascontiguousarray(result.transpose(0, 2, 1)) if columns else result
 
 

@@ -244,24 +244,24 @@ def test_ordered_dither_is_fixed_to_the_canvas_and_decoders_agree():
 
 
 def test_auto_dither_follows_quality():
+    """``auto`` is ``ed`` at every quality, on half the palette up to HALF_PALETTE_MAX_QUALITY (at least 16 colours);
+    ``--dither ed`` and ``--dither ordered`` take the same half, ``--dither none`` the whole palette."""
     frames = moving_clip(n=3)
-    # q40: ordered where the half palette fits the clip (the noisy clip's error is large: ed,
-    # test_auto_dither_at_the_low_end_is_ed_on_the_half_palette_where_it_leaves_a_large_error)
-    low = animate.encode_frames(iter(gradient_clip(levels=3)), None, palette="median-cut", fps=10, quality=40)
-    mid = animate.encode_frames(iter(frames), None, palette="median-cut", fps=10, quality=70)
-    # q90: ed too, also where the 255-colour palette fits the clip (test_auto_dither_at_the_top_is_ed)
-    high = animate.encode_frames(iter(gradient_clip(levels=8)), None, palette="median-cut", fps=10, quality=90)
-    assert (low.methods[1], mid.methods[1], high.methods[1]) == ("ordered", "ed", "ed")
-    assert animate.quality_settings(40)["dither_colors"] == max(16, animate.quality_settings(40)["colors"] // 2)
-    forced = animate.encode_frames(iter(frames), None, palette="median-cut", fps=10, quality=40, dither="none")
-    assert forced.methods[1] == "none"
-    # half the palette when auto dithers at the low end: the dithered GIF's table is smaller than the undithered one's
-    assert len(gif_io.decode_gif(low.gif_bytes)[0].palette) < len(gif_io.decode_gif(forced.gif_bytes)[0].palette)
-    # an explicit --dither ed keeps the whole palette; an explicit ordered takes half, as auto does
-    ed = animate.encode_frames(iter(frames), None, palette="median-cut", fps=10, quality=40, dither="ed")
-    ordered = animate.encode_frames(iter(frames), None, palette="median-cut", fps=10, quality=40, dither="ordered")
-    size = [len(gif_io.decode_gif(r.gif_bytes)[0].palette) for r in (low, ed, ordered)]
-    assert size[0] == size[2] < size[1], size
+    runs = {q: animate.encode_frames(iter(frames), None, palette="median-cut", fps=10, quality=q) for q in (10, 40, 70, 90)}
+    assert {r.methods[1] for r in runs.values()} == {"ed"}
+    for q in (10, 40, 56, 90):
+        s = animate.quality_settings(q)
+        half = q <= animate.HALF_PALETTE_MAX_QUALITY
+        assert s["dither"] == "ed" and s["dither_colors"] == (max(16, s["colors"] // 2) if half else s["colors"]), q
+    low = runs[40]
+    size = {}
+    for dither in ("none", "ed", "ordered"):
+        r = animate.encode_frames(iter(frames), None, palette="median-cut", fps=10, quality=40, dither=dither)
+        assert r.methods[1] == dither
+        size[dither] = len(gif_io.decode_gif(r.gif_bytes)[0].palette)
+        if dither == "ed":
+            assert r.gif_bytes == low.gif_bytes  # auto's ed is --dither ed
+    assert size["ed"] == size["ordered"] < size["none"], size
 
 
 def test_error_diffusion_threshold_floor_keeps_still_pixels_still():
@@ -393,25 +393,13 @@ def gradient_clip(n: int = 4, h: int = 48, w: int = 64, drift: int = 1, levels: 
     return frames
 
 
-def test_palette_rms_is_the_nearest_colour_error():
-    rng = np.random.default_rng(5)
-    rgb = rng.integers(0, 256, (30, 40, 3)).astype(np.uint8)
-    pal = rng.integers(0, 256, (20, 3)).astype(np.uint8)
-    d = ((rgb[:, :, None].astype(float) - pal[None, None].astype(float)) ** 2).sum(-1).min(-1)
-    assert animate.palette_rms(rgb, pal) == pytest.approx(np.sqrt(d.mean()), rel=1e-5)
-    assert animate.palette_rms(rgb, pal[:1]) == pytest.approx(np.sqrt(((rgb.astype(float) - pal[0]) ** 2).sum(-1).mean()))
-    # a grid of about `pixels` pixels: every 4th row and column of a 120x160 image for 1,200
-    big = np.repeat(np.repeat(rgb, 4, axis=0), 4, axis=1)
-    assert animate.palette_rms(big, pal, pixels=1_200) == pytest.approx(animate.palette_rms(rgb, pal), rel=1e-5)
-
-
 def test_auto_dither_at_the_top_is_ed():
-    """Above ORDERED_MAX_QUALITY ``auto`` is ``ed`` (over the canvas) whatever the palette's error: on a smooth gradient
+    """Above HALF_PALETTE_MAX_QUALITY ``auto`` is ``ed`` (over the canvas) whatever the palette's error: on a smooth gradient
     and on the gradient posterised, in every palette mode but ``tiered`` (no dither on its local tables), and never
     with ``--dither none``; ``ed`` by auto writes what ``--dither ed`` writes."""
     frames = gradient_clip()
     for q in (56, 90, 100):
-        assert animate.quality_settings(q)["dither"] == "ed" and animate.quality_settings(q)["ed_rms"] is None
+        assert animate.quality_settings(q)["dither"] == "ed"
     small = encode(frames, quality=90, colors=16, dither="auto", palette_mode="global")
     assert small.methods[1] == "ed"
     assert encode(gradient_clip(levels=8), quality=90, colors=256, dither="auto", palette_mode="global").methods[1] \
@@ -421,32 +409,6 @@ def test_auto_dither_at_the_top_is_ed():
             == "none", kw
     assert encode(frames, quality=90, colors=16, dither="auto", palette_mode="frame").methods[1] == "ed"
     assert encode(frames, quality=90, colors=16, palette_mode="global", dither="ed").gif_bytes == small.gif_bytes
-
-
-def test_auto_dither_at_the_low_end_is_ed_on_the_half_palette_where_it_leaves_a_large_error():
-    """Up to ORDERED_MAX_QUALITY ``auto`` is ``ed`` instead of ``ordered`` when the half palette's RMS error reaches
-    ED_TOP_RMS scaled to its size (a smooth gradient on 16 colours), ``ordered`` otherwise (posterised); both on the
-    same half palette, and ``ed`` chosen so writes what ``--dither ed`` on that palette writes."""
-    assert animate.ed_rms(animate.ED_TOP_RMS, 256) == animate.ED_TOP_RMS
-    assert animate.ed_rms(animate.ED_TOP_RMS, 32) == pytest.approx(2 * animate.ED_TOP_RMS)
-    s = animate.quality_settings(40)
-    frames = gradient_clip()
-    low = encode(frames, quality=40, dither="auto", palette_mode="global")
-    posterised = encode(gradient_clip(levels=3), quality=40, dither="auto", palette_mode="global")
-    assert (low.methods[1], posterised.methods[1]) == ("ed", "ordered")
-    shown = np.unique(np.concatenate([f.reshape(-1, 3) for f in pillow_frames(low.gif_bytes)]), axis=0)
-    assert len(shown) <= s["dither_colors"] - 1 < s["colors"] - 1  # the half palette
-    forced = encode(frames, quality=40, dither="ed", palette_mode="global", colors=s["dither_colors"])
-    assert forced.gif_bytes == low.gif_bytes
-
-
-def test_auto_does_not_turn_to_ed_above_the_pixel_limit(monkeypatch):
-    """Frames larger than ED_RMS_MAX_PIXELS keep ``ordered`` at the low end where the palette's error would ask for
-    ``ed``."""
-    frames = gradient_clip()
-    assert encode(frames, quality=40, dither="auto", palette_mode="global").methods[1] == "ed"
-    monkeypatch.setattr(animate, "ED_RMS_MAX_PIXELS", frames[0].shape[0] * frames[0].shape[1] - 1)
-    assert encode(frames, quality=40, dither="auto", palette_mode="global").methods[1] == "ordered"
 
 
 def test_quality_is_monotonic_at_the_top_with_ed():

@@ -216,29 +216,3 @@ def test_background_candidate_equals_the_raster_scan(columns):
     none = ed.error_diffusion_batch(rgb, pals, **PLAIN, strip_rows=1000, columns=columns, background=bg,
                                     bg_bias=np.full(rgb.shape[:3], -np.inf, np.float32))
     np.testing.assert_array_equal(none, ed.error_diffusion_batch(rgb, pals, **PLAIN, strip_rows=1000, columns=columns))
-
-
-@pytest.mark.parametrize("columns", [False, True])
-def test_column_tiles_are_each_dithered_after_their_warm_up(columns):
-    """With ``tile_cols``, each tile of a strip is the plain dither of its window (warm-up rows above, warm-up columns
-    to the left), cut to the tile: the scalar loop on that window gives its indices."""
-    rng = np.random.default_rng(3)
-    rgb = rng.integers(0, 256, (2, 23, 29, 3), dtype=np.uint8)
-    pals = rng.integers(0, 256, (2, 9, 3), dtype=np.uint8)
-    got = ed.error_diffusion_batch(rgb, pals, **PLAIN, strip_rows=8, warm_up=2, tile_cols=7, warm_cols=3,
-                                   columns=columns)
-    full = ed.error_diffusion_batch(rgb, pals, **PLAIN, strip_rows=8, warm_up=2, tile_cols=1000, columns=columns)
-    np.testing.assert_array_equal(full, ed.error_diffusion_batch(rgb, pals, **PLAIN, strip_rows=8, warm_up=2,
-                                                                 columns=columns))
-    assert np.mean(got != full) > 0.05  # the tiles do start from their own warm-up
-    for i in range(2):
-        im = rgb[i].swapaxes(0, 1) if columns else rgb[i]
-        g = got[i].T if columns else got[i]
-        h, w = im.shape[:2]
-        for r0 in range(0, h, 8):
-            s = max(0, min(r0 - 2, h - 10))
-            for c0 in range(0, w, 7):
-                cs = max(0, min(c0 - 3, w - 10))
-                window = ed.floyd_steinberg_reference(im[s:s + 10, cs:cs + 10], pals[i])
-                np.testing.assert_array_equal(g[r0:r0 + 8, c0:c0 + 7],
-                                              window[r0 - s:r0 - s + 8, c0 - cs:c0 - cs + 7][:h - r0, :w - c0])
