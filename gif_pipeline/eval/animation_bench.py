@@ -166,8 +166,8 @@ GIFNETS_NET_QUALITIES = (90,)
 #: costs PSNR for VMAF; this curve shows the other side.
 GIFNETS_NODITHER_QUALITIES = (10, 30, 50, 70, 90, 100)
 
-#: gifnets with ``--dither ed`` at these qualities (the default from ``animate.ORDERED_MAX_QUALITY`` up; below it only
-#: where the palette leaves a large error, ``animate.ED_TOP_RMS``).
+#: gifnets with ``--dither ed`` at these qualities: since 2026-12-07 the same bytes as the default (``auto`` is ``ed``
+#: at every quality), a check that the two stay one.
 GIFNETS_ED_QUALITIES = (30,)
 
 #: gifnets with ``--lossy`` (the run search of ``gif_pipeline.quant.lossy`` instead of a dither) at these qualities.
@@ -368,8 +368,8 @@ def html_page(clips: list[tuple[Clip, list[tuple[str, str, dict]]]], info: str) 
 
 
 def run(clips: list[Clip], out_dir: str, methods: dict, vmaf: bool = True, gifsicle: bool = True,
-        html_methods: tuple[str, ...] = ("gifnets q90", "gifski q90", "ffmpeg diff", "gifnets q50", "gifnets-lossy q50",
-                                         "gifski q50"),
+        html_methods: tuple[str, ...] = ("gifnets q50", "gifski q50", "gifnets-lossy q50", "gifnets q90", "gifski q90",
+                                         "ffmpeg diff"),
         progress: bool = True) -> dict:
     os.makedirs(os.path.join(out_dir, "html"), exist_ok=True)
     all_rows, page = {}, []
@@ -410,6 +410,7 @@ def run(clips: list[Clip], out_dir: str, methods: dict, vmaf: bool = True, gifsi
                                  "note": "same pixels" if same else "gifsicle changed the pixels",
                                  "vmaf": row["vmaf"] if same else math.nan})
         all_rows[clip.name] = rows
+        cells[1:] = sorted(cells[1:], key=lambda c: html_methods.index(c[0]))  # the page's order: peers side by side
         page.append((clip, cells))
         with open(os.path.join(out_dir, f"{clip.name}.csv"), "w", newline="") as f:
             w = csv.DictWriter(f, fieldnames=COLUMNS)
