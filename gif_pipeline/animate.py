@@ -547,7 +547,7 @@ class _Encoder:
     def flush(self, wait: bool = True) -> None:
         """Dither and write the :attr:`pending` frames (runs of the same crop size and palette size in one call).
 
-        ``ed`` over the canvas: the frames' scans run on a background thread (:data:`_SCAN_THREAD`, one batch after the
+        ``ed`` over the canvas: the frames' scans run on a background thread (:func:`_scan_thread`, one batch after the
         other) while :meth:`add` fits the next frames' palettes; they touch the canvas, the writer and the errors,
         which :meth:`add` does not read until it waits (``wait``, the default, and a frame with no change)."""
         pending, self.pending = self.pending, []
