@@ -65,6 +65,7 @@ def test_train_dither_uses_stage_one_output_and_says_what_is_missing(palette_run
     assert (cwd / "runs" / "dither_np8" / "dither_net.keras").is_file()
 
 
+@pytest.mark.slow  # ~145 s of training (2026-12-07 suite): the default suite had reached 15 min; -m slow runs it
 def test_train_dither_fine_tunes_from_init_from_with_the_vif_term(palette_run):
     import keras
     import numpy as np
@@ -342,6 +343,7 @@ def test_init_from_takes_the_sources_head_of_the_runs_size_with_its_refinement(t
         ship_model.join_heads(refined, [str(tmp_path / "other")])
 
 
+@pytest.mark.slow  # ~155 s of training (2026-12-07 suite): the default suite had reached 15 min; -m slow runs it
 def test_heads_trained_on_a_frozen_backbone_join_it_in_one_shipped_file(tmp_path):
     import keras
     import numpy as np
