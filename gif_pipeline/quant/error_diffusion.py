@@ -60,13 +60,13 @@ def _kernel():
 
 
 def _starts(n: int, size: int, warm: int) -> tuple[list[int], int]:
-    """Window starts along an axis of ``n`` cut into pieces of ``size`` with ``warm`` lead-in (as :func:`_strips`),
-    and the window length."""
+    """The windows of an axis of ``n`` cut into pieces of ``size``, each with ``warm`` lead-in (:func:`_strips`, and
+    the C kernel's strips): their starts and their length."""
     length = min(n, size + warm)
     return [max(0, min(b * size - warm, n - length)) for b in range(-(-n // size))], length
 
 
-#: Threads the C kernel's windows (strips, tiles) run on: ctypes releases the GIL, and the windows are independent.
+#: Threads the C kernel's windows (strips) run on: ctypes releases the GIL, and the windows are independent.
 KERNEL_THREADS = 2
 _POOL = []
 
@@ -81,7 +81,7 @@ def _pool():
 
 def _diffuse_kernel(fn, images, levels, pal, weights4, cw, bigs, limit, background, bg_bias, columns, strip_rows,
                     warm_up):
-    """:func:`error_diffusion_batch`'s scan by the C kernel: each image's strips and tiles, window by window, on
+    """:func:`error_diffusion_batch`'s scan by the C kernel: each image's strips, one window each, on
     :data:`KERNEL_THREADS` threads. ``columns``: the kernel walks the arrays transposed (through their strides).
     The strips are the NumPy scan's (:func:`_strips`: ``warm_up`` rows above each, whose indices are thrown away)."""
     num, h, w = images.shape[:3]
@@ -259,9 +259,7 @@ WARM_UP = 2
 def _strips(a: np.ndarray, strip_rows: int, warm_up: int) -> np.ndarray:
     """``[B, strip_rows + warm_up, W, ...]``: strip ``b`` starts ``warm_up`` rows above row ``b * strip_rows``
     (the first strip has its warm-up rows at the bottom instead; rows past the image repeat the last row)."""
-    h = a.shape[0]
-    hs = min(h, strip_rows + warm_up)
-    starts = [max(0, min(b * strip_rows - warm_up, h - hs)) for b in range(-(-h // strip_rows))]
+    starts, hs = _starts(a.shape[0], strip_rows, warm_up)
     return np.stack([a[s:s + hs] for s in starts]), starts
 
 
@@ -390,11 +388,6 @@ def error_diffusion_batch(images: np.ndarray, palettes: np.ndarray, *, attenuati
     pal = palettes.astype(np.float32)  # [N, K, 3]
     cw = np.ones(3, np.float32) if channel_weights is None else np.asarray(channel_weights, np.float32)
     weights4 = np.concatenate([2.0 * pal * cw, -np.sum(cw * pal * pal, axis=2, keepdims=True)], axis=2)  # [N, K, 4]
-    weights = np.ascontiguousarray(weights4.transpose(0, 2, 1))  # [N, 4, K]
-    if k % _ALIGN:  # score columns padded to a multiple of _ALIGN that never win: numpy's argmax is faster on them
-        pad = np.zeros((num, 4, _ALIGN - k % _ALIGN), np.float32)
-        pad[:, 3] = -3e38
-        weights = np.concatenate([weights, pad], axis=2)
 
     fn = _kernel()
     if maps is None:
@@ -410,6 +403,11 @@ def error_diffusion_batch(images: np.ndarray, palettes: np.ndarray, *, attenuati
     if fn is not None:  # the C kernel reads every array through its strides: no copies, no transposes
         return _diffuse_kernel(fn, images, levels, pal, weights4, cw, bigs, limit, background, bg_bias, columns,
                                strip_rows, warm_up)
+    weights = np.ascontiguousarray(weights4.transpose(0, 2, 1))  # [N, 4, K]
+    if k % _ALIGN:  # score columns padded to a multiple of _ALIGN that never win: numpy's argmax is faster on them
+        pad = np.zeros((num, 4, _ALIGN - k % _ALIGN), np.float32)
+        pad[:, 3] = -3e38
+        weights = np.concatenate([weights, pad], axis=2)
     levels = np.stack(levels)
     bgw = None
     if background is not None:
