@@ -310,16 +310,17 @@ class _NearestCache:
 
 
 class _ErrorDiffusion:
-    """``dither="ed"`` for frames: :func:`gif_pipeline.quant.error_diffusion.error_diffusion` with the still images'
-    settings (:data:`gif_pipeline.quant.dithering.ED_SETTINGS`), its nearest colours (dither map, error budget) from a
-    :class:`_NearestCache` (the same exact indices), and the scan down the columns when the frame is wider than tall:
-    ``H + 2 x 34`` wavefront steps instead of ``W + 2 x 34`` (docs/experiments/animation.md, "ed for frames")."""
+    """``dither="ed"`` for frames: :func:`gif_pipeline.quant.error_diffusion.error_diffusion_batch` with the still
+    images' settings (:data:`gif_pipeline.quant.dithering.ED_SETTINGS`) but no dither map, the scan down the columns
+    when the frame is wider than tall (``H + 2 x 34`` wavefront steps instead of ``W + 2 x 34``;
+    docs/experiments/animation.md, "ed for frames"), and with ``bg_bias`` the canvas as a candidate
+    (:meth:`_Encoder._add_over_canvas`). Without the map the nearest colours only estimate the error budget, on a grid
+    of pixels (:func:`gif_pipeline.quant.error_diffusion.dither_maps`)."""
 
     def __init__(self, bg_bias: float | None = None):
         from gif_pipeline.quant import dithering
 
         self.bg_bias = bg_bias  # not None: the canvas is a candidate of each changed pixel, preferred by this much
-        self.nearest = _NearestCache()
         # the still images' settings without their dither map (less diffusion on edges and texture): on the first 60
         # frames of the 5 bench clips at q70 (over the canvas) it cost 0.1-0.7 VMAF for 0.5-1.1 dB of PSNR at about
         # the same bytes, and 15-20 % of the encode time (docs/experiments/animation.md, 2026-12-07)
@@ -331,26 +332,18 @@ class _ErrorDiffusion:
         if len(palette) < 2 and background is None:
             return np.zeros(rgb.shape[:2], np.uint8)
         h, w = rgb.shape[:2]
-        near = None if maps is not None or not self.settings["dither_map"] else self.nearest(rgb, palette)[None]
         return error_diffusion.error_diffusion_batch(
-            rgb[None], palette[None], nearest_indices=near, columns=w > h, maps=maps,
+            rgb[None], palette[None], columns=w > h, maps=maps,
             background=None if background is None else background[None],
             bg_bias=None if bg_bias is None else bg_bias[None], **self.settings)[0]
 
     def maps(self, crops: list, palettes: list) -> list:
         """Each crop's ``[(level, max_error)]`` (:func:`gif_pipeline.quant.error_diffusion.dither_maps`), on the
-        kernel's threads where it is built (the nearest colours first, here: the cache is not shared)."""
+        kernel's threads where it is built."""
         from gif_pipeline.quant import error_diffusion
 
-        if self.settings["dither_map"]:  # the nearest colours of every pixel; else dither_maps samples a grid
-            near = [self.nearest(c, p) if len(p) >= 2 else np.zeros(c.shape[:2], np.uint8) for c, p in zip(crops, palettes)]
-        else:
-            near = [None] * len(crops)
-
         def one(i):
-            return error_diffusion.dither_maps(crops[i][None], palettes[i][None],
-                                               nearest_indices=None if near[i] is None else near[i][None],
-                                               **self.settings)
+            return error_diffusion.dither_maps(crops[i][None], palettes[i][None], **self.settings)
 
         if error_diffusion._kernel() is not None and error_diffusion.KERNEL_THREADS > 1 and len(crops) > 1:
             return list(error_diffusion._pool().map(one, range(len(crops))))
@@ -363,9 +356,8 @@ class _ErrorDiffusion:
         if len(palettes[0]) < 2:
             return [np.zeros(c.shape[:2], np.uint8) for c in crops]
         h, w = crops[0].shape[:2]
-        near = np.stack([self.nearest(c, p) for c, p in zip(crops, palettes)]) if self.settings["dither_map"] else None
-        return list(error_diffusion.error_diffusion_batch(np.stack(crops), np.stack(palettes), nearest_indices=near,
-                                                          columns=w > h, **self.settings))
+        return list(error_diffusion.error_diffusion_batch(np.stack(crops), np.stack(palettes), columns=w > h,
+                                                          **self.settings))
 
 
 def _copy_where(dst: np.ndarray, src: np.ndarray, mask: np.ndarray) -> None:
@@ -552,14 +544,11 @@ class _Encoder:
         which :meth:`add` does not read until it waits (``wait``, the default, and a frame with no change)."""
         pending, self.pending = self.pending, []
         if getattr(self.dither_stage, "bg_bias", None) is not None:
-            if self.job is not None:
-                self.job, job = None, self.job
-                job.result()  # the previous batch first (and its error, if it raised one)
+            self._wait_scan()  # the previous batch first (and its error, if it raised one)
             if pending:
                 self.job = _scan_thread().submit(self._scan_over_canvas, pending)
-            if wait and self.job is not None:
-                self.job, job = None, self.job
-                job.result()
+            if wait:
+                self._wait_scan()
             return
         start = 0
         while start < len(pending):
@@ -580,14 +569,19 @@ class _Encoder:
                 self._finish(*item, crop, indices.astype(np.uint8))
             start = end
 
+    def _wait_scan(self) -> None:
+        """Wait for the scan thread's batch, if one runs (its error, if it raised one, is raised here)."""
+        job, self.job = self.job, None
+        if job is not None:
+            job.result()
+
     def abandon(self) -> None:
         """Wait for the scan thread's batch, if one runs, and drop its outcome (the encode failed elsewhere)."""
-        job, self.job, self.pending = self.job, None, []
-        if job is not None:
-            try:
-                job.result()
-            except Exception:  # noqa: BLE001 - the caller's error is the one reported
-                pass
+        self.pending = []
+        try:
+            self._wait_scan()
+        except Exception:  # noqa: BLE001 - the caller's error is the one reported
+            pass
 
     def _scan_over_canvas(self, pending) -> None:
         """:meth:`flush`'s batch of ``ed`` over the canvas: the dither maps of all its frames together, then each
@@ -601,7 +595,7 @@ class _Encoder:
                 self._add_over_canvas(*item[:5], crop, m)
 
     def _add_over_canvas(self, rgb, t, box, sub_changed, pal, crop, maps) -> None:
-        """``ed`` with the canvas as a candidate (:class:`_ErrorDiffusion` ``bg_bias``), from :meth:`flush`: each
+        """``ed`` with the canvas as a candidate (:class:`_ErrorDiffusion` ``bg_bias``), from :meth:`_scan_over_canvas`: each
         changed pixel of the rectangle takes the transparent index where the colour it shows scores within the bias of
         the best palette colour, and the error it then shows is diffused; still pixels keep theirs (and diffuse it).
         Reads the canvas the previous frame left: the scans run one frame after the other (their dither maps,
@@ -610,12 +604,8 @@ class _Encoder:
         old = self.canvas[y0:y1, x0:x1]
         bias = np.where(sub_changed, np.float32(self.dither_stage.bg_bias), np.float32(np.inf))
         found = self.dither_stage(crop, pal, np.ascontiguousarray(old), bias, maps=maps)
-        k = len(pal)
-        write = found != k
-        indices = np.where(write, found, np.uint8(0)).astype(np.uint8)
-        shown = np.take(pal, indices, axis=0)
-        write &= ~((shown[..., 0] == old[..., 0]) & (shown[..., 1] == old[..., 1]) & (shown[..., 2] == old[..., 2]))
-        self._finish(rgb, t, box, sub_changed, pal, False, crop, indices, write=write)
+        took_palette = found != len(pal)  # _finish writes those whose colour differs from the canvas
+        self._finish(rgb, t, box, took_palette, pal, False, crop, np.where(took_palette, found, np.uint8(0)))
 
     def _add_lossy(self, rgb, t, box, sub_changed, first, crop) -> None:
         """``lossy``: the indices of the frame's rectangle, transparent ones included, from the run/error search of

@@ -166,8 +166,9 @@ GIFNETS_NET_QUALITIES = (90,)
 #: costs PSNR for VMAF; this curve shows the other side.
 GIFNETS_NODITHER_QUALITIES = (10, 30, 50, 70, 90, 100)
 
-#: gifnets with ``--dither ed`` at these qualities: since 2026-12-07 the same bytes as the default (``auto`` is ``ed``
-#: at every quality), a check that the two stay one.
+#: gifnets with ``--dither ed`` at these qualities. Since 2026-12-07 ``auto`` is ``ed`` at every quality, so this row
+#: repeats the default's bytes (the equality is asserted in tests/io/test_animation.py, not here); it stays until
+#: results/animation is re-run without it.
 GIFNETS_ED_QUALITIES = (30,)
 
 #: gifnets with ``--lossy`` (the run search of ``gif_pipeline.quant.lossy`` instead of a dither) at these qualities.
