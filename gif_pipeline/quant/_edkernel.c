@@ -1,8 +1,8 @@
 /* gifnets' error diffusion (gif_pipeline/quant/error_diffusion.py) as a plain raster loop in C.
  *
  * The NumPy version runs the same Floyd-Steinberg scan as anti-diagonal wavefronts; per wavefront step its cost is
- * mostly NumPy's per-call overhead and the argmax over the palette. This file does one window (a strip of rows, or a
- * tile of it) pixel by pixel, with the same rules: the received error scaled by the dither map, the large-error rules
+ * mostly NumPy's per-call overhead and the argmax over the palette. This file does one window (a strip of whole rows)
+ * pixel by pixel, with the same rules: the received error scaled by the dither map, the large-error rules
  * (x0.8 on a received error, x0.75 on a quantisation error above max_error, pixel + error clipped to [-25.5, 280.5]),
  * the exact nearest colour under channel weights (the first of equal scores), and the background candidate of
  * error_diffusion_batch. Both compute in float32; they can differ where two colours score within float rounding.
@@ -127,8 +127,8 @@ static inline void shrink_large(float *a0, float *a1, float *a2, float big, floa
     }
 }
 
-/* Dither rows [y0, y0 + hh) x columns [x0, x0 + ww) of an image, starting with no error; write the indices of rows
- * [ky0, ky1) x columns [kx0, kx1) (absolute, inside the window) to out. Every array is addressed through its own
+/* Dither rows [y0, y0 + hh) of an image ww pixels wide, starting with no error; write the indices of rows [ky0, ky1)
+ * (absolute, inside the window) to out. Every array is addressed through its own
  * strides in elements, st[2 * a] for a row and st[2 * a + 1] for a column, for a = img (its 3 channels contiguous),
  * level, out, bg (3 channels contiguous) and bias: a transposed view needs no copy.
  *   img: uint8 RGB; level: float32 (dither map x attenuation); out: uint8;
@@ -137,7 +137,7 @@ static inline void shrink_large(float *a0, float *a1, float *a2, float big, floa
  *   bg: NULL or uint8 RGB (the background candidate, index K), bias: its float32 bias (needed with bg).
  * Returns 0, or -1 when memory runs out. */
 int ed_window(const uint8_t *img, const float *level, uint8_t *out, const uint8_t *bg, const float *bias,
-              const long long *st, int y0, int x0, int hh, int ww, int ky0, int ky1, int kx0, int kx1, const float *pal,
+              const long long *st, int y0, int hh, int ww, int ky0, int ky1, const float *pal,
               const float *pw, const float *cw, int K, float big, int limit)
 {
     const float f7 = 7.0f / 16.0f, f3 = 3.0f / 16.0f, f5 = 5.0f / 16.0f, f1 = 1.0f / 16.0f;
@@ -166,9 +166,8 @@ int ed_window(const uint8_t *img, const float *level, uint8_t *out, const uint8_
         const int y = y0 + yy;
         const int keep_row = y >= ky0 && y < ky1;
         memset(nxt, 0, (size_t)(ww + 2) * 3 * sizeof(float));
-        for (int xx = 0; xx < ww; xx++) {
-            const int x = x0 + xx;
-            float *ep = cur + (size_t)(xx + 1) * 3;
+        for (int x = 0; x < ww; x++) {
+            float *ep = cur + (size_t)(x + 1) * 3;
             const float lv = level[y * st[2] + x * st[3]];
             float e0 = ep[0] * lv, e1 = ep[1] * lv, e2 = ep[2] * lv;
             if (limit)
@@ -209,18 +208,18 @@ int ed_window(const uint8_t *img, const float *level, uint8_t *out, const uint8_
                     }
                 }
             }
-            if (keep_row && x >= kx0 && x < kx1)
+            if (keep_row)
                 out[y * st[4] + x * st[5]] = (uint8_t)best;
             float q0 = v0 - c0, q1 = v1 - c1, q2 = v2 - c2;
             if (limit)
                 shrink_large(&q0, &q1, &q2, big, 0.75f);
-            if (xx + 1 < ww) {
+            if (x + 1 < ww) {
                 ep[3] += f7 * q0;
                 ep[4] += f7 * q1;
                 ep[5] += f7 * q2;
             }
-            float *np_ = nxt + (size_t)(xx + 1) * 3;
-            if (xx > 0) {
+            float *np_ = nxt + (size_t)(x + 1) * 3;
+            if (x > 0) {
                 np_[-3] += f3 * q0;
                 np_[-2] += f3 * q1;
                 np_[-1] += f3 * q2;
@@ -228,7 +227,7 @@ int ed_window(const uint8_t *img, const float *level, uint8_t *out, const uint8_
             np_[0] += f5 * q0;
             np_[1] += f5 * q1;
             np_[2] += f5 * q2;
-            if (xx + 1 < ww) {
+            if (x + 1 < ww) {
                 np_[3] += f1 * q0;
                 np_[4] += f1 * q1;
                 np_[5] += f1 * q2;

@@ -51,7 +51,7 @@ def _kernel():
             lib = ctypes.CDLL(_edkernel.__file__)
             fn = lib.ed_window
             p, i, f = ctypes.c_void_p, ctypes.c_int, ctypes.c_float
-            fn.argtypes = [p, p, p, p, p, p, i, i, i, i, i, i, i, i, p, p, p, i, f, i]
+            fn.argtypes = [p, p, p, p, p, p, i, i, i, i, i, p, p, p, i, f, i]
             fn.restype = ctypes.c_int
         except (ImportError, OSError, AttributeError):
             fn = None
@@ -119,9 +119,8 @@ def _diffuse_kernel(fn, images, levels, pal, weights4, cw, bigs, limit, backgrou
         for b, s in enumerate(row_starts):
             calls.append((keep, (img.ctypes.data, lev.ctypes.data, out[i].ctypes.data,
                                  None if bg is None else bg.ctypes.data, None if bias is None else bias.ctypes.data,
-                                 st.ctypes.data, s, 0, hs, scan_w, b * strip_rows, min(scan_h, (b + 1) * strip_rows),
-                                 0, scan_w, colours.ctypes.data, pw.ctypes.data, cw.ctypes.data, k, float(bigs[i]),
-                                 int(limit))))
+                                 st.ctypes.data, s, hs, scan_w, b * strip_rows, min(scan_h, (b + 1) * strip_rows),
+                                 colours.ctypes.data, pw.ctypes.data, cw.ctypes.data, k, float(bigs[i]), int(limit))))
 
     def run(part):
         return [fn(*args) for _, args in part]
