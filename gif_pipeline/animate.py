@@ -80,6 +80,9 @@ HALF_PALETTE_MAX_QUALITY = 55
 #: the top qualities spend more bytes for more VMAF (2026-12-06 high end).
 ED_FLOOR_MAX_QUALITY = 95
 ED_TOP_THRESHOLD = 1
+#: At ``quality`` 100 ``ed`` has neither floor nor bias (a pixel is written wherever its source moved, and keeps the
+#: colour it shows only where that is at least as close as the best palette colour): the most fidelity the knob buys.
+ED_MAX_QUALITY_EXACT = True
 #: With ``dither="ed"`` a source pixel must move more than this many levels before it is written again (the floor of
 #: ``threshold``): error diffusion puts a different pattern on a pixel that moved by a level or two, and that crawls.
 #: On the first 60 frames of bigbuckbunny at q90 (threshold 1) a floor of 2 took flicker from 0.629 to 0.247 and the
@@ -97,6 +100,11 @@ ED_MIN_THRESHOLD = 2
 ED_BG_BIAS = 40.0
 ED_BIAS_KNEE = 80
 ED_BIAS_HALVING = 8.0
+#: ``ed`` in animations measures colour distance as ``dY^2 + ED_CHROMA * (dCb^2 + dCr^2)`` (BT.601,
+#: :func:`gif_pipeline.quant.error_diffusion.luma_metric`), scaled so that a grey difference costs what it did under
+#: the still images' channel weights 0.5 : 1 : 0.45 (so :data:`ED_BG_BIAS` keeps its meaning). None: those weights.
+ED_CHROMA = 0.25
+ED_METRIC_SCALE = 1.95
 #: ``lossy=True`` (:func:`encode_frames`): the run search of :mod:`gif_pipeline.quant.lossy` chooses each frame's
 #: indices, at a price per run break (squared 8-bit levels) of ``LOSSY_LAMBDA_Q50`` at ``quality`` 50, halving every
 #: ``LOSSY_HALVING`` points above it (doubling below): 1000 at q50, ~165 at q70, ~27 at q90. On the first 60 frames of
@@ -141,12 +149,14 @@ def quality_settings(quality: int) -> dict:
     colors = 2 ** int(4 + 4 * min(1.0, (q - 1) / 84.0))
     bits_db = BITS_DB * (1.0 + (90 - q) / 10.0) if q < 90 else BITS_DB * max(0.25, 1.0 - (q - 90) / 13.3)
     half = q <= HALF_PALETTE_MAX_QUALITY
+    exact = q == 100 and ED_MAX_QUALITY_EXACT
     return {"threshold": threshold, "colors": colors, "bits_db": bits_db, "dither": "ed",
             "dither_colors": max(16, colors // 2) if half else colors,
             "keep_margin": KEEP_MARGIN if q >= KEEP_MIN_QUALITY else 0, "lossy": 0.0,
-            "ed_floor": ED_MIN_THRESHOLD if q <= ED_FLOOR_MAX_QUALITY else ED_TOP_THRESHOLD,
+            "ed_floor": ED_MIN_THRESHOLD if q <= ED_FLOOR_MAX_QUALITY else 0 if exact else ED_TOP_THRESHOLD,
             "ed_samples": TOP_SAMPLES if q >= KEEP_MIN_QUALITY else GLOBAL_SAMPLES,
-            "ed_bias": None if ED_BG_BIAS is None else ED_BG_BIAS * 2.0 ** (-max(0, q - ED_BIAS_KNEE) / ED_BIAS_HALVING),
+            "ed_bias": None if ED_BG_BIAS is None else 0.0 if exact else
+            ED_BG_BIAS * 2.0 ** (-max(0, q - ED_BIAS_KNEE) / ED_BIAS_HALVING),
             "lossy_lambda": LOSSY_LAMBDA_Q50 * 2.0 ** ((50 - q) / LOSSY_HALVING)}
 
 
@@ -325,6 +335,10 @@ class _ErrorDiffusion:
         # frames of the 5 bench clips at q70 (over the canvas) it cost 0.1-0.7 VMAF for 0.5-1.1 dB of PSNR at about
         # the same bytes, and 15-20 % of the encode time (docs/experiments/animation.md, 2026-12-07)
         self.settings = {**dithering.ED_SETTINGS, "dither_map": False}
+        if ED_CHROMA is not None:
+            from gif_pipeline.quant import error_diffusion
+
+            self.settings["channel_weights"] = error_diffusion.luma_metric(ED_CHROMA, ED_METRIC_SCALE)
 
     def __call__(self, rgb: np.ndarray, palette: np.ndarray, background=None, bg_bias=None, maps=None) -> np.ndarray:
         from gif_pipeline.quant import error_diffusion

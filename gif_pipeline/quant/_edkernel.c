@@ -4,7 +4,7 @@
  * mostly NumPy's per-call overhead and the argmax over the palette. This file does one window (a strip of whole rows)
  * pixel by pixel, with the same rules: the received error scaled by the dither map, the large-error rules
  * (x0.8 on a received error, x0.75 on a quantisation error above max_error, pixel + error clipped to [-25.5, 280.5]),
- * the exact nearest colour under channel weights (the first of equal scores), and the background candidate of
+ * the exact nearest colour under a quadratic metric (the first of equal scores), and the background candidate of
  * error_diffusion_batch. Both compute in float32; they can differ where two colours score within float rounding.
  *
  * Loaded with ctypes (gif_pipeline/quant/error_diffusion.py, _kernel): ed_window is the only entry point. The module
@@ -132,13 +132,14 @@ static inline void shrink_large(float *a0, float *a1, float *a2, float big, floa
  * strides in elements, st[2 * a] for a row and st[2 * a + 1] for a column, for a = img (its 3 channels contiguous),
  * level, out, bg (3 channels contiguous) and bias: a transposed view needs no copy.
  *   img: uint8 RGB; level: float32 (dither map x attenuation); out: uint8;
- *   pal: float32 [K, 3] colours; pw: float32 [K, 4] score weights (2 cw c, -sum cw c^2); cw: float32 [3];
+ *   pal: float32 [K, 3] colours; pw: float32 [K, 4] score weights (2 Q c, -c.Q c); qm: float32 [3, 3] the metric Q
+ *   (symmetric; diagonal for channel weights);
  *   big: max_error (squared length), limit: the large-error rules on/off;
  *   bg: NULL or uint8 RGB (the background candidate, index K), bias: its float32 bias (needed with bg).
  * Returns 0, or -1 when memory runs out. */
 int ed_window(const uint8_t *img, const float *level, uint8_t *out, const uint8_t *bg, const float *bias,
               const long long *st, int y0, int hh, int ww, int ky0, int ky1, const float *pal,
-              const float *pw, const float *cw, int K, float big, int limit)
+              const float *pw, const float *qm, int K, float big, int limit)
 {
     const float f7 = 7.0f / 16.0f, f3 = 3.0f / 16.0f, f5 = 5.0f / 16.0f, f1 = 1.0f / 16.0f;
     /* error arriving at the current row and at the next one, one pixel of padding on each side */
@@ -195,12 +196,14 @@ int ed_window(const uint8_t *img, const float *level, uint8_t *out, const uint8_
                 c0 = c[0];
                 c1 = c[1];
                 c2 = c[2];
-                if (bg) { /* the score 2 v . cw b - sum cw b^2 + bias, as the NumPy scan computes it */
+                if (bg) { /* the score 2 v . Q b - b . Q b + bias, as the NumPy scan computes it */
                     const uint8_t *bp = bg + y * st[6] + x * st[7];
                     const float b0 = bp[0], b1 = bp[1], b2 = bp[2];
-                    const float t = bias_here - ((cw[0] * b0 * b0 + cw[1] * b1 * b1) + cw[2] * b2 * b2);
-                    if (((v0 * (2.0f * b0 * cw[0]) + v1 * (2.0f * b1 * cw[1])) + v2 * (2.0f * b2 * cw[2])) + t >=
-                        best_score) {
+                    const float qb0 = (qm[0] * b0 + qm[1] * b1) + qm[2] * b2;
+                    const float qb1 = (qm[3] * b0 + qm[4] * b1) + qm[5] * b2;
+                    const float qb2 = (qm[6] * b0 + qm[7] * b1) + qm[8] * b2;
+                    const float t = bias_here - ((b0 * qb0 + b1 * qb1) + b2 * qb2);
+                    if (((v0 * (2.0f * qb0) + v1 * (2.0f * qb1)) + v2 * (2.0f * qb2)) + t >= best_score) {
                         best = K;
                         c0 = b0;
                         c1 = b1;

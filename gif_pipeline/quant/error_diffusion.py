@@ -79,7 +79,7 @@ def _pool():
     return _POOL[0]
 
 
-def _diffuse_kernel(fn, images, levels, pal, weights4, cw, bigs, limit, background, bg_bias, columns, strip_rows,
+def _diffuse_kernel(fn, images, levels, pal, weights4, metric, bigs, limit, background, bg_bias, columns, strip_rows,
                     warm_up):
     """:func:`error_diffusion_batch`'s scan by the C kernel: each image's strips, one window each, on
     :data:`KERNEL_THREADS` threads. ``columns``: the kernel walks the arrays transposed (through their strides).
@@ -89,7 +89,7 @@ def _diffuse_kernel(fn, images, levels, pal, weights4, cw, bigs, limit, backgrou
     out = np.empty((num, h, w), np.uint8)
     scan_h, scan_w = (w, h) if columns else (h, w)
     row_starts, hs = _starts(scan_h, strip_rows, warm_up)
-    cw = np.ascontiguousarray(cw, np.float32)
+    qm = np.ascontiguousarray(metric, np.float32)  # [3, 3]
 
     def strides(a, channels=False):  # (row, column) strides in elements, of the scan's rows and columns
         a = np.asarray(a)
@@ -120,7 +120,7 @@ def _diffuse_kernel(fn, images, levels, pal, weights4, cw, bigs, limit, backgrou
             calls.append((keep, (img.ctypes.data, lev.ctypes.data, out[i].ctypes.data,
                                  None if bg is None else bg.ctypes.data, None if bias is None else bias.ctypes.data,
                                  st.ctypes.data, s, hs, scan_w, b * strip_rows, min(scan_h, (b + 1) * strip_rows),
-                                 colours.ctypes.data, pw.ctypes.data, cw.ctypes.data, k, float(bigs[i]), int(limit))))
+                                 colours.ctypes.data, pw.ctypes.data, qm.ctypes.data, k, float(bigs[i]), int(limit))))
 
     def run(part):
         return [fn(*args) for _, args in part]
@@ -133,6 +133,33 @@ def _diffuse_kernel(fn, images, levels, pal, weights4, cw, bigs, limit, backgrou
     if any(codes):
         raise MemoryError("error diffusion: out of memory")
     return out
+
+
+#: BT.601 RGB -> (Y, Cb, Cr) (full range, no offsets): VMAF reads Y only.
+YCBCR = np.array([[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]])
+
+
+def color_metric(channel_weights=None) -> np.ndarray:
+    """The colour distance of the error diffusion as a symmetric float32 ``[3, 3]`` matrix ``Q`` (the distance of
+    ``d`` is ``d . Q d``): ``None`` is plain RGB, three channel weights are a diagonal ``Q``, a ``[3, 3]`` matrix
+    (such as :func:`luma_metric`'s) is taken as it is."""
+    if channel_weights is None:
+        return np.eye(3, dtype=np.float32)
+    q = np.asarray(channel_weights, np.float32)
+    if q.shape == (3,):
+        return np.diag(q)
+    if q.shape != (3, 3) or not np.allclose(q, q.T) or np.any(np.linalg.eigvalsh(q.astype(np.float64)) < -1e-6):
+        raise ValueError(f"channel_weights must be 3 weights or a symmetric positive semidefinite [3, 3] matrix, "
+                         f"got {q.shape}")
+    return q
+
+
+def luma_metric(chroma: float, scale: float = 1.0) -> np.ndarray:
+    """``Q`` (:func:`color_metric`) of the distance ``scale * (dY^2 + chroma * (dCb^2 + dCr^2))`` (BT.601): with
+    ``chroma < 1`` the dither keeps each pixel's luma closer and carries more of the error in the colour difference,
+    which the eye (and VMAF, which reads luma only) sees less of."""
+    w = np.diag([1.0, float(chroma), float(chroma)])
+    return (float(scale) * YCBCR.T @ w @ YCBCR).astype(np.float32)
 
 
 #: Without the dither map, :func:`dither_maps` estimates the error budget (:func:`default_max_error`) from a grid of
@@ -299,7 +326,8 @@ def error_diffusion(rgb: np.ndarray, palette: np.ndarray, *, attenuation: float 
     """Indices (uint8 ``[H, W]``) of Floyd–Steinberg error diffusion of uint8 ``rgb`` onto uint8 ``palette [K, 3]``.
 
     The colour of each pixel (plus the error it received) is the exact nearest palette colour under the
-    distance ``sum_c channel_weights[c] * d_c^2`` (default: all 1, plain RGB). ``attenuation`` scales the
+    distance ``sum_c channel_weights[c] * d_c^2`` (default: all 1, plain RGB; or ``d . Q d`` for a ``[3, 3]``
+    matrix ``Q``, :func:`color_metric`). ``attenuation`` scales the
     diffused error. ``limit`` turns on the large-error rules: the pixel plus its error is clipped to
     [-0.1, 1.1] x 255, a received error whose squared length exceeds ``max_error`` is multiplied by 0.8
     and a quantisation error above it by 0.75 before it is passed on (``max_error`` in squared 8-bit
@@ -385,8 +413,9 @@ def error_diffusion_batch(images: np.ndarray, palettes: np.ndarray, *, attenuati
     num, h, w = images.shape[:3]
     k = palettes.shape[1]
     pal = palettes.astype(np.float32)  # [N, K, 3]
-    cw = np.ones(3, np.float32) if channel_weights is None else np.asarray(channel_weights, np.float32)
-    weights4 = np.concatenate([2.0 * pal * cw, -np.sum(cw * pal * pal, axis=2, keepdims=True)], axis=2)  # [N, K, 4]
+    metric = color_metric(channel_weights)
+    pq = pal @ metric  # [N, K, 3]: Q c (exactly cw c for channel weights)
+    weights4 = np.concatenate([2.0 * pq, -np.sum(pal * pq, axis=2, keepdims=True)], axis=2)  # [N, K, 4]
 
     fn = _kernel()
     if maps is None:
@@ -400,7 +429,7 @@ def error_diffusion_batch(images: np.ndarray, palettes: np.ndarray, *, attenuati
     scan_h, scan_w = (w, h) if columns else (h, w)
     warm_up = 0 if strip_rows >= scan_h else max(0, int(warm_up))
     if fn is not None:  # the C kernel reads every array through its strides: no copies, no transposes
-        return _diffuse_kernel(fn, images, levels, pal, weights4, cw, bigs, limit, background, bg_bias, columns,
+        return _diffuse_kernel(fn, images, levels, pal, weights4, metric, bigs, limit, background, bg_bias, columns,
                                strip_rows, warm_up)
     weights = np.ascontiguousarray(weights4.transpose(0, 2, 1))  # [N, 4, K]
     if k % _ALIGN:  # score columns padded to a multiple of _ALIGN that never win: numpy's argmax is faster on them
@@ -411,7 +440,8 @@ def error_diffusion_batch(images: np.ndarray, palettes: np.ndarray, *, attenuati
     bgw = None
     if background is not None:
         bgf = np.asarray(background, np.float32)
-        bgw = np.concatenate([bgf, 2.0 * bgf * cw, (np.asarray(bg_bias, np.float32) - np.sum(cw * bgf * bgf, axis=3))[..., None]],
+        bq = bgf @ metric
+        bgw = np.concatenate([bgf, 2.0 * bq, (np.asarray(bg_bias, np.float32) - np.sum(bgf * bq, axis=3))[..., None]],
                              axis=3)  # [N, H, W, 7]: the colour, then the score's weights on (pixel + error, 1)
         if columns:
             bgw = bgw.transpose(0, 2, 1, 3)
@@ -494,22 +524,24 @@ def error_diffusion_batch(images: np.ndarray, palettes: np.ndarray, *, attenuati
 
 
 def floyd_steinberg_reference(rgb: np.ndarray, palette: np.ndarray, background: np.ndarray | None = None,
-                              bg_bias: np.ndarray | None = None) -> np.ndarray:
+                              bg_bias: np.ndarray | None = None, channel_weights=None) -> np.ndarray:
     """Plain raster Floyd–Steinberg with the exact nearest colour, one pixel at a time (slow; for tests); with
-    ``background`` and ``bg_bias`` as :func:`error_diffusion_batch` takes them (index ``K`` for the background)."""
+    ``background`` and ``bg_bias`` as :func:`error_diffusion_batch` takes them (index ``K`` for the background), and
+    its colour distance (``channel_weights``, :func:`color_metric`)."""
     h, w = rgb.shape[:2]
     pal = palette.astype(np.float64)
+    qm = color_metric(channel_weights).astype(np.float64)
     work = rgb.astype(np.float64).copy()
     out = np.zeros((h, w), np.uint8)
     for y in range(h):
         for x in range(w):
             v = work[y, x]
-            scores = 2 * pal @ v - np.sum(pal * pal, axis=1)
+            scores = 2 * pal @ (qm @ v) - np.einsum("kc,cd,kd->k", pal, qm, pal)
             i = int(np.argmax(scores))
             colour = pal[i]
             if background is not None:
                 b = background[y, x].astype(np.float64)
-                if 2 * b @ v - b @ b + bg_bias[y, x] >= scores[i]:
+                if 2 * b @ qm @ v - b @ qm @ b + bg_bias[y, x] >= scores[i]:
                     i, colour = len(pal), b
             out[y, x] = i
             q = v - colour

@@ -154,11 +154,16 @@ def test_ed_frames_dithered_in_batches_give_the_bytes_of_one_at_a_time(mode, can
 
 def test_the_animation_ed_stage_is_error_diffusion_by_columns_of_wide_frames():
     """The still images' error diffusion without the dither map (its cached nearest colours, used for the map, would
-    change nothing); a frame wider than tall is scanned down its columns."""
+    change nothing) and with the luma-weighted distance (ED_CHROMA); a frame wider than tall is scanned down its
+    columns."""
     from gif_pipeline.quant import error_diffusion
 
     stage = animate._ErrorDiffusion()
-    assert stage.settings == {**dithering.ED_SETTINGS, "dither_map": False}
+    metric = stage.settings.pop("channel_weights")
+    assert stage.settings == {k: v for k, v in dithering.ED_SETTINGS.items() if k != "channel_weights"} | {
+        "dither_map": False}
+    np.testing.assert_allclose(metric, error_diffusion.luma_metric(animate.ED_CHROMA, animate.ED_METRIC_SCALE))
+    stage.settings["channel_weights"] = metric
     clip = wide_clip()
     rng = np.random.default_rng(7)
     pals = [rng.integers(0, 256, (k, 3)).astype(np.uint8) for k in (20, 20, 7)]

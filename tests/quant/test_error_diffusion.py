@@ -216,3 +216,57 @@ def test_background_candidate_equals_the_raster_scan(columns):
     none = ed.error_diffusion_batch(rgb, pals, **PLAIN, strip_rows=1000, columns=columns, background=bg,
                                     bg_bias=np.full(rgb.shape[:3], -np.inf, np.float32))
     np.testing.assert_array_equal(none, ed.error_diffusion_batch(rgb, pals, **PLAIN, strip_rows=1000, columns=columns))
+
+
+def test_a_metric_matrix_equals_the_raster_scan_with_it():
+    """A full colour metric (the luma-weighted one animations use): the scan, with a background candidate, gives the
+    scalar loop's indices under that metric, and they are not the plain RGB ones."""
+    rng = np.random.default_rng(8)
+    rgb = rng.integers(0, 256, (2, 12, 14, 3), dtype=np.uint8)
+    pals = rng.integers(0, 256, (2, 9, 3), dtype=np.uint8)
+    bg = rng.integers(0, 256, rgb.shape, dtype=np.uint8)
+    bias = rng.choice(np.array([-np.inf, 0.0, 500.0, np.inf], np.float32), size=rgb.shape[:3])
+    q = ed.luma_metric(0.2, 1.95)
+    got = ed.error_diffusion_batch(rgb, pals, **PLAIN, strip_rows=1000, channel_weights=q, background=bg, bg_bias=bias)
+    for i in range(2):
+        np.testing.assert_array_equal(
+            got[i], ed.floyd_steinberg_reference(rgb[i], pals[i], bg[i], bias[i], channel_weights=q))
+    plain = ed.error_diffusion_batch(rgb, pals, **PLAIN, strip_rows=1000, background=bg, bg_bias=bias)
+    assert np.mean(got != plain) > 0.05
+
+
+def test_channel_weights_and_their_diagonal_matrix_give_the_same_indices():
+    rgb = _photo()
+    pal = palettes.kmeans(rgb, 24, iterations=3).astype(np.uint8)
+    rng = np.random.default_rng(2)
+    bg = np.clip(rgb.astype(np.int16) + rng.integers(-9, 10, rgb.shape), 0, 255).astype(np.uint8)
+    bias = rng.choice(np.array([-np.inf, 25.0, np.inf], np.float32), size=rgb.shape[:2])
+    weights = dithering.ED_SETTINGS["channel_weights"]
+    settings = {k: v for k, v in dithering.ED_SETTINGS.items() if k != "channel_weights"}
+    a = ed.error_diffusion_batch(rgb[None], pal[None], **settings, channel_weights=weights, background=bg[None],
+                                 bg_bias=bias[None])
+    b = ed.error_diffusion_batch(rgb[None], pal[None], **settings, channel_weights=np.diag(weights),
+                                 background=bg[None], bg_bias=bias[None])
+    np.testing.assert_array_equal(a, b)
+
+
+def test_the_luma_metric_keeps_luma_closer_and_moves_the_error_into_chroma():
+    """On a photo with 16 colours, dY^2 + 0.25 (dCb^2 + dCr^2) against plain RGB: less luma error, more chroma error
+    (the trade animations make for VMAF, which reads luma only)."""
+    rgb = _photo()
+    pal = palettes.kmeans(rgb, 16, iterations=4).astype(np.uint8)
+    settings = {**dithering.ED_SETTINGS, "dither_map": False}
+    err = {}
+    for name, q in (("rgb", None), ("luma", ed.luma_metric(0.25))):
+        out = pal[ed.error_diffusion(rgb, pal, **{**settings, "channel_weights": q})].astype(np.float64)
+        e = (out - rgb) @ ed.YCBCR.T
+        err[name] = np.mean(e[..., 0] ** 2), np.mean(e[..., 1:] ** 2)
+    assert err["luma"][0] < 0.8 * err["rgb"][0]
+    assert err["luma"][1] > err["rgb"][1]
+
+
+@pytest.mark.parametrize("bad", [(1.0, 2.0), np.ones((3, 4)), np.array([[1, 2, 0], [0, 1, 0], [0, 0, 1]]),
+                                 -np.eye(3)])
+def test_a_bad_metric_is_refused(bad):
+    with pytest.raises(ValueError, match="channel_weights"):
+        ed.color_metric(bad)
