@@ -411,6 +411,16 @@ TIER_CLOSER = True
 
 
 _SCAN = []
+_WRITE = []
+
+
+def _write_thread():
+    """The thread that codes and writes frames behind the scans (:meth:`_Encoder._write`)."""
+    if not _WRITE:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _WRITE.append(ThreadPoolExecutor(1, thread_name_prefix="gifnets-write"))
+    return _WRITE[0]
 
 
 def _scan_thread():
@@ -440,6 +450,7 @@ class _Encoder:
         self.sq_error = []
         self.pending = []  # frames waiting for their dither (add, flush)
         self.job = None  # the batch of ``ed`` over the canvas on the scan thread (flush)
+        self.writes = []  # the frames handed to the write thread (_write), not yet waited for
         # palette_mode="tiered": the local tables' size (colours, without the transparent index), their dither stage,
         # and a nearest-colour cache kept for the large palette
         self.n_local, self.local_dither, self.big_cache = None, None, None
@@ -558,11 +569,16 @@ class _Encoder:
         which :meth:`add` does not read until it waits (``wait``, the default, and a frame with no change)."""
         pending, self.pending = self.pending, []
         if getattr(self.dither_stage, "bg_bias", None) is not None:
+            crops = maps = None
+            if pending:  # the dither maps read the frames and their palettes only: here, while the last batch scans
+                crops = [np.ascontiguousarray(rgb[y0:y1, x0:x1]) for rgb, _, (y0, y1, x0, x1), _, _, _ in pending]
+                maps = self.dither_stage.maps(crops, [p[4] for p in pending])
             self._wait_scan()  # the previous batch first (and its error, if it raised one)
             if pending:
-                self.job = _scan_thread().submit(self._scan_over_canvas, pending)
+                self.job = _scan_thread().submit(self._scan_over_canvas, pending, crops, maps)
             if wait:
                 self._wait_scan()
+                self._wait_writes()
             return
         start = 0
         while start < len(pending):
@@ -582,6 +598,8 @@ class _Encoder:
             for item, crop, indices in zip(pending[start:end], crops, found):
                 self._finish(*item, crop, indices.astype(np.uint8))
             start = end
+        if wait:
+            self._wait_writes()
 
     def _wait_scan(self) -> None:
         """Wait for the scan thread's batch, if one runs (its error, if it raised one, is raised here)."""
@@ -589,19 +607,37 @@ class _Encoder:
         if job is not None:
             job.result()
 
-    def abandon(self) -> None:
-        """Wait for the scan thread's batch, if one runs, and drop its outcome (the encode failed elsewhere)."""
-        self.pending = []
-        try:
-            self._wait_scan()
-        except Exception:  # noqa: BLE001 - the caller's error is the one reported
-            pass
+    def _wait_writes(self) -> None:
+        """Wait for the frames handed to the write thread (:meth:`_write`); the first error raised there is raised
+        here."""
+        jobs, self.writes = self.writes, []
+        for job in jobs:
+            job.result()
 
-    def _scan_over_canvas(self, pending) -> None:
-        """:meth:`flush`'s batch of ``ed`` over the canvas: the dither maps of all its frames together, then each
-        frame's scan over the canvas the one before left."""
-        crops = [np.ascontiguousarray(rgb[y0:y1, x0:x1]) for rgb, _, (y0, y1, x0, x1), _, _, _ in pending]
-        maps = self.dither_stage.maps(crops, [p[4] for p in pending])
+    def _write(self, *args) -> None:
+        """``writer.add(*args)`` on the write thread (:func:`_write_thread`, in order): the LZW coding of a frame
+        overlaps the next frame's scan. Whoever reads the writer waits first (:meth:`flush`)."""
+        self.writes.append(_write_thread().submit(self.writer.add, *args))
+
+    def _record_error(self, rgb: np.ndarray) -> None:
+        """The frame's squared error (the canvas against ``rgb``) into :attr:`sq_error`, computed on the write thread
+        on a copy of the canvas (a copy costs a tenth of the error), in frame order."""
+        snap = self.canvas.copy()
+        self.writes.append(_write_thread().submit(lambda: self.sq_error.append(_mse(snap, rgb))))
+
+    def abandon(self) -> None:
+        """Wait for the scan thread's batch and the write thread's frames, and drop their outcome (the encode failed
+        elsewhere)."""
+        self.pending = []
+        for wait in (self._wait_scan, self._wait_writes):
+            try:
+                wait()
+            except Exception:  # noqa: BLE001 - the caller's error is the one reported
+                pass
+
+    def _scan_over_canvas(self, pending, crops, maps) -> None:
+        """:meth:`flush`'s batch of ``ed`` over the canvas (``crops``: the frames' rectangles, ``maps``: their
+        dither maps, computed together): each frame's scan over the canvas the one before left."""
         for item, crop, m in zip(pending, crops, maps):
             if item[5]:  # the first frame: no canvas yet
                 self._finish(*item, crop, self.dither_stage(crop, item[4], maps=m).astype(np.uint8))
@@ -617,7 +653,7 @@ class _Encoder:
         y0, y1, x0, x1 = box
         old = self.canvas[y0:y1, x0:x1]
         bias = np.where(sub_changed, np.float32(self.dither_stage.bg_bias), np.float32(np.inf))
-        found = self.dither_stage(crop, pal, np.ascontiguousarray(old), bias, maps=maps)
+        found = self.dither_stage(crop, pal, old, bias, maps=maps)  # the canvas is not written while it scans
         took_palette = found != len(pal)  # _finish writes those whose colour differs from the canvas
         self._finish(rgb, t, box, took_palette, pal, False, crop, np.where(took_palette, found, np.uint8(0)))
 
@@ -657,7 +693,7 @@ class _Encoder:
         table = _with_transparent(pal)
         if first:
             self.canvas = np.ascontiguousarray(shown)
-            self.writer.add(indices, table, t, (0, 0), None)
+            self._write(indices, table, t, (0, 0), None)
         else:
             _copy_where(self.canvas[y0:y1, x0:x1], shown, write)
             inner = _bbox(write)
@@ -665,9 +701,9 @@ class _Encoder:
                 a, b, c, d = inner
                 transparent = len(pal)
                 out = np.where(write[a:b, c:d], indices[a:b, c:d], np.uint8(transparent)).astype(np.uint8)
-                self.writer.add(out, table, t, (x0 + c, y0 + a), transparent)
+                self._write(out, table, t, (x0 + c, y0 + a), transparent)
         self.tables.add(pal.tobytes())
-        self.sq_error.append(_mse(self.canvas, rgb))
+        self._record_error(rgb)
 
     def _add_tiered(self, rgb: np.ndarray, t: float) -> None:
         """``tiered``: the first frame and scene changes on the large palette (no dither), other frames' changed
@@ -690,7 +726,7 @@ class _Encoder:
         if first:
             indices = self.big_cache(np.ascontiguousarray(crop), pal)
             self.canvas, self.ref = pal[indices], rgb.copy()
-            self.writer.add(indices, _with_transparent(pal), t, (0, 0), None)
+            self._write(indices, _with_transparent(pal), t, (0, 0), None)
             self.tables.add(pal.tobytes())
             self.sq_error.append(_mse(self.canvas, rgb))
             return
@@ -725,7 +761,7 @@ class _Encoder:
             full[write] = idx[keep]
             a, b, c, d = inner
             table = _with_transparent(pal)
-            self.writer.add(np.ascontiguousarray(full[a:b, c:d]), table, t, (x0 + c, y0 + a), transparent)
+            self._write(np.ascontiguousarray(full[a:b, c:d]), table, t, (x0 + c, y0 + a), transparent)
         self.tables.add(pal.tobytes())
         self.sq_error.append(_mse(self.canvas, rgb))
 

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from gif_pipeline import animate
+from gif_pipeline.io import animation
 from gif_pipeline.quant import dithering
 
 
@@ -135,9 +136,9 @@ def test_ed_frames_dithered_in_batches_give_the_bytes_of_one_at_a_time(mode, can
         sizes.append(len(crops))
         return batch(self, crops, palettes)
 
-    def counted_scan(self, pending):
+    def counted_scan(self, pending, crops, maps):
         sizes.append(len(pending))
-        return scan(self, pending)
+        return scan(self, pending, crops, maps)
 
     monkeypatch.setattr(animate._ErrorDiffusion, "batch", counted)
     monkeypatch.setattr(animate._Encoder, "_scan_over_canvas", counted_scan)
@@ -176,3 +177,40 @@ def test_the_animation_ed_stage_is_error_diffusion_by_columns_of_wide_frames():
             np.testing.assert_array_equal(got, want)
             if wide:
                 assert not np.array_equal(got, error_diffusion.error_diffusion(rgb, pal, **stage.settings))
+
+
+@pytest.mark.parametrize("where", ["scan", "write"])
+def test_an_error_on_the_scan_or_write_thread_reaches_the_caller_and_leaves_no_file(tmp_path, monkeypatch, where):
+    """The scans (``ed`` over the canvas) and the LZW coding run on threads behind the frames: an error raised there on
+    the 4th frame is raised by ``encode_frames``, the threads are waited for, and no GIF is left on disk; the next
+    encode on the same threads gives the bytes of an encode that never failed."""
+    clip = wide_clip()
+    clean = animate.encode_frames(iter(clip), None, fps=10, quality=70, dither="ed", palette_mode="global").gif_bytes
+    calls = []
+    if where == "scan":
+        original = animate._Encoder._add_over_canvas
+
+        def broken(self, *args):
+            calls.append(1)
+            if len(calls) == 3:
+                raise RuntimeError("scan failed")
+            return original(self, *args)
+
+        monkeypatch.setattr(animate._Encoder, "_add_over_canvas", broken)
+    else:
+        original = animation.AnimationWriter.add
+
+        def broken(self, *args):
+            calls.append(1)
+            if len(calls) == 4:
+                raise RuntimeError("write failed")
+            return original(self, *args)
+
+        monkeypatch.setattr(animation.AnimationWriter, "add", broken)
+    out = tmp_path / "clip.gif"
+    with pytest.raises(RuntimeError, match=f"{where} failed"):
+        animate.encode_frames(iter(clip), str(out), fps=10, quality=70, dither="ed", palette_mode="global")
+    assert not out.exists() and list(tmp_path.iterdir()) == []
+    monkeypatch.undo()
+    again = animate.encode_frames(iter(clip), None, fps=10, quality=70, dither="ed", palette_mode="global").gif_bytes
+    assert again == clean
