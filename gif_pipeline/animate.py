@@ -82,6 +82,9 @@ ED_FLOOR_MAX_QUALITY = 95
 ED_TOP_THRESHOLD = 1
 #: At ``quality`` 100 ``ed`` has neither floor nor bias (a pixel is written wherever its source moved, and keeps the
 #: colour it shows only where that is at least as close as the best palette colour): the most fidelity the knob buys.
+#: On the first 60 frames of the bench clips (2026-12-07, with ED_CHROMA 0.25) it took bikes from 2.79 MB / VMAF 99.62
+#: to 3.29 MB / 99.71 (ffmpeg's per-frame palettes: 3.62 MB / 99.68) and PSNR +0.1 to +1.5 dB on all five, at 13-27 %
+#: more bytes and about twice the flicker of the bias-7, floor-1 setting (gifski q100's flicker is as high).
 ED_MAX_QUALITY_EXACT = True
 #: With ``dither="ed"`` a source pixel must move more than this many levels before it is written again (the floor of
 #: ``threshold``): error diffusion puts a different pattern on a pixel that moved by a level or two, and that crawls.
@@ -103,6 +106,13 @@ ED_BIAS_HALVING = 8.0
 #: ``ed`` in animations measures colour distance as ``dY^2 + ED_CHROMA * (dCb^2 + dCr^2)`` (BT.601,
 #: :func:`gif_pipeline.quant.error_diffusion.luma_metric`), scaled so that a grey difference costs what it did under
 #: the still images' channel weights 0.5 : 1 : 0.45 (so :data:`ED_BG_BIAS` keeps its meaning). None: those weights.
+#: Each pixel's luma stays closer and more of the error goes into the colour difference, which the eye resolves less
+#: finely (and VMAF, on luma, not at all). gifski's frames showed the same trade (1.4-3 dB more luma PSNR than ours,
+#: less chroma PSNR); its first frame's finest-scale VIF was what VMAF rewarded. On the first 60 frames of the 5
+#: bench clips (2026-12-07, docs/experiments/animation.md), against those weights at q50/70/90/100: +0.02 to +3.27
+#: VMAF for -2.6 % to +4.0 % bytes and 0.01-0.69 dB less RGB PSNR (0.15: up to +4.04 VMAF, -1.26 dB, +6.2 % bytes,
+#: and more colour speckle; 0.25 kept).
+#: The q50 bunny (32 colours) shows a little more colour speckle in grey fur at 3x zoom, none seen at 1x.
 ED_CHROMA = 0.25
 ED_METRIC_SCALE = 1.95
 #: ``lossy=True`` (:func:`encode_frames`): the run search of :mod:`gif_pipeline.quant.lossy` chooses each frame's
@@ -134,8 +144,8 @@ def quality_settings(quality: int) -> dict:
       VMAF and more PSNR per byte there, less VMAF per byte at q70: docs/experiments/animation.md);
     * ``dither``: what ``dither="auto"`` is: ``ed``, exact error diffusion over the canvas (:data:`HALF_PALETTE_MAX_QUALITY`);
       ``ed_floor``: the least threshold with ``ed`` (:data:`ED_MIN_THRESHOLD` up to :data:`ED_FLOOR_MAX_QUALITY`,
-      :data:`ED_TOP_THRESHOLD` above); ``ed_bias``: ``ed``'s preference for the colour a pixel shows
-      (:data:`ED_BG_BIAS`, falling above :data:`ED_BIAS_KNEE`); ``ed_samples``: frames sampled for the global palette
+      :data:`ED_TOP_THRESHOLD` above, 0 at q100: :data:`ED_MAX_QUALITY_EXACT`); ``ed_bias``: ``ed``'s preference for
+      the colour a pixel shows (:data:`ED_BG_BIAS`, falling above :data:`ED_BIAS_KNEE`, 0 at q100); ``ed_samples``: frames sampled for the global palette
       with ``ed`` (:data:`GLOBAL_SAMPLES`, :data:`TOP_SAMPLES` from :data:`KEEP_MIN_QUALITY`; no dither:
       :data:`GLOBAL_SAMPLES`); ``dither_colors``: the palette size with ``ed`` or ``ordered`` (half of ``colors``, at
       least 16, up to :data:`HALF_PALETTE_MAX_QUALITY`; ``colors`` above). At gifski ``--quality 50``'s file sizes a
@@ -412,6 +422,8 @@ TIER_CLOSER = True
 
 _SCAN = []
 _WRITE = []
+#: Jobs that may wait on the write thread (:meth:`_Encoder._submit`).
+WRITE_QUEUE = 16
 
 
 def _write_thread():
@@ -614,16 +626,24 @@ class _Encoder:
         for job in jobs:
             job.result()
 
+    def _submit(self, fn, *args) -> None:
+        """``fn(*args)`` on the write thread (:func:`_write_thread`, in order). At most :data:`WRITE_QUEUE` jobs wait
+        there (each holds a frame's indices or a canvas copy): beyond that the oldest is waited for."""
+        self.writes = [job for job in self.writes if not job.done() or job.exception() is not None]
+        while len(self.writes) >= WRITE_QUEUE:
+            self.writes.pop(0).result()
+        self.writes.append(_write_thread().submit(fn, *args))
+
     def _write(self, *args) -> None:
-        """``writer.add(*args)`` on the write thread (:func:`_write_thread`, in order): the LZW coding of a frame
-        overlaps the next frame's scan. Whoever reads the writer waits first (:meth:`flush`)."""
-        self.writes.append(_write_thread().submit(self.writer.add, *args))
+        """``writer.add(*args)`` on the write thread: the LZW coding of a frame overlaps the next frame's scan.
+        Whoever reads the writer waits first (:meth:`flush`)."""
+        self._submit(self.writer.add, *args)
 
     def _record_error(self, rgb: np.ndarray) -> None:
         """The frame's squared error (the canvas against ``rgb``) into :attr:`sq_error`, computed on the write thread
         on a copy of the canvas (a copy costs a tenth of the error), in frame order."""
         snap = self.canvas.copy()
-        self.writes.append(_write_thread().submit(lambda: self.sq_error.append(_mse(snap, rgb))))
+        self._submit(lambda: self.sq_error.append(_mse(snap, rgb)))
 
     def abandon(self) -> None:
         """Wait for the scan thread's batch and the write thread's frames, and drop their outcome (the encode failed

@@ -24,7 +24,9 @@ measured on the val photos, docs/experiments/gifnets.md 2026-12-06 "error diffus
   is diffused ("no green pixels in the blue");
 * the *dither map*: less diffusion on edges and in noisy texture (which masks banding), full diffusion
   in flat areas; a pixel's level also falls with how busy the nearest-colour remap is around it;
-* colour distances weighted 0.5 : 1 : 0.45 (R : G : B) (:data:`gif_pipeline.quant.dithering.ED_SETTINGS`).
+* colour distances weighted 0.5 : 1 : 0.45 (R : G : B) (:data:`gif_pipeline.quant.dithering.ED_SETTINGS`);
+  any quadratic metric can be given (:func:`color_metric`), such as the luma-weighted one animations use
+  (:func:`luma_metric`, :data:`gif_pipeline.animate.ED_CHROMA`).
 
 Not taken: libimagequant's rule that leaves tiny received errors out (no measurable effect here) and its
 serpentine order (not possible with the wavefront).

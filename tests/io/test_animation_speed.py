@@ -214,3 +214,12 @@ def test_an_error_on_the_scan_or_write_thread_reaches_the_caller_and_leaves_no_f
     monkeypatch.undo()
     again = animate.encode_frames(iter(clip), None, fps=10, quality=70, dither="ed", palette_mode="global").gif_bytes
     assert again == clean
+
+
+def test_a_short_write_queue_gives_the_same_bytes(monkeypatch):
+    """WRITE_QUEUE bounds the jobs waiting on the write thread (the scan waits for the oldest beyond it): with one
+    slot the file is byte for byte the same."""
+    clip = wide_clip()
+    want = animate.encode_frames(iter(clip), None, fps=10, quality=90, dither="ed").gif_bytes
+    monkeypatch.setattr(animate, "WRITE_QUEUE", 1)
+    assert animate.encode_frames(iter(clip), None, fps=10, quality=90, dither="ed").gif_bytes == want
