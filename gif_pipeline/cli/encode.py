@@ -32,8 +32,8 @@ def add_parser(sub):
                    "iterations (default: %(default)s; " + encode.AUTO_HELP + ")")
     p.add_argument("--dither", choices=["auto"] + sorted(encode.DITHER_STAGES), default=encode.DEFAULT_DITHER,
                    help="dithering: none, fs (Pillow's Floyd-Steinberg), ed (gifnets' error diffusion), net (DitherNet) "
-                        "or ordered (blue-noise pattern; animations: "
-                        "auto = ordered up to --quality 55, else none) (default: %(default)s)")
+                        "or ordered (blue-noise pattern); in animations auto is ed over what each pixel shows, "
+                        "colours measured mostly by brightness (default: %(default)s)")
     p.add_argument("--backend", choices=encode.BACKENDS, default=None,
                    help="where the networks run: litert (the .tflite models, no TensorFlow) or tf (the .keras models "
                    "on TensorFlow, pip install \"gifnets[train]\"); default: $GIFNETS_BACKEND, else "
@@ -64,8 +64,9 @@ def add_parser(sub):
     anim.add_argument("--loop", type=cli_args.loop_count, default=0, metavar="N",
                       help="repeat N times after the first play (0 = forever, the default; -1 = play once)")
     anim.add_argument("--quality", type=cli_args.quality, default=90, metavar="Q",
-                      help="1-100: lower = smaller files, more of a moving picture's still parts kept from earlier "
-                      "frames (default: %(default)s)")
+                      help="1-100: lower = smaller files, fewer colours, more of a moving picture's still parts "
+                      "kept from earlier frames; 100 rewrites every pixel whose source moved (largest files) "
+                      "(default: %(default)s)")
     anim.add_argument("--lossy", action="store_true",
                       help="choose each frame's colours by a search that trades error against GIF's run lengths "
                       "instead of dithering: smaller files for camera footage at the same quality; smooth gradients "
