@@ -145,8 +145,9 @@ def quality_settings(quality: int) -> dict:
     * ``dither``: what ``dither="auto"`` is: ``ed``, exact error diffusion over the canvas (:data:`HALF_PALETTE_MAX_QUALITY`);
       ``ed_floor``: the least threshold with ``ed`` (:data:`ED_MIN_THRESHOLD` up to :data:`ED_FLOOR_MAX_QUALITY`,
       :data:`ED_TOP_THRESHOLD` above, 0 at q100: :data:`ED_MAX_QUALITY_EXACT`); ``ed_bias``: ``ed``'s preference for
-      the colour a pixel shows (:data:`ED_BG_BIAS`, falling above :data:`ED_BIAS_KNEE`, 0 at q100); ``ed_samples``: frames sampled for the global palette
-      with ``ed`` (:data:`GLOBAL_SAMPLES`, :data:`TOP_SAMPLES` from :data:`KEEP_MIN_QUALITY`; no dither:
+      the colour a pixel shows (:data:`ED_BG_BIAS`, falling above :data:`ED_BIAS_KNEE`, 0 at q100); ``ed_samples``:
+      frames sampled for the global palette with ``ed`` (:data:`GLOBAL_SAMPLES`, :data:`TOP_SAMPLES` from
+      :data:`KEEP_MIN_QUALITY`; no dither:
       :data:`GLOBAL_SAMPLES`); ``dither_colors``: the palette size with ``ed`` or ``ordered`` (half of ``colors``, at
       least 16, up to :data:`HALF_PALETTE_MAX_QUALITY`; ``colors`` above). At gifski ``--quality 50``'s file sizes a
       dithered half palette gave +2 to +4 VMAF over no dither on 4 of the 5 bench clips (docs/experiments/animation.md,

@@ -186,27 +186,17 @@ def test_an_error_on_the_scan_or_write_thread_reaches_the_caller_and_leaves_no_f
     encode on the same threads gives the bytes of an encode that never failed."""
     clip = wide_clip()
     clean = animate.encode_frames(iter(clip), None, fps=10, quality=70, dither="ed", palette_mode="global").gif_bytes
-    calls = []
-    if where == "scan":
-        original = animate._Encoder._add_over_canvas
+    target = (animate._Encoder, "_add_over_canvas", 3) if where == "scan" else (animation.AnimationWriter, "add", 4)
+    owner, name, fail_at = target
+    original, calls = getattr(owner, name), []
 
-        def broken(self, *args):
-            calls.append(1)
-            if len(calls) == 3:
-                raise RuntimeError("scan failed")
-            return original(self, *args)
+    def broken(self, *args):
+        calls.append(1)
+        if len(calls) == fail_at:
+            raise RuntimeError(f"{where} failed")
+        return original(self, *args)
 
-        monkeypatch.setattr(animate._Encoder, "_add_over_canvas", broken)
-    else:
-        original = animation.AnimationWriter.add
-
-        def broken(self, *args):
-            calls.append(1)
-            if len(calls) == 4:
-                raise RuntimeError("write failed")
-            return original(self, *args)
-
-        monkeypatch.setattr(animation.AnimationWriter, "add", broken)
+    monkeypatch.setattr(owner, name, broken)
     out = tmp_path / "clip.gif"
     with pytest.raises(RuntimeError, match=f"{where} failed"):
         animate.encode_frames(iter(clip), str(out), fps=10, quality=70, dither="ed", palette_mode="global")
