@@ -511,7 +511,8 @@ def encode_batch(images, colors: int = 256, palette: str = DEFAULT_PALETTE, dith
     if dither == "ed":  # the batch's palettes and nearest colours, then the numpy error diffusion of the whole batch
         from gif_pipeline.quant.error_diffusion import error_diffusion_batch
 
-        indices_u8 = error_diffusion_batch(images, palettes_u8, nearest_indices=indices_u8, **dithering.ED_SETTINGS)
+        indices_u8 = error_diffusion_batch(images, palettes_u8, nearest_indices=indices_u8,
+                                           **dithering.ed_settings(palettes_u8.shape[1]))
     gifs = [gif_io.encode_gif(ind, pal) for ind, pal in zip(indices_u8, palettes_u8)]
     seconds = (time.perf_counter() - start) / len(images)
     return [EncodeResult(g, ind, pal, pal[ind], None, seconds, (palette, dither))

@@ -39,6 +39,8 @@ import functools
 import numpy as np
 from PIL import Image
 
+from gif_pipeline.quant.error_diffusion import luma_metric
+
 DITHER_METHODS = ("none", "fs", "ed")
 
 
@@ -187,16 +189,34 @@ def floyd_steinberg(rgb: np.ndarray, palette: np.ndarray) -> np.ndarray:
 
 #: The settings of ``dither='ed'`` (:func:`gif_pipeline.quant.error_diffusion.error_diffusion`), chosen on the val
 #: photos (docs/experiments/gifnets.md, 2026-12-06 "error diffusion"): the error attenuated to 15/16, the large-error
-#: limits, the dither map, and colour distances weighted 0.5 : 1 : 0.45 (R : G : B), as libimagequant weighs them.
+#: limits, the dither map, and colour distances measured mostly in luma, ``dY^2 + 0.25 (dCb^2 + dCr^2)`` (BT.601,
+#: :func:`gif_pipeline.quant.error_diffusion.luma_metric`, scaled so that a grey difference costs what it did under the
+#: first weights, 0.5 : 1 : 0.45 for R : G : B as libimagequant weighs them) up to :data:`ED_LUMA_MAX_COLORS`
+#: colours (:func:`ed_settings`). Against those weights in one bench run on the 24 val photos (2026-12-07,
+#: docs/experiments/gifnets.md): VMAF +3.8 / +2.7 / +1.8 / +1.1 / +0.7 at 16 / 32 / 64 / 128 / 256 colours, WSNR +1.1
+#: to +1.9 dB (+2.1 to +3.4 at 120 px/deg), less CAMBI banding, for 1.2-1.7 % more bytes and 0.4-0.9 dB less PSNR
+#: (the animations' ``ed`` made the same trade first: gif_pipeline.animate.ED_CHROMA).
+ED_CHROMA = 0.25
 ED_SETTINGS = {"attenuation": 15.0 / 16.0, "limit": True, "dither_map": True, "map_floor": 0.0,
-               "channel_weights": (0.5, 1.0, 0.45)}
+               "channel_weights": luma_metric(ED_CHROMA, 1.95)}
+#: Above this many colours ``ed`` keeps the R : G : B weights :data:`ED_RGB_WEIGHTS`: there the luma metric's 1.2-1.7 %
+#: more bytes made the files larger than libimagequant's dithered ones (128: 39,736 against 39,458 B; 256: 48,146
+#: against 47,472) for +1.1 and +0.7 VMAF; up to 64 they stay smaller (32: 24,866 against 25,288).
+ED_LUMA_MAX_COLORS = 64
+ED_RGB_WEIGHTS = (0.5, 1.0, 0.45)
+
+
+def ed_settings(colors: int) -> dict:
+    """``dither='ed'``'s settings for a palette of ``colors`` colours: :data:`ED_SETTINGS` (the luma-weighted
+    distance) up to :data:`ED_LUMA_MAX_COLORS`, the R : G : B weights :data:`ED_RGB_WEIGHTS` above."""
+    return ED_SETTINGS if colors <= ED_LUMA_MAX_COLORS else {**ED_SETTINGS, "channel_weights": ED_RGB_WEIGHTS}
 
 
 def remap(rgb, palette, dither: str = "none") -> np.ndarray:
     """Palette indices for ``rgb`` (uint8 ``[H, W, 3]``) on ``palette`` (uint8 ``[K, 3]``).
 
     ``dither='none'``: nearest colour (Eq. 1). ``dither='fs'``: Floyd–Steinberg error
-    diffusion (Pillow). ``dither='ed'``: gifnets' error diffusion (:data:`ED_SETTINGS`).
+    diffusion (Pillow). ``dither='ed'``: gifnets' error diffusion (:func:`ed_settings`).
     Returns uint8 ``[H, W]`` with every value ``< K``.
     """
     rgb, palette = _check_inputs(rgb, palette, dither)
@@ -207,5 +227,5 @@ def remap(rgb, palette, dither: str = "none") -> np.ndarray:
     if dither == "ed":
         from gif_pipeline.quant.error_diffusion import error_diffusion
 
-        return error_diffusion(rgb, palette, **ED_SETTINGS)
+        return error_diffusion(rgb, palette, **ed_settings(len(palette)))
     return floyd_steinberg(rgb, palette)

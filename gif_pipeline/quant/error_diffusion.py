@@ -24,9 +24,9 @@ measured on the val photos, docs/experiments/gifnets.md 2026-12-06 "error diffus
   is diffused ("no green pixels in the blue");
 * the *dither map*: less diffusion on edges and in noisy texture (which masks banding), full diffusion
   in flat areas; a pixel's level also falls with how busy the nearest-colour remap is around it;
-* colour distances weighted 0.5 : 1 : 0.45 (R : G : B) (:data:`gif_pipeline.quant.dithering.ED_SETTINGS`);
-  any quadratic metric can be given (:func:`color_metric`), such as the luma-weighted one animations use
-  (:func:`luma_metric`, :data:`gif_pipeline.animate.ED_CHROMA`).
+* colour distances weighted 0.5 : 1 : 0.45 (R : G : B); any quadratic metric can be given
+  (:func:`color_metric`), and gifnets measures mostly luma (:func:`luma_metric`) in animations and for still
+  images up to 64 colours (:func:`gif_pipeline.quant.dithering.ed_settings`).
 
 Not taken: libimagequant's rule that leaves tiny received errors out (no measurable effect here) and its
 serpentine order (not possible with the wavefront).

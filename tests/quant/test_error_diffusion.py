@@ -241,7 +241,7 @@ def test_channel_weights_and_their_diagonal_matrix_give_the_same_indices():
     rng = np.random.default_rng(2)
     bg = np.clip(rgb.astype(np.int16) + rng.integers(-9, 10, rgb.shape), 0, 255).astype(np.uint8)
     bias = rng.choice(np.array([-np.inf, 25.0, np.inf], np.float32), size=rgb.shape[:2])
-    weights = dithering.ED_SETTINGS["channel_weights"]
+    weights = (0.5, 1.0, 0.45)
     settings = {k: v for k, v in dithering.ED_SETTINGS.items() if k != "channel_weights"}
     a = ed.error_diffusion_batch(rgb[None], pal[None], **settings, channel_weights=weights, background=bg[None],
                                  bg_bias=bias[None])
@@ -270,3 +270,18 @@ def test_the_luma_metric_keeps_luma_closer_and_moves_the_error_into_chroma():
 def test_a_bad_metric_is_refused(bad):
     with pytest.raises(ValueError, match="channel_weights"):
         ed.color_metric(bad)
+
+
+def test_still_images_measure_luma_up_to_64_colours_and_rgb_weights_above():
+    """``remap(..., "ed")`` takes :func:`dithering.ed_settings` of its palette's size: the luma-weighted distance up to
+    ED_LUMA_MAX_COLORS colours, the R : G : B weights above (where the luma metric's extra bytes would pass
+    libimagequant's); the two give different indices on a photo."""
+    rgb = _photo()
+    for k in (32, 128):
+        pal = palettes.kmeans(rgb, k, iterations=2).astype(np.uint8)
+        luma = ed.error_diffusion(rgb, pal, **dithering.ED_SETTINGS)
+        weights = ed.error_diffusion(rgb, pal, **{**dithering.ED_SETTINGS,
+                                                  "channel_weights": dithering.ED_RGB_WEIGHTS})
+        assert np.mean(luma != weights) > 0.02
+        want = luma if len(pal) <= dithering.ED_LUMA_MAX_COLORS else weights
+        np.testing.assert_array_equal(dithering.remap(rgb, pal, "ed"), want)
