@@ -83,7 +83,7 @@ ED_TOP_THRESHOLD = 1
 #: At ``quality`` 100 ``ed`` has neither floor nor bias (a pixel is written wherever its source moved, and keeps the
 #: colour it shows only where that is at least as close as the best palette colour): the most fidelity the knob buys.
 #: On the first 60 frames of the bench clips (2026-12-07, with ED_CHROMA 0.25) it took bikes from 2.79 MB / VMAF 99.62
-#: to 3.29 MB / 99.71 (ffmpeg's per-frame palettes: 3.62 MB / 99.68) and PSNR +0.1 to +1.5 dB on all five, at 13-27 %
+#: to 3.29 MB / 99.71 (ffmpeg's per-frame palettes: 3.62 MB / 99.68) and PSNR +0.1 to +1.5 dB on all five, at 13-23 %
 #: more bytes and about twice the flicker of the bias-7, floor-1 setting (gifski q100's flicker is as high).
 ED_MAX_QUALITY_EXACT = True
 #: With ``dither="ed"`` a source pixel must move more than this many levels before it is written again (the floor of
