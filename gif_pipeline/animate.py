@@ -105,7 +105,7 @@ ED_BIAS_KNEE = 80
 ED_BIAS_HALVING = 8.0
 #: ``ed`` in animations measures colour distance as ``dY^2 + ED_CHROMA * (dCb^2 + dCr^2)`` (BT.601,
 #: :func:`gif_pipeline.quant.error_diffusion.luma_metric`), scaled so that a grey difference costs what it did under
-#: the still images' channel weights 0.5 : 1 : 0.45 (so :data:`ED_BG_BIAS` keeps its meaning). None: those weights.
+#: the channel weights 0.5 : 1 : 0.45 (so :data:`ED_BG_BIAS` keeps its meaning). None: those weights.
 #: Each pixel's luma stays closer and more of the error goes into the colour difference, which the eye resolves less
 #: finely (and VMAF, on luma, not at all). gifski's frames showed the same trade (1.4-3 dB more luma PSNR than ours,
 #: less chroma PSNR); its first frame's finest-scale VIF was what VMAF rewarded. On the first 60 frames of the 5
@@ -345,8 +345,8 @@ class _ErrorDiffusion:
         # the still images' settings without their dither map (less diffusion on edges and texture): on the first 60
         # frames of the 5 bench clips at q70 (over the canvas) it cost 0.1-0.7 VMAF for 0.5-1.1 dB of PSNR at about
         # the same bytes, and 15-20 % of the encode time (docs/experiments/animation.md, 2026-12-07)
-        self.settings = {**dithering.ED_SETTINGS, "dither_map": False}
-        if ED_CHROMA is not None:
+        self.settings = {**dithering.ED_SETTINGS, "dither_map": False, "channel_weights": dithering.ED_RGB_WEIGHTS}
+        if ED_CHROMA is not None:  # at every palette size (still images: up to 64 colours, dithering.ed_settings)
             from gif_pipeline.quant import error_diffusion
 
             self.settings["channel_weights"] = error_diffusion.luma_metric(ED_CHROMA, ED_METRIC_SCALE)

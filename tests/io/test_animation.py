@@ -485,9 +485,9 @@ def test_ed_over_the_canvas_keeps_shown_colours_and_the_decoders_agree(monkeypat
     assert written[3] < 0.2 * written[0], written
 
 
-def test_ed_in_animations_keeps_luma_closer_than_the_still_images_weights(monkeypatch):
+def test_ed_in_animations_keeps_luma_closer_than_the_rgb_weights(monkeypatch):
     """``ed`` in animations measures colour distance mostly in luma (ED_CHROMA): on a 16-colour moving clip the
-    decoded frames have less luma error than with the still images' channel weights (ED_CHROMA None), more chroma
+    decoded frames have less luma error than with the R : G : B channel weights (ED_CHROMA None), more chroma
     error, and the file stays within 10 % of the size."""
     from gif_pipeline.quant import error_diffusion
 
