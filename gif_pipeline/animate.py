@@ -105,7 +105,8 @@ ED_BIAS_KNEE = 80
 ED_BIAS_HALVING = 8.0
 #: ``ed`` in animations measures colour distance as ``dY^2 + ED_CHROMA * (dCb^2 + dCr^2)`` (BT.601,
 #: :func:`gif_pipeline.quant.error_diffusion.luma_metric`), scaled so that a grey difference costs what it did under
-#: the channel weights 0.5 : 1 : 0.45 (so :data:`ED_BG_BIAS` keeps its meaning). None: those weights.
+#: the channel weights 0.5 : 1 : 0.45 (:data:`gif_pipeline.quant.dithering.ED_LUMA_SCALE`; so :data:`ED_BG_BIAS`
+#: keeps its meaning). None: those weights.
 #: Each pixel's luma stays closer and more of the error goes into the colour difference, which the eye resolves less
 #: finely (and VMAF, on luma, not at all). gifski's frames showed the same trade (1.4-3 dB more luma PSNR than ours,
 #: less chroma PSNR); its first frame's finest-scale VIF was what VMAF rewarded. On the first 60 frames of the 5
@@ -114,7 +115,6 @@ ED_BIAS_HALVING = 8.0
 #: and more colour speckle; 0.25 kept).
 #: The q50 bunny (32 colours) shows a little more colour speckle in grey fur at 3x zoom, none seen at 1x.
 ED_CHROMA = 0.25
-ED_METRIC_SCALE = 1.95
 #: ``lossy=True`` (:func:`encode_frames`): the run search of :mod:`gif_pipeline.quant.lossy` chooses each frame's
 #: indices, at a price per run break (squared 8-bit levels) of ``LOSSY_LAMBDA_Q50`` at ``quality`` 50, halving every
 #: ``LOSSY_HALVING`` points above it (doubling below): 1000 at q50, ~165 at q70, ~27 at q90. On the first 60 frames of
@@ -339,17 +339,16 @@ class _ErrorDiffusion:
     of pixels (:func:`gif_pipeline.quant.error_diffusion.dither_maps`)."""
 
     def __init__(self, bg_bias: float | None = None):
-        from gif_pipeline.quant import dithering
+        from gif_pipeline.quant import dithering, error_diffusion
 
         self.bg_bias = bg_bias  # not None: the canvas is a candidate of each changed pixel, preferred by this much
+        # the luma metric at every palette size (still images: up to 64 colours, dithering.ed_settings)
+        weights = (dithering.ED_RGB_WEIGHTS if ED_CHROMA is None
+                   else error_diffusion.luma_metric(ED_CHROMA, dithering.ED_LUMA_SCALE))
         # the still images' settings without their dither map (less diffusion on edges and texture): on the first 60
         # frames of the 5 bench clips at q70 (over the canvas) it cost 0.1-0.7 VMAF for 0.5-1.1 dB of PSNR at about
         # the same bytes, and 15-20 % of the encode time (docs/experiments/animation.md, 2026-12-07)
-        self.settings = {**dithering.ED_SETTINGS, "dither_map": False, "channel_weights": dithering.ED_RGB_WEIGHTS}
-        if ED_CHROMA is not None:  # at every palette size (still images: up to 64 colours, dithering.ed_settings)
-            from gif_pipeline.quant import error_diffusion
-
-            self.settings["channel_weights"] = error_diffusion.luma_metric(ED_CHROMA, ED_METRIC_SCALE)
+        self.settings = {**dithering.ED_SETTINGS, "dither_map": False, "channel_weights": weights}
 
     def __call__(self, rgb: np.ndarray, palette: np.ndarray, background=None, bg_bias=None, maps=None) -> np.ndarray:
         from gif_pipeline.quant import error_diffusion
@@ -383,6 +382,11 @@ class _ErrorDiffusion:
         h, w = crops[0].shape[:2]
         return list(error_diffusion.error_diffusion_batch(np.stack(crops), np.stack(palettes), columns=w > h,
                                                           **self.settings))
+
+
+def _crops(pending) -> list:
+    """The changed rectangles (contiguous) of :attr:`_Encoder.pending`'s frames."""
+    return [np.ascontiguousarray(rgb[y0:y1, x0:x1]) for rgb, _, (y0, y1, x0, x1), _, _, _ in pending]
 
 
 def _copy_where(dst: np.ndarray, src: np.ndarray, mask: np.ndarray) -> None:
@@ -556,7 +560,7 @@ class _Encoder:
         found = self._changed(rgb)
         if found is None:
             self.flush()
-            self.sq_error.append(_mse(self.canvas, rgb))
+            self._record_error(rgb)
             return
         changed, (y0, y1, x0, x1) = found
         crop = rgb[y0:y1, x0:x1]
@@ -584,7 +588,7 @@ class _Encoder:
         if getattr(self.dither_stage, "bg_bias", None) is not None:
             crops = maps = None
             if pending:  # the dither maps read the frames and their palettes only: here, while the last batch scans
-                crops = [np.ascontiguousarray(rgb[y0:y1, x0:x1]) for rgb, _, (y0, y1, x0, x1), _, _, _ in pending]
+                crops = _crops(pending)
                 maps = self.dither_stage.maps(crops, [p[4] for p in pending])
             self._wait_scan()  # the previous batch first (and its error, if it raised one)
             if pending:
@@ -600,7 +604,7 @@ class _Encoder:
             if hasattr(self.dither_stage, "batch"):
                 while end < len(pending) and pending[end][3].shape == shape and len(pending[end][4]) == k:
                     end += 1
-            crops = [np.ascontiguousarray(rgb[y0:y1, x0:x1]) for rgb, _, (y0, y1, x0, x1), _, _, _ in pending[start:end]]
+            crops = _crops(pending[start:end])
             if end - start > 1:
                 found = self.dither_stage.batch(crops, [p[4] for p in pending[start:end]])
             elif getattr(self.dither_stage, "positional", False):  # reads a mask fixed to the canvas
@@ -642,7 +646,8 @@ class _Encoder:
 
     def _record_error(self, rgb: np.ndarray) -> None:
         """The frame's squared error (the canvas against ``rgb``) into :attr:`sq_error`, computed on the write thread
-        on a copy of the canvas (a copy costs a tenth of the error), in frame order."""
+        on a copy of the canvas (a copy costs a tenth of the error), in frame order: every frame's error goes this
+        way, so the order holds whatever path encoded the frame."""
         snap = self.canvas.copy()
         self._submit(lambda: self.sq_error.append(_mse(snap, rgb)))
 
@@ -733,7 +738,7 @@ class _Encoder:
         h, w = rgb.shape[:2]
         found = self._changed(rgb)
         if found is None:
-            self.sq_error.append(_mse(self.canvas, rgb))
+            self._record_error(rgb)
             return
         changed, (y0, y1, x0, x1) = found
         crop = rgb[y0:y1, x0:x1]
@@ -749,7 +754,7 @@ class _Encoder:
             self.canvas, self.ref = pal[indices], rgb.copy()
             self._write(indices, _with_transparent(pal), t, (0, 0), None)
             self.tables.add(pal.tobytes())
-            self.sq_error.append(_mse(self.canvas, rgb))
+            self._record_error(rgb)
             return
         # from here on, only the changed pixels (N of them) are looked at
         if not big and getattr(self.local_dither, "positional", False):
@@ -784,7 +789,7 @@ class _Encoder:
             table = _with_transparent(pal)
             self._write(np.ascontiguousarray(full[a:b, c:d]), table, t, (x0 + c, y0 + a), transparent)
         self.tables.add(pal.tobytes())
-        self.sq_error.append(_mse(self.canvas, rgb))
+        self._record_error(rgb)
 
 
 #: Why ``dither="auto"`` is never Pillow's FS or DitherNet in animations (it is the exact error diffusion ``ed`` over

@@ -197,13 +197,15 @@ def floyd_steinberg(rgb: np.ndarray, palette: np.ndarray) -> np.ndarray:
 #: to +1.9 dB (+2.1 to +3.4 at 120 px/deg), less CAMBI banding, for 1.2-1.7 % more bytes and 0.4-0.9 dB less PSNR
 #: (the animations' ``ed`` made the same trade first: gif_pipeline.animate.ED_CHROMA).
 ED_CHROMA = 0.25
+ED_RGB_WEIGHTS = (0.5, 1.0, 0.45)
+#: The luma metric's scale: a grey difference ``d`` costs ``sum(ED_RGB_WEIGHTS) d^2`` under the R : G : B weights.
+ED_LUMA_SCALE = sum(ED_RGB_WEIGHTS)
 ED_SETTINGS = {"attenuation": 15.0 / 16.0, "limit": True, "dither_map": True, "map_floor": 0.0,
-               "channel_weights": luma_metric(ED_CHROMA, 1.95)}
+               "channel_weights": luma_metric(ED_CHROMA, ED_LUMA_SCALE)}
 #: Above this many colours ``ed`` keeps the R : G : B weights :data:`ED_RGB_WEIGHTS`: there the luma metric's 1.2-1.7 %
 #: more bytes made the files larger than libimagequant's dithered ones (128: 39,736 against 39,458 B; 256: 48,146
 #: against 47,472) for +1.1 and +0.7 VMAF; up to 64 they stay smaller (32: 24,866 against 25,288).
 ED_LUMA_MAX_COLORS = 64
-ED_RGB_WEIGHTS = (0.5, 1.0, 0.45)
 
 
 def ed_settings(colors: int) -> dict:

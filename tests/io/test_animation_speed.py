@@ -163,7 +163,7 @@ def test_the_animation_ed_stage_is_error_diffusion_by_columns_of_wide_frames():
     metric = stage.settings.pop("channel_weights")
     assert stage.settings == {k: v for k, v in dithering.ED_SETTINGS.items() if k != "channel_weights"} | {
         "dither_map": False}
-    np.testing.assert_allclose(metric, error_diffusion.luma_metric(animate.ED_CHROMA, animate.ED_METRIC_SCALE))
+    np.testing.assert_allclose(metric, error_diffusion.luma_metric(animate.ED_CHROMA, dithering.ED_LUMA_SCALE))
     stage.settings["channel_weights"] = metric
     clip = wide_clip()
     rng = np.random.default_rng(7)

@@ -226,7 +226,7 @@ def test_a_metric_matrix_equals_the_raster_scan_with_it():
     pals = rng.integers(0, 256, (2, 9, 3), dtype=np.uint8)
     bg = rng.integers(0, 256, rgb.shape, dtype=np.uint8)
     bias = rng.choice(np.array([-np.inf, 0.0, 500.0, np.inf], np.float32), size=rgb.shape[:3])
-    q = ed.luma_metric(0.2, 1.95)
+    q = ed.luma_metric(0.2, dithering.ED_LUMA_SCALE)
     got = ed.error_diffusion_batch(rgb, pals, **PLAIN, strip_rows=1000, channel_weights=q, background=bg, bg_bias=bias)
     for i in range(2):
         np.testing.assert_array_equal(
