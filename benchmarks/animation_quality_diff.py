@@ -37,7 +37,7 @@ def main(argv=None) -> int:
         os.makedirs(args.gen, exist_ok=True)
         for clip in clips:
             for q in args.qualities:
-                data = animate.encode_frames(iter(clip.frames), None, fps=clip.fps, quality=q).gif_bytes
+                data = animate.encode_frames(clip.frames, None, fps=clip.fps, quality=q).gif_bytes
                 with files.atomic_open(os.path.join(args.gen, f"{clip.name}_q{q}.gif"), force=True) as f:
                     f.write(data)
                 print(clip.name, q, len(data), flush=True)

@@ -54,7 +54,7 @@ def main(argv=None) -> int:
                 animate.quality_settings = lambda q, t=threshold: {**original(q), "threshold": int(t)}
             try:
                 start = time.perf_counter()
-                r = animate.encode_frames(iter(clip.frames), None, fps=clip.fps, **options)
+                r = animate.encode_frames(clip.frames, None, fps=clip.fps, **options)
                 seconds = time.perf_counter() - start
             finally:
                 animate.quality_settings = original

@@ -33,7 +33,7 @@ def _gifnets(clip, quality: int):
     from gif_pipeline import animate
 
     start = time.perf_counter()
-    result = animate.encode_frames(iter(clip.frames), None, fps=clip.fps, quality=quality)
+    result = animate.encode_frames(clip.frames, None, fps=clip.fps, quality=quality)
     return time.perf_counter() - start, result.gif_bytes
 
 

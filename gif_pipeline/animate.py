@@ -33,6 +33,7 @@ The palette holds ``colors - 1`` colours and the transparent index.
 """
 from __future__ import annotations
 
+import collections.abc
 import dataclasses
 import math
 import time
@@ -49,8 +50,11 @@ TRIAL_FRAMES = 6
 #: dB of PSNR one doubling of the file is worth when ``auto`` compares modes (gifski's q70 -> q90 in the issue:
 #: +2.4 dB for 1.48x the bytes, ~4.2 dB per doubling).
 BITS_DB = 4.0
-#: Frames sampled for the global palette (the first ones of the clip); with ``ed`` from :data:`KEEP_MIN_QUALITY` up,
-#: :data:`TOP_SAMPLES` (``ed_samples`` of :func:`quality_settings`).
+#: Frames sampled for the global palette; with ``ed`` from :data:`KEEP_MIN_QUALITY` up, :data:`TOP_SAMPLES`
+#: (``ed_samples`` of :func:`quality_settings`; :func:`sample_count`). Spread evenly over the clip when the frames are
+#: a sequence (``encode_frames`` given a list; ``gifnets encode``'s first pass over a file), else the first ones: a
+#: palette fitted to the first 16 of bikes' 60 frames left frame 30 on a pink cast (low-pass colour error 8.5 levels;
+#: spread: 3.1) at q50 (docs/experiments/animation.md, 2026-12-07 third session).
 GLOBAL_SAMPLES = 16
 #: Frames sampled for ``ed``'s global palette from :data:`KEEP_MIN_QUALITY` up: on the first 60 frames of bigbuckbunny
 #: at q90 with ``ed``, 60 sampled frames instead of 16 gave +0.7 VMAF for +0.2 % bytes (95.72 -> 96.43). Not without
@@ -169,6 +173,24 @@ def quality_settings(quality: int) -> dict:
             "ed_bias": None if ED_BG_BIAS is None else 0.0 if exact else
             ED_BG_BIAS * 2.0 ** (-max(0, q - ED_BIAS_KNEE) / ED_BIAS_HALVING),
             "lossy_lambda": LOSSY_LAMBDA_Q50 * 2.0 ** ((50 - q) / LOSSY_HALVING)}
+
+
+def sample_count(quality: int, dither: str = "auto", palette_mode: str = "auto", lossy: bool | float = False) -> int:
+    """How many frames :func:`encode_frames` samples for its global palette at these settings (``sample_frames``)."""
+    settings = quality_settings(quality)
+    if lossy is not False:
+        dither = "none"
+    elif dither == "auto":
+        dither = "none" if palette_mode == "tiered" else settings["dither"]
+    return settings["ed_samples"] if dither == "ed" else GLOBAL_SAMPLES
+
+
+def spread_samples(frames, n: int) -> list[np.ndarray]:
+    """``n`` frames evenly spread over the sequence ``frames`` (arrays or ``(rgb, duration_ms)`` pairs), first and
+    last included."""
+    picks = sorted({int(round(i * (len(frames) - 1) / max(1, n - 1))) for i in range(n)}) if len(frames) > n \
+        else range(len(frames))
+    return [_as_frame(frames[i], i)[0] for i in picks]
 
 
 def tier_local_colors(quality: int) -> int:
@@ -863,7 +885,8 @@ def encode_frames(
         ``ed`` the threshold is at least :data:`ED_MIN_THRESHOLD` up to :data:`ED_FLOOR_MAX_QUALITY`).
       palette_mode: ``auto``, ``global``, ``frame`` or ``mixed`` (module docstring).
       loop: repeat count (0 = forever; None = played once). sample_frames: frames for the global palette (default:
-        the first :data:`GLOBAL_SAMPLES` frames). progress: called with 1 after each frame.
+        :func:`sample_count` frames spread over ``frames`` when it is a list, tuple or array, else the first ones:
+        give a generator's palette frames from the whole clip here). progress: called with 1 after each frame.
       lossy: True - each frame's indices (transparent ones included) come from the run search of
         :mod:`gif_pipeline.quant.lossy` at the quality's price (:data:`LOSSY_LAMBDA_Q50`), instead of a dither; a
         number - that price. Smaller files for camera footage at the same VMAF; it bands smooth gradients where the
@@ -921,6 +944,8 @@ def _encode_frames(frames, output, fps, colors, settings, palette, dither, palet
     kept = _drop_close(timed)
     # the first frames: the global palette's sample and auto's trial
     n_samples = settings["ed_samples"] if methods[1] == "ed" else GLOBAL_SAMPLES
+    if sample_frames is None and palette_mode != "frame" and isinstance(frames, (collections.abc.Sequence, np.ndarray)):
+        sample_frames = spread_samples(frames, n_samples)
     head = list(itertools.islice(kept, max(TRIAL_FRAMES, n_samples)))
     if not head:
         raise GifnetsError("the animation has no frames")

@@ -174,7 +174,9 @@ def encode_animation(args, inputs: list[str], dst: str) -> dict:
     from gif_pipeline import animate
 
     source = open_source(args, inputs)
-    samples = source.samples(animate.GLOBAL_SAMPLES) if args.palette_mode != "frame" else None
+    # the global palette's frames, spread over the whole clip (a first pass over the file; small frames)
+    samples = source.samples(animate.sample_count(args.quality, args.dither, args.palette_mode, args.lossy)) \
+        if args.palette_mode != "frame" else None
     name = source.name if not args.animate else f"{len(inputs)} frames"
     with tqdm(total=source.frames, desc=os.path.basename(name)[:24], unit="frame", leave=False, file=sys.stderr,
               disable=args.quiet) as bar:

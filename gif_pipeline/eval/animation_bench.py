@@ -43,7 +43,7 @@ from PIL import Image
 from gif_pipeline.io import animation
 from gif_pipeline.metrics import video as video_metrics
 
-GIFNETS_QUALITIES = (10, 30, 50, 70, 80, 90, 100)
+GIFNETS_QUALITIES = (10, 30, 50, 70, 80, 90, 97, 100)
 GIFSKI_QUALITIES = (50, 70, 90, 100)
 #: Real clips: (file in the clips folder, width to scale to or None). bigbuckbunny at 480x270 is the issue's clip.
 REAL_CLIPS = (("bigbuckbunny.mp4", 480), ("bikes.mp4", 480), ("carphone_pristine.mp4", None))
@@ -122,7 +122,7 @@ def gifnets_method(quality: int, **options) -> Callable:
         from gif_pipeline import animate
 
         start = time.perf_counter()
-        result = animate.encode_frames(iter(clip.frames), None, fps=clip.fps, quality=quality, **options)
+        result = animate.encode_frames(clip.frames, None, fps=clip.fps, quality=quality, **options)
         return result.gif_bytes, time.perf_counter() - start, f"{result.palette_mode}, {result.palettes} palettes"
     return run
 

@@ -38,6 +38,22 @@ def _resize(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return np.asarray(Image.fromarray(rgb).resize(size, Image.LANCZOS))
 
 
+#: Short side of the sampled frames (``Source.samples``): the global palette's mosaic tiles are this small anyway
+#: (``animate._mosaic``), and 64 full 1080p samples would hold 400 MB.
+SAMPLE_SIDE = 160
+
+
+def _small(rgb: np.ndarray) -> np.ndarray:
+    """``rgb`` box-downscaled to a short side of :data:`SAMPLE_SIDE` (as the palette's mosaic would)."""
+    from PIL import Image
+
+    h, w = rgb.shape[:2]
+    s = SAMPLE_SIDE / min(h, w)
+    if s >= 1:
+        return rgb
+    return np.asarray(Image.fromarray(rgb).resize((max(1, round(w * s)), max(1, round(h * s))), Image.BOX))
+
+
 def _check_count(name: str, count: int | None, fps: float, max_frames: int, duration: float | None) -> None:
     if count is not None and count > max_frames:
         size = f"{count:,} frames ({count / fps:.0f} s at {fps:g} fps)"
@@ -58,8 +74,8 @@ def from_video(path: str, fps: float | None = None, width: int | None = None, he
     def samples(n: int) -> list[np.ndarray]:
         length = (min(info.duration - start, duration) if duration else info.duration - start) \
             if info.duration else (duration or 10.0)
-        small = video.output_size(size[0], size[1], None, 160) if size[1] <= size[0] \
-            else video.output_size(size[0], size[1], 160, None)
+        small = video.output_size(size[0], size[1], None, SAMPLE_SIDE) if size[1] <= size[0] \
+            else video.output_size(size[0], size[1], SAMPLE_SIDE, None)
         return list(video.iter_video(path, info, fps=max(n / max(length, 1e-3), 0.01), size=small, start=start,
                                      duration=duration))[:n] or []
 
@@ -126,8 +142,8 @@ def from_image(path: str, fps: float | None = None, width: int | None = None, he
     _check_count(path, count, rate, max_frames, duration)
 
     def samples(k: int):
-        step = max(1, count // k)
-        return [(f[0] if isinstance(f, tuple) else f) for i, f in enumerate(frames()) if i % step == 0][:k]
+        picks = {int(round(i * (count - 1) / max(1, k - 1))) for i in range(k)}  # first and last included
+        return [_small(f[0] if isinstance(f, tuple) else f) for i, f in enumerate(frames()) if i in picks]
 
     return Source(path, size[0], size[1], rate, count, frames, samples, own_timing=not retime)
 
@@ -158,8 +174,8 @@ def from_stills(paths: list[str], fps: float | None = None, width: int | None = 
             yield _resize(rgb, size)
 
     def samples(k: int):
-        picks = sorted({lo + int(i * (hi - lo) / k) for i in range(k)})
-        return [_resize(image_io.load_image(paths[i], **kwargs).rgb, size) for i in picks if i < hi]
+        picks = sorted({lo + int(round(i * (hi - lo - 1) / max(1, k - 1))) for i in range(k)})  # first, last too
+        return [_small(_resize(image_io.load_image(paths[i], **kwargs).rgb, size)) for i in picks if i < hi]
 
     return Source(f"{len(paths)} frames", size[0], size[1], rate, hi - lo, frames, samples)
 

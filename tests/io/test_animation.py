@@ -501,3 +501,64 @@ def test_ed_in_animations_keeps_luma_closer_than_the_rgb_weights(monkeypatch):
         out[chroma] = np.mean(e[..., 0] ** 2), np.mean(e[..., 1:] ** 2), result.bytes
     assert out[0.25][0] < 0.85 * out[None][0] and out[0.25][1] > out[None][1], out
     assert abs(out[0.25][2] - out[None][2]) < 0.1 * out[None][2], out
+
+
+def colour_shift_clip(n: int = 40, h: int = 24, w: int = 32) -> list[np.ndarray]:
+    """Smooth gradients whose hue moves from red to blue over the clip: the first frames' palette misses the last."""
+    y, x = np.mgrid[0:h, 0:w]
+    frames = []
+    for t in range(n):
+        a = t / (n - 1)
+        f = np.stack([(1 - a) * (120 + 4 * x), 60 + 3 * y + 0 * x, a * (120 + 4 * x)], axis=2)
+        frames.append(np.clip(f, 0, 255).astype(np.uint8))
+    return frames
+
+
+def test_spread_samples_takes_first_last_and_evenly_between():
+    frames = [np.full((2, 2, 3), i, np.uint8) for i in range(10)]
+    picked = [int(f[0, 0, 0]) for f in animate.spread_samples(frames, 4)]
+    assert picked == [0, 3, 6, 9]
+    assert [int(f[0, 0, 0]) for f in animate.spread_samples([(f, 40) for f in frames[:3]], 8)] == [0, 1, 2]
+
+
+def test_a_list_of_frames_gets_its_palette_from_the_whole_clip():
+    """Given a list, the global palette's samples span the clip (the CLI samples a file the same way); a generator's
+    palette comes from its first frames, which here lack the last frames' blue."""
+    clip = colour_shift_clip()
+    kw = dict(fps=10, palette="median-cut", dither="none", palette_mode="global", quality=50)
+    listed = animate.encode_frames(clip, None, **kw)
+    spread = animate.encode_frames(iter(clip), None, sample_frames=animate.spread_samples(
+        clip, animate.sample_count(50, "none", "global")), **kw)
+    assert listed.gif_bytes == spread.gif_bytes
+    streamed = animate.encode_frames(iter(clip), None, **kw)
+    shown = pillow_frames(listed.gif_bytes)
+    shown_streamed = pillow_frames(streamed.gif_bytes)
+    err = lambda a, b: float(np.abs(a.astype(int) - b).mean())  # noqa: E731
+    assert err(shown[-1], clip[-1]) < 0.5 * err(shown_streamed[-1], clip[-1])
+
+
+def test_sample_count_follows_the_dither_the_settings_choose():
+    assert animate.sample_count(90) == animate.TOP_SAMPLES  # ed from KEEP_MIN_QUALITY up
+    assert animate.sample_count(50) == animate.GLOBAL_SAMPLES
+    assert animate.sample_count(90, lossy=True) == animate.GLOBAL_SAMPLES
+    assert animate.sample_count(90, dither="none") == animate.GLOBAL_SAMPLES
+
+
+def test_stills_and_animations_sample_small_frames_spread_over_the_clip(tmp_path):
+    from gif_pipeline.io import sources
+
+    paths = []
+    for i in range(9):
+        p = tmp_path / f"f{i}.png"
+        Image.fromarray(np.full((400, 500, 3), 20 * i, np.uint8)).save(p)
+        paths.append(str(p))
+    got = sources.from_stills(paths).samples(3)
+    assert [int(f[0, 0, 0]) for f in got] == [0, 80, 160]  # first, middle, last of 9
+    assert min(got[0].shape[:2]) == sources.SAMPLE_SIDE
+    gif = tmp_path / "anim.gif"
+    Image.fromarray(np.zeros((400, 500, 3), np.uint8)).save(
+        gif, save_all=True, append_images=[Image.fromarray(np.full((400, 500, 3), 20 * i, np.uint8))
+                                           for i in range(1, 9)], duration=100, loop=0)
+    got = sources.from_image(str(gif)).samples(3)
+    assert [int(f[0, 0, 0]) for f in got] == [0, 80, 160]  # first, middle, last of 9
+    assert min(got[0].shape[:2]) == sources.SAMPLE_SIDE
