@@ -212,6 +212,7 @@ def measure(clip: Clip, data: bytes, with_vmaf: bool) -> dict:
     times = [i / clip.fps for i in range(len(clip.frames))]
     shown = video_metrics.frames_at(frames, delays, times)
     out = {"psnr": video_metrics.mean_psnr(clip.frames, shown), "flicker": video_metrics.flicker(clip.frames, shown),
+           "colour": video_metrics.colour_error(clip.frames, shown),
            "gif_frames": len(frames), "gif_seconds": sum(delays) / 100.0,
            "vmaf": video_metrics.vmaf(clip.frames, shown) if with_vmaf else math.nan}
     return out, shown
@@ -220,9 +221,9 @@ def measure(clip: Clip, data: bytes, with_vmaf: bool) -> dict:
 # ----------------------------------------------------------------------------
 # Reports
 
-COLUMNS = ("method", "bytes", "psnr", "vmaf", "flicker", "seconds", "gif_frames", "gif_seconds", "note")
-HEADERS = {"method": "method", "bytes": "bytes", "psnr": "mean PSNR dB", "vmaf": "VMAF", "flicker": "flicker",
-           "seconds": "time s", "gif_frames": "GIF frames", "gif_seconds": "GIF s", "note": "note"}
+COLUMNS = ("method", "bytes", "psnr", "vmaf", "colour", "flicker", "seconds", "gif_frames", "gif_seconds", "note")
+HEADERS = {"method": "method", "bytes": "bytes", "psnr": "mean PSNR dB", "vmaf": "VMAF", "colour": "colour ΔE",
+           "flicker": "flicker", "seconds": "time s", "gif_frames": "GIF frames", "gif_seconds": "GIF s", "note": "note"}
 
 
 def _fmt(col, v):
@@ -309,6 +310,15 @@ def targets(rows: list[dict]) -> list[str]:
         lines.append(f"- flicker at gifski q90's size ({ref['bytes']:,} bytes; default gifnets, interpolated): gifnets "
                      f"{'n/a' if f is None else f'{f:.3f}'} vs gifski {ref['flicker']:.3f}: "
                      f"**{'met' if f is not None and f <= ref['flicker'] else 'not met'}**")
+        for peer in ("gifski q50", "gifski q90"):
+            pr = next((r for r in rows if r["method"] == peer), None)
+            c = None if pr is None or "colour" not in pr else _interp(
+                [(r["bytes"], r["colour"]) for r in default if not math.isnan(r.get("colour", math.nan))], pr["bytes"],
+                beyond="nearest")
+            if pr is not None and not math.isnan(pr.get("colour", math.nan)):
+                ours = "n/a (its smallest file is larger)" if c is None else f"{c:.2f}"
+                lines.append(f"- colour ΔE at {peer}'s size ({pr['bytes']:,} bytes; default gifnets, interpolated; "
+                             f"lower is better, not an issue target): gifnets {ours} vs gifski {pr['colour']:.2f}")
         q90 = next((r for r in gn if r["method"] == "gifnets q90"), None)
         if q90:
             met = "met" if q90["seconds"] <= ref["seconds"] else "not met"
@@ -361,8 +371,10 @@ def html_page(clips: list[tuple[Clip, list[tuple[str, str, dict]]]], info: str) 
     for clip, cells in clips:
         parts.append(f"<h2>{html.escape(clip.name)} ({clip.kind})</h2><p>{html.escape(clip.note)}</p>")
         for label, src, row in cells:
+            colour = _fmt("colour", row.get("colour", math.nan)) if row else ""
             cap = f"{label}" if not row else (f"{label}: {row['bytes']:,} bytes, PSNR {row['psnr']:.2f} dB, "
-                                               f"VMAF {_fmt('vmaf', row['vmaf'])}, flicker {row['flicker']:.3f}")
+                                               f"VMAF {_fmt('vmaf', row['vmaf'])}, colour ΔE {colour}, "
+                                               f"flicker {row['flicker']:.3f}")
             parts.append(f"<figure><img src='{html.escape(src)}' alt='{html.escape(label)}'>"
                          f"<figcaption>{html.escape(cap)}</figcaption></figure>")
     return "\n".join(parts)
@@ -396,7 +408,8 @@ def run(clips: list[Clip], out_dir: str, methods: dict, vmaf: bool = True, gifsi
                 rows.append(row)
                 if progress:
                     print(f"{clip.name:14s} {name:18s} {len(data):>10,} B  PSNR {metrics['psnr']:6.2f}  VMAF "
-                          f"{metrics['vmaf']:6.2f}  flicker {metrics['flicker']:.3f}  {seconds:6.2f} s", file=sys.stderr)
+                          f"{metrics['vmaf']:6.2f}  ΔE {metrics['colour']:.2f}  flicker {metrics['flicker']:.3f}  "
+                          f"{seconds:6.2f} s", file=sys.stderr)
                 if name in html_methods:
                     src = os.path.join("html", f"{clip.name}_{name.replace(' ', '_')}.gif")
                     with open(os.path.join(out_dir, src), "wb") as f:
@@ -408,6 +421,7 @@ def run(clips: list[Clip], out_dir: str, methods: dict, vmaf: bool = True, gifsi
                     same = abs(m2["psnr"] - metrics["psnr"]) <= 1e-9 and abs(m2["flicker"] - metrics["flicker"]) <= 1e-9
                     rows.append({**row, "method": name + " + gifsicle -O3", "bytes": len(small),
                                  "seconds": seconds + extra, "psnr": m2["psnr"], "flicker": m2["flicker"],
+                                 "colour": m2["colour"],
                                  "note": "same pixels" if same else "gifsicle changed the pixels",
                                  "vmaf": row["vmaf"] if same else math.nan})
         all_rows[clip.name] = rows
@@ -440,8 +454,8 @@ def report(clips: list[Clip], out_dir: str) -> None:
     for clip in clips:
         with open(os.path.join(out_dir, f"{clip.name}.csv"), newline="") as f:
             rows = [{**r, "bytes": int(r["bytes"]), "gif_frames": int(r["gif_frames"]),
-                     **{k: float(r[k]) if r[k] != "" else math.nan for k in ("psnr", "vmaf", "flicker", "seconds",
-                                                                            "gif_seconds")}}
+                     **{k: float(r[k]) if r.get(k, "") != "" else math.nan
+                        for k in ("psnr", "vmaf", "colour", "flicker", "seconds", "gif_seconds")}}
                     for r in csv.DictReader(f)]
         all_rows[clip.name] = rows
         _write_clip_report(clip, rows, out_dir)
@@ -475,7 +489,10 @@ def summary_md(clips, all_rows, info) -> str:
            f"One run of `gifnets bench --task animation` ({info}). Real clips are the first frames of "
            "`../shared/data/clips`; synthetic clips are pans and zooms over held-out photos of `../shared/data/val`. "
            "PSNR: mean over the source frames of the PSNR of the frame the GIF shows at that time; VMAF: libvmaf's "
-           "default model over the clip; flicker: mean absolute change of the output between consecutive frames on "
+           "default model over the clip; colour ΔE: mean CIEDE2000 between the source and the shown frames, both "
+           f"blurred by a Gaussian of {video_metrics.COLOUR_SIGMA} px in linear light (dither dots merge, a colour "
+           "cast or a missing hue stays: VMAF reads luma only; not an issue target); flicker: mean absolute change "
+           "of the output between consecutive frames on "
            f"pixels whose source changed by less than {video_metrics.STILL_LEVELS} levels; time: wall seconds of the "
            "encode (gifnets: frames in memory to GIF bytes on the LiteRT runtime; peers: their process on PNG frames; "
            "gifsicle rows add gifsicle's time). gifnets points: `gifnets qN` is the default encoder "

@@ -33,3 +33,14 @@ def test_wins_with_no_curve_reaching_a_size():
     families = {"gifnets": rows[:1]}
     assert ab._wins(rows, families, "psnr") == (0, 1, ("gifski q50", None))  # smaller than any gifnets file
     assert ab._wins(rows, families, "vmaf") == (0, 0, None)
+
+
+def test_colour_lines_compare_the_default_at_gifskis_sizes():
+    rows = [{**row("gifnets q50", 1000, 30.0, 80.0), "colour": 4.0},
+            {**row("gifnets q90", 4000, 40.0, 95.0), "colour": 1.0},
+            {**row("gifski q50", 2000, 33.0, 85.0), "colour": 1.5},   # the default there: 2.5 (log-linear)
+            {**row("gifski q90", 500, 36.0, 90.0), "colour": 3.0}]    # smaller than the default's smallest file
+    lines = [x for x in ab.targets(rows) if "colour" in x]
+    assert len(lines) == 2
+    assert "gifski q50's size" in lines[0] and "gifnets 2.50 vs gifski 1.50" in lines[0]
+    assert "gifnets n/a" in lines[1] and "vs gifski 3.00" in lines[1]
