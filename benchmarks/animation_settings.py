@@ -4,7 +4,7 @@ Each setting is a Python dict of ``encode_frames`` keywords; ``threshold=N`` ove
 ``--quality`` would set; ``candidates=`` and ``multiplier=`` set ``dither='ordered'``'s ``animate.ORDERED_CANDIDATES``
 and ``ORDERED_MULTIPLIER``; an upper-case key sets that ``animate`` constant for the row (``TIER_SCENE=0.3``); a key
 ``"ed:NAME"`` sets ``NAME`` of ``dithering.ED_SETTINGS`` (``{"quality": 100, "ed:attenuation": 0.5}``).
-Prints bytes, mean PSNR, VMAF (``--vmaf``), flicker and encode seconds; the lab notebook
+Prints bytes, mean PSNR, VMAF (``--vmaf``), colour error, flicker and encode seconds; the lab notebook
 (docs/experiments/animation.md) records the runs that chose the defaults.
 
     python benchmarks/animation_settings.py --clips bigbuckbunny carphone_pristine --vmaf \\
@@ -33,8 +33,8 @@ def main(argv=None) -> int:
     clips = ab.load_clips(args.clips_dir, args.val, args.frames, args.clips)
     animate.encode_frames(iter(clips[0].frames[:3]), None, fps=clips[0].fps)  # load the networks
     original = animate.quality_settings
-    print("| clip | setting | bytes | PSNR dB | VMAF | flicker | s | palettes |")
-    print("|---|---|---:|---:|---:|---:|---:|---|")
+    print("| clip | setting | bytes | PSNR dB | VMAF | colour ΔE | flicker | s | palettes |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---|")
     for clip in clips:
         for text in args.settings:
             options = eval(text, {"dict": dict})  # noqa: S307 - a benchmark's own command line
@@ -64,7 +64,7 @@ def main(argv=None) -> int:
                 dithering.ED_SETTINGS.clear()
                 dithering.ED_SETTINGS.update(saved_ed)
             m, _ = ab.measure(clip, r.gif_bytes, args.vmaf)
-            print(f"| {clip.name} | `{text}` | {r.bytes:,} | {m['psnr']:.2f} | {m['vmaf']:.2f} | {m['flicker']:.3f} | "
+            print(f"| {clip.name} | `{text}` | {r.bytes:,} | {m['psnr']:.2f} | {m['vmaf']:.2f} | {m['colour']:.2f} | {m['flicker']:.3f} | "
                   f"{seconds:.2f} | {r.palette_mode} ({r.palettes}) |", flush=True)
     return 0
 
