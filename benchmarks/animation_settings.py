@@ -64,8 +64,8 @@ def main(argv=None) -> int:
                 dithering.ED_SETTINGS.clear()
                 dithering.ED_SETTINGS.update(saved_ed)
             m, _ = ab.measure(clip, r.gif_bytes, args.vmaf)
-            print(f"| {clip.name} | `{text}` | {r.bytes:,} | {m['psnr']:.2f} | {m['vmaf']:.2f} | {m['colour']:.2f} | {m['flicker']:.3f} | "
-                  f"{seconds:.2f} | {r.palette_mode} ({r.palettes}) |", flush=True)
+            print(f"| {clip.name} | `{text}` | {r.bytes:,} | {m['psnr']:.2f} | {m['vmaf']:.2f} | {m['colour']:.2f} | "
+                  f"{m['flicker']:.3f} | {seconds:.2f} | {r.palette_mode} ({r.palettes}) |", flush=True)
     return 0
 
 

@@ -261,12 +261,9 @@ def _mosaic(samples: list[np.ndarray], cell: int = 160) -> np.ndarray:
     """Sampled frames downscaled (short side ``cell``) and tiled in a grid: one image for the palette network."""
     from PIL import Image
 
-    tiles = []
-    for rgb in samples:
-        h, w = rgb.shape[:2]
-        s = min(1.0, cell / min(h, w))
-        size = (max(1, round(w * s)), max(1, round(h * s)))
-        tiles.append(np.asarray(Image.fromarray(rgb).resize(size, Image.BOX)) if s < 1 else rgb)
+    from gif_pipeline.io import sources
+
+    tiles = [sources.small_copy(rgb, cell) for rgb in samples]
     th, tw = tiles[0].shape[:2]
     tiles = [t if t.shape[:2] == (th, tw) else np.asarray(Image.fromarray(t).resize((tw, th), Image.BOX)) for t in tiles]
     cols = int(math.ceil(math.sqrt(len(tiles))))

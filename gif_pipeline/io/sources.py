@@ -43,12 +43,12 @@ def _resize(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 SAMPLE_SIDE = 160
 
 
-def _small(rgb: np.ndarray) -> np.ndarray:
-    """``rgb`` box-downscaled to a short side of :data:`SAMPLE_SIDE` (as the palette's mosaic would)."""
+def small_copy(rgb: np.ndarray, side: int = SAMPLE_SIDE) -> np.ndarray:
+    """``rgb`` box-downscaled to a short side of ``side`` (itself if it is no larger): the palette mosaic's tiles."""
     from PIL import Image
 
     h, w = rgb.shape[:2]
-    s = SAMPLE_SIDE / min(h, w)
+    s = side / min(h, w)
     if s >= 1:
         return rgb
     return np.asarray(Image.fromarray(rgb).resize((max(1, round(w * s)), max(1, round(h * s))), Image.BOX))
@@ -143,7 +143,7 @@ def from_image(path: str, fps: float | None = None, width: int | None = None, he
 
     def samples(k: int):
         picks = {int(round(i * (count - 1) / max(1, k - 1))) for i in range(k)}  # first and last included
-        return [_small(f[0] if isinstance(f, tuple) else f) for i, f in enumerate(frames()) if i in picks]
+        return [small_copy(f[0] if isinstance(f, tuple) else f) for i, f in enumerate(frames()) if i in picks]
 
     return Source(path, size[0], size[1], rate, count, frames, samples, own_timing=not retime)
 
@@ -175,7 +175,7 @@ def from_stills(paths: list[str], fps: float | None = None, width: int | None = 
 
     def samples(k: int):
         picks = sorted({lo + int(round(i * (hi - lo - 1) / max(1, k - 1))) for i in range(k)})  # first, last too
-        return [_small(_resize(image_io.load_image(paths[i], **kwargs).rgb, size)) for i in picks if i < hi]
+        return [small_copy(_resize(image_io.load_image(paths[i], **kwargs).rgb, size)) for i in picks if i < hi]
 
     return Source(f"{len(paths)} frames", size[0], size[1], rate, hi - lo, frames, samples)
 

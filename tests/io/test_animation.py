@@ -547,18 +547,15 @@ def test_sample_count_follows_the_dither_the_settings_choose():
 def test_stills_and_animations_sample_small_frames_spread_over_the_clip(tmp_path):
     from gif_pipeline.io import sources
 
-    paths = []
-    for i in range(9):
-        p = tmp_path / f"f{i}.png"
-        Image.fromarray(np.full((400, 500, 3), 20 * i, np.uint8)).save(p)
-        paths.append(str(p))
+    stills = [Image.fromarray(np.full((400, 500, 3), 20 * i, np.uint8)) for i in range(9)]
+    paths = [str(tmp_path / f"f{i}.png") for i in range(9)]
+    for im, p in zip(stills, paths):
+        im.save(p)
     got = sources.from_stills(paths).samples(3)
     assert [int(f[0, 0, 0]) for f in got] == [0, 80, 160]  # first, middle, last of 9
     assert min(got[0].shape[:2]) == sources.SAMPLE_SIDE
     gif = tmp_path / "anim.gif"
-    Image.fromarray(np.zeros((400, 500, 3), np.uint8)).save(
-        gif, save_all=True, append_images=[Image.fromarray(np.full((400, 500, 3), 20 * i, np.uint8))
-                                           for i in range(1, 9)], duration=100, loop=0)
+    stills[0].save(gif, save_all=True, append_images=stills[1:], duration=100, loop=0)
     got = sources.from_image(str(gif)).samples(3)
     assert [int(f[0, 0, 0]) for f in got] == [0, 80, 160]  # first, middle, last of 9
     assert min(got[0].shape[:2]) == sources.SAMPLE_SIDE
