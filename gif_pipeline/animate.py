@@ -939,11 +939,11 @@ def _encode_frames(frames, output, fps, colors, settings, palette, dither, palet
     warm = methods[0] == "net+kmeans" and encode.current_backend() == "litert"
     timed = _timed(frames, fps)
     kept = _drop_close(timed)
-    # the first frames: the global palette's sample and auto's trial
+    # the first frames: auto's trial, and the global palette's sample when frames is a generator without sample_frames
     n_samples = settings["ed_samples"] if methods[1] == "ed" else GLOBAL_SAMPLES
     if sample_frames is None and palette_mode != "frame" and isinstance(frames, (collections.abc.Sequence, np.ndarray)):
         sample_frames = spread_samples(frames, n_samples)
-    head = list(itertools.islice(kept, max(TRIAL_FRAMES, n_samples)))
+    head = list(itertools.islice(kept, TRIAL_FRAMES if sample_frames else max(TRIAL_FRAMES, n_samples)))
     if not head:
         raise GifnetsError("the animation has no frames")
     h, w = head[0][0].shape[:2]

@@ -559,3 +559,23 @@ def test_stills_and_animations_sample_small_frames_spread_over_the_clip(tmp_path
     got = sources.from_image(str(gif)).samples(3)
     assert [int(f[0, 0, 0]) for f in got] == [0, 80, 160]  # first, middle, last of 9
     assert min(got[0].shape[:2]) == sources.SAMPLE_SIDE
+
+
+def test_with_sample_frames_a_generator_is_read_only_as_far_as_the_trial():
+    """``sample_frames`` given (as ``gifnets encode`` gives them): the encoder holds only ``auto``'s trial frames before
+    it writes, not the 64 samples of q90 (a 1080p clip's 400 MB)."""
+    clip = colour_shift_clip(n=70, h=8, w=8)
+    for samples, most in ((clip[::10], animate.TRIAL_FRAMES + 1), (None, None)):
+        pulled, first_write = [0], []
+
+        def frames():
+            for f in clip:
+                pulled[0] += 1
+                yield f
+
+        animate.encode_frames(frames(), None, fps=10, quality=90, palette="median-cut", sample_frames=samples,
+                              progress=lambda _: first_write or first_write.append(pulled[0]))
+        if most is not None:
+            assert first_write[0] <= most
+        else:
+            assert first_write[0] >= animate.TOP_SAMPLES  # the palette's samples come from the head
