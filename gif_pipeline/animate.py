@@ -175,22 +175,32 @@ def quality_settings(quality: int) -> dict:
             "lossy_lambda": LOSSY_LAMBDA_Q50 * 2.0 ** ((50 - q) / LOSSY_HALVING)}
 
 
+def _resolved_dither(settings: dict, dither: str, palette_mode: str, lossy: bool | float) -> str:
+    """The dither :func:`encode_frames` runs: none with ``lossy``; ``auto`` is the quality's (none on ``tiered``'s
+    local tables: the ordered dither lost there)."""
+    if lossy is not False:
+        return "none"
+    if dither == "auto":
+        return "none" if palette_mode == "tiered" else settings["dither"]
+    return dither
+
+
+def _sample_count(settings: dict, dither: str) -> int:
+    return settings["ed_samples"] if dither == "ed" else GLOBAL_SAMPLES
+
+
 def sample_count(quality: int, dither: str = "auto", palette_mode: str = "auto", lossy: bool | float = False) -> int:
     """How many frames :func:`encode_frames` samples for its global palette at these settings (``sample_frames``)."""
     settings = quality_settings(quality)
-    if lossy is not False:
-        dither = "none"
-    elif dither == "auto":
-        dither = "none" if palette_mode == "tiered" else settings["dither"]
-    return settings["ed_samples"] if dither == "ed" else GLOBAL_SAMPLES
+    return _sample_count(settings, _resolved_dither(settings, dither, palette_mode, lossy))
 
 
 def spread_samples(frames, n: int) -> list[np.ndarray]:
     """``n`` frames evenly spread over the sequence ``frames`` (arrays or ``(rgb, duration_ms)`` pairs), first and
-    last included."""
-    picks = sorted({int(round(i * (len(frames) - 1) / max(1, n - 1))) for i in range(n)}) if len(frames) > n \
-        else range(len(frames))
-    return [_as_frame(frames[i], i)[0] for i in picks]
+    last included (:func:`gif_pipeline.io.sources.spread_indices`)."""
+    from gif_pipeline.io import sources
+
+    return [_as_frame(frames[i], i)[0] for i in sources.spread_indices(len(frames), n)]
 
 
 def tier_local_colors(quality: int) -> int:
@@ -906,10 +916,8 @@ def encode_frames(
             raise GifnetsError(f"--lossy chooses every pixel's index itself: it does not combine with --dither {dither}")
         if palette_mode == "tiered":
             raise GifnetsError("--lossy does not combine with --palette-mode tiered")
-        settings, dither = {**settings, "lossy": lam}, "none"
-    auto = dither == "auto"
-    if auto:  # tiered: no dither on the local tables (the ordered dither lost there)
-        dither = "none" if palette_mode == "tiered" else settings["dither"]
+        settings = {**settings, "lossy": lam}
+    dither = _resolved_dither(settings, dither, palette_mode, lossy)
     if dither == "ed":
         settings = {**settings, "threshold": max(settings["threshold"], settings["ed_floor"])}
     if palette_mode == "tiered":  # colors: the local tables' size; the large palette's is big_colors
@@ -940,7 +948,7 @@ def _encode_frames(frames, output, fps, colors, settings, palette, dither, palet
     timed = _timed(frames, fps)
     kept = _drop_close(timed)
     # the first frames: auto's trial, and the global palette's sample when frames is a generator without sample_frames
-    n_samples = settings["ed_samples"] if methods[1] == "ed" else GLOBAL_SAMPLES
+    n_samples = _sample_count(settings, methods[1])
     if sample_frames is None and palette_mode != "frame" and isinstance(frames, (collections.abc.Sequence, np.ndarray)):
         sample_frames = spread_samples(frames, n_samples)
     head = list(itertools.islice(kept, TRIAL_FRAMES if sample_frames else max(TRIAL_FRAMES, n_samples)))

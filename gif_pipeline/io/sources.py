@@ -43,6 +43,12 @@ def _resize(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 SAMPLE_SIDE = 160
 
 
+def spread_indices(count: int, k: int) -> list[int]:
+    """At most ``k`` distinct indices of ``range(count)`` evenly spread, first and last included (all when
+    ``count <= k``)."""
+    return sorted({int(round(i * (count - 1) / max(1, k - 1))) for i in range(k)}) if count > 0 else []
+
+
 def small_copy(rgb: np.ndarray, side: int = SAMPLE_SIDE) -> np.ndarray:
     """``rgb`` box-downscaled to a short side of ``side`` (itself if it is no larger): the palette mosaic's tiles."""
     from PIL import Image
@@ -142,7 +148,7 @@ def from_image(path: str, fps: float | None = None, width: int | None = None, he
     _check_count(path, count, rate, max_frames, duration)
 
     def samples(k: int):
-        picks = {int(round(i * (count - 1) / max(1, k - 1))) for i in range(k)}  # first and last included
+        picks = set(spread_indices(count, k))
         return [small_copy(f[0] if isinstance(f, tuple) else f) for i, f in enumerate(frames()) if i in picks]
 
     return Source(path, size[0], size[1], rate, count, frames, samples, own_timing=not retime)
@@ -174,8 +180,8 @@ def from_stills(paths: list[str], fps: float | None = None, width: int | None = 
             yield _resize(rgb, size)
 
     def samples(k: int):
-        picks = sorted({lo + int(round(i * (hi - lo - 1) / max(1, k - 1))) for i in range(k)})  # first, last too
-        return [small_copy(_resize(image_io.load_image(paths[i], **kwargs).rgb, size)) for i in picks if i < hi]
+        return [small_copy(_resize(image_io.load_image(paths[lo + i], **kwargs).rgb, size))
+                for i in spread_indices(hi - lo, k)]
 
     return Source(f"{len(paths)} frames", size[0], size[1], rate, hi - lo, frames, samples)
 

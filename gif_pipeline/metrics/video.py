@@ -47,7 +47,7 @@ def flicker(reference: Sequence[np.ndarray], distorted: Sequence[np.ndarray], st
 COLOUR_SIGMA = 1.5
 
 
-def _blurred_lab(rgb: np.ndarray, sigma: float) -> np.ndarray:
+def blurred_lab(rgb: np.ndarray, sigma: float) -> np.ndarray:
     """CIELAB (D65) of ``rgb`` blurred in linear light by a Gaussian of ``sigma`` pixels, every second row and column
     (the blur leaves nothing finer)."""
     from scipy import ndimage
@@ -61,17 +61,18 @@ def _blurred_lab(rgb: np.ndarray, sigma: float) -> np.ndarray:
 
 
 def colour_error(reference: Sequence[np.ndarray], distorted: Sequence[np.ndarray],
-                 sigma: float = COLOUR_SIGMA) -> float:
+                 sigma: float = COLOUR_SIGMA, reference_lab: Sequence[np.ndarray] | None = None) -> float:
     """Mean CIEDE2000 difference between the source and the output frames, both blurred in linear light
     (:data:`COLOUR_SIGMA`): how far off the colours look once dither dots merge. VMAF reads luma only and PSNR
-    counts the dots; a cast (a grey turned blue) or a hue the palette lacks shows here. Needs scipy and
-    scikit-image (the ``bench`` extra)."""
+    counts the dots; a cast (a grey turned blue) or a hue the palette lacks shows here. ``reference_lab``: the
+    reference's :func:`blurred_lab` at ``sigma``, for a caller that scores many outputs of one source. Needs scipy
+    and scikit-image (the ``bench`` extra)."""
     from skimage import color
 
     if len(reference) != len(distorted) or not reference:
         raise ValueError(f"{len(reference)} reference and {len(distorted)} distorted frames")
-    return float(np.mean([color.deltaE_ciede2000(_blurred_lab(r, sigma), _blurred_lab(d, sigma)).mean()
-                          for r, d in zip(reference, distorted)]))
+    ref = reference_lab if reference_lab is not None else [blurred_lab(r, sigma) for r in reference]
+    return float(np.mean([color.deltaE_ciede2000(r, blurred_lab(d, sigma)).mean() for r, d in zip(ref, distorted)]))
 
 
 def frames_at(frames: Sequence[np.ndarray], delays_cs: Sequence[int], times_s: Sequence[float]) -> list[np.ndarray]:
