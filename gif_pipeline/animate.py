@@ -12,14 +12,16 @@ Per frame:
    :func:`quality_settings` ties the threshold to ``quality`` (1-100).
 2. **Palette** (``palette_mode``): ``global`` - one palette from the palette stage (default PaletteNet + k-means,
    :mod:`gif_pipeline.encode`) over a mosaic of sampled frames; ``frame`` - a new palette per frame, fitted to the
-   rectangle that changed; ``mixed`` - the global palette, and a new local palette (kept for the following frames)
+   rectangle that changed (up to :data:`HALF_PALETTE_MAX_QUALITY` only when the last one no longer fits it,
+   :data:`FRAME_REFIT_RATIO`); ``mixed`` - the global palette, and a new local palette (kept for the following frames)
    only where the changed pixels' error on the current palette rises well above its error where it was fitted (a
    scene change); ``tiered`` - the first frame (and frames that change most of the canvas) on a 256-colour palette,
    every other frame's changed pixels on a small local table fitted to just those pixels (:data:`TIER_GLOBAL_COLORS`),
    as gifski writes at low quality. ``auto`` encodes the first :data:`TRIAL_FRAMES` frames in ``global``, ``mixed``
-   and ``frame`` and keeps the best by ``PSNR - BITS_DB * log2(bytes)`` (:data:`BITS_DB` dB per doubling of the
-   file: the slope of gifski's curve); it never picks ``tiered``, which won PSNR per byte on one bench clip of five
-   and VMAF per byte on none (docs/experiments/animation.md).
+   and ``frame`` (not ``mixed`` at the low end: :data:`TRIAL_LOW_MODES`) and keeps the best by
+   ``PSNR - BITS_DB * log2(bytes)`` (:data:`BITS_DB` dB per doubling of the file: the slope of gifski's curve); it
+   never picks ``tiered``, which won PSNR per byte on one bench clip of five and VMAF per byte on none
+   (docs/experiments/animation.md).
 3. **Dither** the changed rectangle (``ed`` - error diffusion where the colour a pixel shows is one more candidate,
    the transparent index, :data:`ED_BG_BIAS`; ``none``; ``ordered`` - a blue-noise pattern dither whose mask is fixed
    to the canvas, so an unchanged pixel maps to the same index in every frame - ``fs`` or DitherNet), then mark as
@@ -80,6 +82,18 @@ KEEP_MARGIN = 1
 #: within gifski's time. Before the C kernel and the canvas candidate ``ed`` cost 1.2-4x gifski's time and was the
 #: default only from q56 to q84 and, at both ends, where the palette left a large RMS error (bigbuckbunny).
 HALF_PALETTE_MAX_QUALITY = 55
+#: ``frame`` mode up to :data:`HALF_PALETTE_MAX_QUALITY`: a frame keeps the previous frame's palette unless the changed
+#: pixels' mean squared error on it exceeds ``FRAME_REFIT_RATIO`` times the error where it was fitted; above that
+#: quality every frame is refitted. A refit palette moves colours under pixels that did not need it, and at the low
+#: end (``bits_db`` 20-28) those bytes cost more than the fit gains: on the first 60 frames of the five bench clips,
+#: ``PSNR - bits_db * log2(bytes)`` rose on 5 of 5 at q30 and 4 of 5 at q50 (+0.1 to +3.7; pan q50 -0.2), with 1-9 %
+#: fewer bytes and 3-16 tables instead of 48-60; at q70 it fell on 3 of 5. Not with ``lossy``: its run search wrote
+#: 7-30 % more bytes for the same or less VMAF on the bench clips at q30 (docs/experiments/animation.md,
+#: 2026-12-07 frame refit).
+FRAME_REFIT_RATIO = 1.1
+#: ... measured on the changed pixels of a grid over the rectangle with about this many points: all the changed pixels
+#: (up to 8192) took 1.6 ms a frame on carphone, a quarter of the encode's time per frame.
+REFIT_SAMPLE = 1024
 #: ``ed``'s threshold floor is :data:`ED_MIN_THRESHOLD` up to this quality, :data:`ED_TOP_THRESHOLD` above it, so that
 #: the top qualities spend more bytes for more VMAF (2026-12-06 high end).
 ED_FLOOR_MAX_QUALITY = 95
@@ -155,7 +169,9 @@ def quality_settings(quality: int) -> dict:
       :data:`GLOBAL_SAMPLES`); ``dither_colors``: the palette size with ``ed`` or ``ordered`` (half of ``colors``, at
       least 16, up to :data:`HALF_PALETTE_MAX_QUALITY`; ``colors`` above). At gifski ``--quality 50``'s file sizes a
       dithered half palette gave +2 to +4 VMAF over no dither on 4 of the 5 bench clips (docs/experiments/animation.md,
-      2026-12-06 dither); error diffusion over the canvas gains VMAF per byte at every quality (2026-12-07).
+      2026-12-06 dither); error diffusion over the canvas gains VMAF per byte at every quality (2026-12-07);
+    * ``frame_refit``: with per-frame palettes, how much worse the last palette may fit before a frame gets a new one
+      (:data:`FRAME_REFIT_RATIO` up to :data:`HALF_PALETTE_MAX_QUALITY`; 0 above: every frame).
     """
     if not 1 <= int(quality) <= 100:
         raise GifnetsError(f"--quality must be in 1..100, got {quality}")
@@ -172,7 +188,8 @@ def quality_settings(quality: int) -> dict:
             "ed_samples": TOP_SAMPLES if q >= KEEP_MIN_QUALITY else GLOBAL_SAMPLES,
             "ed_bias": None if ED_BG_BIAS is None else 0.0 if exact else
             ED_BG_BIAS * 2.0 ** (-max(0, q - ED_BIAS_KNEE) / ED_BIAS_HALVING),
-            "lossy_lambda": LOSSY_LAMBDA_Q50 * 2.0 ** ((50 - q) / LOSSY_HALVING)}
+            "lossy_lambda": LOSSY_LAMBDA_Q50 * 2.0 ** ((50 - q) / LOSSY_HALVING),
+            "frame_refit": FRAME_REFIT_RATIO if half else 0.0}
 
 
 def _resolved_dither(settings: dict, dither: str, palette_mode: str, lossy: bool | float) -> str:
@@ -487,6 +504,7 @@ class _Encoder:
         self.global_palette = global_palette
         self.keep_margin = 0  # set by the caller: quality_settings' keep_margin, without dither only
         self.lossy = 0.0  # set by the caller: the lossy search's price per run break (encode_frames' lossy)
+        self.refit = 0.0  # set by the caller: quality_settings' frame_refit (0: a new palette every frame)
         self.warm = False  # set by _stages' caller: warm starts are possible (LiteRT, net+kmeans)
         self.refine_models = {}  # palette size -> the runtime model of its warm starts
         self.palette = None  # uint8 [k, 3] (k <= colors - 1); index k is transparent
@@ -528,7 +546,15 @@ class _Encoder:
                 self.fit_mse = _mse_on(self._sample(rgb.reshape(-1, 3)), self.palette)
             return
         if self.mode == "frame":
+            if not self.refit:
+                self.palette = self._fit(crop, warm=not first)
+                return
+            step = max(1, int(math.sqrt(sub_changed.size / REFIT_SAMPLE)))  # a grid: no pass over the whole crop
+            sample = crop[::step, ::step][sub_changed[::step, ::step]]
+            if not first and _mse_on(sample, self.palette) <= self.refit * self.fit_mse:
+                return  # the palette still fits the changed pixels (FRAME_REFIT_RATIO)
             self.palette = self._fit(crop, warm=not first)
+            self.fit_mse = _mse_on(sample, self.palette)
             return
         sample = self._sample(crop[sub_changed])
         mse = _mse_on(sample, self.palette)
@@ -984,6 +1010,7 @@ def _encode_frames(frames, output, fps, colors, settings, palette, dither, palet
             enc = _Encoder(writer, colors, palette_stage, dither_stage, mode, settings["threshold"], global_palette)
             enc.warm, enc.keep_margin = warm, settings["keep_margin"] if methods[1] == "none" else 0
             enc.lossy = settings["lossy"]
+            enc.refit = 0.0 if settings["lossy"] else settings["frame_refit"]
         if mode == "tiered":
             enc.n_local, enc.big_cache = max(1, colors - 1), _NearestCache()
             enc.local_dither = dither_stage
@@ -1048,6 +1075,13 @@ DITHER_BATCH_PIXELS = 400_000
 #: Bytes of the NETSCAPE2.0 loop extension (``loop`` is not None): ``auto`` scores its trial with them.
 LOOP_EXTENSION_BYTES = 19
 
+#: ``auto`` at the low end (``frame_refit``, :data:`FRAME_REFIT_RATIO`; not ``lossy``) tries ``global`` and ``frame``
+#: only: on the first 60 frames of the five bench clips at q30 and q50, ``mixed`` was never the best mode over the
+#: whole clip (it tied ``global`` on 6 of 10; on bikes q30 it beat ``global`` but not ``frame``) and ``auto`` never
+#: picked it, while its trial cost ~0.05 s of carphone's 0.5 s at q50 (a palette network call where it refits;
+#: docs/experiments/animation.md, 2026-12-07 frame refit).
+TRIAL_LOW_MODES = ("global", "frame")
+
 #: ``auto``'s trial runs on frames downscaled (by an integer factor) to at most this short side: it compares the
 #: modes' bytes and PSNR, which scale alike, at a fraction of the time.
 TRIAL_SHORT_SIDE = 144
@@ -1078,6 +1112,7 @@ def _pick_mode(trial, colors, palette_stage, dither_stage, settings, global_pale
         enc = _Encoder(writer, colors, palette_stage, dither_stage, mode, settings["threshold"], global_palette)
         enc.warm, enc.keep_margin = warm, keep_margin
         enc.lossy = settings["lossy"]
+        enc.refit = 0.0 if settings["lossy"] else settings["frame_refit"]
         for rgb, t in frames:
             enc.add(rgb, t)
         enc.flush()
@@ -1089,6 +1124,11 @@ def _pick_mode(trial, colors, palette_stage, dither_stage, settings, global_pale
         score = float(np.mean([_psnr(e) for e in enc.sq_error])) - settings["bits_db"] * math.log2(max(1, size))
         return score, (writer, enc, buf, len(frames))
 
+    if settings["frame_refit"] and not settings["lossy"]:
+        # the low end (FRAME_REFIT_RATIO): mixed was never the best mode there (TRIAL_LOW_MODES)
+        tried = {mode: attempt(mode) for mode in TRIAL_LOW_MODES}
+        best = max(TRIAL_LOW_MODES, key=lambda m: tried[m][0])  # ties: the first
+        return best, tried[best][1] if f == 1 else None
     tried = {"mixed": attempt("mixed")}
     if tried["mixed"][1][1].palette is global_palette:
         # mixed kept the global palette on every trial frame: it did what global does, byte for byte (the first

@@ -579,3 +579,51 @@ def test_with_sample_frames_a_generator_is_read_only_as_far_as_the_trial():
             assert first_write[0] <= most
         else:
             assert first_write[0] >= animate.TOP_SAMPLES  # the palette's samples come from the head
+
+
+def test_frame_palettes_at_the_low_end_are_refitted_only_when_they_no_longer_fit():
+    """``palette_mode="frame"`` up to ``HALF_PALETTE_MAX_QUALITY``: a frame keeps the last palette while its changed
+    pixels fit it within ``FRAME_REFIT_RATIO`` of the error where it was fitted, and gets a new one at a scene
+    change; above that quality every frame gets its own. The decoders still agree."""
+    rng = np.random.default_rng(3)
+    warm = moving_clip(n=5, seed=3)  # a square moving over a fixed background
+    cold = [np.clip(f.astype(np.int16)[..., ::-1] // 2 + rng.integers(0, 3, f.shape), 0, 255).astype(np.uint8)
+            for f in moving_clip(n=3, seed=4)]  # another scene: other colours
+    frames = warm + cold
+    q = animate.HALF_PALETTE_MAX_QUALITY
+    assert animate.quality_settings(q)["frame_refit"] == animate.FRAME_REFIT_RATIO > 1
+    assert animate.quality_settings(q + 1)["frame_refit"] == 0
+    low = encode(frames, palette_mode="frame", quality=q, colors=32)
+    high = encode(frames, palette_mode="frame", quality=q + 1, colors=32)
+    tables = [f.palette.tobytes() for f in gif_io.decode_gif(low.gif_bytes)]
+    assert len(tables) == len(frames)
+    assert tables[5] != tables[4]  # the scene change: a new palette
+    assert len(set(tables[:5])) < 5 and len(set(tables[5:])) < 3  # within a scene: kept
+    assert low.palettes < high.palettes
+    assert len({f.palette.tobytes() for f in gif_io.decode_gif(high.gif_bytes)}) > len(set(tables))
+    ours, _ = animation.composite_gif(low.gif_bytes)
+    for i, (a, b) in enumerate(zip(ours, pillow_frames(low.gif_bytes))):
+        np.testing.assert_array_equal(a, b, err_msg=f"frame {i}")
+    psnr = np.mean([10 * np.log10(255 ** 2 / np.mean((a.astype(float) - b) ** 2)) for a, b in zip(frames, ours)])
+    assert abs(psnr - low.psnr) < 1e-3 and psnr > 25
+
+
+def test_auto_at_the_low_end_tries_global_and_frame_only(monkeypatch):
+    """``palette_mode="auto"`` up to ``HALF_PALETTE_MAX_QUALITY`` (without ``lossy``) tries ``TRIAL_LOW_MODES``; above
+    it, and with ``lossy``, also ``mixed``."""
+    made = []
+    init = animate._Encoder.__init__
+
+    def recording(self, writer, colors, palette_stage, dither_stage, mode, *args):
+        made.append(mode)
+        init(self, writer, colors, palette_stage, dither_stage, mode, *args)
+
+    monkeypatch.setattr(animate._Encoder, "__init__", recording)
+    frames = moving_clip(n=8)
+    q = animate.HALF_PALETTE_MAX_QUALITY
+    for quality, lossy, expect_mixed in ((q, False, False), (q + 1, False, True), (q, True, True)):
+        made.clear()
+        result = encode(frames, quality=quality, colors=32, lossy=lossy)
+        assert ("mixed" in made) == expect_mixed, (quality, lossy, made)
+        assert "frame" in made and (expect_mixed or "global" in made)  # (mixed's encoder can stand in for global)
+        assert result.palette_mode in (animate.TRIAL_LOW_MODES if not expect_mixed else animate.PALETTE_MODES)
