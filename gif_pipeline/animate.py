@@ -942,7 +942,8 @@ def encode_frames(
             raise GifnetsError(f"--lossy chooses every pixel's index itself: it does not combine with --dither {dither}")
         if palette_mode == "tiered":
             raise GifnetsError("--lossy does not combine with --palette-mode tiered")
-        settings = {**settings, "lossy": lam}
+        # the lossy search refits every frame's palette (FRAME_REFIT_RATIO)
+        settings = {**settings, "lossy": lam, "frame_refit": 0.0 if lam else settings["frame_refit"]}
     dither = _resolved_dither(settings, dither, palette_mode, lossy)
     if dither == "ed":
         settings = {**settings, "threshold": max(settings["threshold"], settings["ed_floor"])}
@@ -1010,7 +1011,7 @@ def _encode_frames(frames, output, fps, colors, settings, palette, dither, palet
             enc = _Encoder(writer, colors, palette_stage, dither_stage, mode, settings["threshold"], global_palette)
             enc.warm, enc.keep_margin = warm, settings["keep_margin"] if methods[1] == "none" else 0
             enc.lossy = settings["lossy"]
-            enc.refit = 0.0 if settings["lossy"] else settings["frame_refit"]
+            enc.refit = settings["frame_refit"]
         if mode == "tiered":
             enc.n_local, enc.big_cache = max(1, colors - 1), _NearestCache()
             enc.local_dither = dither_stage
@@ -1112,7 +1113,7 @@ def _pick_mode(trial, colors, palette_stage, dither_stage, settings, global_pale
         enc = _Encoder(writer, colors, palette_stage, dither_stage, mode, settings["threshold"], global_palette)
         enc.warm, enc.keep_margin = warm, keep_margin
         enc.lossy = settings["lossy"]
-        enc.refit = 0.0 if settings["lossy"] else settings["frame_refit"]
+        enc.refit = settings["frame_refit"]
         for rgb, t in frames:
             enc.add(rgb, t)
         enc.flush()
@@ -1124,8 +1125,8 @@ def _pick_mode(trial, colors, palette_stage, dither_stage, settings, global_pale
         score = float(np.mean([_psnr(e) for e in enc.sq_error])) - settings["bits_db"] * math.log2(max(1, size))
         return score, (writer, enc, buf, len(frames))
 
-    if settings["frame_refit"] and not settings["lossy"]:
-        # the low end (FRAME_REFIT_RATIO): mixed was never the best mode there (TRIAL_LOW_MODES)
+    if settings["frame_refit"]:
+        # the low end (FRAME_REFIT_RATIO; not lossy): mixed was never the best mode there (TRIAL_LOW_MODES)
         tried = {mode: attempt(mode) for mode in TRIAL_LOW_MODES}
         best = max(TRIAL_LOW_MODES, key=lambda m: tried[m][0])  # ties: the first
         return best, tried[best][1] if f == 1 else None
