@@ -77,7 +77,10 @@ def main(argv=None) -> int:
 
 Agustsson et al., "Generative Adversarial Networks for Extreme Learned Image Compression" (ICCV 2019), scaled to a
 CPU: encoder E and generator G at width multiplier {config.width_multiplier} (paper 1.0), {config.residual_blocks}
-residual blocks (paper 9), C = {config.channels} latent channels, L = {config.num_centers} centres; {how}.
+residual blocks (paper 9), C = {config.channels} latent channels, L = {config.num_centers} centres, G upsampling by
+{"nearest-neighbour resize + 3x3 convolution" if config.upsample == "resize" else "transposed convolutions (the paper)"}{
+", a colour shortcut from the code (not in the paper)" if config.colour_shortcut else ""};
+{how}.
 {size_mb:.1f} MB. Entropy prior fitted on {len(files)} training photos (train split of --train).
 
 - Serves: `gifnets compress --mode {args.mode} --channels {config.channels}`, `gifnets decompress`.

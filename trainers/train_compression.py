@@ -22,6 +22,13 @@ flags.DEFINE_integer("channels", 4, "Latent channels C (paper: 2, 4, 8 -> 0.0181
                      allow_override=True)
 flags.DEFINE_float("width_multiplier", 0.125, "Width multiplier of E and G (paper: 1.0).", allow_override=True)
 flags.DEFINE_integer("residual_blocks", 6, "Residual blocks in G (paper: 9).", allow_override=True)
+flags.DEFINE_enum("upsample", "transpose", ["transpose", "resize"],
+                  "G's 2x upsampling: transpose (the paper's strided transposed convolutions) or resize (nearest 2x + "
+                  "3x3 convolution: no checkerboard).", allow_override=True)
+flags.DEFINE_bool("colour_shortcut", False, "G adds a 1x1 convolution of the code, upsampled 16x, before its tanh "
+                  "(not in the paper).", allow_override=True)
+flags.DEFINE_enum("lr_schedule", "constant", ["constant", "cosine"],
+                  "E and G's learning rate over --steps: constant, or cosine decay to 5 % of it.", allow_override=True)
 flags.DEFINE_bool("selective", True, "G reads the keep map (selective compression).", allow_override=True)
 flags.DEFINE_integer("crop_size", 128, "Training crop (pixels, a multiple of 16).", allow_override=True)
 flags.DEFINE_integer("resize", 256, "Resize each image's short side to this before cropping.",
@@ -29,6 +36,8 @@ flags.DEFINE_integer("resize", 256, "Resize each image's short side to this befo
 flags.DEFINE_float("box_probability", 0.0, "Probability that a training image keeps only a random box (GC's RB).",
                    allow_override=True)
 flags.DEFINE_float("mse_weight", 10.0, "lambda, the MSE weight (paper: 10).", allow_override=True)
+flags.DEFINE_float("lowpass_weight", 0.0, "Weight of the MSE of 16x16 block means (not in the paper; 0: off).",
+                   allow_override=True)
 flags.DEFINE_float("gan_weight", 1.0, "LSGAN weight.",
                    allow_override=True)
 flags.DEFINE_float("feature_matching_weight", 12.0, "Feature matching weight (paper setting: 12).", allow_override=True)
@@ -74,6 +83,7 @@ def build_inputs(sources, crop_size: int, resize: int, batch_size: int, seed, ca
 
 def train(strategy, config, d_config, loss_config, train_ds, val_ds, model_dir: str, *, steps: int,
           learning_rate: float, d_learning_rate: float, batch_size: int, checkpoint_every: int, epochs=None,
+          lr_schedule: str = "constant",
           validation_steps: int = 0, init_from: str | None = None, record: dict | None = None,
           image_summary_every: int = 0, verbose="auto"):
     """Build the compressor (and the discriminator in GAN mode), fit, save ``compressor.keras``; flag-free."""
@@ -94,11 +104,14 @@ def train(strategy, config, d_config, loss_config, train_ds, val_ds, model_dir: 
             logging.info("E and G initialised from %s", init_from)
         disc = Discriminator(d_config) if loss_config.mode == "gan" else None
         model = CompressionTrainer(compressor, disc, loss_config, d_learning_rate=d_learning_rate)
-        model.compile(optimizer=keras.optimizers.Adam(learning_rate, beta_1=0.5 if loss_config.mode == "gan" else 0.9))
+        lr = learning_rate
+        if lr_schedule == "cosine":
+            lr = keras.optimizers.schedules.CosineDecay(learning_rate, max(1, steps), alpha=0.05)
+        model.compile(optimizer=keras.optimizers.Adam(lr, beta_1=0.5 if loss_config.mode == "gan" else 0.9))
     os.makedirs(model_dir, exist_ok=True)
     record = dict(record or {})
     record.update({"loss": loss_config.to_dict(), "discriminator": d_config.to_dict() if disc else None,
-                   "vgg_term": bool(loss_config.vgg_weights)})
+                   "vgg_term": bool(loss_config.vgg_weights), "lr_schedule": lr_schedule})
     loop.write_run_record(model_dir, {**record, "running": True})
     callbacks = []
     sample = next(iter(val_ds if val_ds is not None else train_ds))[:3]
@@ -127,9 +140,11 @@ def main(argv):
 
     try:
         config = CompressionConfig(channels=FLAGS.channels, width_multiplier=FLAGS.width_multiplier,
-                                   residual_blocks=FLAGS.residual_blocks, selective=FLAGS.selective)
+                                   residual_blocks=FLAGS.residual_blocks, selective=FLAGS.selective,
+                                   upsample=FLAGS.upsample, colour_shortcut=FLAGS.colour_shortcut)
         d_config = DiscriminatorConfig(scales=FLAGS.d_scales, width_multiplier=FLAGS.d_width_multiplier)
-        loss_config = LossConfig(mode=FLAGS.mode, mse_weight=FLAGS.mse_weight, gan_weight=FLAGS.gan_weight,
+        loss_config = LossConfig(mode=FLAGS.mode, mse_weight=FLAGS.mse_weight, lowpass_weight=FLAGS.lowpass_weight,
+                                 gan_weight=FLAGS.gan_weight,
                                  feature_matching_weight=FLAGS.feature_matching_weight, vgg_weight=FLAGS.vgg_weight,
                                  vgg_weights=FLAGS.vgg_weights, box_probability=FLAGS.box_probability)
     except ValueError as e:
@@ -147,7 +162,8 @@ def main(argv):
     record["preset"] = FLAGS.preset
     train(strategy, config, d_config, loss_config, train_ds, val_ds, model_dir, steps=FLAGS.steps,
           learning_rate=FLAGS.learning_rate, d_learning_rate=FLAGS.d_learning_rate, batch_size=FLAGS.batch_size,
-          checkpoint_every=FLAGS.checkpoint_every, epochs=FLAGS.epochs, validation_steps=FLAGS.validation_steps,
+          checkpoint_every=FLAGS.checkpoint_every, epochs=FLAGS.epochs, lr_schedule=FLAGS.lr_schedule,
+          validation_steps=FLAGS.validation_steps,
           init_from=FLAGS.init_from, record=record, image_summary_every=FLAGS.image_summary_every)
 
 

@@ -4,13 +4,15 @@
   (foldable by :func:`gif_pipeline.layers.folding.fold_batch_norm`).
 * :class:`PadToMultiple` / :class:`CropLike` / :func:`symmetric_pad`: pad any ``H, W`` to a multiple of the
   pooling grid (mirror, bottom/right) and crop the output back.
+* :class:`Upsample2x`: 2x resize (bilinear or nearest) that traces with unknown ``H, W`` (DitherNet's resize
+  variant, GC's resize-convolution generator).
 * :func:`unet`: the classic U-Net body (Ronneberger et al. 2015) as GIF2Video's CCDNet uses it (Wang et al.,
   CVPR 2019, §4; the authors' ``UNet_simple``): ``len(level_channels)`` levels, ``convs_per_level`` conv+BN+ReLU
   per block, 2x2 average pooling down, 2x2 stride-2 transposed conv up, skip concatenation.
 
 GIFnets' DitherNet (``models/gifnets/dither_net.py``) builds its own layout (one conv per entry, max pooling,
 a 512-wide bottleneck: GIFnets §3.2) from :func:`conv_bn_relu` and the padding layers; its layer names and the
-layers' registered names (``gifnets>PadToMultiple``, ``gifnets>CropLike``) are unchanged, so the shipped
+layers' registered names (``gifnets>PadToMultiple``, ``gifnets>CropLike``, ``gifnets>Upsample2x``) are unchanged, so the shipped
 ``.keras`` files load as before.
 """
 from __future__ import annotations
@@ -19,7 +21,7 @@ import keras
 import tensorflow as tf
 from keras import layers
 
-__all__ = ["symmetric_pad", "PadToMultiple", "CropLike", "conv_bn_relu", "unet"]
+__all__ = ["symmetric_pad", "PadToMultiple", "CropLike", "Upsample2x", "conv_bn_relu", "unet"]
 
 
 def _symmetric_indices(n, before, after):
@@ -79,6 +81,36 @@ class CropLike(layers.Layer):
     def compute_output_shape(self, input_shapes):
         x_shape, ref_shape = input_shapes
         return (x_shape[0], ref_shape[1], ref_shape[2], x_shape[3])
+
+
+@keras.saving.register_keras_serializable(package="gifnets")
+class Upsample2x(layers.Layer):
+    """``[B, H, W, C] -> [B, 2H, 2W, C]`` by ``tf.image.resize`` ("bilinear": half-pixel centres, or "nearest").
+
+    Keras' ``UpSampling2D`` fails when traced with unknown height and width (as ``gifnets encode`` and the
+    SavedModel export trace DitherNet, and GC's generator); this one reads the size at run time. TFLite: RESIZE_BILINEAR /
+    RESIZE_NEAREST_NEIGHBOR.
+    """
+
+    def __init__(self, interpolation: str = "bilinear", **kwargs):
+        super().__init__(**kwargs)
+        if interpolation not in ("bilinear", "nearest"):
+            raise ValueError(f"interpolation must be 'bilinear' or 'nearest', got {interpolation!r}")
+        self.interpolation = interpolation
+
+    def call(self, x):
+        size = tf.shape(x)[1:3] * 2
+        method = tf.image.ResizeMethod.BILINEAR if self.interpolation == "bilinear" else \
+            tf.image.ResizeMethod.NEAREST_NEIGHBOR
+        return tf.cast(tf.image.resize(x, size, method=method), x.dtype)
+
+    def compute_output_shape(self, input_shape):
+        def up(n):
+            return None if n is None else 2 * n
+        return (input_shape[0], up(input_shape[1]), up(input_shape[2]), input_shape[3])
+
+    def get_config(self):
+        return {**super().get_config(), "interpolation": self.interpolation}
 
 
 def conv_bn_relu(x, channels: int, momentum: float, name: str, synchronized: bool = True):

@@ -17,12 +17,14 @@ def test_train_mse_then_gan_from_it(tmp_path):
     x = tf.random.uniform([2, 32, 32, 3], -1, 1, seed=4)
     ds = tf.data.Dataset.from_tensors(x).repeat()
     strategy = tf.distribute.get_strategy()
-    config, d_config = CompressionConfig.tiny(), DiscriminatorConfig.tiny()
+    config, d_config = CompressionConfig.tiny(upsample="resize"), DiscriminatorConfig.tiny()
     mse_dir = str(tmp_path / "mse")
     path = train(strategy, config, d_config, LossConfig(mode="mse"), ds, ds, mse_dir, steps=2, learning_rate=1e-3,
-                 d_learning_rate=1e-3, batch_size=2, checkpoint_every=1, validation_steps=1, verbose=0)
+                 d_learning_rate=1e-3, batch_size=2, checkpoint_every=1, validation_steps=1, verbose=0,
+                 lr_schedule="cosine")
     record = json.load(open(os.path.join(mse_dir, "config.json")))
     assert os.path.exists(path) and record["loss"]["mode"] == "mse" and record["epochs_run"] == 2
+    assert record["lr_schedule"] == "cosine"
     gan_dir = str(tmp_path / "gan")
     train(strategy, config, d_config, LossConfig(mode="gan", box_probability=0.5), ds, None, gan_dir, steps=2,
           learning_rate=1e-3, d_learning_rate=1e-3, batch_size=2, checkpoint_every=2, init_from=path, verbose=0)

@@ -42,6 +42,14 @@ class CompressionConfig(Config):
     # steps. "none" also makes E and G independent of the image size (per-image statistics of 128 px training crops
     # differ from a 512 px photo's).
     norm: str = "none"
+    # G's four 2x upsampling layers. "transpose" (the paper's fractionally strided 3 x 3 convolutions): at the CPU widths
+    # they left a strong checkerboard in decoded images (docs/experiments/compress.md). "resize": nearest-neighbour 2x
+    # then a 3 x 3 convolution (Odena et al., "Deconvolution and Checkerboard Artifacts", 2016), the same parameters.
+    upsample: str = "transpose"
+    # Not in the paper: G adds a 1 x 1 convolution of the code, upsampled bilinearly to the image, to its output before
+    # the tanh (a linear colour path from each latent cell). The CPU models without it carried the cells' luminance and
+    # red-blue but hardly their green-magenta (docs/experiments/compress.md, 2026-12-07).
+    colour_shortcut: bool = False
 
     def __post_init__(self):
         check_int("channels", self.channels, 1)
@@ -53,6 +61,8 @@ class CompressionConfig(Config):
             raise ValueError(f"width_multiplier must be in (0, 4], got {self.width_multiplier!r}")
         if self.norm not in ("instance", "none"):
             raise ValueError(f"norm must be 'instance' or 'none', got {self.norm!r}")
+        if self.upsample not in ("transpose", "resize"):
+            raise ValueError(f"upsample must be 'transpose' or 'resize', got {self.upsample!r}")
         if not self.sigma > 0:
             raise ValueError(f"sigma must be > 0, got {self.sigma!r}")
 
@@ -114,6 +124,10 @@ class LossConfig(Config):
 
     mode: str = "gan"  # "mse": the paper's MSE baseline (no discriminator); "gan": GC
     mse_weight: float = 10.0  # lambda (images in [-1, 1])
+    # Not in the paper: the MSE of the 16 x 16 block means (one latent cell's pixels), on the kept blocks. 0: off.
+    # The CPU models' codes carried the blocks' luminance and red-blue but hardly their green-magenta
+    # (docs/experiments/compress.md, 2026-12-07): this term weighs the colour a cell must carry.
+    lowpass_weight: float = 0.0
     gan_weight: float = 1.0
     feature_matching_weight: float = 12.0
     vgg_weight: float = 12.0  # used only when vgg_weights names a local file
@@ -126,7 +140,7 @@ class LossConfig(Config):
     def __post_init__(self):
         if self.mode not in ("mse", "gan"):
             raise ValueError(f"mode must be 'mse' or 'gan', got {self.mode!r}")
-        for name in ("mse_weight", "gan_weight", "feature_matching_weight", "vgg_weight"):
+        for name in ("mse_weight", "lowpass_weight", "gan_weight", "feature_matching_weight", "vgg_weight"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)!r}")
         if not 0 <= self.box_probability <= 1:

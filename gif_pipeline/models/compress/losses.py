@@ -19,6 +19,17 @@ def masked_mse(x, x_hat, keep):
     return err / (tf.reduce_sum(keep) * tf.cast(tf.shape(x)[-1], x.dtype) + 1e-8)
 
 
+def block_mean_mse(x, x_hat, keep):
+    """MSE of the means of the ``DOWNSAMPLING``-pixel blocks (one latent cell each) over the kept cells ``keep``
+    ``[B, h, w, 1]``, in the [-1, 1] scale: the colour and brightness a cell's code must carry."""
+    from gif_pipeline.models.compress.config import DOWNSAMPLING
+
+    pool = [1, DOWNSAMPLING, DOWNSAMPLING, 1]
+    a = tf.nn.avg_pool2d(x, pool, pool, "VALID")
+    b = tf.nn.avg_pool2d(x_hat, pool, pool, "VALID")
+    return masked_mse(a, b, keep)
+
+
 def psnr_from_mse(mse):
     """PSNR in dB of an MSE in the [-1, 1] scale (peak-to-peak 2)."""
     return 10.0 * tf.math.log(4.0 / tf.maximum(mse, 1e-10)) / tf.math.log(10.0)

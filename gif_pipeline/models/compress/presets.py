@@ -29,6 +29,17 @@ TRAINING_PRESETS: dict[str, dict[str, dict]] = {
                          "d_learning_rate": 1e-4, "box_probability": 0.5, "validation_steps": 0,
                          "init_from": f"runs/compress_mse_c{c}/compressor.keras",
                          "model_dir": f"runs/compress_gan_c{c}"} for c in (2, 4, 8)},
+        # resize-convolution upsampling (no checkerboard), G's colour shortcut (the code's colours) and a cosine
+        # learning rate; MSE, then GAN from it (docs/experiments/compress.md, 2026-12-07)
+        **{f"mse_c{c}_sc": {**_CPU, "mode": "mse", "channels": c, "steps": 4500, "learning_rate": 5e-4,
+                            "lr_schedule": "cosine", "upsample": "resize", "colour_shortcut": True,
+                            "box_probability": 0.0, "threads": 2, "model_dir": f"runs/compress_mse_c{c}_sc"}
+           for c in (2, 4, 8)},
+        **{f"gan_c{c}_sc": {**_CPU, "mode": "gan", "channels": c, "steps": 1500, "learning_rate": 1e-4,
+                            "d_learning_rate": 1e-4, "upsample": "resize", "colour_shortcut": True,
+                            "box_probability": 0.5, "validation_steps": 0, "threads": 2,
+                            "init_from": f"runs/compress_mse_c{c}_sc/compressor.keras",
+                            "model_dir": f"runs/compress_gan_c{c}_sc"} for c in (2, 4, 8)},
         # The paper's networks (widths 60...960, 9 residual blocks, 3 discriminator scales, 256^2 crops): a GPU run.
         "paper_gan_c4": {"data": ["../shared/data/train"], "mode": "gan", "channels": 4, "width_multiplier": 1.0,
                          "residual_blocks": 9, "d_width_multiplier": 1.0, "d_scales": 3, "crop_size": 256,

@@ -48,6 +48,7 @@ class CompressionTrainer(keras.Model):
         self.d_optimizer = keras.optimizers.Adam(d_learning_rate, beta_1=0.5) if self.discriminator is not None else None
         names = ["loss", "mse", "psnr"] + (["g_gan", "fm", "d_loss", "d_real", "d_fake"] if self.discriminator else [])
         names += ["vgg"] if self.vgg else []
+        names += ["lowpass"] if loss_config.lowpass_weight else []
         self.trackers = {n: keras.metrics.Mean(name=n) for n in names}
         if self.discriminator is not None:
             self.d_optimizer.build(self.discriminator.trainable_variables)
@@ -77,6 +78,9 @@ class CompressionTrainer(keras.Model):
             mse = losses.masked_mse(x, x_hat, keep_px)
             loss = cfg.mse_weight * mse
             values = {"mse": mse, "psnr": losses.psnr_from_mse(mse)}
+            if cfg.lowpass_weight:
+                values["lowpass"] = losses.block_mean_mse(x, x_hat, keep)
+                loss += cfg.lowpass_weight * values["lowpass"]
             if self.vgg is not None:
                 values["vgg"] = self.vgg(x * keep_px, x_hat * keep_px)
                 loss += cfg.vgg_weight * values["vgg"]

@@ -61,7 +61,7 @@ import tensorflow as tf
 from keras import layers
 
 from gif_pipeline.layers.folding import fold_batch_norm, inference_precision
-from gif_pipeline.layers.unet import CropLike, PadToMultiple, conv_bn_relu, symmetric_pad
+from gif_pipeline.layers.unet import CropLike, PadToMultiple, Upsample2x, conv_bn_relu, symmetric_pad
 from gif_pipeline.models.gifnets.config import DitherNetConfig
 from gif_pipeline.quant.projection import hard_projection, soft_projection
 
@@ -110,36 +110,6 @@ class BlueNoise(layers.Layer):
     def get_config(self):
         # fill=False: a saved layer's texture comes back with its weights, not from blue_noise_texture.
         return {**super().get_config(), "period": self.period, "channels": self.channels, "fill": False}
-
-
-@keras.saving.register_keras_serializable(package="gifnets")
-class Upsample2x(layers.Layer):
-    """``[B, H, W, C] -> [B, 2H, 2W, C]`` by ``tf.image.resize`` ("bilinear": half-pixel centres, or "nearest").
-
-    Keras' ``UpSampling2D`` fails when traced with unknown height and width (as ``gifnets encode`` and the
-    SavedModel export trace DitherNet); this one reads the size at run time. TFLite: RESIZE_BILINEAR /
-    RESIZE_NEAREST_NEIGHBOR.
-    """
-
-    def __init__(self, interpolation: str = "bilinear", **kwargs):
-        super().__init__(**kwargs)
-        if interpolation not in ("bilinear", "nearest"):
-            raise ValueError(f"interpolation must be 'bilinear' or 'nearest', got {interpolation!r}")
-        self.interpolation = interpolation
-
-    def call(self, x):
-        size = tf.shape(x)[1:3] * 2
-        method = tf.image.ResizeMethod.BILINEAR if self.interpolation == "bilinear" else \
-            tf.image.ResizeMethod.NEAREST_NEIGHBOR
-        return tf.cast(tf.image.resize(x, size, method=method), x.dtype)
-
-    def compute_output_shape(self, input_shape):
-        def up(n):
-            return None if n is None else 2 * n
-        return (input_shape[0], up(input_shape[1]), up(input_shape[2]), input_shape[3])
-
-    def get_config(self):
-        return {**super().get_config(), "interpolation": self.interpolation}
 
 
 def build_dither_net(config: DitherNetConfig | None = None, name: str = "dither_net") -> keras.Model:

@@ -47,6 +47,37 @@ def test_config_round_trip_and_checks():
         LossConfig(mode="vae")
     with pytest.raises(ValueError):
         CompressionConfig(norm="batch")
+    with pytest.raises(ValueError):
+        CompressionConfig(upsample="bilinear")
+    resize = CompressionConfig(upsample="resize", colour_shortcut=True)
+    assert CompressionConfig.from_dict(resize.to_dict()) == resize
+    # weights saved before the field existed have the paper's transposed convolutions
+    old = {k: v for k, v in CompressionConfig().to_dict().items() if k not in ("upsample", "colour_shortcut")}
+    assert CompressionConfig.from_dict(old) == CompressionConfig(upsample="transpose", colour_shortcut=False)
+
+
+@pytest.mark.parametrize("upsample", ["transpose", "resize"])
+def test_generator_upsampling_checkerboard(upsample):
+    """A constant code: resize-convolution gives a flat image away from the borders; the transposed convolutions of
+    the same widths give a period-2 pattern (the checkerboard the CPU models showed)."""
+    import keras
+
+    from gif_pipeline.models.compress.generator import build_generator
+
+    keras.utils.set_random_seed(5)
+    g = build_generator(CompressionConfig.tiny(upsample=upsample))
+    kinds = {type(layer).__name__ for layer in g.layers}
+    assert ("Conv2DTranspose" in kinds) == (upsample == "transpose")
+    assert ("Upsample2x" in kinds) == (upsample == "resize")
+    code = np.ones((1, 16, 16, g.input_shape[-1]), "float32")
+    out = g(code).numpy()[0]
+    assert out.shape == (256, 256, 3)
+    inner = out[96:160, 96:160]  # beyond the zero padding's reach (3 code cells = 48 px, +18 px after upsampling)
+    spread = float(np.abs(inner - inner.mean((0, 1))).max())
+    if upsample == "resize":
+        assert spread < 1e-4
+    else:
+        assert spread > 1e-3
 
 
 @pytest.mark.parametrize("channels,bound", [(2, 0.0181), (4, 0.0363), (8, 0.0726)])
@@ -57,6 +88,34 @@ def test_rate_bound(channels, bound):
     assert round(config.bound_bpp(), 4) == bound
     w, h = 256, 256
     assert config.bound_bpp() == pytest.approx(channels * (w // 16) * (h // 16) * math.log2(5) / (w * h))
+
+
+def test_colour_shortcut_is_a_linear_path_from_the_code():
+    """With the shortcut, G's output before the tanh is its convolutions plus a 1 x 1 map of the code upsampled 16x:
+    zeroing every other weight leaves exactly that path (a code cell's colour, bilinear between cells)."""
+    from gif_pipeline.models.compress.generator import build_generator
+
+    g = build_generator(CompressionConfig.tiny(colour_shortcut=True, upsample="resize"))
+    plain = build_generator(CompressionConfig.tiny(upsample="resize"))
+    assert len(g.weights) == len(plain.weights) + 2  # the 1 x 1 kernel and its bias
+    for w in g.weights:
+        if not w.path.startswith("shortcut_conv"):
+            w.assign(np.zeros(w.shape, "float32"))
+    conv = g.get_layer("shortcut_conv")
+    kernel = np.zeros(conv.kernel.shape, "float32")
+    kernel[0, 0, 0] = [0.5, -0.25, 0.0]  # code channel 0 -> R, G
+    conv.kernel.assign(kernel)
+    conv.bias.assign(np.array([0.0, 0.0, 0.1], "float32"))
+    code = np.zeros((1, 4, 4, g.input_shape[-1]), "float32")
+    code[0, :, :, 0] = 1.0  # a flat code: a flat image
+    out = g(code).numpy()[0]
+    assert out.shape == (64, 64, 3)
+    np.testing.assert_allclose(out, np.broadcast_to(np.tanh([0.5, -0.25, 0.1]), out.shape), atol=1e-6)
+    code[0, :2, :, 0] = -1.0  # top half -1, bottom half 1: a ramp between them, tanh of the linear map
+    out = g(code).numpy()[0]
+    np.testing.assert_allclose(out[0, 0], np.tanh([-0.5, 0.25, 0.1]), atol=1e-6)
+    np.testing.assert_allclose(out[-1, 0], np.tanh([0.5, -0.25, 0.1]), atol=1e-6)
+    assert np.all(np.diff(out[:, 5, 0]) >= -1e-7) and out[20:44, 5, 0].std() > 0.05
 
 
 def test_quantizer_forward_is_nearest_centre_and_gradient_flows():
@@ -126,6 +185,22 @@ def test_losses():
     assert float(losses.feature_matching(real, fake)) == 1.0
     with pytest.raises(Exception, match="no such file"):
         losses.VGGLoss("/nonexistent/vgg19.h5")
+    # block means: a zero-mean pattern inside each 16 x 16 cell costs nothing, an offset costs its square, and only
+    # on the kept cells
+    pattern = np.indices((32, 32)).sum(0) % 2 * 2 - 1.0  # +-1 checkerboard, mean 0 over any cell
+    z = tf.zeros([1, 32, 32, 3])
+    noisy = tf.constant(np.repeat(pattern[None, :, :, None], 3, -1), tf.float32) * 0.5
+    cells = np.ones([1, 2, 2, 1], np.float32)
+    assert float(losses.masked_mse(z, noisy, np.ones([1, 32, 32, 1], np.float32))) == pytest.approx(0.25)
+    assert float(losses.block_mean_mse(z, noisy, cells)) == pytest.approx(0.0, abs=1e-9)
+    shifted = noisy + tf.constant([0.2, 0.0, 0.0])
+    assert float(losses.block_mean_mse(z, shifted, cells)) == pytest.approx(0.04 / 3, rel=1e-5)
+    half = shifted * tf.constant(np.repeat(np.repeat(np.array([[1.0, 0.0], [1.0, 0.0]]), 16, 0), 16, 1)[None, :, :, None],
+                                 tf.float32)
+    kept = np.array([[0.0, 1.0], [0.0, 1.0]], np.float32)[None, :, :, None]  # only the cells where half is zero
+    assert float(losses.block_mean_mse(z, half, kept)) == pytest.approx(0.0, abs=1e-9)
+    with pytest.raises(ValueError):
+        LossConfig(lowpass_weight=-1.0)
 
 
 @pytest.mark.parametrize("mode", ["mse", pytest.param("gan", marks=pytest.mark.slow)])
@@ -137,12 +212,12 @@ def test_train_steps(mode):
     x = tf.random.uniform([2, 32, 32, 3], -1, 1, seed=3)
     ds = tf.data.Dataset.from_tensors(x).repeat()
     model = CompressionTrainer(Compressor(CompressionConfig.tiny()), Discriminator(DiscriminatorConfig.tiny()),
-                               LossConfig(mode=mode, box_probability=0.5))
+                               LossConfig(mode=mode, box_probability=0.5, lowpass_weight=1.0))
     model.compile(optimizer=keras.optimizers.Adam(1e-3), run_eagerly=True)  # tracing the GAN step takes a minute
     before = [w.numpy().copy() for w in model.compressor.trainable_weights]
     history = model.fit(ds, steps_per_epoch=2, epochs=1, verbose=0)
     logs = {k: v[-1] for k, v in history.history.items()}
-    assert np.isfinite(logs["loss"]) and ("d_loss" in logs) == (mode == "gan")
+    assert np.isfinite(logs["loss"]) and ("d_loss" in logs) == (mode == "gan") and logs["lowpass"] >= 0
     assert any(not np.array_equal(b, w.numpy()) for b, w in zip(before, model.compressor.trainable_weights))
 
 
@@ -201,9 +276,14 @@ def test_pad_is_reflect():
     np.testing.assert_array_equal(pad_to_multiple(tf.constant(x)).numpy(), want)
 
 
-def test_tflite_matches_keras(tiny, photo):
+@pytest.mark.parametrize("upsample,shortcut", [("transpose", False), ("resize", False), ("resize", True)])
+def test_tflite_matches_keras(tiny, photo, upsample, shortcut):
+    import keras
     from ai_edge_litert.interpreter import Interpreter
 
+    if upsample == "resize":
+        keras.utils.set_random_seed(6)
+        tiny = Compressor(CompressionConfig.tiny(upsample="resize", colour_shortcut=shortcut))
     graph = CompressionGraph(tiny)
     rgb, keep = photo[None, :48, :40], np.ones((1, 48, 40, 1), np.uint8)
     want = graph.compress(rgb, keep)
