@@ -28,6 +28,36 @@ def load_photo(path: str, size: int = 256) -> np.ndarray:
     return np.asarray(im.crop((left, top, left + size, top + size)))
 
 
+def load_run(run: str):
+    """The compressor of a trainer's run: its ``compressor.keras``, or, for a run stopped before it finished, E and G
+    of its best validation epoch (``best.weights.h5``, with the architecture from the run's ``config.json``)."""
+    import keras
+
+    from gif_pipeline.models.compress import model  # noqa: F401  (registration)
+
+    if not os.path.isdir(run):
+        return keras.saving.load_model(run, compile=False)
+    path = os.path.join(run, "compressor.keras")
+    if os.path.exists(path):
+        return keras.saving.load_model(path, compile=False)
+    best = os.path.join(run, "best.weights.h5")
+    if not os.path.exists(best):
+        raise SystemExit(f"{run}: neither compressor.keras nor best.weights.h5")
+    import tensorflow as tf
+
+    from gif_pipeline.models.compress.config import CompressionConfig, LossConfig
+    from gif_pipeline.models.compress.training import CompressionTrainer
+
+    with open(os.path.join(run, "config.json")) as f:
+        record = json.load(f)
+    compressor = model.Compressor(CompressionConfig.from_dict(record["model"]))
+    trainer = CompressionTrainer(compressor, None, LossConfig(mode="mse"))
+    trainer(tf.zeros([1, 32, 32, 3]))
+    trainer.load_weights(best)  # the optimizer's slots are not needed
+    print(f"{run}: no compressor.keras (the run was stopped); E and G from {best}", file=sys.stderr)
+    return compressor
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--run", required=True, help="a trainer's --model_dir (its compressor.keras) or a .keras file")
@@ -38,7 +68,6 @@ def main(argv=None) -> int:
     p.add_argument("--out", default=None, help="weights folder (default: the package's)")
     p.add_argument("--train_command", default="", help="the command that trained it (for the card and registry)")
     args = p.parse_args(argv)
-    import keras
 
     from gif_pipeline.data.images import list_image_files, split_files
     from gif_pipeline.io.files import atomic_write
@@ -48,8 +77,7 @@ def main(argv=None) -> int:
     from gif_pipeline.training.loop import save_model_atomically
     from gif_pipeline.weights import registry
 
-    path = os.path.join(args.run, "compressor.keras") if os.path.isdir(args.run) else args.run
-    compressor = keras.saving.load_model(path, compile=False)
+    compressor = load_run(args.run)
     config = compressor.config
     files = split_files(list_image_files([args.train]), "train")[: args.prior_images]
     counts = gcz.fit_prior(compressor, [load_photo(f) for f in files])

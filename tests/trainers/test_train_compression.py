@@ -45,3 +45,30 @@ def test_presets_are_known_flags():
     for name, values in TRAINING_PRESETS["train_compression"].items():
         unknown = [k for k in values if k not in flags.FLAGS]
         assert not unknown, f"preset {name}: unknown flags {unknown}"
+
+
+def test_ship_loads_a_stopped_run_from_its_best_weights(tmp_path):
+    """A run stopped before it finished has best.weights.h5 and config.json but no compressor.keras: the ship script
+    rebuilds E and G from them (the same outputs as the trained compressor); without either file it refuses."""
+    import keras
+    import numpy as np
+
+    from gif_pipeline.models.compress.config import CompressionConfig, LossConfig
+    from gif_pipeline.models.compress.model import Compressor
+    from gif_pipeline.models.compress.training import CompressionTrainer
+    from trainers.ship_compression import load_run
+
+    keras.utils.set_random_seed(7)
+    config = CompressionConfig.tiny(upsample="resize", colour_shortcut=True)
+    trainer = CompressionTrainer(Compressor(config), None, LossConfig(mode="mse"))
+    x = tf.random.uniform([1, 32, 32, 3], -1, 1, seed=5)
+    trainer(x)
+    trainer.save_weights(str(tmp_path / "best.weights.h5"))
+    with open(tmp_path / "config.json", "w") as f:
+        json.dump({"model": config.to_dict(), "running": True}, f)
+    loaded = load_run(str(tmp_path))
+    assert loaded.config == config
+    np.testing.assert_array_equal(loaded(x)[0].numpy(), trainer.compressor(x)[0].numpy())
+    os.remove(tmp_path / "best.weights.h5")
+    with pytest.raises(SystemExit, match="best.weights.h5"):
+        load_run(str(tmp_path))
