@@ -972,6 +972,7 @@ def _encode_frames(frames, output, fps, colors, settings, palette, dither, palet
     palette_stage, dither_stage, methods = _stages(settings.get("big_colors", colors), palette, dither,
                                                    settings["ed_bias"])
     warm = methods[0] == "net+kmeans" and encode.current_backend() == "litert"
+    keep_margin = settings["keep_margin"] if methods[1] == "none" else 0  # without dither only
     timed = _timed(frames, fps)
     kept = _drop_close(timed)
     # the first frames: auto's trial, and the global palette's sample when frames is a generator without sample_frames
@@ -992,7 +993,7 @@ def _encode_frames(frames, output, fps, colors, settings, palette, dither, palet
     mode, trial = palette_mode, None
     if mode == "auto":
         mode, trial = _pick_mode(head[:TRIAL_FRAMES], colors, palette_stage, dither_stage, settings, global_palette,
-                                 warm, settings["keep_margin"] if methods[1] == "none" else 0, loop=loop, verify=verify)
+                                 warm, keep_margin, loop=loop, verify=verify)
 
     def run(out):
         frames = itertools.chain(head, kept)
@@ -1008,10 +1009,8 @@ def _encode_frames(frames, output, fps, colors, settings, palette, dither, palet
         else:
             writer = animation.AnimationWriter(out, w, h, loop=loop, global_palette=None if mode == "frame" else
                                                _with_transparent(global_palette), verify=verify)
-            enc = _Encoder(writer, colors, palette_stage, dither_stage, mode, settings["threshold"], global_palette)
-            enc.warm, enc.keep_margin = warm, settings["keep_margin"] if methods[1] == "none" else 0
-            enc.lossy = settings["lossy"]
-            enc.refit = settings["frame_refit"]
+            enc = _new_encoder(writer, colors, palette_stage, dither_stage, mode, settings, global_palette, warm,
+                               keep_margin)
         if mode == "tiered":
             enc.n_local, enc.big_cache = max(1, colors - 1), _NearestCache()
             enc.local_dither = dither_stage
@@ -1042,6 +1041,15 @@ def _encode_frames(frames, output, fps, colors, settings, palette, dither, palet
     psnr = float(np.mean([_psnr(e) for e in enc.sq_error]))
     return AnimationResult(w, h, count, writer.frames_written, writer.bytes_written, end, time.perf_counter() - start,
                            psnr, mode, len(enc.tables), methods, data, settings["lossy"])
+
+
+def _new_encoder(writer, colors, palette_stage, dither_stage, mode, settings, global_palette, warm, keep_margin):
+    """An :class:`_Encoder` set up from :func:`quality_settings` (threshold, lossy price, frame refit) and the caller's
+    warm-start and keep-margin choices: the full encode and ``auto``'s trial make theirs the same way."""
+    enc = _Encoder(writer, colors, palette_stage, dither_stage, mode, settings["threshold"], global_palette)
+    enc.warm, enc.keep_margin = warm, keep_margin
+    enc.lossy, enc.refit = settings["lossy"], settings["frame_refit"]
+    return enc
 
 
 def _drop_close(timed):
@@ -1110,10 +1118,8 @@ def _pick_mode(trial, colors, palette_stage, dither_stage, settings, global_pale
                                            loop=loop if f == 1 else 0, verify=verify and f == 1,
                                            global_palette=None if mode == "frame" else
                                            _with_transparent(global_palette))
-        enc = _Encoder(writer, colors, palette_stage, dither_stage, mode, settings["threshold"], global_palette)
-        enc.warm, enc.keep_margin = warm, keep_margin
-        enc.lossy = settings["lossy"]
-        enc.refit = settings["frame_refit"]
+        enc = _new_encoder(writer, colors, palette_stage, dither_stage, mode, settings, global_palette, warm,
+                           keep_margin)
         for rgb, t in frames:
             enc.add(rgb, t)
         enc.flush()
