@@ -76,9 +76,10 @@ def loop_count(text: str) -> int:
     return _int_in(text, -1, 65535, "--loop must be an integer in -1..65535 (0 = forever, -1 = once), got {text!r}")
 
 
-def add_output_arguments(p: argparse.ArgumentParser, json_stats: bool = True) -> None:
+def add_output_arguments(p: argparse.ArgumentParser, json_stats: bool = True,
+                         output_help: str = "output .gif file or folder") -> None:
     """``-o``, ``--force``, ``--quiet`` (and ``--json``): what every file-writing subcommand takes."""
-    p.add_argument("-o", "--output", required=True, metavar="OUT", help="output .gif file or folder")
+    p.add_argument("-o", "--output", required=True, metavar="OUT", help=output_help)
     p.add_argument("-f", "--force", action="store_true", help="overwrite existing outputs (never an input)")
     p.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
     if json_stats:

@@ -51,7 +51,7 @@ def add_parser(sub):
                         help="keep where this mask (the image's size) is non-zero; synthesize elsewhere")
     p.add_argument("--model", default=None, metavar="PATH", help="a compressor .keras file instead of the installed one")
     p.add_argument("--psnr", action="store_true", help="also decode and report the PSNR against the input")
-    cli_args.add_output_arguments(p)
+    cli_args.add_output_arguments(p, output_help="output .gcz file or folder")
     p.set_defaults(func=run_compress)
 
     d = sub.add_parser("decompress", help="decode .gcz files to PNG",
@@ -59,7 +59,7 @@ def add_parser(sub):
     d.add_argument("inputs", nargs="+", metavar="IN", help="input .gcz files")
     d.add_argument("--model", default=None, metavar="PATH", help="the compressor .keras file that wrote them")
     d.add_argument("--original", default=None, metavar="IMG", help="report the PSNR against this image (one input)")
-    cli_args.add_output_arguments(d)
+    cli_args.add_output_arguments(d, output_help="output .png file or folder")
     d.set_defaults(func=run_decompress)
 
 

@@ -27,7 +27,7 @@ def add_parser(sub):
         "length. OUT is a .gif, .webp, .mp4, or a folder (PNG frames named 0000.png, 0001.png, ...). Several "
         "inputs: OUT is a folder and each IN becomes NAME.<--format>.")
     p.add_argument("inputs", nargs="+", metavar="IN", help="animated GIFs (or animated WebP / PNG)")
-    cli_args.add_output_arguments(p)
+    cli_args.add_output_arguments(p, output_help="output .gif, .webp, .mp4 file or a folder")
     how = p.add_mutually_exclusive_group()
     how.add_argument("--factor", type=factor, default=None, help="2, 4 or 8 times the frames (default: 2)")
     how.add_argument("--fps", type=cli_args.positive_float, default=None,

@@ -229,7 +229,7 @@ def find_model(kind: str, np: int | None = None, explicit: str | None = None, se
     absent = [f for f in missing_keras(kind) if f == os.path.basename(candidates[0])]
     if absent:
         raise keras_not_installed(absent, f"the {spec.title or kind} model")
-    what = f"{kind} model" + (f" for Np={np}" if np is not None else "")
+    what = f"{kind} model" + (f" for {spec.np_name}={np}" if np is not None else "")
     raise MissingPrerequisiteError(f"no trained {what} (looked in {', '.join(candidates)}); run `{command}` first")
 
 

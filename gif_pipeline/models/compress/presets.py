@@ -11,11 +11,11 @@ WEIGHT_KINDS = {
     "compress_mse": WeightKind(
         "compress_mse", "compress_mse_c{np}.keras", "runs/compress_mse_c{np}/compressor.keras",
         "trainers/train_compression --mode=mse --channels={np}", run_file="compressor.keras",
-        title="Compression MSE baseline"),
+        title="Compression MSE baseline", np_name="C"),
     "compress_gan": WeightKind(
         "compress_gan", "compress_gan_c{np}.keras", "runs/compress_gan_c{np}/compressor.keras",
         "trainers/train_compression --mode=gan --channels={np}", run_file="compressor.keras",
-        title="Compression GAN (GC)"),
+        title="Compression GAN (GC)", np_name="C"),
 }
 
 _CPU = dict(data=["../shared/data/train"], width_multiplier=0.125, residual_blocks=6, crop_size=128, resize=256,

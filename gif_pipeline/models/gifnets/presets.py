@@ -21,6 +21,7 @@ class WeightKind:
     run_file: str = ""  # the file a trainer's --model_dir holds (trainers/ship_model --run)
     title: str = ""  # the network's name in messages
     per_np: bool = True  # one file per palette size
+    np_name: str = "Np"  # what {np} counts, in messages ("C" for the compressor's latent channels)
     compare: tuple[tuple[str, str], ...] = ()  # (palette, dither) modes ship_model measures, the network's first
 
 
