@@ -8,6 +8,9 @@ data from its flags, then calls the loop. ``--preset=NAME`` takes a named experi
 """
 from __future__ import annotations
 
+import json
+import os
+
 from absl import flags, logging
 
 from gif_pipeline.training.loop import (  # noqa: F401
@@ -117,6 +120,31 @@ def run_record(stage: str, weights_name: str, model_config: dict) -> dict:
     flag_values = {f.name: f.value for module, fl in FLAGS.flags_by_module_dict().items()
                    if "trainers" in module or module == "__main__" for f in fl}
     return loop.run_record(stage, weights_name, model_config, flag_values)
+
+
+def run_weights(run: str, finished_name: str) -> tuple[str, dict | None, bool]:
+    """Which weights of a trainer's ``--model_dir`` to ship, for the ``ship_*`` scripts.
+
+    The run's finished model file (``finished_name``), unless it is absent or ``config.json`` still says
+    ``"running"`` (a run stopped, or one started again over an old run); then ``best.weights.h5``, the best
+    validation epoch's weights, which the caller loads into the architecture of ``config.json``'s ``"model"``.
+    Returns ``(path, record, finished)``; ``record`` is ``config.json`` (None if the run has none). SystemExit
+    with one line if neither file is there.
+    """
+    record = None
+    config_path = os.path.join(run, "config.json")
+    if os.path.isfile(config_path):
+        with open(config_path) as f:
+            record = json.load(f)
+    finished = os.path.join(run, finished_name)
+    if os.path.isfile(finished) and not (record or {}).get("running"):
+        return finished, record, True
+    best = os.path.join(run, "best.weights.h5")
+    if not os.path.isfile(best):
+        raise SystemExit(f"{run}: neither {finished_name} (a finished run) nor best.weights.h5")
+    if record is None:
+        raise SystemExit(f"{run}: best.weights.h5 without the config.json that says how to build its model")
+    return best, record, False
 
 
 def finish(model, model_dir: str, weights_name: str, *, stage: str, model_config: dict, history,

@@ -19,6 +19,8 @@ import sys
 import numpy as np
 from PIL import Image
 
+from trainers import common
+
 
 def load_photo(path: str, size: int = 256) -> np.ndarray:
     im = Image.open(path).convert("RGB")
@@ -37,24 +39,19 @@ def load_run(run: str):
 
     if not os.path.isdir(run):
         return keras.saving.load_model(run, compile=False)
-    path = os.path.join(run, "compressor.keras")
-    if os.path.exists(path):
+    path, record, finished = common.run_weights(run, "compressor.keras")
+    if finished:
         return keras.saving.load_model(path, compile=False)
-    best = os.path.join(run, "best.weights.h5")
-    if not os.path.exists(best):
-        raise SystemExit(f"{run}: neither compressor.keras nor best.weights.h5")
     import tensorflow as tf
 
     from gif_pipeline.models.compress.config import CompressionConfig, LossConfig
     from gif_pipeline.models.compress.training import CompressionTrainer
 
-    with open(os.path.join(run, "config.json")) as f:
-        record = json.load(f)
     compressor = model.Compressor(CompressionConfig.from_dict(record["model"]))
     trainer = CompressionTrainer(compressor, None, LossConfig(mode="mse"))
     trainer(tf.zeros([1, 32, 32, 3]))
-    trainer.load_weights(best)  # the optimizer's slots are not needed
-    print(f"{run}: no compressor.keras (the run was stopped); E and G from {best}", file=sys.stderr)
+    trainer.load_weights(path)  # the optimizer's slots are not needed
+    print(f"{run}: no compressor.keras (the run was stopped); E and G from {path}", file=sys.stderr)
     return compressor
 
 

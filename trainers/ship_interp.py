@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import os
 import sys
 
@@ -29,6 +28,7 @@ def main(argv=None) -> int:
     from gif_pipeline.models.interp.config import InterpNetConfig
     from gif_pipeline.models.interp.interp_net import build_interp_net
     from gif_pipeline.weights import registry
+    from trainers import common
 
     with open(os.path.join(args.bench, "results.csv")) as f:
         rows = list(csv.DictReader(f))
@@ -39,16 +39,11 @@ def main(argv=None) -> int:
     if not all(v > 0 for v in wins.values()):
         print(f"ship_interp: not shipped: InterpNet does not beat frame repetition at every rate ({wins})", file=sys.stderr)
         return 1
-    with open(os.path.join(args.run, "config.json")) as f:
-        record = json.load(f)
-    source = os.path.join(args.run, "interp_net.keras")
+    origin, record, _ = common.run_weights(args.run, "interp_net.keras")
+    if record is None:
+        raise SystemExit(f"{args.run} has no config.json: is it a trainer's --model_dir?")
     model = build_interp_net(InterpNetConfig.from_dict(record["model"]))
-    if os.path.exists(source) and not record.get("running"):
-        model.load_weights(source)
-        origin = source
-    else:
-        origin = os.path.join(args.run, "best.weights.h5")
-        model.load_weights(origin)
+    model.load_weights(origin)
     epochs = len(record.get("history", {}).get("loss", [])) or None
     folder = args.weights_dir or registry.weights_dir()
     path = os.path.join(folder, "interp.keras")

@@ -24,6 +24,7 @@ import time
 from absl import app, flags, logging
 
 from gif_pipeline.weights import registry  # noqa: E402  (no TensorFlow: the registry reads files only)
+from trainers import common  # noqa: E402
 
 #: The kinds of weight file this script ships: those whose family says how to measure them.
 SHIPPABLE = {kind: spec for kind, (_, spec) in registry.KINDS.items() if spec.compare}
@@ -53,17 +54,11 @@ def load_run_model(kind: str, run: str):
         palette_net,
     )
 
-    config_path = os.path.join(run, "config.json")
-    if not os.path.isfile(config_path):
+    if not os.path.isfile(os.path.join(run, "config.json")):
         raise app.UsageError(f"{run} has no config.json: is it a trainer's --model_dir?")
-    with open(config_path) as f:
-        record = json.load(f)
-    finished = os.path.join(run, SHIPPABLE[kind].run_file)
-    if os.path.isfile(finished):
-        return keras.saving.load_model(finished, compile=False), record, finished
-    best = os.path.join(run, "best.weights.h5")
-    if not os.path.isfile(best):
-        raise app.UsageError(f"{run} has no {SHIPPABLE[kind].run_file} nor best.weights.h5")
+    best, record, finished = common.run_weights(run, SHIPPABLE[kind].run_file)
+    if finished:
+        return keras.saving.load_model(best, compile=False), record, best
     if kind == "palette":
         model = palette_net.PaletteNet(record["model"])
         model.load_weights(best)

@@ -396,3 +396,24 @@ def test_a_shipped_file_as_the_base_keeps_its_cards_training_and_heads(tmp_path)
     card = ship_model.model_card("palette", "palette_np8.keras", model, record, [], 3, "val", 1.0)
     assert "- Data: photos\n- Steps: 7" in card and "- **16 colours** (`runs/h16`): 3 epochs" in card
     assert "| old |" not in card and '"head_sizes": [16]' in card
+
+
+def test_run_weights_picks_the_finished_file_unless_the_run_is_still_running(tmp_path):
+    """The ship scripts' one rule: the finished model file, else (absent, or config.json still "running") the best
+    epoch's best.weights.h5; neither is one clear SystemExit."""
+    from trainers.common import run_weights
+
+    run = tmp_path / "run"
+    run.mkdir()
+    with pytest.raises(SystemExit, match="neither net.keras"):
+        run_weights(str(run), "net.keras")
+    (run / "best.weights.h5").write_bytes(b"h5")
+    with pytest.raises(SystemExit, match="config.json"):
+        run_weights(str(run), "net.keras")
+    (run / "config.json").write_text(json.dumps({"model": {"width": 2}, "running": True}))
+    (run / "net.keras").write_bytes(b"old run's model")
+    path, record, finished = run_weights(str(run), "net.keras")
+    assert (os.path.basename(path), record["model"], finished) == ("best.weights.h5", {"width": 2}, False)
+    (run / "config.json").write_text(json.dumps({"model": {"width": 2}}))
+    path, record, finished = run_weights(str(run), "net.keras")
+    assert (os.path.basename(path), finished) == ("net.keras", True)
