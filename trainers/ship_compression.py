@@ -97,7 +97,8 @@ def main(argv=None) -> int:
     size_mb = os.path.getsize(target) / 1e6
     train_cmd = args.train_command or f"trainers/train_compression --preset={args.mode}_c{config.channels}"
     how = ("trained with LSGAN + 10 MSE + 12 feature matching from the MSE baseline, random-box selective compression; "
-           "no VGG term (no local weights)") if args.mode == "gan" else "trained on 10 MSE alone (the paper's MSE baseline)"
+           "no VGG term (no local weights)") if args.mode == "gan" else \
+        "trained on the MSE term alone (weight 10; the paper's MSE baseline)"
     card = f"""# {stem}.keras: {'GAN image codec (GC)' if args.mode == 'gan' else 'MSE baseline'}, C = {config.channels}
 
 Agustsson et al., "Generative Adversarial Networks for Extreme Learned Image Compression" (ICCV 2019), scaled to a
