@@ -100,7 +100,7 @@ def test_the_tensorflow_paths_without_the_keras_files_name_what_to_install(runti
     calls = {"--backend tf": (lambda: encode.resolve_backend("tf"), "dither_np16.keras, dither_np64.keras, "
                                                                     "palette_np16.keras"),
              "gifnets compress": (lambda: compress._require_codec("gifnets compress"),
-                                  "compress_gan_c4.keras, compress_mse_c4.keras, compress_mse_c8.keras"),
+                                  "compress_gan_c2.keras, compress_gan_c4.keras, compress_gan_c8.keras and 3 more"),
              "gifnets restore --interpolate": (
                  lambda: encode.require_tensorflow("gifnets restore --interpolate", ("interp",)), "interp.keras"),
              "the PaletteNet model": (lambda: registry.load("palette", 16), "palette_np16.keras")}
@@ -130,7 +130,7 @@ TF_LOG = ("WARNING: All log messages before absl", "I0000 ", "W0000 ", "E0000 ",
      f"dither_np64.keras, palette_np16.keras): {registry.KERAS_INSTALL}"),
     (["compress", "in.png", "-o", "out.gcz"], True,
      'gifnets compress needs TensorFlow and constriction, which this install lacks: pip install "gifnets[compress]"; '
-     f"and the Keras weights (compress_gan_c4.keras, compress_mse_c4.keras, compress_mse_c8.keras): "
+     f"and the Keras weights (compress_gan_c2.keras, compress_gan_c4.keras, compress_gan_c8.keras and 3 more): "
      f"{registry.KERAS_INSTALL}"),
     (["restore", "in.gif", "-o", "out.mp4", "--interpolate", "2"], True,
      f"gifnets restore --interpolate needs TensorFlow, which this install lacks: {TRAIN}; and the Keras weights "
