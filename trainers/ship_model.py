@@ -56,15 +56,15 @@ def load_run_model(kind: str, run: str):
 
     if not os.path.isfile(os.path.join(run, "config.json")):
         raise app.UsageError(f"{run} has no config.json: is it a trainer's --model_dir?")
-    best, record, finished = common.run_weights(run, SHIPPABLE[kind].run_file)
+    path, record, finished = common.run_weights(run, SHIPPABLE[kind].run_file)
     if finished:
-        return keras.saving.load_model(best, compile=False), record, best
+        return keras.saving.load_model(path, compile=False), record, path
     if kind == "palette":
         model = palette_net.PaletteNet(record["model"])
-        model.load_weights(best)
+        model.load_weights(path)
     else:
-        model = _dither_net_from_encoder_checkpoint(record, best)
-    return model, record, best
+        model = _dither_net_from_encoder_checkpoint(record, path)
+    return model, record, path
 
 
 def load_base_model(run: str):

@@ -35,10 +35,10 @@ def build_generator(config: CompressionConfig) -> keras.Model:
             x = keras.layers.Conv2DTranspose(w, 3, strides=2, padding="same", name=f"u{i + 1}_conv")(x)
         x = norm_layer(x, config.norm, f"u{i + 1}_norm")
         x = keras.layers.ReLU(name=f"u{i + 1}_relu")(x)
+    x = keras.layers.Conv2D(3, 7, padding="same", activation=None if config.colour_shortcut else "tanh",
+                            name="c7s1_out")(x)
     if not config.colour_shortcut:
-        x = keras.layers.Conv2D(3, 7, padding="same", activation="tanh", name="c7s1_out")(x)
         return keras.Model(inputs, x, name="generator")
-    x = keras.layers.Conv2D(3, 7, padding="same", name="c7s1_out")(x)
     base = keras.layers.Conv2D(3, 1, name="shortcut_conv")(inputs)
     for i in range(4):  # 16x, bilinear
         base = Upsample2x("bilinear", name=f"shortcut_up{i + 1}")(base)

@@ -11,6 +11,7 @@ import os
 import tensorflow as tf
 
 from gif_pipeline.errors import GifnetsError
+from gif_pipeline.models.compress.config import DOWNSAMPLING
 
 
 def masked_mse(x, x_hat, keep):
@@ -22,8 +23,6 @@ def masked_mse(x, x_hat, keep):
 def block_mean_mse(x, x_hat, keep):
     """MSE of the means of the ``DOWNSAMPLING``-pixel blocks (one latent cell each) over the kept cells ``keep``
     ``[B, h, w, 1]``, in the [-1, 1] scale: the colour and brightness a cell's code must carry."""
-    from gif_pipeline.models.compress.config import DOWNSAMPLING
-
     pool = [1, DOWNSAMPLING, DOWNSAMPLING, 1]
     a = tf.nn.avg_pool2d(x, pool, pool, "VALID")
     b = tf.nn.avg_pool2d(x_hat, pool, pool, "VALID")
