@@ -222,15 +222,19 @@ def measure(clip: Clip, data: bytes, with_vmaf: bool, with_colour: bool = True) 
     out = {"psnr": video_metrics.mean_psnr(clip.frames, shown), "flicker": video_metrics.flicker(clip.frames, shown),
            "colour": colour(clip, shown) if with_colour else math.nan,
            "gif_frames": len(frames), "gif_seconds": sum(delays) / 100.0,
-           "vmaf": video_metrics.vmaf(clip.frames, shown) if with_vmaf else math.nan}
+           "vmaf": math.nan, "vmaf_neg": math.nan}
+    if with_vmaf:
+        scores = video_metrics.vmaf_scores(clip.frames, shown, models=("vmaf", "vmaf_neg"))
+        out.update(vmaf=scores["vmaf"], vmaf_neg=scores["vmaf_neg"])
     return out, shown
 
 
 # ----------------------------------------------------------------------------
 # Reports
 
-COLUMNS = ("method", "bytes", "psnr", "vmaf", "colour", "flicker", "seconds", "gif_frames", "gif_seconds", "note")
-HEADERS = {"method": "method", "bytes": "bytes", "psnr": "mean PSNR dB", "vmaf": "VMAF", "colour": "colour ΔE",
+COLUMNS = ("method", "bytes", "psnr", "vmaf", "vmaf_neg", "colour", "flicker", "seconds", "gif_frames", "gif_seconds", "note")
+HEADERS = {"method": "method", "bytes": "bytes", "psnr": "mean PSNR dB", "vmaf": "VMAF", "vmaf_neg": "VMAF NEG",
+           "colour": "colour ΔE",
            "flicker": "flicker", "seconds": "time s", "gif_frames": "GIF frames", "gif_seconds": "GIF s", "note": "note"}
 
 
@@ -274,10 +278,10 @@ def _wins(rows: list[dict], families: dict[str, list[dict]], metric: str):
     smallest margin."""
     wins, total, worst = 0, 0, None
     for r in rows:
-        if r["method"].startswith("gifnets") or math.isnan(r[metric]):
+        if r["method"].startswith("gifnets") or math.isnan(r.get(metric, math.nan)):
             continue
         total += 1
-        values = [_interp([(g["bytes"], g[metric]) for g in fam if not math.isnan(g[metric])], r["bytes"])
+        values = [_interp([(g["bytes"], g[metric]) for g in fam if not math.isnan(g.get(metric, math.nan))], r["bytes"])
                   for fam in families.values()]
         values = [v for v in values if v is not None]
         v = max(values) if values else None
@@ -289,6 +293,11 @@ def _wins(rows: list[dict], families: dict[str, list[dict]], metric: str):
     return wins, total, worst
 
 
+def _margin(m: float) -> str:
+    """A margin with two decimals; three below 0.1, so that a near-tie does not read as -0.01 or +0.00."""
+    return f"{m:+.2f}" if abs(m) >= 0.1 else f"{m:+.3f}"
+
+
 def targets(rows: list[dict]) -> list[str]:
     """The issue's targets on one clip, against the rows without gifsicle (and, for bytes, with it: best of both)."""
     gn = [r for r in rows if r["method"].startswith("gifnets") and "gifsicle" not in r["method"]]
@@ -297,20 +306,24 @@ def targets(rows: list[dict]) -> list[str]:
         if r["method"].startswith("gifnets"):
             families.setdefault(r["method"].split(" q")[0] + (" O3" if "gifsicle" in r["method"] else ""), []).append(r)
     lines = []
-    for metric in ("psnr", "vmaf"):
+    for metric in ("psnr", "vmaf", "vmaf_neg"):
         wins, total, worst = _wins(rows, families, metric)
+        if total == 0:  # not measured (--no-vmaf, or a CSV from before the NEG column)
+            continue
         ok = wins == total
         desc = "n/a" if worst is None else (f"{worst[0]}: " + ("gifnets does not reach its size" if worst[1] is None
-                                                                 else f"{worst[1]:+.2f}"))
+                                                                 else _margin(worst[1])))
         alone = []
         for name in ("gifnets", "gifnets-lossy"):  # the default, and --lossy, each on its own (and + gifsicle)
             own = {k: v for k, v in families.items() if k in (name, name + " O3")}
             if own:
                 w, t, _ = _wins(rows, own, metric)
                 alone.append(f"{'default' if name == 'gifnets' else '--lossy'} alone {w}/{t}")
-        lines.append(f"- {metric.upper()} per byte above every peer point (gifski q50-100, ffmpeg, each also after "
-                     f"gifsicle -O3): **{'met' if ok else 'not met'}** ({wins}/{total} points; smallest margin {desc}"
-                     + (f"; {', '.join(alone)}" if alone else "") + ")")
+        label = {"psnr": "PSNR", "vmaf": "VMAF", "vmaf_neg": "VMAF NEG"}[metric]
+        extra = " (libvmaf's no-enhancement-gain model, beside the issue's VMAF)" if metric == "vmaf_neg" else ""
+        lines.append(f"- {label} per byte above every peer point (gifski q50-100, ffmpeg, each also after "
+                     f"gifsicle -O3){extra}: **{'met' if ok else 'not met'}** ({wins}/{total} points; smallest margin "
+                     f"{desc}" + (f"; {', '.join(alone)}" if alone else "") + ")")
     ref = next((r for r in rows if r["method"] == "gifski q90"), None)
     default = [r for r in gn if r["method"].startswith("gifnets q")]
     if ref is not None:
@@ -416,8 +429,8 @@ def run(clips: list[Clip], out_dir: str, methods: dict, vmaf: bool = True, gifsi
                 rows.append(row)
                 if progress:
                     print(f"{clip.name:14s} {name:18s} {len(data):>10,} B  PSNR {metrics['psnr']:6.2f}  VMAF "
-                          f"{metrics['vmaf']:6.2f}  ΔE {metrics['colour']:.2f}  flicker {metrics['flicker']:.3f}  "
-                          f"{seconds:6.2f} s", file=sys.stderr)
+                          f"{metrics['vmaf']:6.2f}  NEG {metrics['vmaf_neg']:6.2f}  ΔE {metrics['colour']:.2f}  "
+                          f"flicker {metrics['flicker']:.3f}  {seconds:6.2f} s", file=sys.stderr)
                 if name in html_methods:
                     src = os.path.join("html", f"{clip.name}_{name.replace(' ', '_')}.gif")
                     with open(os.path.join(out_dir, src), "wb") as f:
@@ -431,7 +444,8 @@ def run(clips: list[Clip], out_dir: str, methods: dict, vmaf: bool = True, gifsi
                                  "seconds": seconds + extra, "psnr": m2["psnr"], "flicker": m2["flicker"],
                                  "colour": row["colour"] if same else colour(clip, shown2),
                                  "note": "same pixels" if same else "gifsicle changed the pixels",
-                                 "vmaf": row["vmaf"] if same else math.nan})
+                                 "vmaf": row["vmaf"] if same else math.nan,
+                                 "vmaf_neg": row["vmaf_neg"] if same else math.nan})
         all_rows[clip.name] = rows
         cells[1:] = sorted(cells[1:], key=lambda c: html_methods.index(c[0]))  # the page's order: peers side by side
         page.append((clip, cells))
@@ -463,7 +477,7 @@ def report(clips: list[Clip], out_dir: str) -> None:
         with open(os.path.join(out_dir, f"{clip.name}.csv"), newline="") as f:
             rows = [{**r, "bytes": int(r["bytes"]), "gif_frames": int(r["gif_frames"]),
                      **{k: float(r[k]) if r.get(k, "") != "" else math.nan
-                        for k in ("psnr", "vmaf", "colour", "flicker", "seconds", "gif_seconds")}}
+                        for k in ("psnr", "vmaf", "vmaf_neg", "colour", "flicker", "seconds", "gif_seconds")}}
                     for r in csv.DictReader(f)]
         all_rows[clip.name] = rows
         _write_clip_report(clip, rows, out_dir)
@@ -497,7 +511,9 @@ def summary_md(clips, all_rows, info) -> str:
            f"One run of `gifnets bench --task animation` ({info}). Real clips are the first frames of "
            "`../shared/data/clips`; synthetic clips are pans and zooms over held-out photos of `../shared/data/val`. "
            "PSNR: mean over the source frames of the PSNR of the frame the GIF shows at that time; VMAF: libvmaf's "
-           "default model over the clip; colour ΔE: mean CIEDE2000 between the source and the shown frames, both "
+           "default model over the clip; VMAF NEG: its no-enhancement-gain model (`vmaf_v0.6.1neg`, the one Netflix "
+           "recommends for comparing codecs: the default model scores a frame sharpened past its source above the "
+           "source itself), same pass; colour ΔE: mean CIEDE2000 between the source and the shown frames, both "
            f"blurred by a Gaussian of {video_metrics.COLOUR_SIGMA} px in linear light (dither dots merge, a colour "
            "cast or a missing hue stays: VMAF reads luma only; not an issue target); flicker: mean absolute change "
            "of the output between consecutive frames on "

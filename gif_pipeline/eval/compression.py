@@ -235,17 +235,28 @@ def plot(rows, out_dir, methods):
     fig.savefig(os.path.join(out_dir, "bpp_vs_quality.png"), dpi=110)
 
 
+def page_columns(methods) -> list[str]:
+    """The side-by-side page's columns: the learned models paired per C (``gc_c4`` beside ``mse_c4``, C ascending),
+    then the classical codecs in their run order."""
+    def learned(m):  # (C, 0 for GC / 1 for MSE), or None for another method
+        kind, _, c = m.partition("_c")
+        return (int(c), kind == "mse") if kind in ("gc", "mse") and c.isdigit() else None
+
+    methods = list(dict.fromkeys(methods))
+    paired = sorted((m for m in methods if learned(m)), key=learned)
+    return paired + [m for m in methods if not learned(m)]
+
+
 def write_html(rows: list[Row], out_dir: str, examples: int, title: str):
-    methods = []
-    for r in rows:
-        if r.method not in methods and not r.method.endswith("_curve") and not r.method.endswith("_matched"):
-            methods.append(r.method)
+    methods = page_columns(r.method for r in rows if not r.method.endswith(("_curve", "_matched")))
     images = [im for im in sorted({r.image for r in rows})
               if os.path.exists(os.path.join(out_dir, "images", im.replace(os.sep, "_").rsplit(".", 1)[0] + "_original.png"))]
     by = {(r.image, r.method): r for r in rows}
     parts = [f"<!doctype html><meta charset=utf-8><title>{html.escape(title)}</title>",
              "<style>body{font-family:sans-serif;margin:12px;background:#fafafa}td{vertical-align:top;padding:3px;"
-             "font-size:12px;text-align:center}img{width:256px;height:auto;image-rendering:pixelated}</style>",
+             "font-size:12px;text-align:center}img{width:256px;height:auto;image-rendering:pixelated}"
+             # the original stays in view while the wide table scrolls sideways
+             "td:first-child,th:first-child{position:sticky;left:0;background:#fafafa;z-index:1}</style>",
              f"<h1>{html.escape(title)}</h1><p>Every image is the decoded file, shown at 1:1 (256 px). Caption: whole-file "
              "bits per pixel, PSNR, VMAF. The classical codecs are at their smallest file (lowest quality setting). "
              "<a href='summary.md'>summary.md</a> &middot; <a href='results.csv'>results.csv</a></p>",

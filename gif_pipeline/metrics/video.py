@@ -91,9 +91,20 @@ def _ffmpeg() -> str:
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 
-def vmaf(reference: Sequence[np.ndarray], distorted: Sequence[np.ndarray], threads: int = 2) -> float:
-    """Pooled (mean) VMAF of the clip, libvmaf's default model, on BT.601 YUV 4:4:4 (as
-    :mod:`gif_pipeline.metrics.cambi` does for stills)."""
+#: libvmaf's models by the names :func:`vmaf_scores` gives them: the default model, and its "no enhancement gain"
+#: variant (NEG), which Netflix recommends for comparing codecs: the default model rewards a distorted frame that is
+#: sharper or more contrasted than its source (sharpening a GIF frame by 0.1 x its high-pass scored above the lossless
+#: frame), NEG does not.
+VMAF_MODELS = {"vmaf": "vmaf_v0.6.1", "vmaf_neg": "vmaf_v0.6.1neg"}
+
+
+def vmaf_scores(reference: Sequence[np.ndarray], distorted: Sequence[np.ndarray], threads: int = 2,
+                models: Sequence[str] = ("vmaf",)) -> dict[str, float]:
+    """Pooled (mean) VMAF of the clip by each of ``models`` (keys of :data:`VMAF_MODELS`), one libvmaf pass on BT.601
+    YUV 4:4:4 (as :mod:`gif_pipeline.metrics.cambi` does for stills): ``{name: score}``."""
+    unknown = [m for m in models if m not in VMAF_MODELS]
+    if unknown or not models:
+        raise ValueError(f"models must be among {sorted(VMAF_MODELS)}, got {list(models)}")
     h, w = reference[0].shape[:2]
     with tempfile.TemporaryDirectory(prefix="gifnets_vmaf_") as tmp:
         for name, frames in (("ref.rgb", reference), ("dist.rgb", distorted)):
@@ -101,7 +112,9 @@ def vmaf(reference: Sequence[np.ndarray], distorted: Sequence[np.ndarray], threa
                 for fr in frames:
                     f.write(np.ascontiguousarray(fr, np.uint8).tobytes())
         chain = "scale=out_color_matrix=bt601:out_range=tv:flags=accurate_rnd+full_chroma_int,format=yuv444p"
-        graph = f"[0:v]{chain}[d];[1:v]{chain}[r];[d][r]libvmaf=log_fmt=json:log_path=log.json:n_threads={threads}"
+        spec = "|".join(f"version={VMAF_MODELS[m]}\\\\:name={m}" for m in models)
+        graph = (f"[0:v]{chain}[d];[1:v]{chain}[r];[d][r]libvmaf=model={spec}:log_fmt=json:log_path=log.json:"
+                 f"n_threads={threads}")
         raw = ["-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-r", "25"]
         cmd = [_ffmpeg(), "-hide_banner", "-nostdin", "-loglevel", "error", *raw, "-i", "dist.rgb", *raw, "-i", "ref.rgb",
                "-lavfi", graph, "-f", "null", "-"]
@@ -110,4 +123,9 @@ def vmaf(reference: Sequence[np.ndarray], distorted: Sequence[np.ndarray], threa
             raise RuntimeError(f"libvmaf failed: {proc.stderr.strip()[-300:]}")
         with open(os.path.join(tmp, "log.json")) as f:
             log = json.load(f)
-    return float(log["pooled_metrics"]["vmaf"]["mean"])
+    return {m: float(log["pooled_metrics"][m]["mean"]) for m in models}
+
+
+def vmaf(reference: Sequence[np.ndarray], distorted: Sequence[np.ndarray], threads: int = 2) -> float:
+    """Pooled (mean) VMAF of the clip, libvmaf's default model (:func:`vmaf_scores`)."""
+    return vmaf_scores(reference, distorted, threads)["vmaf"]

@@ -44,3 +44,20 @@ def test_colour_lines_compare_the_default_at_gifskis_sizes():
     assert len(lines) == 2
     assert "gifski q50's size" in lines[0] and "gifnets 2.50 vs gifski 1.50" in lines[0]
     assert "gifnets n/a" in lines[1] and "vs gifski 3.00" in lines[1]
+
+
+def test_a_vmaf_neg_line_only_where_it_was_measured():
+    rows = [{**row("gifnets q50", 1000, 30.0, 80.0), "vmaf_neg": 78.0},
+            {**row("gifnets q90", 4000, 40.0, 95.0), "vmaf_neg": 94.0},
+            {**row("gifski q90", 2000, 33.0, 90.0), "vmaf_neg": 85.0}]  # the default there: 87.5 VMAF, 86.0 NEG
+    lines = ab.targets(rows)
+    neg = [x for x in lines if x.startswith("- VMAF NEG")]
+    assert len(neg) == 1 and "**met** (1/1 points" in neg[0] and "gifski q90: +1.00" in neg[0]
+    assert any(x.startswith("- VMAF per byte") and "**not met**" in x for x in lines)
+    assert not any("NEG" in x for x in ab.targets([{k: v for k, v in r.items() if k != "vmaf_neg"} for r in rows]))
+
+
+def test_a_near_tie_is_shown_with_three_decimals():
+    rows = [row("gifnets q90", 1000, 30.0, 99.927), row("gifski q100", 1100, 29.0, 99.933)]
+    vmaf = [x for x in ab.targets(rows) if x.startswith("- VMAF per byte")][0]
+    assert "**not met** (0/1 points" in vmaf and "gifski q100: -0.006" in vmaf

@@ -70,3 +70,11 @@ def test_run_writes_a_row_per_method_and_photo(tmp_path):
     with open(out / "results.csv") as f:
         assert len(list(csv.DictReader(f))) == len(rows)
     assert os.path.isfile(out / "images" / "a_original.png") and os.path.isfile(out / "images" / "a_gc_c4.png")
+
+
+def test_the_page_pairs_gc_and_mse_per_c_then_the_codecs():
+    from gif_pipeline.eval.compression import page_columns
+
+    run_order = ["gc_c2", "gc_c4", "gc_c8", "mse_c2", "mse_c4", "mse_c8", "jpeg", "webp", "avif", "gc_c2"]
+    assert page_columns(run_order) == ["gc_c2", "mse_c2", "gc_c4", "mse_c4", "gc_c8", "mse_c8", "jpeg", "webp", "avif"]
+    assert page_columns(["mine", "mse_c4", "gc_c4", "webp"]) == ["gc_c4", "mse_c4", "mine", "webp"]
