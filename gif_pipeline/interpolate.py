@@ -74,14 +74,23 @@ def clear_cache():
     _CACHE.clear()
 
 
+FLOW_INPUTS = ("gif", "restored")
+
+
 def iter_interpolated(frames: Iterable[np.ndarray], factor: int, graph=None, *, model_path: str | None = None,
-                      restored: Iterable[np.ndarray] | None = None) -> Iterator[np.ndarray]:
+                      restored: Iterable[np.ndarray] | None = None, flow_input: str | None = None
+                      ) -> Iterator[np.ndarray]:
     """Stream the output frames (uint8 ``[H, W, 3]``): ``factor`` per input frame, holding only two input frames
-    at a time (clips too long for memory go through here)."""
+    at a time (clips too long for memory go through here). ``flow_input``: which frames the flow U-Net reads,
+    ``gif`` (GIF2Video's "parallel" variant) or ``restored`` ("sequential": the ``restored`` frames); default the
+    network's own ``config.flow_input`` (the shipped network was trained on GIF frames: ``gif``)."""
     import tensorflow as tf
 
     factor = check_factor(factor)
+    if flow_input is not None and flow_input not in FLOW_INPUTS:
+        raise InterpolationError(f"flow_input must be one of {FLOW_INPUTS}, got {flow_input!r}")
     graph = graph or load_graph(model_path)
+    flows_from_gif = (flow_input or graph.model.config.flow_input) == "gif"
     restored = iter(restored) if restored is not None else None
     prev = prev_r = None
     shape = None
@@ -96,8 +105,8 @@ def iter_interpolated(frames: Iterable[np.ndarray], factor: int, graph=None, *, 
         cur_r = next(restored) if restored is not None else frame
         if prev is not None:
             a, b = tf.constant(prev_r[None]), tf.constant(cur_r[None])
-            flows = graph.flows(tf.constant(prev[None]), tf.constant(frame[None])) \
-                if graph.model.config.flow_input == "gif" else graph.flows(a, b)
+            flows = graph.flows(tf.constant(prev[None]), tf.constant(frame[None])) if flows_from_gif \
+                else graph.flows(a, b)
             yield prev_r
             for k in range(1, factor):
                 t = tf.constant([k / factor], tf.float32)

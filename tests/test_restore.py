@@ -184,6 +184,29 @@ def tiny_restore_runtime(tiny_restore_weights, tmp_path_factory):
     return folder
 
 
+def test_litert_restore_from_several_threads_gives_each_call_its_own_result(tiny_restore_runtime, monkeypatch):
+    """The cached LiteRT models are shared by threads (a service's thread pool, a tf.data map): GIFs of different
+    sizes and palette sizes restored at once come out as they do one at a time (before the runtime's lock, one
+    call resized the interpreter's palette input under another: "Dimension mismatch")."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from gif_pipeline import restore
+
+    monkeypatch.setenv("GIFNETS_WEIGHTS", str(tiny_restore_runtime))
+    monkeypatch.delenv("GIFNETS_BACKEND", raising=False)
+    restore.clear_model_cache()
+    rgb = np.asarray(Image.open(PHOTO).convert("RGB"))
+    gifs = [np.asarray(Image.fromarray(rgb[: 32 + 16 * (i % 3), : 48 + 16 * (i % 2)]).quantize(8 + 5 * i).convert("RGB"))
+            for i in range(8)]
+    alone = [restore.restore_image(g, steps=2, model="plain").image for g in gifs]
+    with ThreadPoolExecutor(4) as pool:
+        for _ in range(3):
+            together = list(pool.map(lambda g: restore.restore_image(g, steps=2, model="plain"), gifs))
+            assert all(r.backend == "litert" for r in together)
+            for a, b in zip(alone, together):
+                np.testing.assert_array_equal(a, b.image)
+
+
 def test_litert_restores_as_keras_does_and_tiles_as_one_piece(tiny_restore_runtime, monkeypatch):
     """The shipped configuration (float16 weights) through the API: LiteRT (``auto``, the .tflite files installed)
     against Keras (``tf``), the consistency post-step on."""
@@ -401,13 +424,58 @@ def test_cli_restore_interpolate_bad_input(tiny_restore_interp, tmp_path, capsys
     assert not [n for n in os.listdir(tmp_path) if n.startswith(".")]
 
 
+def test_cli_restore_interpolate_flows_from_the_gif_or_the_restored_frames(tiny_restore_interp, tmp_path, capsys):
+    """--flows: GIF2Video's parallel (flows from the GIF frames) and sequential (from the restored frames) variants
+    share the kept (restored) frames and differ in between; --flows without interpolation is a usage error."""
+    rgb = np.asarray(Image.open(PHOTO).convert("RGB"))[:48]
+    anim = _gif(tmp_path / "anim.gif", rgb, frames=3)
+    out = {}
+    for flows in ("gif", "restored"):
+        assert cli.main(["restore", str(anim), "-o", str(tmp_path / flows), "--interpolate", "2", "--model", "plain",
+                         "--flows", flows, "-q"]) == 0
+        out[flows] = [np.asarray(Image.open(tmp_path / flows / f"{i:04d}.png").convert("RGB")) for i in range(6)]
+    assert cli.main(["restore", str(anim), "-o", str(tmp_path / "default"), "--interpolate", "2", "--model", "plain",
+                     "-q"]) == 0
+    default = [np.asarray(Image.open(tmp_path / "default" / f"{i:04d}.png").convert("RGB")) for i in range(6)]
+    for i in (0, 2, 4, 5):  # kept frames (and the held last one): the restored GIF frames either way
+        np.testing.assert_array_equal(out["gif"][i], out["restored"][i])
+    assert any(not np.array_equal(out["gif"][i], out["restored"][i]) for i in (1, 3))
+    for i in range(6):  # the tiny network's config says "gif": the default
+        np.testing.assert_array_equal(default[i], out["gif"][i])
+    assert cli.main(["restore", str(anim), "-o", str(tmp_path / "still.png"), "--flows", "restored"]) == 2
+    assert "--flows applies to frame interpolation" in capsys.readouterr().err
+    assert not (tmp_path / "still.png").exists()
+
+
+def test_motion_examples_carry_the_restored_frames_when_asked(tiny_restore_interp):
+    """``MotionConfig(restored=True)`` (``train_interp --restored_inputs``): each example also holds its GIF frames
+    restored as ``gifnets restore`` restores them (the model of the example's kind), and the tf.data pipeline
+    batches them."""
+    from gif_pipeline import restore
+    from gif_pipeline.data import motion
+
+    config = motion.MotionConfig(crop_size=32, batch_size=2, seed=5, restored=True)
+    assert motion.example_keys(config)[:7] == ("gif0", "gif1", "frame0", "frame1", "frame_t", "image0", "image1")
+    assert "image0" not in motion.example_keys(config.replace(restored=False))
+    ex = motion.make_example(3, [PHOTO], [], config)
+    plain = motion.make_example(3, [PHOTO], [], config.replace(restored=False))
+    np.testing.assert_array_equal(ex["gif0"], plain["gif0"])  # the same example, plus the restored frames
+    for key, gif in (("image0", ex["gif0"]), ("image1", ex["gif1"])):
+        gif8 = np.rint((gif + 1.0) * 127.5).astype(np.uint8)
+        want = restore.restore_image(gif8, model="dithered" if ex["dither"] else "plain").image
+        np.testing.assert_array_equal(np.rint((ex[key] + 1.0) * 127.5).astype(np.uint8), want)
+    assert not np.array_equal(ex["image0"], ex["gif0"])
+    batch = next(iter(motion.build_dataset([os.path.dirname(PHOTO)], [], config, count=2)))
+    assert batch["image0"].shape == (2, 32, 32, 3) and batch["t"].shape == (2,)
+
+
 def test_interp_bench_ccdnet_rows(tiny_restore_interp):
     from gif_pipeline import interpolate
     from gif_pipeline.eval import interp as bench
 
     frames = np.stack([np.roll(np.asarray(Image.open(PHOTO).convert("RGB"))[:32, :48], 2 * i, axis=1)
                        for i in range(3)])
-    methods = ("repeat (nearest)", "repeat (nearest) + CCDNet", "interpnet + CCDNet")
+    methods = ("repeat (nearest)", "repeat (nearest) + CCDNet", "interpnet + CCDNet", "interpnet sequential + CCDNet")
     rows = bench.evaluate_clip("c", "synthetic", frames, interpolate.load_graph(), rates=(2,), colors=16,
                                methods=methods, videos=(videos := {}), video_rate=2)
     assert [r["method"] for r in rows] == list(methods)
@@ -416,6 +484,14 @@ def test_interp_bench_ccdnet_rows(tiny_restore_interp):
     np.testing.assert_array_equal(videos["repeat (nearest) + CCDNet"][::2], restored)
     np.testing.assert_array_equal(videos["interpnet + CCDNet"][::2], restored)  # kept frames: the restored ones
     assert rows[1]["psnr_kept"] != rows[0]["psnr_kept"]  # CCDNet changed the kept frames
+    # the sequential row: the same kept frames, its new frame from flows read off the restored frames
+    sequential = videos["interpnet sequential + CCDNet"]
+    np.testing.assert_array_equal(sequential[::2], restored)
+    want = np.stack(list(interpolate.iter_interpolated(kept, 2, restored=restored, flow_input="restored")))[:3]
+    np.testing.assert_array_equal(sequential, want)
+    assert not np.array_equal(sequential[1], videos["interpnet + CCDNet"][1])
+    with pytest.raises(interpolate.InterpolationError, match="flow_input"):
+        next(interpolate.iter_interpolated(kept, 2, flow_input="ccdnet"))
 
 
 def test_the_numpy_router_routes_auto_on_both_backends(tiny_restore_runtime, tmp_path, monkeypatch):

@@ -31,6 +31,9 @@ flags.DEFINE_integer("levels", 6, "U-Net levels (the release: 6).", allow_overri
 flags.DEFINE_float("max_flow", 30.0, "Flow scale in pixels (the release's maxFlow).", allow_override=True)
 flags.DEFINE_enum("flow_input", "gif", ["gif", "restored"], "Frames the flow U-Net reads: the GIF's (parallel) or "
                   "the restored ones (sequential; the same without a restoration network).", allow_override=True)
+flags.DEFINE_bool("restored_inputs", False, "Warp (and, with --flow_input=restored, read the flows off) the GIF "
+                  "frames restored by the shipped CCDNet-2, as `gifnets restore --interpolate` does at use; else the "
+                  "GIF frames themselves.", allow_override=True)
 flags.DEFINE_enum("refine", "residual", ["residual", "absolute"], "Refinement U-Net output: a residual on the "
                   "initial intermediate flows (Super SloMo) or the flows themselves (the release).", allow_override=True)
 for _name, _default, _doc in (("w_reconstruction", 0.5, "L1 of the interpolated frame"),
@@ -105,7 +108,7 @@ def main(argv):
         loss_config = InterpLossConfig(reconstruction=FLAGS.w_reconstruction, gradient=FLAGS.w_gradient,
                                        warping=FLAGS.w_warping, smoothness=FLAGS.w_smoothness)
         data_config = motion.MotionConfig(crop_size=FLAGS.image_size, batch_size=FLAGS.batch_size,
-                                          seed=FLAGS.seed or 0)
+                                          seed=FLAGS.seed or 0, restored=FLAGS.restored_inputs)
     except ValueError as e:
         raise app.UsageError(str(e))
     photos = FLAGS.data or []

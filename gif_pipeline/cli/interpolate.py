@@ -75,7 +75,7 @@ def plan(src: str, dst: str, frames, durations, *, factor: int | None, fps: floa
 
 
 def write(src: str, dst: str, frames, durations, loop: int, k: int, *, force: bool, protect=(),
-          model_path: str | None = None, restored=None) -> dict:
+          model_path: str | None = None, restored=None, flow_input: str | None = None) -> dict:
     """Interpolate ``frames`` ``k`` times (warping ``restored``, an iterable of restored frames, if given) into
     ``dst`` with the timing kept, streamed into .mp4 and folders; the stats of the run."""
     from gif_pipeline import interpolate as interp
@@ -85,7 +85,8 @@ def write(src: str, dst: str, frames, durations, loop: int, k: int, *, force: bo
     frames = interp.check_frames(frames)
     n, h, w = frames.shape[:3]
     fps_in = interp.input_fps(durations)
-    out = interp.iter_interpolated(frames, k, model_path=model_path, restored=restored)  # streamed into .mp4 / a folder
+    # streamed into .mp4 / a folder
+    out = interp.iter_interpolated(frames, k, model_path=model_path, restored=restored, flow_input=flow_input)
     new_durations = anim_pillow.split_durations(durations, k)
     anim_pillow.write_animation(dst, out, new_durations, loop, force=force, protect=[src, *protect])
     seconds = time.perf_counter() - start

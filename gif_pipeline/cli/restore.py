@@ -54,6 +54,10 @@ def add_parser(sub):
                         ".mp4, .gif, .webp or a folder (PNG frames 0000.png, 0001.png, ...)")
     frames.add_argument("--fps", type=cli_args.positive_float, default=None, metavar="N",
                         help="as --interpolate, with the smallest factor of 2, 4, 8 that reaches N frames/s")
+    p.add_argument("--flows", choices=("gif", "restored"), default=None,
+                   help="with --interpolate/--fps: the frames the motion is estimated on, the GIF's (GIF2Video's "
+                   "\"parallel\" variant) or the restored ones (\"sequential\"); the restored frames are warped either "
+                   "way (default: the network's own; the shipped one was trained on GIF frames: gif)")
     p.add_argument("--format", choices=FORMATS, default=None,
                    help="output format for -o folders: png (APNG for animations), webp, mp4 (animations), gif (with "
                    "--interpolate), frames (a folder of PNGs per input) (default: png; mp4 with --interpolate/--fps)")
@@ -248,7 +252,7 @@ def restore_and_interpolate(src: str, dst: str, args) -> dict:
             yield r.image
 
     stats = interp_cli.write(src, dst, frames, durations, loop, k, force=args.force, protect=args.inputs,
-                             restored=restored())
+                             restored=restored(), flow_input=args.flows)
     return {**first[0].stats(frames[0]), **stats, "frames": int(len(frames))}
 
 
@@ -260,6 +264,10 @@ def run(args) -> int:
 
     backends(args)  # a network that needs TensorFlow on an install without it: one error line, before any file is read
     interpolating = args.interpolate is not None or args.fps is not None
+    if args.flows is not None and not interpolating:
+        from gif_pipeline.errors import GifnetsError
+
+        raise GifnetsError("--flows applies to frame interpolation: add --interpolate 2|4|8 or --fps N")
     if interpolating:
         from gif_pipeline.encode import require_tensorflow
 

@@ -54,6 +54,9 @@ class MotionConfig(Config):
     rotate_per_frame: float = 1.0  # synthetic rotation: up to this many degrees per frame
     paste_fraction: float = 0.5  # share of synthetic examples with a pasted moving patch
     cut_threshold: float = 30.0  # mean |frame difference| (0-255) above which two clip frames are a cut
+    # also ``image0`` / ``image1``: the GIF frames restored by ``gifnets restore`` (CCDNet-2 of the example's kind,
+    # plain or dithered, with its consistency post-step), what the network warps at use after colour restoration
+    restored: bool = False
 
     def __post_init__(self):
         check_int("crop_size", self.crop_size, 8)
@@ -220,12 +223,24 @@ def make_example(index: int, photos: list[str], clips: list[str], config: Motion
     dither = bool(rng.random() < config.dither_fraction)
     g0, g1 = quantize(np.ascontiguousarray(f0), colors, dither), quantize(np.ascontiguousarray(f1), colors, dither)
     unit = lambda x: (np.asarray(x, np.float32) / 127.5 - 1.0)  # noqa: E731
-    return {"gif0": unit(g0), "gif1": unit(g1), "frame0": unit(f0), "frame1": unit(f1), "frame_t": unit(ft),
-            "t": np.float32(t), "factor": np.int32(factor), "colors": np.int32(colors), "dither": np.int32(dither),
-            "real": np.int32(real)}
+    ex = {"gif0": unit(g0), "gif1": unit(g1), "frame0": unit(f0), "frame1": unit(f1), "frame_t": unit(ft),
+          "t": np.float32(t), "factor": np.int32(factor), "colors": np.int32(colors), "dither": np.int32(dither),
+          "real": np.int32(real)}
+    if config.restored:
+        from gif_pipeline import restore
+
+        which = "dithered" if dither else "plain"
+        ex["image0"], ex["image1"] = (unit(restore.restore_image(g, model=which).image) for g in (g0, g1))
+    return ex
 
 
 _KEYS = ("gif0", "gif1", "frame0", "frame1", "frame_t", "t", "factor", "colors", "dither", "real")
+
+
+def example_keys(config: MotionConfig) -> tuple[str, ...]:
+    """The keys of :func:`make_example`'s dict under ``config``: images first (``[S, S, 3]`` float32), then ``t``
+    (float32) and the int32 scalars."""
+    return _KEYS[:5] + (("image0", "image1") if config.restored else ()) + _KEYS[5:]
 
 
 def build_dataset(photo_folders=(), clip_files=(), config: MotionConfig = MotionConfig(), *, start: int = 0,
@@ -242,16 +257,19 @@ def build_dataset(photo_folders=(), clip_files=(), config: MotionConfig = Motion
         raise ValueError(f"{HELD_OUT_CLIP} is the held-out clip: keep it out of training")
     s = config.crop_size
 
+    keys = example_keys(config)
+    images = len(keys) - 5  # the [S, S, 3] arrays come first
+
     def load(index):
         ex = make_example(int(index), photos, clips, config)
-        return [ex[k] for k in _KEYS]
+        return [ex[k] for k in keys]
 
     def fn(index):
-        values = tf.numpy_function(load, [index], [tf.float32] * 5 + [tf.float32] + [tf.int32] * 4, stateful=False)
-        ex = dict(zip(_KEYS, values))
-        for k in _KEYS[:5]:
+        values = tf.numpy_function(load, [index], [tf.float32] * (images + 1) + [tf.int32] * 4, stateful=False)
+        ex = dict(zip(keys, values))
+        for k in keys[:images]:
             ex[k] = tf.ensure_shape(ex[k], [s, s, 3])
-        for k in _KEYS[5:]:
+        for k in keys[images:]:
             ex[k] = tf.ensure_shape(ex[k], [])
         return ex
 

@@ -19,7 +19,9 @@ Pillow; no dither unless asked), and each method rebuilds frames 0 .. m k from t
   post-step, the model of the GIF's known kind: ``plain`` for a GIF without dither, ``dithered`` with it; no
   classifier). ``repeat (nearest) + CCDNet`` and ``interpnet + CCDNet`` restore the kept GIF frames (each with its
   own palette) and then repeat / interpolate them (InterpNet's flows read the GIF frames or the restored ones as
-  its config says: the shipped network is "parallel", flows from the GIF frames); ``ffmpeg minterpolate +
+  its config says: the shipped network is "parallel", flows from the GIF frames); ``interpnet sequential +
+  CCDNet`` is the same with the flows read from the restored frames (GIF2Video's "sequential" variant, as
+  ``gifnets restore --flows restored``); ``ffmpeg minterpolate +
   CCDNet`` runs CCDNet on every frame minterpolate wrote (what ``gifnets restore`` does to that video: a frame
   with more than 256 colours gets its 256-colour median-cut palette and no consistency post-step);
   ``CCDNet after interpnet`` (not in the default set) likewise on every frame InterpNet wrote from the GIF frames.
@@ -41,7 +43,8 @@ from gif_pipeline.data import motion
 
 RATES = (2, 4, 8)
 METHODS = ("repeat (hold)", "repeat (nearest)", "ffmpeg framerate", "ffmpeg minterpolate", "interpnet",
-           "repeat (nearest) + CCDNet", "ffmpeg minterpolate + CCDNet", "interpnet + CCDNet")
+           "repeat (nearest) + CCDNet", "ffmpeg minterpolate + CCDNet", "interpnet + CCDNet",
+           "interpnet sequential + CCDNet")
 CCDNET_STEPS = 2
 
 
@@ -144,10 +147,11 @@ def evaluate_clip(name: str, kind: str, frames: np.ndarray, graph, rates=RATES, 
                 restored, extra = run("restored kept")
                 start = time.perf_counter()  # the base's time is in extra
                 out = repeat_nearest(restored, k)
-            elif method == "interpnet + CCDNet":
+            elif method in ("interpnet + CCDNet", "interpnet sequential + CCDNet"):
                 restored, extra = run("restored kept")
                 start = time.perf_counter()  # the base's time is in extra
-                out = np.stack(list(iter_interpolated(kept, k, graph, restored=restored)))[: m * k + 1]
+                flows = "restored" if "sequential" in method else None  # None: the network's own (the shipped: gif)
+                out = np.stack(list(iter_interpolated(kept, k, graph, restored=restored, flow_input=flows)))[: m * k + 1]
             elif method in ("ffmpeg minterpolate + CCDNet", "CCDNet after interpnet"):
                 base, extra = run("ffmpeg minterpolate" if method.startswith("ffmpeg") else "interpnet")
                 start = time.perf_counter()  # the base's time is in extra

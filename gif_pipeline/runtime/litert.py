@@ -39,6 +39,10 @@ def _flush_c_stdio():
         pass
 
 
+#: File descriptor 2 is the process's: two threads swapping it at once could leave it on /dev/null for good.
+_STDERR_LOCK = threading.RLock()
+
+
 @contextlib.contextmanager
 def _quiet_stderr():
     """LiteRT's C++ start-up line ("INFO: Created TensorFlow Lite XNNPACK delegate for CPU.") kept off stderr, as
@@ -46,16 +50,17 @@ def _quiet_stderr():
     if os.environ.get("TF_CPP_MIN_LOG_LEVEL") == "0":
         yield
         return
-    sys.stderr.flush()
-    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        yield
-    finally:
-        _flush_c_stdio()  # LiteRT's CompiledModel logs through a buffered C stream: flush it while it still goes nowhere
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
+    with _STDERR_LOCK:
+        sys.stderr.flush()
+        saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, 2)
+            yield
+        finally:
+            _flush_c_stdio()  # LiteRT's CompiledModel logs through a buffered C stream: flush it while it goes nowhere
+            os.dup2(saved, 2)
+            os.close(saved)
+            os.close(devnull)
 
 
 class Model:
@@ -72,6 +77,9 @@ class Model:
         self.signatures = self.interpreter.get_signature_list()
         self._runners = {}
         self._compiled = {}
+        # One call at a time: an Interpreter's tensors are resized and filled per call, so two threads sharing the
+        # cached model (the Python API from a thread pool, or a tf.data map) would run on each other's inputs.
+        self._lock = threading.RLock()
 
     def static_shapes(self) -> bool:
         """Whether every tensor's shape follows from the inputs' (no SHAPE op: DitherNet's ``unet`` with transposed
@@ -113,14 +121,15 @@ class Model:
         return runner
 
     def run(self, signature: str, **inputs) -> dict:
-        runner = self._runners.get(signature)
-        if runner is None:
-            if signature not in self.signatures:
-                raise KeyError(f"{self.name} has no signature {signature!r} (has {sorted(self.signatures)})")
-            with _quiet_stderr():
-                runner = self._runners[signature] = self.interpreter.get_signature_runner(signature)
-                return runner(**{k: np.ascontiguousarray(v) for k, v in inputs.items()})
-        return runner(**{k: np.ascontiguousarray(v) for k, v in inputs.items()})
+        with self._lock:
+            runner = self._runners.get(signature)
+            if runner is None:
+                if signature not in self.signatures:
+                    raise KeyError(f"{self.name} has no signature {signature!r} (has {sorted(self.signatures)})")
+                with _quiet_stderr():
+                    runner = self._runners[signature] = self.interpreter.get_signature_runner(signature)
+                    return runner(**{k: np.ascontiguousarray(v) for k, v in inputs.items()})
+            return runner(**{k: np.ascontiguousarray(v) for k, v in inputs.items()})
 
 
 #: XNNPACK's ``TFLITE_XNNPACK_DELEGATE_FLAG_TRANSIENT_INDIRECTION_BUFFER``: the convolutions' indirection buffers
@@ -155,6 +164,7 @@ class CompiledSignature:
         if self._index < 0:
             raise KeyError(f"no signature {signature!r}")
         self._shape, self._quiet_runs = None, 1
+        self._lock = threading.Lock()  # one call at a time (its buffers are per shape, shared): as Model's
         _OPEN.add(self)
         _OPENED.append(True)
 
@@ -172,6 +182,10 @@ class CompiledSignature:
 
     def run(self, x: np.ndarray) -> np.ndarray:
         x = np.ascontiguousarray(x, np.float32)
+        with self._lock:
+            return self._run(x)
+
+    def _run(self, x: np.ndarray) -> np.ndarray:
         if x.shape != self._shape:
             with _quiet_stderr():
                 self._model.ResizeInputTensor(self._index, 0, list(x.shape))
