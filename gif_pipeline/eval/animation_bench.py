@@ -393,31 +393,45 @@ def html_page(clips: list[tuple[Clip, list[tuple[str, str, dict]]]], info: str) 
         parts.append(f"<h2>{html.escape(clip.name)} ({clip.kind})</h2><p>{html.escape(clip.note)}</p>")
         for label, src, row in cells:
             colour = _fmt("colour", row.get("colour", math.nan)) if row else ""
+            neg = _fmt("vmaf_neg", row.get("vmaf_neg", math.nan)) if row else ""
             cap = f"{label}" if not row else (f"{label}: {row['bytes']:,} bytes, PSNR {row['psnr']:.2f} dB, "
-                                               f"VMAF {_fmt('vmaf', row['vmaf'])}, colour ΔE {colour}, "
-                                               f"flicker {row['flicker']:.3f}")
+                                               f"VMAF {_fmt('vmaf', row['vmaf'])}" + (f" (NEG {neg})" if neg else "")
+                                               + f", colour ΔE {colour}, flicker {row['flicker']:.3f}")
             parts.append(f"<figure><img src='{html.escape(src)}' alt='{html.escape(label)}'>"
                          f"<figcaption>{html.escape(cap)}</figcaption></figure>")
     return "\n".join(parts)
 
 
+#: The methods whose GIFs the side-by-side page plays, in its order (peers side by side).
+HTML_METHODS = ("gifnets q50", "gifski q50", "gifnets-lossy q50", "gifnets q90", "gifski q90", "ffmpeg diff")
+
+
+def _page_cells(clip: Clip, rows: list[dict], out_dir: str, html_methods=HTML_METHODS) -> list:
+    """The page's figures for one clip: its first frame, then each of ``html_methods`` whose GIF is in
+    ``out_dir/html``."""
+    cells = [("source (first frame, PNG)", os.path.join("html", f"{clip.name}_source.png"), {})]
+    by = {r["method"]: r for r in rows}
+    for name in html_methods:
+        src = os.path.join("html", f"{clip.name}_{name.replace(' ', '_')}.gif")
+        if name in by and os.path.exists(os.path.join(out_dir, src)):
+            cells.append((name, src, by[name]))
+    return cells
+
+
 def run(clips: list[Clip], out_dir: str, methods: dict, vmaf: bool = True, gifsicle: bool = True,
-        html_methods: tuple[str, ...] = ("gifnets q50", "gifski q50", "gifnets-lossy q50", "gifnets q90", "gifski q90",
-                                         "ffmpeg diff"),
-        progress: bool = True) -> dict:
+        html_methods: tuple[str, ...] = HTML_METHODS, progress: bool = True) -> dict:
     os.makedirs(os.path.join(out_dir, "html"), exist_ok=True)
     all_rows, page = {}, []
     warm = clips[0]
     gifnets_method(90)(Clip(warm.name, warm.kind, warm.fps, warm.frames[:3], ""), "")  # networks loaded, traced
     for clip in clips:
-        rows, cells = [], []
+        rows = []
         with tempfile.TemporaryDirectory(prefix="gifnets_anim_") as tmp:
             os.makedirs(os.path.join(tmp, "frames"))
             for i, rgb in enumerate(clip.frames):
                 Image.fromarray(rgb).save(os.path.join(tmp, "frames", f"{i:05d}.png"), compress_level=1)
             first = os.path.join("html", f"{clip.name}_source.png")
             Image.fromarray(clip.frames[0]).save(os.path.join(out_dir, first))
-            cells.append(("source (first frame, PNG)", first, {}))
             for name, (tool, fn) in methods.items():
                 try:
                     data, seconds, note = fn(clip, tmp)
@@ -435,7 +449,6 @@ def run(clips: list[Clip], out_dir: str, methods: dict, vmaf: bool = True, gifsi
                     src = os.path.join("html", f"{clip.name}_{name.replace(' ', '_')}.gif")
                     with open(os.path.join(out_dir, src), "wb") as f:
                         f.write(data)
-                    cells.append((name, src, row))
                 if gifsicle and shutil.which("gifsicle"):
                     small, extra = gifsicle_o3(data, tmp)
                     m2, shown2 = measure(clip, small, False, with_colour=False)
@@ -447,8 +460,7 @@ def run(clips: list[Clip], out_dir: str, methods: dict, vmaf: bool = True, gifsi
                                  "vmaf": row["vmaf"] if same else math.nan,
                                  "vmaf_neg": row["vmaf_neg"] if same else math.nan})
         all_rows[clip.name] = rows
-        cells[1:] = sorted(cells[1:], key=lambda c: html_methods.index(c[0]))  # the page's order: peers side by side
-        page.append((clip, cells))
+        page.append((clip, _page_cells(clip, rows, out_dir, html_methods)))
         with open(os.path.join(out_dir, f"{clip.name}.csv"), "w", newline="") as f:
             w = csv.DictWriter(f, fieldnames=COLUMNS)
             w.writeheader()
@@ -471,8 +483,9 @@ def _write_clip_report(clip: Clip, rows: list[dict], out_dir: str) -> None:
 
 
 def report(clips: list[Clip], out_dir: str) -> None:
-    """Tables, plots and README.md again from the CSVs of a run (the README keeps the run's header line)."""
-    all_rows = {}
+    """Tables, plots, README.md and the side-by-side page again from the CSVs and GIFs of a run (the README keeps
+    the run's header line)."""
+    all_rows, page = {}, []
     for clip in clips:
         with open(os.path.join(out_dir, f"{clip.name}.csv"), newline="") as f:
             rows = [{**r, "bytes": int(r["bytes"]), "gif_frames": int(r["gif_frames"]),
@@ -480,6 +493,7 @@ def report(clips: list[Clip], out_dir: str) -> None:
                         for k in ("psnr", "vmaf", "vmaf_neg", "colour", "flicker", "seconds", "gif_seconds")}}
                     for r in csv.DictReader(f)]
         all_rows[clip.name] = rows
+        page.append((clip, _page_cells(clip, rows, out_dir)))
         _write_clip_report(clip, rows, out_dir)
     readme = os.path.join(out_dir, "README.md")
     info = _info()
@@ -490,6 +504,8 @@ def report(clips: list[Clip], out_dir: str) -> None:
         info = text[start:text.find(").", start)]
     with open(readme, "w") as f:
         f.write(summary_md(clips, all_rows, info))
+    with open(os.path.join(out_dir, "index.html"), "w") as f:
+        f.write(html_page(page, info))
 
 
 def _info() -> str:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import os
 
 from gif_pipeline.eval import animation_bench as ab
 
@@ -61,3 +62,18 @@ def test_a_near_tie_is_shown_with_three_decimals():
     rows = [row("gifnets q90", 1000, 30.0, 99.927), row("gifski q100", 1100, 29.0, 99.933)]
     vmaf = [x for x in ab.targets(rows) if x.startswith("- VMAF per byte")][0]
     assert "**not met** (0/1 points" in vmaf and "gifski q100: -0.006" in vmaf
+
+
+def test_the_page_plays_the_gifs_on_disk_in_its_order_with_both_vmafs(tmp_path):
+    clip = ab.Clip("pan", "synthetic", 25.0, [], "a pan")
+    os.makedirs(tmp_path / "html")
+    for name in ("gifski q90", "gifnets q50", "gifski q50"):  # gifnets-lossy q50's GIF is not on disk
+        (tmp_path / "html" / f"pan_{name.replace(' ', '_')}.gif").write_bytes(b"GIF89a")
+    rows = [{**row("gifski q90", 3000, 36.0, 99.5), "vmaf_neg": 98.0, "colour": 0.5},
+            {**row("gifnets q50", 1000, 30.0, 92.8), "vmaf_neg": math.nan, "colour": 1.3},
+            {**row("gifnets-lossy q50", 900, 31.0, 83.6), "vmaf_neg": 80.0, "colour": 1.4}]
+    cells = ab._page_cells(clip, rows, str(tmp_path))
+    assert [c[0] for c in cells] == ["source (first frame, PNG)", "gifnets q50", "gifski q90"]  # gifski q50: no row
+    page = ab.html_page([(clip, cells)], "run info")
+    assert "VMAF 99.50 (NEG 98.00)" in page and "VMAF 92.80, colour" in page
+    assert page.index("pan_gifnets_q50.gif") < page.index("pan_gifski_q90.gif")
