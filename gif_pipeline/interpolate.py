@@ -74,9 +74,6 @@ def clear_cache():
     _CACHE.clear()
 
 
-FLOW_INPUTS = ("gif", "restored")
-
-
 def iter_interpolated(frames: Iterable[np.ndarray], factor: int, graph=None, *, model_path: str | None = None,
                       restored: Iterable[np.ndarray] | None = None, flow_input: str | None = None
                       ) -> Iterator[np.ndarray]:
@@ -85,6 +82,8 @@ def iter_interpolated(frames: Iterable[np.ndarray], factor: int, graph=None, *, 
     ``gif`` (GIF2Video's "parallel" variant) or ``restored`` ("sequential": the ``restored`` frames); default the
     network's own ``config.flow_input`` (the shipped network was trained on GIF frames: ``gif``)."""
     import tensorflow as tf
+
+    from gif_pipeline.models.interp.config import FLOW_INPUTS
 
     factor = check_factor(factor)
     if flow_input is not None and flow_input not in FLOW_INPUTS:

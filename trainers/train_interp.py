@@ -19,6 +19,7 @@ import sys
 
 from absl import app, flags, logging
 
+from gif_pipeline.models.interp.config import FLOW_INPUTS
 from trainers import common
 
 FLAGS = flags.FLAGS
@@ -29,7 +30,7 @@ flags.DEFINE_multi_string("val_data", None, "Photo folder(s) for the validation 
 flags.DEFINE_float("width_multiplier", 0.25, "Width x the authors' (ch = 32): 1.0 is the paper's network.", allow_override=True)
 flags.DEFINE_integer("levels", 6, "U-Net levels (the release: 6).", allow_override=True)
 flags.DEFINE_float("max_flow", 30.0, "Flow scale in pixels (the release's maxFlow).", allow_override=True)
-flags.DEFINE_enum("flow_input", "gif", ["gif", "restored"], "Frames the flow U-Net reads: the GIF's (parallel) or "
+flags.DEFINE_enum("flow_input", "gif", list(FLOW_INPUTS), "Frames the flow U-Net reads: the GIF's (parallel) or "
                   "the restored ones (sequential; the same without a restoration network).", allow_override=True)
 flags.DEFINE_bool("restored_inputs", False, "Warp (and, with --flow_input=restored, read the flows off) the GIF "
                   "frames restored by the shipped CCDNet-2, as `gifnets restore --interpolate` does at use; else the "

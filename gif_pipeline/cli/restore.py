@@ -24,6 +24,7 @@ FORMATS = ("png", "webp", "mp4", "gif", "frames")
 def add_parser(sub):
     from gif_pipeline.encode import BACKENDS
     from gif_pipeline.io import images as image_io
+    from gif_pipeline.models.interp.config import FLOW_INPUTS
 
     p = sub.add_parser(
         "restore",
@@ -54,7 +55,7 @@ def add_parser(sub):
                         ".mp4, .gif, .webp or a folder (PNG frames 0000.png, 0001.png, ...)")
     frames.add_argument("--fps", type=cli_args.positive_float, default=None, metavar="N",
                         help="as --interpolate, with the smallest factor of 2, 4, 8 that reaches N frames/s")
-    p.add_argument("--flows", choices=("gif", "restored"), default=None,
+    p.add_argument("--flows", choices=FLOW_INPUTS, default=None,
                    help="with --interpolate/--fps: the frames the motion is estimated on, the GIF's (GIF2Video's "
                    "\"parallel\" variant) or the restored ones (\"sequential\"); the restored frames are warped either "
                    "way (default: the network's own; the shipped one was trained on GIF frames: gif)")

@@ -234,13 +234,14 @@ def make_example(index: int, photos: list[str], clips: list[str], config: Motion
     return ex
 
 
-_KEYS = ("gif0", "gif1", "frame0", "frame1", "frame_t", "t", "factor", "colors", "dither", "real")
+_IMAGE_KEYS = ("gif0", "gif1", "frame0", "frame1", "frame_t")  # [S, S, 3] float32
+_SCALAR_KEYS = ("t", "factor", "colors", "dither", "real")  # t float32, the others int32
 
 
 def example_keys(config: MotionConfig) -> tuple[str, ...]:
     """The keys of :func:`make_example`'s dict under ``config``: images first (``[S, S, 3]`` float32), then ``t``
     (float32) and the int32 scalars."""
-    return _KEYS[:5] + (("image0", "image1") if config.restored else ()) + _KEYS[5:]
+    return _IMAGE_KEYS + (("image0", "image1") if config.restored else ()) + _SCALAR_KEYS
 
 
 def build_dataset(photo_folders=(), clip_files=(), config: MotionConfig = MotionConfig(), *, start: int = 0,
@@ -258,14 +259,15 @@ def build_dataset(photo_folders=(), clip_files=(), config: MotionConfig = Motion
     s = config.crop_size
 
     keys = example_keys(config)
-    images = len(keys) - 5  # the [S, S, 3] arrays come first
+    images = len(keys) - len(_SCALAR_KEYS)  # the [S, S, 3] arrays come first
 
     def load(index):
         ex = make_example(int(index), photos, clips, config)
         return [ex[k] for k in keys]
 
     def fn(index):
-        values = tf.numpy_function(load, [index], [tf.float32] * (images + 1) + [tf.int32] * 4, stateful=False)
+        values = tf.numpy_function(load, [index], [tf.float32] * (images + 1) + [tf.int32] * (len(_SCALAR_KEYS) - 1),
+                                   stateful=False)
         ex = dict(zip(keys, values))
         for k in keys[:images]:
             ex[k] = tf.ensure_shape(ex[k], [s, s, 3])

@@ -406,13 +406,19 @@ def html_page(clips: list[tuple[Clip, list[tuple[str, str, dict]]]], info: str) 
 HTML_METHODS = ("gifnets q50", "gifski q50", "gifnets-lossy q50", "gifnets q90", "gifski q90", "ffmpeg diff")
 
 
+def _page_file(clip: Clip, method: str | None = None) -> str:
+    """Where the page's file of ``method`` (None: the clip's first frame) lives, relative to the output folder."""
+    return os.path.join("html", f"{clip.name}_source.png" if method is None
+                        else f"{clip.name}_{method.replace(' ', '_')}.gif")
+
+
 def _page_cells(clip: Clip, rows: list[dict], out_dir: str, html_methods=HTML_METHODS) -> list:
     """The page's figures for one clip: its first frame, then each of ``html_methods`` whose GIF is in
     ``out_dir/html``."""
-    cells = [("source (first frame, PNG)", os.path.join("html", f"{clip.name}_source.png"), {})]
+    cells = [("source (first frame, PNG)", _page_file(clip), {})]
     by = {r["method"]: r for r in rows}
     for name in html_methods:
-        src = os.path.join("html", f"{clip.name}_{name.replace(' ', '_')}.gif")
+        src = _page_file(clip, name)
         if name in by and os.path.exists(os.path.join(out_dir, src)):
             cells.append((name, src, by[name]))
     return cells
@@ -430,8 +436,7 @@ def run(clips: list[Clip], out_dir: str, methods: dict, vmaf: bool = True, gifsi
             os.makedirs(os.path.join(tmp, "frames"))
             for i, rgb in enumerate(clip.frames):
                 Image.fromarray(rgb).save(os.path.join(tmp, "frames", f"{i:05d}.png"), compress_level=1)
-            first = os.path.join("html", f"{clip.name}_source.png")
-            Image.fromarray(clip.frames[0]).save(os.path.join(out_dir, first))
+            Image.fromarray(clip.frames[0]).save(os.path.join(out_dir, _page_file(clip)))
             for name, (tool, fn) in methods.items():
                 try:
                     data, seconds, note = fn(clip, tmp)
@@ -446,8 +451,7 @@ def run(clips: list[Clip], out_dir: str, methods: dict, vmaf: bool = True, gifsi
                           f"{metrics['vmaf']:6.2f}  NEG {metrics['vmaf_neg']:6.2f}  ΔE {metrics['colour']:.2f}  "
                           f"flicker {metrics['flicker']:.3f}  {seconds:6.2f} s", file=sys.stderr)
                 if name in html_methods:
-                    src = os.path.join("html", f"{clip.name}_{name.replace(' ', '_')}.gif")
-                    with open(os.path.join(out_dir, src), "wb") as f:
+                    with open(os.path.join(out_dir, _page_file(clip, name)), "wb") as f:
                         f.write(data)
                 if gifsicle and shutil.which("gifsicle"):
                     small, extra = gifsicle_o3(data, tmp)

@@ -9,6 +9,9 @@ import dataclasses
 
 from gif_pipeline.config import Config, check_int
 
+#: The frames the flow U-Net can read: the GIF's ("parallel") or the restored ones ("sequential").
+FLOW_INPUTS = ("gif", "restored")
+
 
 @dataclasses.dataclass(frozen=True)
 class InterpNetConfig(Config):
@@ -48,7 +51,7 @@ class InterpNetConfig(Config):
             raise ValueError(f"leak must be in [0, 1), got {self.leak!r}")
         if not self.max_flow > 0:
             raise ValueError(f"max_flow must be > 0, got {self.max_flow!r}")
-        if self.flow_input not in ("gif", "restored"):
+        if self.flow_input not in FLOW_INPUTS:
             raise ValueError(f"flow_input must be 'gif' or 'restored', got {self.flow_input!r}")
         if self.refine not in ("residual", "absolute"):
             raise ValueError(f"refine must be 'residual' or 'absolute', got {self.refine!r}")
