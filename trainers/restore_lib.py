@@ -11,21 +11,22 @@ CLASSIFIER_WEIGHTS = "gif_classifier.keras"
 
 
 def psnr_metric(target, estimates):
-    """PSNR (dB, images in [-1, 1]) of the last step's estimate."""
-    import tensorflow as tf
+    """PSNR (dB, images in [-1, 1]) of the last step's estimate (logged as ``psnr_metric``)."""
+    from gif_pipeline.models.restore.training import last_step_psnr
 
-    last = estimates[:, -1]
-    mse = tf.reduce_mean(tf.square((target - last) * 0.5), axis=[1, 2, 3])
-    return tf.reduce_mean(-10.0 * tf.math.log(tf.maximum(mse, 1e-10)) / tf.math.log(10.0))
+    return last_step_psnr(target, estimates)
 
 
 def train_ccdnet(strategy, config, loss_config, train_ds, val_ds, *, model_dir: str, steps: int, learning_rate: float,
           batch_size: int, stage: int = 1, unroll: int = 3, step1_from: str | None = None, epochs=None,
           checkpoint_every: int = 250, validation_steps: int = 0, record: dict | None = None, image_batch=None,
-          image_summary_every: int = 0, resume: bool = True, init_from: str | None = None):
+          image_summary_every: int = 0, resume: bool = True, init_from: str | None = None,
+          discriminator_config=None, d_learning_rate: float = 2e-4):
     """Build and fit CCDNet's stage-``stage`` training model (no flags read); save ``ccdnet.keras`` and
     ``config.json`` in ``model_dir``; return its path. ``init_from``: a trained CCDNet (``ccdnet.keras``) whose
-    stage-``stage`` U-Net (step 1, or the update net) the run starts from (a longer or second run; same width)."""
+    stage-``stage`` U-Net (step 1, or the update net) the run starts from (a longer or second run; same width).
+    With ``loss_config.adversarial_weight`` > 0 a PatchGAN (``discriminator_config``; learning rate
+    ``d_learning_rate``) trains beside it (:class:`gif_pipeline.models.restore.training.CCDNetGANTrainer`)."""
     import keras
 
     from gif_pipeline.models.restore import ccdnet
@@ -49,9 +50,18 @@ def train_ccdnet(strategy, config, loss_config, train_ds, val_ds, *, model_dir: 
         if init_from:
             _init_from(model, init_from, stage)
         schedule = keras.optimizers.schedules.CosineDecay(learning_rate, max(1, steps), alpha=0.05)
-        model.compile(optimizer=keras.optimizers.Adam(schedule),
-                      loss=lambda y, p: ccdnet_loss(y, p, loss_config, first_step=first),
-                      metrics=[psnr_metric])
+        if loss_config.adversarial_weight > 0:
+            from gif_pipeline.models.restore.discriminator import build_discriminator
+            from gif_pipeline.models.restore.training import CCDNetGANTrainer
+
+            trainer = CCDNetGANTrainer(model, build_discriminator(discriminator_config), loss_config,
+                                       first_step=first, d_learning_rate=d_learning_rate)
+            trainer.compile(optimizer=keras.optimizers.Adam(schedule))
+        else:
+            trainer = model
+            model.compile(optimizer=keras.optimizers.Adam(schedule),
+                          loss=lambda y, p: ccdnet_loss(y, p, loss_config, first_step=first),
+                          metrics=[psnr_metric])
     extra = []
     if image_batch is not None:
         def make_images(batch):
@@ -61,7 +71,7 @@ def train_ccdnet(strategy, config, loss_config, train_ds, val_ds, *, model_dir: 
 
         extra.append(loop.ImageSummaries(os.path.join(model_dir, "logs"), image_batch, make_images,
                                          image_summary_every))
-    history = loop.fit(model, train_ds, model_dir=model_dir, steps=steps, epochs=epochs, batch_size=batch_size,
+    history = loop.fit(trainer, train_ds, model_dir=model_dir, steps=steps, epochs=epochs, batch_size=batch_size,
                        checkpoint_every=checkpoint_every, val_ds=val_ds, validation_steps=validation_steps,
                        extra_callbacks=extra, verbose=2)
     record = record or loop.run_record(f"ccdnet_stage{stage}", CCDNET_WEIGHTS, config.to_dict(), {})
@@ -72,7 +82,9 @@ def train_ccdnet(strategy, config, loss_config, train_ds, val_ds, *, model_dir: 
     final = ccdnet.compose(step1, update, 1 if update is None else 2)
     return loop.finish(final, model_dir, CCDNET_WEIGHTS, stage=f"ccdnet stage {stage}", record=record,
                        history=history,
-                       extra={"loss": loss_config.to_dict()})
+                       extra={"loss": loss_config.to_dict(),
+                              **({"discriminator": (discriminator_config.to_dict() if discriminator_config else None),
+                                  "d_learning_rate": d_learning_rate} if loss_config.adversarial_weight > 0 else {})})
 
 
 def _init_from(model, path: str, stage: int) -> None:

@@ -27,6 +27,11 @@ flags.DEFINE_string("val_cache", None, "Validation pairs (.npz).", allow_overrid
 flags.DEFINE_float("image_weight", 100.0, "Weight of L1(I, I_hat).", allow_override=True)
 flags.DEFINE_float("gradient_weight", 200.0, "Weight of L1(|grad I|, |grad I_hat|) (0: the paper's ablation).",
                    allow_override=True)
+flags.DEFINE_float("adversarial_weight", 0.0, "Weight of the PatchGAN term (GIF2Video's optional adversarial loss; "
+                   "the authors' 1). 0: off, the default (it lowers PSNR).", allow_override=True)
+flags.DEFINE_float("discriminator_width", None, "The PatchGAN's width multiplier (1.0: 64-128-256-512); default: "
+                   "the U-Net's --width_multiplier.", allow_override=True)
+flags.DEFINE_float("d_learning_rate", 2e-4, "The PatchGAN's Adam learning rate (beta_1 0.5).", allow_override=True)
 flags.DEFINE_string("init_from", None, "Start this stage's U-Net from a trained CCDNet's (.keras): a longer "
                     "second run of a finished one.", allow_override=True)
 flags.DEFINE_integer("threads", 1, "TensorFlow intra- and inter-op threads (0: TensorFlow's default).", allow_override=True)
@@ -46,7 +51,7 @@ def main(argv):
     loop.limit_threads(FLAGS.threads)
     common.setup(FLAGS.seed, FLAGS.mixed_precision)
     from gif_pipeline.data import gif_pairs
-    from gif_pipeline.models.restore.config import CCDNetConfig, CCDNetLossConfig
+    from gif_pipeline.models.restore.config import CCDNetConfig, CCDNetLossConfig, DiscriminatorConfig
 
     if not FLAGS.train_cache:
         raise app.UsageError("--train_cache is required (make one with python -m trainers.make_gif_pairs)")
@@ -60,7 +65,10 @@ def main(argv):
     stage = int(FLAGS.stage)
     config = CCDNetConfig(width_multiplier=FLAGS.width_multiplier, steps=FLAGS.unroll if stage == 2 else 1,
                           residual=FLAGS.residual)
-    loss_config = CCDNetLossConfig(image_weight=FLAGS.image_weight, gradient_weight=FLAGS.gradient_weight)
+    loss_config = CCDNetLossConfig(image_weight=FLAGS.image_weight, gradient_weight=FLAGS.gradient_weight,
+                                   adversarial_weight=FLAGS.adversarial_weight)
+    discriminator_config = DiscriminatorConfig(
+        width_multiplier=FLAGS.discriminator_width if FLAGS.discriminator_width else FLAGS.width_multiplier)
     logging.info("CCDNet stage %d: %s, %s", stage, config, loss_config)
     record = common.run_record(f"ccdnet_stage{stage}", WEIGHTS, config.to_dict())
     record["preset"] = FLAGS.preset
@@ -70,7 +78,8 @@ def main(argv):
           stage=stage, unroll=FLAGS.unroll, step1_from=FLAGS.step1_from, epochs=FLAGS.epochs,
           checkpoint_every=FLAGS.checkpoint_every, validation_steps=FLAGS.validation_steps, record=record,
           image_batch=image_batch, image_summary_every=FLAGS.image_summary_every, resume=FLAGS.resume,
-          init_from=FLAGS.init_from)
+          init_from=FLAGS.init_from, discriminator_config=discriminator_config,
+          d_learning_rate=FLAGS.d_learning_rate)
 
 
 if __name__ == "__main__":

@@ -82,3 +82,28 @@ def test_train_ccdnet_script_with_a_preset(cache, tmp_path):
     r = subprocess.run([sys.executable, os.path.join(checks.ROOT, "trainers", "train_ccdnet"), "--preset=nope"],
                        capture_output=True, text=True, env=env, timeout=300, cwd=checks.ROOT)
     assert r.returncode != 0 and "cpu_plain_step1" in r.stderr
+
+
+def test_ccdnet_stage1_with_the_adversarial_loss(cache, tmp_path):
+    import keras
+    import tensorflow as tf
+
+    from gif_pipeline.models.restore import ccdnet
+    from gif_pipeline.models.restore.config import CCDNetConfig, CCDNetLossConfig, DiscriminatorConfig
+    from trainers.restore_lib import train_ccdnet as train
+
+    keras.utils.set_random_seed(0)
+    arrays = gif_pairs.load_cache(cache)
+    ds = gif_pairs.cache_dataset(arrays, 4, seed=0)
+    val = gif_pairs.cache_dataset(arrays, 4, seed=0, training=False).repeat()
+    path = train(tf.distribute.get_strategy(), CCDNetConfig.tiny(steps=1, residual=True),
+                 CCDNetLossConfig(adversarial_weight=1.0), ds, val, model_dir=str(tmp_path / "gan"), steps=4,
+                 learning_rate=1e-3, batch_size=4, checkpoint_every=2, validation_steps=1,
+                 discriminator_config=DiscriminatorConfig.tiny())
+    record = json.load(open(tmp_path / "gan" / "config.json"))
+    assert record["loss"]["adversarial_weight"] == 1.0 and record["discriminator"]["layers"] == 2
+    assert {"d_loss", "d_accuracy", "g_gan", "psnr_metric", "val_psnr_metric"} <= set(record["history"])
+    model = keras.saving.load_model(path)  # the inference CCDNet alone: no discriminator in the file
+    assert ccdnet.parts(model)[1] is None and not any("discriminator" in layer.name for layer in model.layers)
+    gif = arrays["gif"][:1].astype(np.float32) / 127.5 - 1
+    assert np.isfinite(np.asarray(model([gif, arrays["palette"][:1].astype(np.float32) / 127.5 - 1]))).all()

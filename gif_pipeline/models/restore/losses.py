@@ -4,7 +4,9 @@
 image loss and the gradient-magnitude loss on forward differences), averaged over the unfolded steps. The
 authors' release weights them 100 and 100 x 2 (its gradient loss has a factor 2), so 100 and 200 here.
 
-The paper's optional adversarial term (a PatchGAN on ``[G, I, grad I]``) is not implemented yet.
+The paper's optional adversarial term (a PatchGAN on ``[G, I, grad I]``, :mod:`.discriminator`) uses the
+standard GAN losses on patch logits below (the authors' default ``--gan_loss=GAN``), trained by
+:class:`gif_pipeline.models.restore.training.CCDNetGANTrainer`.
 """
 from __future__ import annotations
 
@@ -12,7 +14,8 @@ import tensorflow as tf
 
 from gif_pipeline.models.restore.config import CCDNetLossConfig
 
-__all__ = ["forward_differences", "image_loss", "gradient_loss", "ccdnet_loss", "step_losses", "classifier_loss"]
+__all__ = ["forward_differences", "image_loss", "gradient_loss", "ccdnet_loss", "step_losses", "classifier_loss",
+           "generator_gan_loss", "discriminator_gan_loss", "discriminator_accuracy"]
 
 
 def forward_differences(x) -> tuple[tf.Tensor, tf.Tensor]:
@@ -65,3 +68,25 @@ def classifier_loss(labels, logits) -> tf.Tensor:
     logits = tf.cast(logits, tf.float32)
     labels = tf.cast(tf.reshape(labels, tf.shape(logits)), tf.float32)
     return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels, logits))
+
+
+def generator_gan_loss(fake_logits) -> tf.Tensor:
+    """The generator's term: cross-entropy of the fake patches' logits against "real"."""
+    fake_logits = tf.cast(fake_logits, tf.float32)
+    return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(tf.ones_like(fake_logits), fake_logits))
+
+
+def discriminator_gan_loss(real_logits, fake_logits) -> tf.Tensor:
+    """The discriminator's loss: the mean of its cross-entropies on real patches (label 1) and fake ones (0)."""
+    real_logits, fake_logits = tf.cast(real_logits, tf.float32), tf.cast(fake_logits, tf.float32)
+    real = tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(tf.ones_like(real_logits), real_logits))
+    fake = tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(tf.zeros_like(fake_logits), fake_logits))
+    return 0.5 * (real + fake)
+
+
+def discriminator_accuracy(real_logits, fake_logits) -> tf.Tensor:
+    """The fraction of patches the discriminator calls right (real logits > 0, fake ones <= 0), both halves
+    weighted equally."""
+    real = tf.reduce_mean(tf.cast(tf.cast(real_logits, tf.float32) > 0, tf.float32))
+    fake = tf.reduce_mean(tf.cast(tf.cast(fake_logits, tf.float32) <= 0, tf.float32))
+    return 0.5 * (real + fake)
