@@ -85,8 +85,9 @@ def main(argv=None) -> int:
                     rows[key].append((metrics.psnr(rgb, image), metrics.ssim(rgb, image)))
         print(f"{i + 1}/{len(paths)} photos, {time.time() - start:.0f} s", file=sys.stderr, flush=True)
     base = np.array(rows["input GIF"])
+    kind_text = "each encoder's own dither" if dithered else "no dithering"
     lines = [f"{len(paths)} photos x {len(encoders)} encoders ({', '.join(encoders)}), {args.colors} colours, "
-             f"{'Floyd-Steinberg-type dither' if dithered else 'no dithering'}; mean over the {len(base)} GIFs.", "",
+             f"{kind_text}; mean over the {len(base)} GIFs.", "",
              "| method | PSNR dB / SSIM | gain over the GIF dB |", "|---|---|---:|"]
     for key, values in rows.items():
         v = np.array(values)

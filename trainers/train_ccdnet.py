@@ -28,7 +28,7 @@ flags.DEFINE_float("image_weight", 100.0, "Weight of L1(I, I_hat).", allow_overr
 flags.DEFINE_float("gradient_weight", 200.0, "Weight of L1(|grad I|, |grad I_hat|) (0: the paper's ablation).",
                    allow_override=True)
 flags.DEFINE_float("adversarial_weight", 0.0, "Weight of the PatchGAN term (GIF2Video's optional adversarial loss; "
-                   "the authors' 1). 0: off, the default (it lowers PSNR).", allow_override=True)
+                   "the authors' 1). 0: off, the default (it lowers PSNR in the paper).", allow_override=True)
 flags.DEFINE_float("discriminator_width", None, "The PatchGAN's width multiplier (1.0: 64-128-256-512); default: "
                    "the U-Net's --width_multiplier.", allow_override=True)
 flags.DEFINE_float("d_learning_rate", 2e-4, "The PatchGAN's Adam learning rate (beta_1 0.5).", allow_override=True)
