@@ -84,6 +84,7 @@ def test_train_ccdnet_script_with_a_preset(cache, tmp_path):
     assert r.returncode != 0 and "cpu_plain_step1" in r.stderr
 
 
+@pytest.mark.slow  # the trainer's gates are tested fast in tests/models/restore/test_ccdnet_gan.py
 def test_ccdnet_stage1_with_the_adversarial_loss(cache, tmp_path):
     import keras
     import tensorflow as tf
