@@ -50,10 +50,13 @@ def train_ccdnet(strategy, config, loss_config, train_ds, val_ds, *, model_dir: 
         if init_from:
             _init_from(model, init_from, stage)
         schedule = keras.optimizers.schedules.CosineDecay(learning_rate, max(1, steps), alpha=0.05)
-        if loss_config.adversarial_weight > 0:
+        adversarial = loss_config.adversarial_weight > 0
+        if adversarial:
+            from gif_pipeline.models.restore.config import DiscriminatorConfig
             from gif_pipeline.models.restore.discriminator import build_discriminator
             from gif_pipeline.models.restore.training import CCDNetGANTrainer
 
+            discriminator_config = discriminator_config or DiscriminatorConfig()
             trainer = CCDNetGANTrainer(model, build_discriminator(discriminator_config), loss_config,
                                        first_step=first, d_learning_rate=d_learning_rate)
             trainer.compile(optimizer=keras.optimizers.Adam(schedule))
@@ -80,11 +83,11 @@ def train_ccdnet(strategy, config, loss_config, train_ds, val_ds, *, model_dir: 
     step1, update = ccdnet.parts(model)
     step1.trainable = True
     final = ccdnet.compose(step1, update, 1 if update is None else 2)
+    run_extra = {"loss": loss_config.to_dict()}
+    if adversarial:
+        run_extra.update(discriminator=discriminator_config.to_dict(), d_learning_rate=d_learning_rate)
     return loop.finish(final, model_dir, CCDNET_WEIGHTS, stage=f"ccdnet stage {stage}", record=record,
-                       history=history,
-                       extra={"loss": loss_config.to_dict(),
-                              **({"discriminator": (discriminator_config.to_dict() if discriminator_config else None),
-                                  "d_learning_rate": d_learning_rate} if loss_config.adversarial_weight > 0 else {})})
+                       history=history, extra=run_extra)
 
 
 def _init_from(model, path: str, stage: int) -> None:

@@ -7,6 +7,7 @@ import tensorflow as tf
 from keras import layers
 
 from gif_pipeline.models.restore.config import DiscriminatorConfig
+from gif_pipeline.models.restore.losses import forward_differences
 
 #: Channels the discriminator reads: the GIF (3), the image (3) and the image's x and y forward differences (6).
 INPUT_CHANNELS = 12
@@ -16,8 +17,9 @@ def discriminator_input(gif, image) -> tf.Tensor:
     """``[G, I, dx(I), dy(I)]`` (``[B, H, W, 12]``): the forward differences padded with a zero column (row) on the
     left (top), so they keep the image's size."""
     image = tf.convert_to_tensor(image, tf.float32)
-    dx = tf.pad(image[:, :, 1:] - image[:, :, :-1], [[0, 0], [0, 0], [1, 0], [0, 0]])
-    dy = tf.pad(image[:, 1:] - image[:, :-1], [[0, 0], [1, 0], [0, 0], [0, 0]])
+    dx, dy = forward_differences(image)
+    dx = tf.pad(dx, [[0, 0], [0, 0], [1, 0], [0, 0]])
+    dy = tf.pad(dy, [[0, 0], [1, 0], [0, 0], [0, 0]])
     return tf.concat([tf.cast(gif, tf.float32), image, dx, dy], axis=-1)
 
 

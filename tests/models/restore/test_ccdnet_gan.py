@@ -21,7 +21,7 @@ def test_discriminator_config_and_shapes():
     with pytest.raises(ValueError):
         CCDNetLossConfig(adversarial_weight=-1)
     net = discriminator.build_discriminator(DiscriminatorConfig.tiny())
-    # pix2pix's 70x70 PatchGAN sizes: 256 -> 128 -> 64 (stride-2 convs) -> 63 -> 62 (stride 1, pad 1, kernel 4)
+    # 4x4 convs, padding 1: two stride-2 (64 -> 32 -> 16, 48 -> 24 -> 12), then two stride-1 (-> 15 -> 14, -> 11 -> 10)
     x = np.zeros((2, 64, 48, discriminator.INPUT_CHANNELS), np.float32)
     assert tuple(net(x).shape) == (2, 14, 10, 1)
 
