@@ -492,6 +492,14 @@ def test_interp_bench_ccdnet_rows(tiny_restore_interp):
     assert not np.array_equal(sequential[1], videos["interpnet + CCDNet"][1])
     with pytest.raises(interpolate.InterpolationError, match="flow_input"):
         next(interpolate.iter_interpolated(kept, 2, flow_input="ccdnet"))
+    # the reference rows: every true frame as a GIF (the kept ones are the same GIF frames), and that GIF restored
+    rows = bench.evaluate_clip("c", "synthetic", frames, None, rates=(2,), colors=16, methods=bench.REFERENCES,
+                               videos=(videos := {}), video_rate=2)
+    every = videos["every frame (GIF)"]
+    np.testing.assert_array_equal(every[::2], kept)
+    np.testing.assert_array_equal(every[1], bench.to_gif(frames[1:2], 16)[0])
+    np.testing.assert_array_equal(videos["every frame (GIF) + CCDNet"], bench.restore_all(every, dither=False))
+    assert rows[1]["psnr_new"] != rows[0]["psnr_new"]
 
 
 def test_the_numpy_router_routes_auto_on_both_backends(tiny_restore_runtime, tmp_path, monkeypatch):

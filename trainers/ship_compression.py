@@ -105,7 +105,8 @@ Agustsson et al., "Generative Adversarial Networks for Extreme Learned Image Com
 CPU: encoder E and generator G at width multiplier {config.width_multiplier} (paper 1.0), {config.residual_blocks}
 residual blocks (paper 9), C = {config.channels} latent channels, L = {config.num_centers} centres, G upsampling by
 {"nearest-neighbour resize + 3x3 convolution" if config.upsample == "resize" else "transposed convolutions (the paper)"}{
-", a colour shortcut from the code (not in the paper)" if config.colour_shortcut else ""};
+", a colour shortcut from the code (not in the paper)" if config.colour_shortcut else ""}{
+", symmetric padding in G (pix2pixHD's; no frame at the borders)" if config.generator_padding == "symmetric" else ""};
 {how}.
 {size_mb:.1f} MB. Entropy prior fitted on {len(files)} training photos (train split of --train).
 

@@ -27,6 +27,9 @@ flags.DEFINE_enum("upsample", "transpose", ["transpose", "resize"],
                   "3x3 convolution: no checkerboard).", allow_override=True)
 flags.DEFINE_bool("colour_shortcut", False, "G adds a 1x1 convolution of the code, upsampled 16x, before its tanh "
                   "(not in the paper).", allow_override=True)
+flags.DEFINE_enum("generator_padding", "zeros", ["zeros", "symmetric"],
+                  "How G's convolutions pad: zeros (drew a thin frame along image borders) or symmetric (mirrored "
+                  "features, as pix2pixHD). --init_from may change it: the weights are the same.", allow_override=True)
 flags.DEFINE_enum("lr_schedule", "constant", ["constant", "cosine"],
                   "E and G's learning rate over --steps: constant, or cosine decay to 5 % of it.", allow_override=True)
 flags.DEFINE_bool("selective", True, "G reads the keep map (selective compression).", allow_override=True)
@@ -98,7 +101,7 @@ def train(strategy, config, d_config, loss_config, train_ds, val_ds, model_dir: 
         compressor = Compressor(config)
         if init_from:
             source = keras.saving.load_model(init_from, compile=False)
-            if source.config.replace(selective=config.selective) != config:
+            if source.config.replace(selective=config.selective, generator_padding=config.generator_padding) != config:
                 raise SystemExit(f"--init_from: {init_from} is a {source.config} compressor, not {config}")
             compressor.set_weights(source.get_weights())
             logging.info("E and G initialised from %s", init_from)
@@ -141,7 +144,8 @@ def main(argv):
     try:
         config = CompressionConfig(channels=FLAGS.channels, width_multiplier=FLAGS.width_multiplier,
                                    residual_blocks=FLAGS.residual_blocks, selective=FLAGS.selective,
-                                   upsample=FLAGS.upsample, colour_shortcut=FLAGS.colour_shortcut)
+                                   upsample=FLAGS.upsample, colour_shortcut=FLAGS.colour_shortcut,
+                                   generator_padding=FLAGS.generator_padding)
         d_config = DiscriminatorConfig(scales=FLAGS.d_scales, width_multiplier=FLAGS.d_width_multiplier)
         loss_config = LossConfig(mode=FLAGS.mode, mse_weight=FLAGS.mse_weight, lowpass_weight=FLAGS.lowpass_weight,
                                  gan_weight=FLAGS.gan_weight,

@@ -4,6 +4,8 @@
   (foldable by :func:`gif_pipeline.layers.folding.fold_batch_norm`).
 * :class:`PadToMultiple` / :class:`CropLike` / :func:`symmetric_pad`: pad any ``H, W`` to a multiple of the
   pooling grid (mirror, bottom/right) and crop the output back.
+* :class:`SymmetricPad`: pad every side by a fixed width (mirror with edge repeat), the padding before a "valid"
+  convolution where zero padding would draw the image's borders (GC's generator; pix2pixHD pads this way).
 * :class:`Upsample2x`: 2x resize (bilinear or nearest) that traces with unknown ``H, W`` (DitherNet's resize
   variant, GC's resize-convolution generator).
 * :func:`unet`: the classic U-Net body (Ronneberger et al. 2015) as GIF2Video's CCDNet uses it (Wang et al.,
@@ -21,7 +23,7 @@ import keras
 import tensorflow as tf
 from keras import layers
 
-__all__ = ["symmetric_pad", "PadToMultiple", "CropLike", "Upsample2x", "conv_bn_relu", "unet"]
+__all__ = ["symmetric_pad", "PadToMultiple", "SymmetricPad", "CropLike", "Upsample2x", "conv_bn_relu", "unet"]
 
 
 def _symmetric_indices(n, before, after):
@@ -67,6 +69,28 @@ class PadToMultiple(layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "multiple": self.multiple}
+
+
+@keras.saving.register_keras_serializable(package="gifnets")
+class SymmetricPad(layers.Layer):
+    """``[B, H, W, C] -> [B, H + 2p, W + 2p, C]``: :func:`symmetric_pad` by ``p`` on every side (any H, W)."""
+
+    def __init__(self, pad: int, **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(pad, int) or pad < 0:
+            raise ValueError(f"pad must be a non-negative integer, got {pad!r}")
+        self.pad = pad
+
+    def call(self, x):
+        return x if self.pad == 0 else symmetric_pad(x, self.pad, self.pad, self.pad, self.pad)
+
+    def compute_output_shape(self, input_shape):
+        def grow(n):
+            return None if n is None else n + 2 * self.pad
+        return (input_shape[0], grow(input_shape[1]), grow(input_shape[2]), input_shape[3])
+
+    def get_config(self):
+        return {**super().get_config(), "pad": self.pad}
 
 
 @keras.saving.register_keras_serializable(package="gifnets")

@@ -135,7 +135,9 @@ def test_wrong_np_is_a_usage_error(tmp_path):
     assert r.returncode != 0 and "--np" in r.stderr
 
 
-@pytest.mark.parametrize("corrupt", [False, True], ids=["clean-backup", "truncated-weights"])
+# The truncated-weights case is slow (~105 s of CPU; 2026-12-08 suite at 15+ min): -m slow runs it.
+@pytest.mark.parametrize("corrupt", [pytest.param(False, id="clean-backup"),
+                                     pytest.param(True, id="truncated-weights", marks=pytest.mark.slow)])
 def test_a_killed_run_resumes_where_it_stopped(tmp_path, corrupt):
     flags = [*TINY_PALETTE, "--steps=8", "--checkpoint_every=1", "--seed=5", "--validation_steps=0",
              f"--model_dir={tmp_path / 'run'}"]
@@ -234,6 +236,7 @@ def test_reproduce_command_of_a_dither_fine_tune_leaves_out_the_ignored_channel_
     assert "channels" not in tuned and "--init_from=runs/a/dither_net.keras" in tuned and "--vif=1.5" in tuned
 
 
+@pytest.mark.slow  # ~125 s: three trainer processes (2026-12-08 suite at 15+ min); -m slow runs it
 def test_stage_two_trains_on_a_nested_palette_nets_first_colours(tmp_path):
     import numpy as np
 

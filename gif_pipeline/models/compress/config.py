@@ -50,6 +50,10 @@ class CompressionConfig(Config):
     # the tanh (a linear colour path from each latent cell). The CPU models without it carried the cells' luminance and
     # red-blue but hardly their green-magenta (docs/experiments/compress.md, 2026-12-07).
     colour_shortcut: bool = False
+    # How G's convolutions pad. "zeros" (Keras' "same"): the first CPU GCs drew a thin coloured frame along every image
+    # border, which the GAN phase sharpened. "symmetric": mirror the features (edge repeated) before each "valid"
+    # convolution, as pix2pixHD's generator (the paper's base) pads; the same weights, so a "zeros" G fine-tunes into it.
+    generator_padding: str = "zeros"
 
     def __post_init__(self):
         check_int("channels", self.channels, 1)
@@ -63,6 +67,8 @@ class CompressionConfig(Config):
             raise ValueError(f"norm must be 'instance' or 'none', got {self.norm!r}")
         if self.upsample not in ("transpose", "resize"):
             raise ValueError(f"upsample must be 'transpose' or 'resize', got {self.upsample!r}")
+        if self.generator_padding not in ("zeros", "symmetric"):
+            raise ValueError(f"generator_padding must be 'zeros' or 'symmetric', got {self.generator_padding!r}")
         if not self.sigma > 0:
             raise ValueError(f"sigma must be > 0, got {self.sigma!r}")
 

@@ -40,6 +40,14 @@ TRAINING_PRESETS: dict[str, dict[str, dict]] = {
                             "box_probability": 0.5, "validation_steps": 0, "threads": 2,
                             "init_from": f"runs/compress_mse_c{c}_sc/compressor.keras",
                             "model_dir": f"runs/compress_gan_c{c}_sc"} for c in (2, 4, 8)},
+        # G with symmetric padding (no frame along the borders), fine-tuned from the GC of the same C shipped before it
+        # (its run: gan_c{c}_sc + the longer GAN phase in runs/compress_gan_c{c}_sc_long; docs/experiments/compress.md,
+        # 2026-12-08)
+        **{f"gan_c{c}_sym": {**_CPU, "mode": "gan", "channels": c, "steps": 800, "learning_rate": 1e-4,
+                             "d_learning_rate": 1e-4, "upsample": "resize", "colour_shortcut": True,
+                             "generator_padding": "symmetric", "box_probability": 0.5, "validation_steps": 0,
+                             "init_from": f"runs/compress_gan_c{c}_sc_long/compressor.keras",
+                             "model_dir": f"runs/compress_gan_c{c}_sym"} for c in (2, 4, 8)},
         # The paper's networks (widths 60...960, 9 residual blocks, 3 discriminator scales, 256^2 crops): a GPU run.
         "paper_gan_c4": {"data": ["../shared/data/train"], "mode": "gan", "channels": 4, "width_multiplier": 1.0,
                          "residual_blocks": 9, "d_width_multiplier": 1.0, "d_scales": 3, "crop_size": 256,

@@ -52,8 +52,12 @@ def test_config_round_trip_and_checks():
     resize = CompressionConfig(upsample="resize", colour_shortcut=True)
     assert CompressionConfig.from_dict(resize.to_dict()) == resize
     # weights saved before the field existed have the paper's transposed convolutions
-    old = {k: v for k, v in CompressionConfig().to_dict().items() if k not in ("upsample", "colour_shortcut")}
-    assert CompressionConfig.from_dict(old) == CompressionConfig(upsample="transpose", colour_shortcut=False)
+    old = {k: v for k, v in CompressionConfig().to_dict().items()
+           if k not in ("upsample", "colour_shortcut", "generator_padding")}
+    assert CompressionConfig.from_dict(old) == CompressionConfig(upsample="transpose", colour_shortcut=False,
+                                                                 generator_padding="zeros")
+    with pytest.raises(ValueError, match="generator_padding"):
+        CompressionConfig(generator_padding="reflect")
 
 
 @pytest.mark.parametrize("upsample", ["transpose", "resize"])
@@ -78,6 +82,32 @@ def test_generator_upsampling_checkerboard(upsample):
         assert spread < 1e-4
     else:
         assert spread > 1e-3
+
+
+@pytest.mark.parametrize("padding", ["zeros", "symmetric"])
+def test_generator_padding_and_the_border_frame(padding):
+    """A constant code: with zero padding G's output differs along the image borders (the thin frame the CPU GCs drew);
+    with symmetric padding it is flat to the edge. The two G's have the same weights, so one fine-tunes into the other."""
+    import keras
+
+    from gif_pipeline.models.compress.generator import build_generator
+
+    keras.utils.set_random_seed(5)
+    config = CompressionConfig.tiny(upsample="resize", colour_shortcut=True, generator_padding=padding)
+    g = build_generator(config)
+    other = build_generator(config.replace(generator_padding="zeros" if padding == "symmetric" else "symmetric"))
+    assert [w.shape for w in g.weights] == [w.shape for w in other.weights]
+    other.set_weights(g.get_weights())
+    code = np.full((1, 16, 16, g.input_shape[-1]), 0.5, "float32")
+    out = g(code).numpy()[0]
+    assert out.shape == (256, 256, 3)
+    edge = float(np.abs(out - out[128, 128]).max())
+    if padding == "symmetric":
+        assert edge < 1e-5
+        assert float(np.abs(other(code).numpy()[0] - out).max()) > 1e-3  # the same weights, zero padded: a frame
+    else:
+        assert edge > 1e-3
+        assert float(np.abs(out[96:160, 96:160] - out[128, 128]).max()) < 1e-5  # flat beyond the padding's reach
 
 
 @pytest.mark.parametrize("channels,bound", [(2, 0.0181), (4, 0.0363), (8, 0.0726)])
@@ -276,14 +306,16 @@ def test_pad_is_reflect():
     np.testing.assert_array_equal(pad_to_multiple(tf.constant(x)).numpy(), want)
 
 
-@pytest.mark.parametrize("upsample,shortcut", [("transpose", False), ("resize", False), ("resize", True)])
-def test_tflite_matches_keras(tiny, photo, upsample, shortcut):
+@pytest.mark.parametrize("upsample,shortcut,padding", [("transpose", False, "zeros"), ("resize", False, "zeros"),
+                                                        ("resize", True, "zeros"), ("resize", True, "symmetric")])
+def test_tflite_matches_keras(tiny, photo, upsample, shortcut, padding):
     import keras
     from ai_edge_litert.interpreter import Interpreter
 
     if upsample == "resize":
         keras.utils.set_random_seed(6)
-        tiny = Compressor(CompressionConfig.tiny(upsample="resize", colour_shortcut=shortcut))
+        tiny = Compressor(CompressionConfig.tiny(upsample="resize", colour_shortcut=shortcut,
+                                                 generator_padding=padding))
     graph = CompressionGraph(tiny)
     rgb, keep = photo[None, :48, :40], np.ones((1, 48, 40, 1), np.uint8)
     want = graph.compress(rgb, keep)
