@@ -40,9 +40,9 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
 
     import keras
-    import tensorflow as tf
 
     from gif_pipeline.eval import restore as bench
+    from gif_pipeline.io.files import atomic_write
     from gif_pipeline.metrics import image as metrics
     from gif_pipeline.models.restore import ccdnet, consistency
     from gif_pipeline.restore import image_palette
@@ -75,10 +75,8 @@ def main(argv=None) -> int:
             gif = bench.quantize(enc, dithered, rgb, args.colors)
             palette, _ = image_palette(gif)
             rows["input GIF"].append((metrics.psnr(rgb, gif), metrics.ssim(rgb, gif)))
-            x = [tf.constant(gif.astype(np.float32)[None] / 127.5 - 1.0),
-                 tf.constant(palette.astype(np.float32)[None] / 127.5 - 1.0)]
             for label, net in nets:
-                raw = (np.asarray(net(x, training=False))[0] + 1.0) * 127.5
+                raw = bench.network_output(net, gif, palette)
                 for key, image in ((label, raw), (f"{label}, with the post-step",
                                                   consistency.make_consistent(raw, gif, palette, args.kind))):
                     image = np.clip(np.rint(image), 0, 255).astype(np.uint8)
@@ -96,10 +94,7 @@ def main(argv=None) -> int:
     table = "\n".join(lines)
     print(table)
     if args.out:
-        tmp = args.out + ".tmp"
-        with open(tmp, "w") as f:
-            f.write(table + "\n")
-        os.replace(tmp, args.out)
+        atomic_write(args.out, (table + "\n").encode(), force=True)
     return 0
 
 

@@ -111,21 +111,26 @@ RESTORERS = {
 CCDNET = ("ccdnet-1", "ccdnet-2", "ccdnet-3", "ccdnet-2-raw")
 
 
+def network_output(net, gif: np.ndarray, palette: np.ndarray) -> np.ndarray:
+    """A CCDNet's raw output for one GIF frame and its palette (uint8 in), in 0..255 as float, without the batch axis
+    (``[H, W, 3]``, or ``[steps, H, W, 3]`` for a network with ``all_steps``)."""
+    import tensorflow as tf
+
+    out = net([tf.constant(gif.astype(np.float32)[None] / 127.5 - 1.0),
+               tf.constant(palette.astype(np.float32)[None] / 127.5 - 1.0)], training=False)
+    return (np.asarray(out[0]) + 1.0) * 127.5
+
+
 def ccdnet_all_steps(gif: np.ndarray, model: str = "auto") -> tuple[list[np.ndarray], str, float | None]:
     """CCDNet-1, -2 and -3 of one GIF frame from one 3-step pass (the estimates of CCDNet-3's steps are those of
     CCDNet-1 and -2), routed like ``gifnets restore`` and with its consistency post-step, then CCDNet-2 without
     the post-step: ``(images in the order of CCDNET, model that ran, P(dithered))``."""
-    import tensorflow as tf
-
     from gif_pipeline import restore
     from gif_pipeline.models.restore import consistency
 
     which, probability = restore._route([gif], model)
-    net = _all_steps_net(which)
     palette, _ = restore.image_palette(gif)
-    out = net([tf.constant(gif.astype(np.float32)[None] / 127.5 - 1.0),
-               tf.constant(palette.astype(np.float32)[None] / 127.5 - 1.0)], training=False)
-    raw = [(np.asarray(out[0, t]) + 1.0) * 127.5 for t in range(3)]
+    raw = list(network_output(_all_steps_net(which), gif, palette)[:3])
     images = [consistency.make_consistent(r, gif, palette, which) for r in raw] + [raw[1]]
     return [np.clip(np.rint(x), 0, 255).astype(np.uint8) for x in images], which, probability
 
